@@ -1,0 +1,609 @@
+#!/usr/bin/env python3
+"""Generate the ONNX test fixtures for twinverify.
+
+Run from the repository root:
+
+    python3 scripts/make_fixtures.py
+
+This writes into tests/fixtures/:
+
+* small float32 ONNX models (valid ones) covering the exporter idioms and the
+  operators the importer must understand (PyTorch shape sub-graphs, TF NHWC
+  transposes, Conv/BatchNorm/Pad/pooling variants, misc no-op style ops);
+* twin networks (an original plus pruned / quantised / renamed copies) and
+  CSV data sets labelled by the original network;
+* manifest.json: one entry per valid model with its input shape, output size,
+  operator list, idiom and onnxruntime reference outputs (float32);
+* bad/: inputs the importer must reject, documented in bad/README.txt;
+* README.md: a table describing every fixture.
+
+The script is deterministic (fixed seeds, single-threaded onnxruntime with graph
+optimisations disabled), and every file it writes is committed to the
+repository, so the Rust tests never need Python.  Only onnx, numpy and
+onnxruntime are used.
+"""
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+SEED = 20240601
+IR_VERSION = 8  # ONNX 1.10 era, so older runtimes still load the files
+F32 = np.float32
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "tests" / "fixtures"
+BAD = OUT / "bad"
+N_REFERENCE = 4
+
+
+def rng_for(key: str) -> np.random.Generator:
+    """A stable RNG per key, so editing one model leaves all the others unchanged."""
+    return np.random.default_rng([SEED, zlib.crc32(key.encode())])
+
+
+# --- Graph builder ---
+class Graph:
+    """Minimal sequential-style builder over onnx.helper.
+
+    Every method appends node(s) and returns the name of the produced tensor.
+    """
+
+    def __init__(self, name: str, input_shape, opset: int = 13, input_name: str = "input"):
+        self.name, self.opset = name, opset
+        self.rng = rng_for(name)
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self.inputs: list[onnx.ValueInfoProto] = []
+        self._counts: dict[str, int] = {}
+        self.x = self.add_input(input_name, input_shape)
+
+    def add_input(self, name: str, shape) -> str:
+        self.inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+        return name
+
+    def fresh(self, base: str) -> str:
+        k = self._counts.get(base, 0)
+        self._counts[base] = k + 1
+        return f"{base}_{k}"
+
+    def op(self, op_type: str, inputs, name: str | None = None, **attrs) -> str:
+        name = name or self.fresh(op_type)
+        out = f"{name}_out"
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=name, **attrs))
+        return out
+
+    # -- constants ---------------------------------------------------------- #
+    def init(self, base: str, array) -> str:
+        """Add an initializer; returns its name."""
+        name = self.fresh(base)
+        self.inits.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def ints(self, base: str, values) -> str:
+        return self.init(base, np.array(values, np.int64))
+
+    def const(self, value, dtype=np.int64) -> str:
+        """A Constant node (as the PyTorch exporter emits), not an initializer."""
+        name = self.fresh("Constant")
+        tensor = numpy_helper.from_array(np.asarray(value, dtype), f"{name}_value")
+        return self.op("Constant", [], name=name, value=tensor)
+
+    def weight(self, shape, fan_in: int) -> str:
+        """N(0, 0.5^2) scaled by sqrt(8 / fan_in) (He scaling: std = sqrt(2 / fan_in))."""
+        w = self.rng.normal(0.0, 0.5, shape) * np.sqrt(8.0 / fan_in)
+        return self.init("W", w.astype(F32))
+
+    def bias(self, n: int) -> str:
+        return self.init("B", self.rng.normal(0.0, 0.2, n).astype(F32))
+
+    # -- layers ------------------------------------------------------------- #
+    def relu(self, x: str) -> str:
+        return self.op("Relu", [x])
+
+    def gemm(self, x: str, n_in: int, n_out: int, trans_b=True, alpha=1.0, beta=1.0) -> str:
+        w = self.weight((n_out, n_in) if trans_b else (n_in, n_out), n_in)
+        attrs = {"transB": 1} if trans_b else {}
+        if alpha != 1.0:
+            attrs["alpha"] = alpha
+        if beta != 1.0:
+            attrs["beta"] = beta
+        return self.op("Gemm", [x, w, self.bias(n_out)], **attrs)
+
+    def matmul_add(self, x: str, n_in: int, n_out: int) -> str:
+        h = self.op("MatMul", [x, self.weight((n_in, n_out), n_in)])
+        return self.op("Add", [h, self.bias(n_out)])
+
+    def conv(self, x: str, c_in: int, c_out: int, k: int, group: int = 1, **attrs) -> str:
+        w = self.weight((c_out, c_in // group, k, k), c_in // group * k * k)
+        if group != 1:
+            attrs["group"] = group
+        return self.op("Conv", [x, w, self.bias(c_out)], kernel_shape=[k, k], **attrs)
+
+    def batchnorm(self, x: str, c: int, epsilon: float) -> str:
+        r = self.rng
+        params = [r.uniform(0.5, 1.5, c), r.normal(0.0, 0.2, c), r.normal(0.0, 0.2, c), r.uniform(0.5, 2.0, c)]
+        names = [self.init(n, p.astype(F32)) for n, p in zip(["scale", "bn_B", "mean", "var"], params)]
+        return self.op("BatchNormalization", [x, *names], epsilon=epsilon)
+
+    def axes_op(self, op_type: str, x: str, axes) -> str:
+        """Unsqueeze/Squeeze: axes are an attribute before opset 13 and an input from 13 on."""
+        if self.opset >= 13:
+            return self.op(op_type, [x, self.ints("axes", axes)])
+        return self.op(op_type, [x], axes=list(axes))
+
+    def unsqueeze(self, x: str, axes) -> str:
+        return self.axes_op("Unsqueeze", x, axes)
+
+    # -- PyTorch exporter shape idioms -------------------------------------- #
+    def dim(self, shape: str, i: int) -> str:
+        """Gather(Shape(x), i): the scalar x.size(i)."""
+        return self.op("Gather", [shape, self.const(i)], axis=0)
+
+    def torch_flatten(self, x: str, rank: int | None = None) -> str:
+        """x.view(x.size(0), -1); with rank given, x.view(x.size(0), x.size(1) * ... )."""
+        shape = self.op("Shape", [x])
+        batch = self.unsqueeze(self.dim(shape, 0), [0])
+        if rank is None:
+            rest = self.const([-1])
+        else:
+            prod = self.dim(shape, 1)
+            for i in range(2, rank):
+                prod = self.op("Mul", [prod, self.dim(shape, i)])
+            rest = self.unsqueeze(prod, [0])
+        return self.op("Reshape", [x, self.op("Concat", [batch, rest], axis=0)])
+
+    def torch_expand(self, t: str, like: str) -> str:
+        """t.expand(like.size(1), like.size(2), like.size(3)) as exported by PyTorch (opset 11)."""
+        shape = self.op("Shape", [like])
+        dims = [self.unsqueeze(self.dim(shape, i), [0]) for i in (1, 2, 3)]
+        size = self.op("Reshape", [self.op("Concat", dims, axis=0), self.const([-1])])
+        one = numpy_helper.from_array(np.array([1], np.int64), "one")
+        ones = self.op("ConstantOfShape", [self.op("Shape", [size])], value=one)
+        minus_ones = self.op("Mul", [ones, self.const(-1)])
+        target = self.op("Where", [self.op("Equal", [size, minus_ones]), ones, size])
+        return self.op("Expand", [t, target])
+
+    # -- finishing ---------------------------------------------------------- #
+    def _make(self, outputs) -> onnx.ModelProto:
+        graph = helper.make_graph(self.nodes, self.name, self.inputs, outputs, self.inits)
+        return helper.make_model(
+            graph,
+            opset_imports=[helper.make_opsetid("", self.opset)],
+            ir_version=IR_VERSION,
+            producer_name="twinverify-fixtures",
+        )
+
+    def shape_of(self, tensor: str) -> list[int]:
+        """Static shape of an intermediate tensor, via ONNX shape inference."""
+        inferred = onnx.shape_inference.infer_shapes(self._make([]), strict_mode=True)
+        for vi in inferred.graph.value_info:
+            if vi.name == tensor:
+                return [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        raise KeyError(tensor)
+
+    def model(self, out: str, out_shape, output_name: str = "output") -> onnx.ModelProto:
+        for node in self.nodes:
+            for i, o in enumerate(node.output):
+                if o == out:
+                    node.output[i] = output_name
+        out_vi = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, out_shape)
+        model = self._make([out_vi])
+        onnx.checker.check_model(model, full_check=True)
+        return model
+
+
+# --- Valid models ---
+def mlp_gemm() -> onnx.ModelProto:
+    g = Graph("mlp_gemm", ["batch_size", 1, 4, 4], opset=11)
+    h = g.torch_flatten(g.x)
+    for n_in, n_out in [(16, 10), (10, 8)]:
+        h = g.relu(g.gemm(h, n_in, n_out))
+    h = g.op("Softmax", [g.gemm(h, 8, 3)], axis=1)
+    return g.model(h, ["batch_size", 3])
+
+
+def mlp_tf() -> onnx.ModelProto:
+    g = Graph("mlp_tf", [1, 4, 4, 2], input_name="input_1")
+    h = g.op("Transpose", [g.x], perm=[0, 3, 1, 2])  # NHWC -> NCHW
+    h = g.relu(g.conv(h, 2, 3, 3, pads=[1, 1, 1, 1]))
+    h = g.op("Transpose", [h], perm=[0, 2, 3, 1])  # NCHW -> NHWC
+    h = g.op("Reshape", [h, g.ints("shape", [1, -1])])
+    h = g.relu(g.matmul_add(h, 48, 6))
+    return g.model(g.matmul_add(h, 6, 3), [1, 3])
+
+
+def conv_ops() -> onnx.ModelProto:
+    g = Graph("conv_ops", [1, 2, 7, 7])
+    h = g.conv(g.x, 2, 4, 3, strides=[2, 2], pads=[1, 0, 1, 0], dilations=[1, 1])
+    h = g.relu(g.batchnorm(h, 4, epsilon=1e-3))
+    h = g.relu(g.conv(h, 4, 4, 2, group=2, dilations=[2, 2], pads=[1, 1, 1, 1]))
+    h = g.op("Pad", [h, g.ints("pads", [0, 0, 1, 0, 0, 0, 0, 1])], mode="constant")
+    h = g.op("AveragePool", [h], kernel_shape=[2, 2], strides=[1, 1], pads=[1, 1, 0, 0], count_include_pad=0)
+    h = g.op("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 1, 1])
+    h = g.op("Flatten", [h], axis=1)
+    k = g.shape_of(h)[1]
+    return g.model(g.gemm(h, k, 3, trans_b=False, alpha=0.5, beta=2.0), [1, 3])
+
+
+def maxpool_net() -> onnx.ModelProto:
+    g = Graph("maxpool_net", [1, 1, 8, 8])
+    h = g.relu(g.conv(g.x, 1, 3, 3))  # 6x6
+    h = g.op("MaxPool", [h], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)  # 3x3 (2x2 with floor)
+    assert g.shape_of(h) == [1, 3, 3, 3]
+    h = g.relu(g.conv(h, 3, 4, 2))
+    h = g.op("Flatten", [h], axis=1)
+    h = g.relu(g.gemm(h, g.shape_of(h)[1], 8))
+    return g.model(g.gemm(h, 8, 3), [1, 3])
+
+
+def normalize_net() -> onnx.ModelProto:
+    g = Graph("normalize_net", [1, 1, 4, 4], opset=11)
+    mean = g.const(np.full((1, 1, 1), 0.1307), F32)
+    inv_std = g.const(np.full((1, 1, 1), 1.0 / 0.3081), F32)
+    h = g.op("Sub", [g.x, g.torch_expand(mean, g.x)])
+    h = g.op("Mul", [h, g.torch_expand(inv_std, g.x)])
+    h = g.relu(g.conv(h, 1, 2, 2, strides=[2, 2]))
+    h = g.torch_flatten(h, rank=4)
+    h = g.relu(g.matmul_add(h, 8, 5))
+    h = g.op("Div", [g.matmul_add(h, 5, 3), g.const(2.0, F32)])  # logits / temperature
+    return g.model(g.torch_flatten(h), [1, 3])
+
+
+def misc_ops() -> onnx.ModelProto:
+    g = Graph("misc_ops", [1, 6])
+    h = g.gemm(g.op("Identity", [g.x]), 6, 6)
+    h = g.relu(g.op("Dropout", [h]))
+    h = g.axes_op("Squeeze", g.unsqueeze(h, [1]), [1])
+    h = g.op("Sub", [h, g.init("shift", g.rng.normal(0.0, 0.3, 6).astype(F32))])
+    scale = g.rng.uniform(0.5, 2.0, 6) * g.rng.choice([-1.0, 1.0], 6)
+    h = g.op("Div", [h, g.init("scale", scale.astype(F32))])
+    return g.model(g.gemm(h, 6, 3, trans_b=False), [1, 3])
+
+
+def center_logits(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Shift the final Gemm bias so each logit has mean 0 over uniform [0,1] inputs.
+
+    Random nets on non-negative inputs tend to predict one class everywhere; centring
+    gives the twin data sets a spread of labels.  Twin variants inherit this bias.
+    """
+    last = model.graph.node[-1]
+    assert last.op_type == "Gemm"
+    xs = rng_for(f"center:{model.graph.name}").uniform(0.0, 1.0, [256, *concrete_input_shape(model)[1:]])
+    run = session(model)
+    mean = np.mean([run(x[None].astype(F32))[0].ravel() for x in xs], axis=0)
+    bias = next(i for i in model.graph.initializer if i.name == last.input[2])
+    centred = (numpy_helper.to_array(bias) - mean).astype(F32)
+    bias.CopyFrom(numpy_helper.from_array(centred, bias.name))
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def twin_mlp(name: str = "twin_mlp", n_in: int = 6) -> onnx.ModelProto:
+    g = Graph(name, [1, n_in])
+    h = g.relu(g.gemm(g.x, n_in, 12))
+    h = g.relu(g.gemm(h, 12, 12))
+    return center_logits(g.model(g.gemm(h, 12, 3), [1, 3]))
+
+
+def twin_conv() -> onnx.ModelProto:
+    g = Graph("twin_conv", [1, 1, 6, 6])
+    h = g.relu(g.conv(g.x, 1, 2, 3, pads=[1, 1, 1, 1], strides=[2, 2]))
+    h = g.op("Flatten", [h], axis=1)
+    h = g.relu(g.gemm(h, 18, 8))
+    return center_logits(g.model(g.gemm(h, 8, 3), [1, 3]))
+
+
+def twin_pool() -> onnx.ModelProto:
+    g = Graph("twin_pool", [1, 1, 6, 6])
+    h = g.relu(g.conv(g.x, 1, 2, 3))
+    h = g.op("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])
+    h = g.op("Flatten", [h], axis=1)
+    return center_logits(g.model(g.gemm(h, 8, 3), [1, 3]))
+
+
+# --- Twin variants ---
+def prune50(w: np.ndarray) -> np.ndarray:
+    """Zero exactly half of the entries, smallest |w| first (ties: lower index first)."""
+    flat = w.ravel().copy()
+    assert flat.size % 2 == 0 and np.count_nonzero(flat) == flat.size
+    flat[np.argsort(np.abs(flat), kind="stable")[: flat.size // 2]] = 0.0
+    return flat.reshape(w.shape)
+
+
+def quant8(w: np.ndarray) -> np.ndarray:
+    """Per-tensor symmetric int8 fake-quantisation: round(w*127/m) * m/127 (round half to even)."""
+    m = float(np.abs(w).max())
+    return (np.round(w.astype(np.float64) * 127.0 / m) * m / 127.0).astype(F32)
+
+
+def derive(base: onnx.ModelProto, name: str, weight_fn=None, node_prefix: str = "") -> onnx.ModelProto:
+    """Copy `base`, transforming every weight (initializer of rank >= 2); biases are untouched."""
+    model = onnx.ModelProto()
+    model.CopyFrom(base)
+    model.graph.name = name
+    if weight_fn is not None:
+        for init in model.graph.initializer:
+            if len(init.dims) >= 2:
+                init.CopyFrom(numpy_helper.from_array(weight_fn(numpy_helper.to_array(init)), init.name))
+    for node in model.graph.node:
+        node.name = node_prefix + node.name
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+# --- Bad inputs (valid ONNX, except malformed.onnx, that the importer must reject) ---
+def bad_unsupported_op() -> onnx.ModelProto:
+    g = Graph("unsupported_op", [1, 4])
+    h = g.op("Sigmoid", [g.gemm(g.x, 4, 4)], name="act_sigmoid")
+    return g.model(g.gemm(h, 4, 2), [1, 2])
+
+
+def bad_branching() -> onnx.ModelProto:
+    g = Graph("branching", [1, 4])
+    residual = g.relu(g.gemm(g.x, 4, 4))
+    return g.model(g.op("Add", [residual, g.gemm(g.x, 4, 4)]), [1, 4])
+
+
+def bad_softmax_middle() -> onnx.ModelProto:
+    g = Graph("softmax_middle", [1, 4])
+    h = g.op("Softmax", [g.gemm(g.x, 4, 4)], axis=1)
+    return g.model(g.gemm(h, 4, 2), [1, 2])
+
+
+def bad_two_inputs() -> onnx.ModelProto:
+    g = Graph("two_inputs", [1, 4])
+    other = g.add_input("input2", [1, 4])
+    return g.model(g.gemm(g.op("Add", [g.x, other]), 4, 2), [1, 2])
+
+
+def bad_nonzero_pad() -> onnx.ModelProto:
+    g = Graph("nonzero_pad", [1, 1, 4, 4])
+    pad_value = g.init("pad_value", np.array(0.5, F32))
+    h = g.op("Pad", [g.x, g.ints("pads", [0, 0, 1, 1, 0, 0, 1, 1]), pad_value], mode="constant")
+    h = g.op("Flatten", [h], axis=1)
+    return g.model(g.gemm(h, 36, 2), [1, 2])
+
+
+# --- Fixture tables ---
+@dataclass
+class Spec:
+    file: str
+    build: Callable[[], onnx.ModelProto]
+    idiom: str
+    doc: str
+    input_range: tuple[float, float] = (-1.0, 1.0)
+
+
+UNIT = (0.0, 1.0)
+VALID = [
+    Spec("mlp_gemm.onnx", mlp_gemm, "pytorch",
+         "opset 11, symbolic batch dim; PyTorch flatten idiom (Shape/Gather/Unsqueeze/Concat/Reshape "
+         "with Constant nodes); Gemm transB=1; trailing Softmax (logits_reference in manifest)"),
+    Spec("mlp_tf.onnx", mlp_tf, "tf",
+         "TF/tf2onnx NHWC input; Transpose in/out around Conv (pads 1); Reshape [1,-1] initializer; MatMul+Add"),
+    Spec("conv_ops.onnx", conv_ops, "other",
+         "Conv stride 2 asymmetric pads; BatchNormalization eps 1e-3; grouped dilated Conv; Pad (pads input); "
+         "AveragePool count_include_pad=0 with pads; MaxPool with end pads; Flatten; Gemm alpha/beta, transB=0"),
+    Spec("maxpool_net.onnx", maxpool_net, "pytorch",
+         "LeNet-like; MaxPool k3 s2 ceil_mode=1 (6x6 -> 3x3, floor would give 2x2); Conv, Flatten, Gemm"),
+    Spec("normalize_net.onnx", normalize_net, "pytorch",
+         "opset 11; in-graph (x-mean)*(1/std) with PyTorch Expand sub-graph (ConstantOfShape/Mul/Equal/Where); "
+         "flatten with Mul of dims; MatMul+Add; Div by scalar constant; final Concat-idiom Reshape", UNIT),
+    Spec("misc_ops.onnx", misc_ops, "other",
+         "Identity, Dropout (opset 13 inference), Unsqueeze/Squeeze with axes inputs, Sub/Div by constant vectors, "
+         "Gemm transB=0"),
+    Spec("twin_mlp.onnx", twin_mlp, "twin", "twin original: Gemm 6-12-12-3 MLP (final bias centred)", UNIT),
+    Spec("twin_mlp_prune50.onnx", lambda: derive(twin_mlp(), "twin_mlp_prune50", prune50), "twin",
+         "twin_mlp with each weight matrix magnitude-pruned to exactly 50% zeros", UNIT),
+    Spec("twin_mlp_quant8.onnx", lambda: derive(twin_mlp(), "twin_mlp_quant8", quant8), "twin",
+         "twin_mlp with per-tensor symmetric int8 fake-quantised weights", UNIT),
+    Spec("twin_mlp_same.onnx", lambda: derive(twin_mlp(), "twin_mlp_same", node_prefix="copy_"), "twin",
+         "twin_mlp with identical weights, different node names", UNIT),
+    Spec("twin_conv.onnx", twin_conv, "twin",
+         "twin original: Conv k3 s2 pads 1, Flatten, Gemm 18-8-3 (final bias centred)", UNIT),
+    Spec("twin_conv_prune50.onnx", lambda: derive(twin_conv(), "twin_conv_prune50", prune50), "twin",
+         "twin_conv with conv kernel and weight matrices pruned to exactly 50% zeros", UNIT),
+    Spec("twin_pool.onnx", twin_pool, "twin",
+         "twin original: Conv k3, MaxPool k2 s2, Flatten, Gemm 8-3 (final bias centred)", UNIT),
+    Spec("twin_pool_quant8.onnx", lambda: derive(twin_pool(), "twin_pool_quant8", quant8), "twin",
+         "twin_pool with int8 fake-quantised weights", UNIT),
+]
+
+BAD_MODELS = [
+    ("unsupported_op.onnx", bad_unsupported_op, "Gemm -> Sigmoid (node \"act_sigmoid\") -> Gemm: unsupported op"),
+    ("branching.onnx", bad_branching, "residual Add(Relu(Gemm_a(x)), Gemm_b(x)): not a sequential chain"),
+    ("softmax_middle.onnx", bad_softmax_middle, "Gemm -> Softmax -> Gemm: Softmax not at the end"),
+    ("two_inputs.onnx", bad_two_inputs, "two non-initializer graph inputs"),
+    ("nonzero_pad.onnx", bad_nonzero_pad, "Pad mode=constant with constant_value 0.5"),
+    ("twin_wrong_shape.onnx", lambda: twin_mlp("twin_wrong_shape", n_in=5),
+     "twin_mlp-like MLP with input size 5 instead of 6: shape mismatch with twin_mlp"),
+]
+MALFORMED = ("malformed.onnx", "200 bytes of non-protobuf garbage", (b"not an onnx model! " * 11)[:200])
+BAD_DOCS = [(MALFORMED[0], MALFORMED[1]), *((f, doc) for f, _, doc in BAD_MODELS)]
+
+# (csv, model, rows, number of features, integer pixels 0..255 (scaled by 1/255) or floats in [0,1])
+TWIN_DATA = [
+    ("twin_mlp_data.csv", twin_mlp, 40, 6, False),
+    ("twin_conv_data.csv", twin_conv, 20, 36, True),
+    ("twin_pool_data.csv", twin_pool, 20, 36, True),
+]
+
+
+# --- onnxruntime, manifest, data ---
+def session(model: onnx.ModelProto, extra_outputs=()) -> Callable[[np.ndarray], list[np.ndarray]]:
+    """Deterministic CPU session; extra_outputs exposes intermediate tensors as graph outputs."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    for name in extra_outputs:
+        m.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    input_name = sess.get_inputs()[0].name
+    return lambda x: sess.run(None, {input_name: x})
+
+
+def concrete_input_shape(model: onnx.ModelProto) -> list[int]:
+    """Input shape with symbolic dims (the batch) set to 1."""
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    return [d.dim_value if d.HasField("dim_value") else 1 for d in dims]
+
+
+def floats(a: np.ndarray) -> list[float]:
+    """Exact float32 values as Python floats (json writes them round-trippably)."""
+    return [float(v) for v in np.asarray(a, F32).ravel()]
+
+
+def manifest_entry(spec: Spec, model: onnx.ModelProto) -> dict:
+    shape = concrete_input_shape(model)
+    last = model.graph.node[-1]
+    logits = [last.input[0]] if last.op_type == "Softmax" else []
+    run = session(model, logits)
+    # Keyed by shape and range, so twins with the same input share reference inputs.
+    rng = rng_for(f"reference:{shape}:{spec.input_range}")
+    entry = {
+        "file": spec.file,
+        "input_shape": shape,
+        "output_size": None,
+        "ops": list(dict.fromkeys(n.op_type for n in model.graph.node)),
+        "idiom": spec.idiom,
+        "input_range": list(spec.input_range),
+        "reference": [],
+    }
+    if logits:
+        entry["logits_reference"] = []
+    for _ in range(N_REFERENCE):
+        x = rng.uniform(*spec.input_range, shape).astype(F32)
+        outs = run(x)
+        assert all(np.all(np.isfinite(o)) for o in outs)
+        entry["output_size"] = int(outs[0].size)
+        entry["reference"].append({"input": floats(x), "output": floats(outs[0])})
+        if logits:
+            entry["logits_reference"].append({"input": floats(x), "output": floats(outs[1])})
+    return entry
+
+
+def write_twin_data(csv_name: str, model: onnx.ModelProto, rows: int, n_feat: int, pixels: bool) -> dict:
+    rng = rng_for(f"data:{csv_name}")
+    if pixels:
+        raw = rng.integers(0, 256, (rows, n_feat))
+        text = [[str(int(v)) for v in row] for row in raw]
+        xs = raw.astype(F32) / F32(255.0)
+    else:
+        raw = np.round(rng.uniform(0.0, 1.0, (rows, n_feat)), 4)
+        text = [[f"{v:.4f}" for v in row] for row in raw]
+        xs = np.array([[float(s) for s in row] for row in text], F32)
+    run = session(model)
+    shape = concrete_input_shape(model)
+    lines, labels, margins = [], [], []
+    for x, row in zip(xs, text):
+        logits = run(x.reshape(shape))[0].ravel()
+        top = np.sort(logits)
+        margins.append(float(top[-1] - top[-2]))
+        labels.append(int(np.argmax(logits)))
+        lines.append(",".join([str(labels[-1]), *row]))
+    (OUT / csv_name).write_text("\n".join(lines) + "\n")
+    # Labels must not hinge on the last bit of the float32 arithmetic.
+    assert min(margins) > 1e-4, (csv_name, min(margins))
+    return {"labels": np.bincount(labels, minlength=3).tolist(), "min_margin": min(margins)}
+
+
+def dump_json(obj) -> str:
+    """Indented JSON, but with flat lists of numbers/strings kept on one line."""
+    def one_line(m: re.Match) -> str:
+        return "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]"
+
+    return re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", one_line, json.dumps(obj, indent=1)) + "\n"
+
+
+def save(model: onnx.ModelProto, path: Path) -> None:
+    path.write_bytes(model.SerializeToString())
+
+
+def parses(data: bytes) -> bool:
+    try:
+        onnx.load_model_from_string(data)
+        return True
+    except Exception:  # protobuf DecodeError
+        return False
+
+
+# --- Documentation ---
+def readme(manifest: list[dict]) -> str:
+    ops = {e["file"]: ", ".join(e["ops"]) for e in manifest}
+    lines = [
+        "# Test fixtures",
+        "",
+        "Generated by `scripts/make_fixtures.py` (onnx + numpy + onnxruntime, deterministic seeds).",
+        "All files are committed, so the Rust tests never need Python. To regenerate (repo root):",
+        "",
+        "    python3 scripts/make_fixtures.py",
+        "",
+        f"All models are float32, IR version {IR_VERSION}, opset 13 unless noted. `manifest.json` lists every",
+        "valid model with `input_shape` (symbolic batch set to 1), `output_size`, `ops` (distinct op",
+        "types in graph order), `idiom`, `input_range` and 4 onnxruntime `reference` cases (flat",
+        "row-major float32 inputs/outputs);",
+        "models ending in Softmax also carry `logits_reference` (pre-Softmax outputs, same inputs).",
+        "Models with the same input shape and range share the same reference inputs.",
+        "",
+        "| file | idiom | exercises | ops |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| `{s.file}` | {s.idiom} | {s.doc} | {ops[s.file]} |" for s in VALID]
+    lines += ["", "## Twin data sets", "", "| file | rows | format |", "|---|---|---|"]
+    for csv_name, build, rows, n_feat, pixels in TWIN_DATA:
+        feats = "integers 0..255 (use scale 1/255)" if pixels else "floats in [0,1], 4 decimals"
+        lines.append(f"| `{csv_name}` | {rows} | `label,f1..f{n_feat}`, no header; {feats}; "
+                     f"label = argmax of `{build.__name__}.onnx` logits |")
+    lines += ["", "## Bad inputs (`bad/`, not in the manifest)", "", "| file | must be rejected because |", "|---|---|"]
+    lines += [f"| `bad/{f}` | {doc} |" for f, doc in BAD_DOCS]
+    return "\n".join(lines) + "\n"
+
+
+def bad_readme() -> str:
+    lines = ["Inputs the importer must reject (not listed in ../manifest.json).",
+             "Generated by scripts/make_fixtures.py; all except malformed.onnx are valid ONNX.", ""]
+    lines += [f"{f}: {doc}" for f, doc in BAD_DOCS]
+    return "\n".join(lines) + "\n"
+
+
+# --- main ---
+def main() -> None:
+    BAD.mkdir(parents=True, exist_ok=True)
+
+    manifest = []
+    for spec in VALID:
+        model = spec.build()
+        save(model, OUT / spec.file)
+        manifest.append(manifest_entry(spec, model))
+        n_params = sum(int(np.prod(i.dims)) for i in model.graph.initializer)
+        assert n_params <= 3000, (spec.file, n_params)
+        print(f"{spec.file:26s} params={n_params:5d} ops={manifest[-1]['ops']}")
+    (OUT / "manifest.json").write_text(dump_json(manifest))
+
+    for csv_name, build, rows, n_feat, pixels in TWIN_DATA:
+        print(f"{csv_name:26s} {write_twin_data(csv_name, build(), rows, n_feat, pixels)}")
+
+    assert not parses(MALFORMED[2])
+    (BAD / MALFORMED[0]).write_bytes(MALFORMED[2])
+    for file, build, _ in BAD_MODELS:
+        model = build()
+        session(model)  # valid ONNX: onnxruntime must load it
+        save(model, BAD / file)
+    (BAD / "README.txt").write_text(bad_readme())
+    (OUT / "README.md").write_text(readme(manifest))
+    print(f"wrote {len(VALID)} valid models, {len(BAD_MODELS) + 1} bad inputs to {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

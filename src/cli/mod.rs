@@ -1,0 +1,40 @@
+//! Command-line interface: argument parsing (clap derive) and dispatch to the library.
+//! Each sub-command lives in its own file and only formats what the library computes.
+
+mod network;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Sound joint LP/MILP verification of neural-network twins.
+#[derive(Debug, Parser)]
+#[command(name = "twinverify", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the layer IR of an ONNX classifier: layers, shapes, parameter counts.
+    Info(network::InfoArgs),
+    /// Run an ONNX classifier on one input and print its logits.
+    Eval(network::EvalArgs),
+}
+
+/// Parses the command line, runs it and maps errors to a message on stderr and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(a) => network::info(a),
+        Command::Eval(a) => network::eval(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

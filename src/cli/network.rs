@@ -1,0 +1,113 @@
+//! `twinverify info` and `twinverify eval`: look at one network.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use crate::data::{argmax, parse_scale, parse_vector, read_samples};
+use crate::error::{Error, Result};
+use crate::ir::numel;
+use crate::onnx::{self, TractRunner};
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The ONNX model.
+    pub net: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The ONNX model.
+    pub net: PathBuf,
+    /// The input: a CSV row ("0.1,0.2,…"), a JSON array ("[0.1, 0.2]") or a file holding either.
+    #[arg(long, conflicts_with = "data", required_unless_present = "data")]
+    pub input: Option<String>,
+    /// A CSV data file with rows "label,f1,…,fn"; pick the row with --row.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Row of --data to evaluate (0-based).
+    #[arg(long, default_value_t = 0, requires = "data")]
+    pub row: usize,
+    /// Multiply every input value by this factor (a number or a fraction such as 1/255).
+    #[arg(long, default_value = "1")]
+    pub scale: String,
+    /// Also run tract's own inference and print the largest difference.
+    #[arg(long)]
+    pub tract: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn info(args: InfoArgs) -> Result<()> {
+    let net = onnx::load_network(&args.net)?;
+    if args.json {
+        let layers: Vec<_> = net
+            .layers
+            .iter()
+            .map(|l| json!({"kind": l.layer.kind(), "output_shape": l.output_shape, "parameters": l.layer.parameters(), "from": l.origin}))
+            .collect();
+        let doc = json!({"name": net.name, "input_shape": net.input_shape, "output_shape": net.output_shape(),
+            "parameters": net.parameters(), "relu_neurons": net.relu_count(), "layers": layers, "notes": net.notes});
+        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of plain values"));
+        return Ok(());
+    }
+    println!("network     {} ({})", net.name, args.net.display());
+    println!("input       {:?} ({} values)", net.input_shape, net.input_size());
+    println!("output      {:?} ({} values)", net.output_shape(), net.output_size());
+    println!("parameters  {}    ReLU neurons {}", net.parameters(), net.relu_count());
+    println!();
+    println!("{:>3}  {:<9} {:<18} {:>10}  from", "#", "layer", "output shape", "params");
+    for (i, l) in net.layers.iter().enumerate() {
+        let shape = format!("{:?}", l.output_shape);
+        println!("{i:>3}  {:<9} {shape:<18} {:>10}  {}", l.layer.kind(), l.layer.parameters(), l.origin.join(", "));
+    }
+    for n in &net.notes {
+        println!("note: {n}");
+    }
+    Ok(())
+}
+
+pub fn eval(args: EvalArgs) -> Result<()> {
+    let model = onnx::load(&args.net)?;
+    let scale = parse_scale(&args.scale)?;
+    let (x, label) = match (&args.input, &args.data) {
+        (Some(text), _) => {
+            let path = std::path::Path::new(text);
+            let text = if path.is_file() { std::fs::read_to_string(path).map_err(|e| Error::io(path, e))? } else { text.clone() };
+            (parse_vector(&text)?.into_iter().map(|v| v * scale).collect::<Vec<_>>(), None)
+        }
+        (None, Some(data)) => {
+            let samples = read_samples(data, scale)?;
+            let s = samples.get(args.row).ok_or_else(|| {
+                Error::Input(format!("{} has {} rows; --row {} is out of range", data.display(), samples.len(), args.row))
+            })?;
+            (s.features.clone(), Some(s.label))
+        }
+        (None, None) => unreachable!("clap requires --input or --data"),
+    };
+    let logits = model.network.forward(&x)?;
+    let tract = if args.tract { Some(TractRunner::new(&model)?.run(&x)?) } else { None };
+    let diff = tract.as_ref().map(|t| t.iter().zip(&logits).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max));
+    let predicted = argmax(&logits);
+    if args.json {
+        let doc = json!({"logits": logits, "predicted": predicted, "label": label, "tract_logits": tract, "max_abs_diff": diff});
+        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of plain values"));
+        return Ok(());
+    }
+    println!("logits     {}", fmt_vec(&logits));
+    println!("predicted  {predicted}{}", label.map_or(String::new(), |l| format!("   (label {l})")));
+    if let (Some(t), Some(d)) = (tract, diff) {
+        println!("tract      {}", fmt_vec(&t));
+        println!("max |IR − tract| = {d:.3e} over {} outputs", numel(model.network.output_shape()));
+    }
+    Ok(())
+}
+
+fn fmt_vec(v: &[f64]) -> String {
+    v.iter().map(|x| format!("{x:.6}")).collect::<Vec<_>>().join(" ")
+}

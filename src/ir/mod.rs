@@ -1,0 +1,189 @@
+//! The layer IR: a network is an ordered list of layers over flat f64 vectors of known shape.
+//! Affine maps (dense, conv, pooling averages, folded normalisation), ReLU, max-pool, index maps.
+
+mod fold;
+mod sparse;
+
+pub use sparse::SparseMatrix;
+
+use crate::error::{Error, Result};
+
+/// `y = W x + b`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Affine {
+    pub weights: SparseMatrix,
+    pub bias: Vec<f64>,
+}
+
+impl Affine {
+    pub fn apply(&self, x: &[f64]) -> Vec<f64> {
+        let mut y = self.weights.mul_vec(x);
+        y.iter_mut().zip(&self.bias).for_each(|(y, b)| *y += b);
+        y
+    }
+}
+
+/// `y[i] = max_{j ∈ windows[i]} x[j]`; every window is non-empty.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MaxPool {
+    pub windows: Vec<Vec<usize>>,
+}
+
+/// `y[k] = x[map[k]]`, or 0 where `map[k]` is `None` (zero padding, transposes, slices).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexMap {
+    pub map: Vec<Option<usize>>,
+}
+
+/// One layer of the IR.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Layer {
+    Affine(Affine),
+    Relu,
+    MaxPool(MaxPool),
+    IndexMap(IndexMap),
+}
+
+impl Layer {
+    /// Short name for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Layer::Affine(_) => "affine",
+            Layer::Relu => "relu",
+            Layer::MaxPool(_) => "maxpool",
+            Layer::IndexMap(_) => "indexmap",
+        }
+    }
+
+    /// Applies the layer to one input vector.
+    pub fn apply(&self, x: &[f64]) -> Vec<f64> {
+        match self {
+            Layer::Affine(a) => a.apply(x),
+            Layer::Relu => x.iter().map(|&v| v.max(0.0)).collect(),
+            Layer::MaxPool(p) => p
+                .windows
+                .iter()
+                .map(|w| w.iter().map(|&j| x[j]).fold(f64::NEG_INFINITY, f64::max))
+                .collect(),
+            Layer::IndexMap(m) => m.map.iter().map(|j| j.map_or(0.0, |j| x[j])).collect(),
+        }
+    }
+
+    /// Number of parameters (stored weights plus biases).
+    pub fn parameters(&self) -> usize {
+        match self {
+            Layer::Affine(a) => a.weights.nnz() + a.bias.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// A layer with the shape of what it outputs and the ONNX nodes it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerNode {
+    pub layer: Layer,
+    pub output_shape: Vec<usize>,
+    pub origin: Vec<String>,
+}
+
+/// A feed-forward network in the IR.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    pub name: String,
+    pub input_shape: Vec<usize>,
+    pub layers: Vec<LayerNode>,
+    /// Things the front-end did that a user may want to know (e.g. a dropped Softmax).
+    pub notes: Vec<String>,
+}
+
+/// Product of the dimensions of a shape.
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+impl Network {
+    pub fn input_size(&self) -> usize {
+        numel(&self.input_shape)
+    }
+
+    pub fn output_shape(&self) -> &[usize] {
+        self.layers
+            .last()
+            .map_or(&self.input_shape, |l| &l.output_shape)
+    }
+
+    pub fn output_size(&self) -> usize {
+        numel(self.output_shape())
+    }
+
+    /// Size of the vector that enters layer `i` (the input for `i = 0`).
+    pub fn layer_input_size(&self, i: usize) -> usize {
+        if i == 0 {
+            self.input_size()
+        } else {
+            numel(&self.layers[i - 1].output_shape)
+        }
+    }
+
+    pub fn parameters(&self) -> usize {
+        self.layers.iter().map(|l| l.layer.parameters()).sum()
+    }
+
+    pub fn relu_count(&self) -> usize {
+        self.layers
+            .iter()
+            .filter(|l| matches!(l.layer, Layer::Relu))
+            .map(|l| numel(&l.output_shape))
+            .sum()
+    }
+
+    fn check_input(&self, x: &[f64]) -> Result<()> {
+        if x.len() != self.input_size() {
+            return Err(Error::Input(format!(
+                "network '{}' takes {} inputs (shape {:?}), got {}",
+                self.name,
+                self.input_size(),
+                self.input_shape,
+                x.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs the network in f64 and returns its output (the logits).
+    pub fn forward(&self, x: &[f64]) -> Result<Vec<f64>> {
+        self.check_input(x)?;
+        Ok(self
+            .layers
+            .iter()
+            .fold(x.to_vec(), |v, l| l.layer.apply(&v)))
+    }
+
+    /// Runs the network and returns the output of every layer, in order.
+    pub fn forward_all(&self, x: &[f64]) -> Result<Vec<Vec<f64>>> {
+        self.check_input(x)?;
+        let mut outs: Vec<Vec<f64>> = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            let next = l.layer.apply(outs.last().map_or(x, |v| v));
+            outs.push(next);
+        }
+        Ok(outs)
+    }
+
+    /// Checks that two networks can be compared on the same inputs (same input and output sizes).
+    pub fn check_compatible(&self, other: &Network) -> Result<()> {
+        if self.input_size() != other.input_size() || self.output_size() != other.output_size() {
+            return Err(Error::Shape(format!(
+                "networks '{}' (input {:?}, output {:?}) and '{}' (input {:?}, output {:?}) are not \
+                 compatible: input and output sizes must match",
+                self.name,
+                self.input_shape,
+                self.output_shape(),
+                other.name,
+                other.input_shape,
+                other.output_shape()
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,10 @@
+//! twinverify: sound verification of neural-network twins (an original and its compressed copy).
+//! Pipeline: onnx → ir → bounds → encode → solve → analysis → report; `cli` is a thin layer on top.
+
+pub mod cli;
+pub mod data;
+pub mod error;
+pub mod ir;
+pub mod onnx;
+
+pub use error::{Error, Result};

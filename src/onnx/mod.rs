@@ -1,0 +1,96 @@
+//! ONNX front-end: reads a classifier with tract's protobuf types and converts it to the layer IR;
+//! also runs the same file through tract's own inference for cross-checks and witness replay.
+
+mod consts;
+mod convert;
+mod layers;
+mod proto;
+mod tract_ref;
+
+use std::path::{Path, PathBuf};
+
+pub use tract_ref::TractRunner;
+
+use crate::error::{Error, Result};
+use crate::ir::Network;
+
+/// Every ONNX operator the front-end accepts (constant sub-graph operators included).
+pub const SUPPORTED_OPS: &[&str] = &[
+    "Add",
+    "AveragePool",
+    "BatchNormalization",
+    "Cast",
+    "Concat",
+    "Constant",
+    "ConstantOfShape",
+    "Conv",
+    "Div",
+    "Dropout",
+    "Equal",
+    "Expand",
+    "Flatten",
+    "Gather",
+    "Gemm",
+    "GlobalAveragePool",
+    "Greater",
+    "Identity",
+    "Less",
+    "LogSoftmax",
+    "MatMul",
+    "MaxPool",
+    "Mul",
+    "Neg",
+    "Pad",
+    "Relu",
+    "Reshape",
+    "Shape",
+    "Size",
+    "Slice",
+    "Softmax",
+    "Squeeze",
+    "Sub",
+    "Transpose",
+    "Unsqueeze",
+    "Where",
+];
+
+/// A network read from ONNX, with what is needed to replay it through tract.
+#[derive(Clone, Debug)]
+pub struct OnnxModel {
+    pub path: PathBuf,
+    pub network: Network,
+    pub input_name: String,
+    /// The tensor holding the logits (before a dropped trailing Softmax).
+    pub logits_name: String,
+}
+
+/// Reads an ONNX classifier and converts it to the (simplified) layer IR.
+pub fn load(path: impl AsRef<Path>) -> Result<OnnxModel> {
+    let path = path.as_ref();
+    let model = proto::read_model(path)?;
+    let graph = model.graph.as_ref().expect("read_model checks the graph");
+    let initializers: std::collections::HashSet<&str> = graph.initializer.iter().map(|i| i.name.as_str()).collect();
+    let inputs: Vec<_> = graph.input.iter().filter(|i| !initializers.contains(i.name.as_str())).collect();
+    let malformed = |reason: String| Error::MalformedOnnx { path: path.to_path_buf(), reason };
+    if inputs.len() != 1 {
+        let names: Vec<_> = inputs.iter().map(|i| i.name.as_str()).collect();
+        return Err(malformed(format!("the graph has {} inputs {names:?}; exactly one is supported", inputs.len())));
+    }
+    let input = inputs[0];
+    let input_shape = proto::input_shape(input).map_err(malformed)?;
+    let converted = convert::Converter::new(path, graph, &input.name, &input_shape)?.run(graph)?;
+    let name = path.file_stem().map_or_else(|| "network".into(), |s| s.to_string_lossy().into_owned());
+    let mut network = Network { name, input_shape, layers: converted.layers, notes: converted.notes };
+    if let Some(last) = network.layers.last_mut() {
+        last.output_shape = converted.output_shape;
+    } else {
+        return Err(malformed("the network computes nothing from its input".into()));
+    }
+    network.simplify();
+    Ok(OnnxModel { path: path.to_path_buf(), network, input_name: input.name.clone(), logits_name: converted.logits_name })
+}
+
+/// Reads an ONNX classifier and returns only its IR.
+pub fn load_network(path: impl AsRef<Path>) -> Result<Network> {
+    load(path).map(|m| m.network)
+}

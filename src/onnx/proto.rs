@@ -1,0 +1,159 @@
+//! Raw ONNX protobuf access: decoding the file, node attributes and initializer tensors.
+//! Tensors are decoded here (not through tract) so that every data type error is a value.
+
+use std::path::Path;
+
+use prost::Message;
+use tract_onnx::pb::{self, attribute_proto::AttributeType, tensor_proto::DataType};
+
+use super::consts::ConstTensor;
+use crate::error::{Error, Result};
+
+/// Reads and decodes an ONNX file.
+pub fn read_model(path: &Path) -> Result<pb::ModelProto> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let model = pb::ModelProto::decode(bytes.as_slice()).map_err(|e| Error::MalformedOnnx {
+        path: path.to_path_buf(),
+        reason: format!("protobuf decoding failed: {e}"),
+    })?;
+    if model.graph.is_none() {
+        return Err(Error::MalformedOnnx {
+            path: path.to_path_buf(),
+            reason: "the model has no graph".into(),
+        });
+    }
+    Ok(model)
+}
+
+/// Decodes a tensor (raw or typed fields) into f64 values; integer types stay exact.
+pub fn decode_tensor(t: &pb::TensorProto) -> std::result::Result<ConstTensor, String> {
+    let shape = t
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d}")))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    if t.data_location == Some(pb::tensor_proto::DataLocation::External as i32) {
+        return Err(format!("tensor '{}' keeps its data in an external file, which is not supported", t.name));
+    }
+    let dt = DataType::try_from(t.data_type).map_err(|_| format!("unknown data type {}", t.data_type))?;
+    let raw = &t.raw_data;
+    let from_raw = !raw.is_empty();
+    let data: Vec<f64> = match dt {
+        DataType::Float if from_raw => le_chunks::<4>(raw).map(|b| f32::from_le_bytes(b) as f64).collect(),
+        DataType::Float => t.float_data.iter().map(|&v| v as f64).collect(),
+        DataType::Double if from_raw => le_chunks::<8>(raw).map(f64::from_le_bytes).collect(),
+        DataType::Double => t.double_data.clone(),
+        DataType::Float16 if from_raw => le_chunks::<2>(raw).map(|b| f16_to_f64(u16::from_le_bytes(b))).collect(),
+        DataType::Float16 => t.int32_data.iter().map(|&v| f16_to_f64(v as u16)).collect(),
+        DataType::Int64 if from_raw => le_chunks::<8>(raw).map(|b| i64::from_le_bytes(b) as f64).collect(),
+        DataType::Int64 => t.int64_data.iter().map(|&v| v as f64).collect(),
+        DataType::Int32 if from_raw => le_chunks::<4>(raw).map(|b| i32::from_le_bytes(b) as f64).collect(),
+        DataType::Int8 | DataType::Uint8 | DataType::Bool if from_raw => raw
+            .iter()
+            .map(|&b| if dt == DataType::Int8 { b as i8 as f64 } else { b as f64 })
+            .collect(),
+        DataType::Int32 | DataType::Int8 | DataType::Uint8 | DataType::Bool | DataType::Int16 | DataType::Uint16 => {
+            t.int32_data.iter().map(|&v| v as f64).collect()
+        }
+        other => return Err(format!("tensor data type {other:?} is not supported")),
+    };
+    let expected: usize = shape.iter().product();
+    if data.len() != expected {
+        return Err(format!(
+            "tensor '{}' has {} values for shape {:?}",
+            t.name,
+            data.len(),
+            shape
+        ));
+    }
+    let is_int = !matches!(dt, DataType::Float | DataType::Double | DataType::Float16);
+    Ok(ConstTensor { shape, data, is_int })
+}
+
+fn le_chunks<const N: usize>(raw: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
+    raw.chunks_exact(N).map(|c| c.try_into().expect("chunk of N bytes"))
+}
+
+fn f16_to_f64(bits: u16) -> f64 {
+    tract_onnx::prelude::f16::from_bits(bits).to_f64()
+}
+
+/// Typed access to a node's attributes.
+pub struct Attrs<'a> {
+    node: &'a pb::NodeProto,
+}
+
+impl<'a> Attrs<'a> {
+    pub fn new(node: &'a pb::NodeProto) -> Self {
+        Attrs { node }
+    }
+
+    fn get(&self, name: &str) -> Option<&'a pb::AttributeProto> {
+        self.node.attribute.iter().find(|a| a.name == name)
+    }
+
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.get(name).map(|a| a.i)
+    }
+
+    pub fn int_or(&self, name: &str, default: i64) -> i64 {
+        self.int(name).unwrap_or(default)
+    }
+
+    pub fn float_or(&self, name: &str, default: f32) -> f32 {
+        self.get(name).map_or(default, |a| a.f)
+    }
+
+    pub fn ints(&self, name: &str) -> Option<Vec<i64>> {
+        self.get(name).map(|a| a.ints.clone())
+    }
+
+    pub fn string(&self, name: &str) -> Option<String> {
+        self.get(name).map(|a| String::from_utf8_lossy(&a.s).into_owned())
+    }
+
+    /// The value of a `Constant` node, whichever attribute holds it.
+    pub fn constant_value(&self) -> std::result::Result<ConstTensor, String> {
+        for a in &self.node.attribute {
+            let ty = AttributeType::try_from(a.r#type).ok();
+            match (a.name.as_str(), ty) {
+                ("value", _) => {
+                    return a.t.as_ref().ok_or("attribute 'value' holds no tensor".to_string()).and_then(decode_tensor)
+                }
+                ("value_float", _) => return Ok(ConstTensor::scalar(a.f as f64, false)),
+                ("value_int", _) => return Ok(ConstTensor::scalar(a.i as f64, true)),
+                ("value_floats", _) => {
+                    return Ok(ConstTensor::vector(a.floats.iter().map(|&v| v as f64).collect(), false))
+                }
+                ("value_ints", _) => return Ok(ConstTensor::vector(a.ints.iter().map(|&v| v as f64).collect(), true)),
+                _ => {}
+            }
+        }
+        Err("Constant node without a supported value attribute".into())
+    }
+}
+
+/// The static shape of a graph input; a symbolic or zero first dimension (the batch) becomes 1.
+pub fn input_shape(info: &pb::ValueInfoProto) -> std::result::Result<Vec<usize>, String> {
+    use pb::tensor_shape_proto::dimension::Value;
+    let tensor = match info.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(pb::type_proto::Value::TensorType(t)) => t,
+        _ => return Err(format!("input '{}' is not a tensor", info.name)),
+    };
+    let dims = tensor
+        .shape
+        .as_ref()
+        .ok_or_else(|| format!("input '{}' has no shape", info.name))?;
+    dims.dim
+        .iter()
+        .enumerate()
+        .map(|(i, d)| match &d.value {
+            Some(Value::DimValue(v)) if *v > 0 => Ok(*v as usize),
+            _ if i == 0 => Ok(1),
+            _ => Err(format!(
+                "input '{}' has a symbolic dimension at axis {i}; only the batch axis may be symbolic",
+                info.name
+            )),
+        })
+        .collect()
+}

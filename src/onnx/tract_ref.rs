@@ -1,0 +1,37 @@
+//! tract's own inference of an ONNX file (f32), used as the reference the IR is checked against
+//! and to re-execute every witness before it is reported.
+
+use tract_onnx::prelude::*;
+
+use super::OnnxModel;
+use crate::error::{Error, Result};
+
+/// A runnable tract plan for one model, cut at the logits.
+pub struct TractRunner {
+    plan: Arc<TypedRunnableModel>,
+    shape: Vec<usize>,
+}
+
+impl TractRunner {
+    pub fn new(model: &OnnxModel) -> Result<Self> {
+        let shape = model.network.input_shape.clone();
+        let err = |e: TractError| Error::Tract(format!("{}: {e:#}", model.path.display()));
+        let plan = tract_onnx::onnx()
+            .model_for_path(&model.path)
+            .and_then(|m| m.with_input_fact(0, f32::fact(&shape).into()))
+            .and_then(|m| m.with_outputs_by_name([model.logits_name.as_str()]))
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(err)?;
+        Ok(TractRunner { plan, shape })
+    }
+
+    /// Runs the model on one input (rounded to f32) and returns the logits.
+    pub fn run(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let data: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let input = Tensor::from_shape(&self.shape, &data).map_err(|e| Error::Input(format!("{e}")))?;
+        let out = self.plan.run(tvec!(input.into())).map_err(|e| Error::Tract(format!("{e:#}")))?;
+        let view = out[0].to_plain_array_view::<f32>().map_err(|e| Error::Tract(format!("{e:#}")))?;
+        Ok(view.iter().map(|&v| v as f64).collect())
+    }
+}
