@@ -43,7 +43,9 @@ pub fn parse_vector(text: &str) -> Result<Vec<f64>> {
         text.split(|c: char| c == ',' || c.is_whitespace())
             .filter(|t| !t.is_empty())
             .enumerate()
-            .map(|(i, t)| t.parse::<f64>().map_err(|_| Error::Input(format!("value {} ('{t}') is not a number", i + 1))))
+            .map(|(i, t)| {
+                t.parse::<f64>().map_err(|_| Error::Input(format!("value {} ('{t}') is not a number", i + 1)))
+            })
             .collect::<Result<_>>()?
     };
     if values.is_empty() {
@@ -95,10 +97,7 @@ pub fn read_samples(path: &Path, scale: f64) -> Result<Vec<Sample>> {
 
 /// Index of the largest value (the predicted class); ties go to the first.
 pub fn argmax(v: &[f64]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) })
-        .0
+    v.iter().enumerate().fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) }).0
 }
 
 #[cfg(test)]

@@ -18,26 +18,17 @@ pub enum Error {
         "{path}: node '{node}' uses operator '{op}', which twinverify does not support{detail}.\n\
          Supported operators: {supported}"
     )]
-    UnsupportedOp {
-        path: PathBuf,
-        node: String,
-        op: String,
-        detail: String,
-        supported: String,
-    },
+    UnsupportedOp { path: PathBuf, node: String, op: String, detail: String, supported: String },
     #[error("{path}: node '{node}' ({op}): {reason}")]
-    BadNode {
-        path: PathBuf,
-        node: String,
-        op: String,
-        reason: String,
-    },
+    BadNode { path: PathBuf, node: String, op: String, reason: String },
     #[error("shape mismatch: {0}")]
     Shape(String),
     #[error("bad input: {0}")]
     Input(String),
     #[error("tract: {0}")]
     Tract(String),
+    #[error("solver: {0}")]
+    Solver(String),
 }
 
 /// Short alias used across the crate.
@@ -46,9 +37,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Wraps an I/O failure with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 }

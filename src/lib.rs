@@ -1,10 +1,14 @@
 //! twinverify: sound verification of neural-network twins (an original and its compressed copy).
 //! Pipeline: onnx → ir → bounds → encode → solve → analysis → report; `cli` is a thin layer on top.
 
+pub mod bounds;
 pub mod cli;
 pub mod data;
+pub mod encode;
 pub mod error;
 pub mod ir;
 pub mod onnx;
+pub mod par;
+pub mod solve;
 
 pub use error::{Error, Result};

@@ -24,7 +24,16 @@ fn info_prints_layers_shapes_and_parameters() {
 #[test]
 fn eval_prints_the_logits_of_a_data_row_and_agrees_with_tract() {
     let data = fixture("twin_mlp_data.csv");
-    let (ok, out, err) = run(&["eval", fixture("twin_mlp.onnx").to_str().unwrap(), "--data", data.to_str().unwrap(), "--row", "3", "--tract", "--json"]);
+    let (ok, out, err) = run(&[
+        "eval",
+        fixture("twin_mlp.onnx").to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--row",
+        "3",
+        "--tract",
+        "--json",
+    ]);
     assert!(ok, "{err}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     let label = csv_rows(&data, 1.0, 4)[3].0;
@@ -35,9 +44,11 @@ fn eval_prints_the_logits_of_a_data_row_and_agrees_with_tract() {
 #[test]
 fn eval_applies_the_scale_to_a_literal_input() {
     let net = fixture("twin_mlp.onnx");
-    let (_, a, _) = run(&["eval", net.to_str().unwrap(), "--input", "[255, 0, 51, 102, 204, 25.5]", "--scale", "1/255", "--json"]);
+    let (_, a, _) =
+        run(&["eval", net.to_str().unwrap(), "--input", "[255, 0, 51, 102, 204, 25.5]", "--scale", "1/255", "--json"]);
     let (_, b, _) = run(&["eval", net.to_str().unwrap(), "--input", "1,0,0.2,0.4,0.8,0.1", "--json"]);
-    let (a, b): (serde_json::Value, serde_json::Value) = (serde_json::from_str(&a).unwrap(), serde_json::from_str(&b).unwrap());
+    let (a, b): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_str(&a).unwrap(), serde_json::from_str(&b).unwrap());
     assert!(rel_diff(&floats(&a["logits"]), &floats(&b["logits"])) < 1e-12);
 }
 

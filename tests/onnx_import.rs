@@ -36,9 +36,33 @@ fn every_operator_of_the_table_is_exercised_by_a_fixture() {
         .flat_map(|e| e["ops"].as_array().unwrap().iter().map(|o| o.as_str().unwrap().to_string()))
         .collect();
     for op in [
-        "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Conv", "BatchNormalization", "Relu", "MaxPool",
-        "AveragePool", "Pad", "Flatten", "Reshape", "Transpose", "Identity", "Dropout", "Softmax", "Shape",
-        "Gather", "Unsqueeze", "Squeeze", "Concat", "ConstantOfShape", "Where", "Expand", "Equal",
+        "Gemm",
+        "MatMul",
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Conv",
+        "BatchNormalization",
+        "Relu",
+        "MaxPool",
+        "AveragePool",
+        "Pad",
+        "Flatten",
+        "Reshape",
+        "Transpose",
+        "Identity",
+        "Dropout",
+        "Softmax",
+        "Shape",
+        "Gather",
+        "Unsqueeze",
+        "Squeeze",
+        "Concat",
+        "ConstantOfShape",
+        "Where",
+        "Expand",
+        "Equal",
     ] {
         assert!(covered.contains(op), "no fixture exercises {op}");
     }
@@ -106,10 +130,23 @@ fn incompatible_twins_are_reported() {
 fn ir_matches_tract_on_every_anchor_network() {
     let Some(root) = anchors() else { return };
     let nets = root.join("FANC/proof_transfer/nets");
-    let mut files: Vec<_> = ["fcnn7", "fcnn7_float16", "fcnn7_quant16", "fcnn7_quant8", "fcnn7_quant4", "fconv4", "fconv4_float16", "fconv4_quant16", "fconv4_quant8", "fconv4_quant4", "lenet", "ffn"]
-        .iter()
-        .map(|n| nets.join(format!("{n}.onnx")))
-        .collect();
+    let mut files: Vec<_> = [
+        "fcnn7",
+        "fcnn7_float16",
+        "fcnn7_quant16",
+        "fcnn7_quant8",
+        "fcnn7_quant4",
+        "fconv4",
+        "fconv4_float16",
+        "fconv4_quant16",
+        "fconv4_quant8",
+        "fconv4_quant4",
+        "lenet",
+        "ffn",
+    ]
+    .iter()
+    .map(|n| nets.join(format!("{n}.onnx")))
+    .collect();
     for k in 1..=9 {
         files.push(nets.join(format!("fcnn7_prune/fcnn7_prune_tune{k}.onnx")));
         files.push(nets.join(format!("fconv4_prune/fconv4_prune_tune{k}.onnx")));

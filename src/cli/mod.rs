@@ -1,6 +1,8 @@
 //! Command-line interface: argument parsing (clap derive) and dispatch to the library.
 //! Each sub-command lives in its own file and only formats what the library computes.
 
+mod args;
+mod bounds;
 mod network;
 
 use std::process::ExitCode;
@@ -21,6 +23,8 @@ enum Command {
     Info(network::InfoArgs),
     /// Run an ONNX classifier on one input and print its logits.
     Eval(network::EvalArgs),
+    /// Neuron bounds around a point and ReLU stability per layer (interval, symbolic or LP).
+    Bounds(bounds::BoundsArgs),
 }
 
 /// Parses the command line, runs it and maps errors to a message on stderr and exit code 1.
@@ -29,6 +33,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(a) => network::info(a),
         Command::Eval(a) => network::eval(a),
+        Command::Bounds(a) => bounds::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

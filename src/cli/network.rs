@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use crate::data::{argmax, parse_scale, parse_vector, read_samples};
-use crate::error::{Error, Result};
+use super::args::PointArgs;
+use crate::data::argmax;
+use crate::error::Result;
 use crate::ir::numel;
 use crate::onnx::{self, TractRunner};
 
@@ -23,18 +24,8 @@ pub struct InfoArgs {
 pub struct EvalArgs {
     /// The ONNX model.
     pub net: PathBuf,
-    /// The input: a CSV row ("0.1,0.2,…"), a JSON array ("[0.1, 0.2]") or a file holding either.
-    #[arg(long, conflicts_with = "data", required_unless_present = "data")]
-    pub input: Option<String>,
-    /// A CSV data file with rows "label,f1,…,fn"; pick the row with --row.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Row of --data to evaluate (0-based).
-    #[arg(long, default_value_t = 0, requires = "data")]
-    pub row: usize,
-    /// Multiply every input value by this factor (a number or a fraction such as 1/255).
-    #[arg(long, default_value = "1")]
-    pub scale: String,
+    #[command(flatten)]
+    pub point: PointArgs,
     /// Also run tract's own inference and print the largest difference.
     #[arg(long)]
     pub tract: bool,
@@ -74,22 +65,7 @@ pub fn info(args: InfoArgs) -> Result<()> {
 
 pub fn eval(args: EvalArgs) -> Result<()> {
     let model = onnx::load(&args.net)?;
-    let scale = parse_scale(&args.scale)?;
-    let (x, label) = match (&args.input, &args.data) {
-        (Some(text), _) => {
-            let path = std::path::Path::new(text);
-            let text = if path.is_file() { std::fs::read_to_string(path).map_err(|e| Error::io(path, e))? } else { text.clone() };
-            (parse_vector(&text)?.into_iter().map(|v| v * scale).collect::<Vec<_>>(), None)
-        }
-        (None, Some(data)) => {
-            let samples = read_samples(data, scale)?;
-            let s = samples.get(args.row).ok_or_else(|| {
-                Error::Input(format!("{} has {} rows; --row {} is out of range", data.display(), samples.len(), args.row))
-            })?;
-            (s.features.clone(), Some(s.label))
-        }
-        (None, None) => unreachable!("clap requires --input or --data"),
-    };
+    let (x, label) = args.point.resolve()?;
     let logits = model.network.forward(&x)?;
     let tract = if args.tract { Some(TractRunner::new(&model)?.run(&x)?) } else { None };
     let diff = tract.as_ref().map(|t| t.iter().zip(&logits).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max));

@@ -52,17 +52,16 @@ fn is_identity(m: &IndexMap, input_len: usize) -> bool {
 /// The single layer equal to `second ∘ first`, when it is cheap and exact enough to form.
 fn merge(first: &Layer, second: &Layer, input_len: usize) -> Option<Layer> {
     match (first, second) {
-        (Layer::IndexMap(g), Layer::Affine(a)) => Some(Layer::Affine(Affine {
-            weights: a.weights.select_columns(&g.map, input_len),
-            bias: a.bias.clone(),
-        })),
+        (Layer::IndexMap(g), Layer::Affine(a)) => {
+            Some(Layer::Affine(Affine { weights: a.weights.select_columns(&g.map, input_len), bias: a.bias.clone() }))
+        }
         (Layer::Affine(a), Layer::IndexMap(g)) => Some(Layer::Affine(Affine {
             weights: a.weights.select_rows(&g.map),
             bias: g.map.iter().map(|j| j.map_or(0.0, |j| a.bias[j])).collect(),
         })),
-        (Layer::IndexMap(g1), Layer::IndexMap(g2)) => Some(Layer::IndexMap(IndexMap {
-            map: g2.map.iter().map(|j| j.and_then(|j| g1.map[j])).collect(),
-        })),
+        (Layer::IndexMap(g1), Layer::IndexMap(g2)) => {
+            Some(Layer::IndexMap(IndexMap { map: g2.map.iter().map(|j| j.and_then(|j| g1.map[j])).collect() }))
+        }
         (Layer::Affine(a1), Layer::Affine(a2)) => {
             let weights = a2.weights.compose(&a1.weights);
             if weights.nnz() > a1.weights.nnz() + a2.weights.nnz() {
@@ -82,26 +81,17 @@ mod tests {
     use crate::ir::SparseMatrix;
 
     fn node(layer: Layer, shape: Vec<usize>) -> LayerNode {
-        LayerNode {
-            layer,
-            output_shape: shape,
-            origin: vec![],
-        }
+        LayerNode { layer, output_shape: shape, origin: vec![] }
     }
 
     #[test]
     fn folding_keeps_the_function() {
-        let pad = Layer::IndexMap(IndexMap {
-            map: vec![None, Some(1), Some(0), None],
-        });
+        let pad = Layer::IndexMap(IndexMap { map: vec![None, Some(1), Some(0), None] });
         let dense = Layer::Affine(Affine {
             weights: SparseMatrix::from_dense(2, 4, &[1.0, 2.0, 3.0, 4.0, -1.0, 0.5, 0.25, 2.0]),
             bias: vec![0.5, -0.5],
         });
-        let diag = Layer::Affine(Affine {
-            weights: SparseMatrix::diagonal(&[2.0, -3.0]),
-            bias: vec![1.0, 1.0],
-        });
+        let diag = Layer::Affine(Affine { weights: SparseMatrix::diagonal(&[2.0, -3.0]), bias: vec![1.0, 1.0] });
         let mut net = Network {
             name: "t".into(),
             input_shape: vec![2],

@@ -60,11 +60,9 @@ impl Layer {
         match self {
             Layer::Affine(a) => a.apply(x),
             Layer::Relu => x.iter().map(|&v| v.max(0.0)).collect(),
-            Layer::MaxPool(p) => p
-                .windows
-                .iter()
-                .map(|w| w.iter().map(|&j| x[j]).fold(f64::NEG_INFINITY, f64::max))
-                .collect(),
+            Layer::MaxPool(p) => {
+                p.windows.iter().map(|w| w.iter().map(|&j| x[j]).fold(f64::NEG_INFINITY, f64::max)).collect()
+            }
             Layer::IndexMap(m) => m.map.iter().map(|j| j.map_or(0.0, |j| x[j])).collect(),
         }
     }
@@ -107,9 +105,7 @@ impl Network {
     }
 
     pub fn output_shape(&self) -> &[usize] {
-        self.layers
-            .last()
-            .map_or(&self.input_shape, |l| &l.output_shape)
+        self.layers.last().map_or(&self.input_shape, |l| &l.output_shape)
     }
 
     pub fn output_size(&self) -> usize {
@@ -130,11 +126,7 @@ impl Network {
     }
 
     pub fn relu_count(&self) -> usize {
-        self.layers
-            .iter()
-            .filter(|l| matches!(l.layer, Layer::Relu))
-            .map(|l| numel(&l.output_shape))
-            .sum()
+        self.layers.iter().filter(|l| matches!(l.layer, Layer::Relu)).map(|l| numel(&l.output_shape)).sum()
     }
 
     fn check_input(&self, x: &[f64]) -> Result<()> {
@@ -153,10 +145,7 @@ impl Network {
     /// Runs the network in f64 and returns its output (the logits).
     pub fn forward(&self, x: &[f64]) -> Result<Vec<f64>> {
         self.check_input(x)?;
-        Ok(self
-            .layers
-            .iter()
-            .fold(x.to_vec(), |v, l| l.layer.apply(&v)))
+        Ok(self.layers.iter().fold(x.to_vec(), |v, l| l.layer.apply(&v)))
     }
 
     /// Runs the network and returns the output of every layer, in order.

@@ -18,13 +18,7 @@ impl SparseMatrix {
     where
         I: IntoIterator<Item = Vec<(usize, f64)>>,
     {
-        let mut m = SparseMatrix {
-            rows: 0,
-            cols,
-            row_ptr: vec![0],
-            col_idx: Vec::new(),
-            vals: Vec::new(),
-        };
+        let mut m = SparseMatrix { rows: 0, cols, row_ptr: vec![0], col_idx: Vec::new(), vals: Vec::new() };
         for mut row in rows {
             row.sort_by_key(|&(c, _)| c);
             let mut i = 0;
@@ -50,12 +44,7 @@ impl SparseMatrix {
     /// Builds a matrix from row-major dense data of `rows × cols` values.
     pub fn from_dense(rows: usize, cols: usize, data: &[f64]) -> Self {
         assert_eq!(data.len(), rows * cols, "dense data has the wrong length");
-        Self::from_rows(
-            cols,
-            data.chunks(cols.max(1))
-                .take(rows)
-                .map(|r| r.iter().copied().enumerate().collect()),
-        )
+        Self::from_rows(cols, data.chunks(cols.max(1)).take(rows).map(|r| r.iter().copied().enumerate().collect()))
     }
 
     /// The diagonal matrix with the given entries.
@@ -146,10 +135,7 @@ impl SparseMatrix {
             input_len,
             (0..self.rows).map(|i| {
                 let (c, v) = self.row(i);
-                c.iter()
-                    .zip(v)
-                    .filter_map(|(&c, &v)| map[c as usize].map(|j| (j, v)))
-                    .collect()
+                c.iter().zip(v).filter_map(|(&c, &v)| map[c as usize].map(|j| (j, v))).collect()
             }),
         )
     }
@@ -183,10 +169,7 @@ impl SparseMatrix {
             self.cols,
             (0..self.rows).map(|i| {
                 let (c, v) = self.row(i);
-                c.iter()
-                    .zip(v)
-                    .map(|(&c, &v)| (c as usize, f(i, c as usize, v)))
-                    .collect()
+                c.iter().zip(v).map(|(&c, &v)| (c as usize, f(i, c as usize, v))).collect()
             }),
         )
     }

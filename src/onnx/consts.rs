@@ -81,9 +81,8 @@ impl ConstTensor {
         }
         let src = strides(&self.shape);
         let off = shape.len() - self.shape.len();
-        let bstr: Vec<usize> = (0..shape.len())
-            .map(|i| if i < off || self.shape[i - off] == 1 { 0 } else { src[i - off] })
-            .collect();
+        let bstr: Vec<usize> =
+            (0..shape.len()).map(|i| if i < off || self.shape[i - off] == 1 { 0 } else { src[i - off] }).collect();
         let n = shape.iter().product::<usize>();
         let ostr = strides(shape);
         let data = (0..n)
@@ -116,9 +115,7 @@ impl ConstTensor {
     pub fn where_(cond: &ConstTensor, a: &ConstTensor, b: &ConstTensor) -> R<ConstTensor> {
         let shape = broadcast_shapes(&broadcast_shapes(&cond.shape, &a.shape)?, &b.shape)?;
         let (c, a2, b2) = (cond.broadcast_to(&shape)?, a.broadcast_to(&shape)?, b.broadcast_to(&shape)?);
-        let data = (0..c.data.len())
-            .map(|i| if c.data[i] != 0.0 { a2.data[i] } else { b2.data[i] })
-            .collect();
+        let data = (0..c.data.len()).map(|i| if c.data[i] != 0.0 { a2.data[i] } else { b2.data[i] }).collect();
         Ok(ConstTensor::new(shape, data, a.is_int && b.is_int))
     }
 
@@ -181,8 +178,7 @@ impl ConstTensor {
         let mut shape = first.shape.clone();
         shape[ax] = 0;
         for p in parts {
-            if p.shape.len() != first.shape.len()
-                || (0..p.shape.len()).any(|d| d != ax && p.shape[d] != first.shape[d])
+            if p.shape.len() != first.shape.len() || (0..p.shape.len()).any(|d| d != ax && p.shape[d] != first.shape[d])
             {
                 return Err(format!("Concat of shapes {:?} and {:?}", first.shape, p.shape));
             }
@@ -237,9 +233,7 @@ impl ConstTensor {
             return Err(format!("Pad needs {} non-negative pads, got {pads:?}", 2 * rank));
         }
         let istr = strides(&self.shape);
-        let shape = (0..rank)
-            .map(|d| self.shape[d] + (pads[d] + pads[d + rank]) as usize)
-            .collect();
+        let shape = (0..rank).map(|d| self.shape[d] + (pads[d] + pads[d + rank]) as usize).collect();
         Ok(self.gather_by(shape, value, |o| {
             let mut flat = 0;
             for d in 0..rank {
@@ -305,7 +299,7 @@ pub fn reshape_target(input: &[usize], target: &[i64], allow_zero: bool) -> R<Ve
     }
     let known: usize = shape.iter().product();
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {input:?} to {target:?}"));
         }
         shape[i] = total / known;

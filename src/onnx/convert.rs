@@ -67,11 +67,16 @@ impl<'a> Converter<'a> {
     pub fn run(mut self, graph: &pb::GraphProto) -> Result<Converted> {
         for (idx, node) in graph.node.iter().enumerate() {
             let label = if node.name.is_empty() { format!("#{idx}") } else { node.name.clone() };
-            if !SUPPORTED_OPS.contains(&node.op_type.as_str()) || !(node.domain.is_empty() || node.domain == "ai.onnx") {
+            if !SUPPORTED_OPS.contains(&node.op_type.as_str()) || !(node.domain.is_empty() || node.domain == "ai.onnx")
+            {
                 return Err(Error::UnsupportedOp {
                     path: self.path.to_path_buf(),
                     node: label,
-                    op: if node.domain.is_empty() { node.op_type.clone() } else { format!("{}:{}", node.domain, node.op_type) },
+                    op: if node.domain.is_empty() {
+                        node.op_type.clone()
+                    } else {
+                        format!("{}:{}", node.domain, node.op_type)
+                    },
                     detail: String::new(),
                     supported: SUPPORTED_OPS.join(", "),
                 });
@@ -91,7 +96,10 @@ impl<'a> Converter<'a> {
     fn finish(self, graph: &pb::GraphProto) -> Result<Converted> {
         let err = |reason: String| Error::MalformedOnnx { path: self.path.to_path_buf(), reason };
         if graph.output.len() != 1 {
-            return Err(err(format!("the graph has {} outputs; exactly one (the logits) is supported", graph.output.len())));
+            return Err(err(format!(
+                "the graph has {} outputs; exactly one (the logits) is supported",
+                graph.output.len()
+            )));
         }
         let name = &graph.output[0].name;
         match self.values.get(name) {
@@ -137,7 +145,10 @@ impl<'a> Converter<'a> {
     /// Checks that an activation input is the current tip of the layer chain.
     fn act(&self, a: &Act, shape_only: bool) -> R<Vec<usize>> {
         if a.at != self.layers.len() {
-            return Err("the graph branches (an earlier activation is used again); only sequential networks are supported".into());
+            return Err(
+                "the graph branches (an earlier activation is used again); only sequential networks are supported"
+                    .into(),
+            );
         }
         if a.before_softmax.is_some() && !shape_only {
             return Err("Softmax is supported only as the last operation of the network".into());
@@ -195,7 +206,9 @@ impl<'a> Converter<'a> {
                 match v {
                     Value::Const(mut c) => {
                         if is_int {
-                            c.data.iter_mut().for_each(|x| *x = if to == 9 { (*x != 0.0) as u8 as f64 } else { x.trunc() });
+                            c.data
+                                .iter_mut()
+                                .for_each(|x| *x = if to == 9 { (*x != 0.0) as u8 as f64 } else { x.trunc() });
                         }
                         c.is_int = is_int;
                         Ok(Value::Const(c))
@@ -215,13 +228,17 @@ impl<'a> Converter<'a> {
                 t.is_int = true;
                 Ok(Value::Const(t))
             }
-            ("Where", _) => Ok(Value::Const(ConstTensor::where_(self.konst(node, 0)?, self.konst(node, 1)?, self.konst(node, 2)?)?)),
+            ("Where", _) => {
+                Ok(Value::Const(ConstTensor::where_(self.konst(node, 0)?, self.konst(node, 1)?, self.konst(node, 2)?)?))
+            }
             ("Concat", _) => {
                 let parts = (0..node.input.len()).map(|i| self.konst(node, i)).collect::<R<Vec<_>>>()?;
                 Ok(Value::Const(ConstTensor::concat(&parts, at.int_or("axis", 0))?))
             }
             ("Add" | "Sub" | "Mul" | "Div", _) => self.arithmetic(node, op, label),
-            ("Neg", Ok(Value::Const(c))) => Ok(Value::Const(ConstTensor { data: c.data.iter().map(|v| -v).collect(), ..c })),
+            ("Neg", Ok(Value::Const(c))) => {
+                Ok(Value::Const(ConstTensor { data: c.data.iter().map(|v| -v).collect(), ..c }))
+            }
             ("Neg", Ok(Value::Act(a))) => {
                 let shape = self.act(&a, false)?;
                 let layer = layers::elementwise(&shape, &ConstTensor::scalar(-1.0, false), Elementwise::Mul)?;
@@ -336,9 +353,10 @@ impl<'a> Converter<'a> {
                     _ => x.div(&y)?,
                 }))
             }
-            (Value::Act(_), Value::Act(_)) => {
-                return Err("both operands are activations (a residual or branching graph); only sequential networks are supported".into())
-            }
+            (Value::Act(_), Value::Act(_)) => return Err(
+                "both operands are activations (a residual or branching graph); only sequential networks are supported"
+                    .into(),
+            ),
             (Value::Act(a), Value::Const(c)) => (a, c, true),
             (Value::Const(c), Value::Act(a)) => (a, c, false),
         };
@@ -382,7 +400,9 @@ impl<'a> Converter<'a> {
                     None => at.float_or("value", 0.0) as f64,
                 };
                 if act.is_some() && value != 0.0 {
-                    return Err(format!("Pad of the activation with value {value} is not supported (only zero padding)"));
+                    return Err(format!(
+                        "Pad of the activation with value {value} is not supported (only zero padding)"
+                    ));
                 }
                 tensor.pad(&pads, if act.is_some() { -1.0 } else { value })?
             }

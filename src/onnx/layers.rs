@@ -106,7 +106,8 @@ impl Window {
     fn padded_count(&self, oh: usize, ow: usize) -> usize {
         let span = |d: usize, o: usize| {
             let start = o * self.strides[d];
-            let end = (start + (self.kernel[d] - 1) * self.dilations[d] + 1).min(self.input[d] + self.pads[d] + self.pads[d + 2]);
+            let end = (start + (self.kernel[d] - 1) * self.dilations[d] + 1)
+                .min(self.input[d] + self.pads[d] + self.pads[d + 2]);
             (end - start).div_ceil(self.dilations[d])
         };
         span(0, oh) * span(1, ow)
@@ -122,13 +123,24 @@ impl Window {
 }
 
 /// Conv with weights `[M, C/group, kh, kw]` and optional bias on an input `[1, C, spatial…]`.
-pub fn conv(in_shape: &[usize], attrs: &WindowAttrs, w: &ConstTensor, b: Option<&ConstTensor>, group: usize) -> R<(Layer, Vec<usize>)> {
+pub fn conv(
+    in_shape: &[usize],
+    attrs: &WindowAttrs,
+    w: &ConstTensor,
+    b: Option<&ConstTensor>,
+    group: usize,
+) -> R<(Layer, Vec<usize>)> {
     if in_shape.len() < 3 || in_shape[0] != 1 {
         return Err(format!("Conv input must be [1, C, spatial…], got {in_shape:?}"));
     }
     let c = in_shape[1];
     let m = w.shape[0];
-    if group == 0 || c % group != 0 || m % group != 0 || w.shape.len() != in_shape.len() || w.shape[1] * group != c {
+    if group == 0
+        || !c.is_multiple_of(group)
+        || !m.is_multiple_of(group)
+        || w.shape.len() != in_shape.len()
+        || w.shape[1] * group != c
+    {
         return Err(format!("Conv weight {:?} does not fit input {in_shape:?} with group {group}", w.shape));
     }
     let win = Window::new(attrs, &in_shape[2..])?;

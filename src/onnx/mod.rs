@@ -87,7 +87,12 @@ pub fn load(path: impl AsRef<Path>) -> Result<OnnxModel> {
         return Err(malformed("the network computes nothing from its input".into()));
     }
     network.simplify();
-    Ok(OnnxModel { path: path.to_path_buf(), network, input_name: input.name.clone(), logits_name: converted.logits_name })
+    Ok(OnnxModel {
+        path: path.to_path_buf(),
+        network,
+        input_name: input.name.clone(),
+        logits_name: converted.logits_name,
+    })
 }
 
 /// Reads an ONNX classifier and returns only its IR.

@@ -17,10 +17,7 @@ pub fn read_model(path: &Path) -> Result<pb::ModelProto> {
         reason: format!("protobuf decoding failed: {e}"),
     })?;
     if model.graph.is_none() {
-        return Err(Error::MalformedOnnx {
-            path: path.to_path_buf(),
-            reason: "the model has no graph".into(),
-        });
+        return Err(Error::MalformedOnnx { path: path.to_path_buf(), reason: "the model has no graph".into() });
     }
     Ok(model)
 }
@@ -48,10 +45,9 @@ pub fn decode_tensor(t: &pb::TensorProto) -> std::result::Result<ConstTensor, St
         DataType::Int64 if from_raw => le_chunks::<8>(raw).map(|b| i64::from_le_bytes(b) as f64).collect(),
         DataType::Int64 => t.int64_data.iter().map(|&v| v as f64).collect(),
         DataType::Int32 if from_raw => le_chunks::<4>(raw).map(|b| i32::from_le_bytes(b) as f64).collect(),
-        DataType::Int8 | DataType::Uint8 | DataType::Bool if from_raw => raw
-            .iter()
-            .map(|&b| if dt == DataType::Int8 { b as i8 as f64 } else { b as f64 })
-            .collect(),
+        DataType::Int8 | DataType::Uint8 | DataType::Bool if from_raw => {
+            raw.iter().map(|&b| if dt == DataType::Int8 { b as i8 as f64 } else { b as f64 }).collect()
+        }
         DataType::Int32 | DataType::Int8 | DataType::Uint8 | DataType::Bool | DataType::Int16 | DataType::Uint16 => {
             t.int32_data.iter().map(|&v| v as f64).collect()
         }
@@ -59,12 +55,7 @@ pub fn decode_tensor(t: &pb::TensorProto) -> std::result::Result<ConstTensor, St
     };
     let expected: usize = shape.iter().product();
     if data.len() != expected {
-        return Err(format!(
-            "tensor '{}' has {} values for shape {:?}",
-            t.name,
-            data.len(),
-            shape
-        ));
+        return Err(format!("tensor '{}' has {} values for shape {:?}", t.name, data.len(), shape));
     }
     let is_int = !matches!(dt, DataType::Float | DataType::Double | DataType::Float16);
     Ok(ConstTensor { shape, data, is_int })
@@ -140,10 +131,7 @@ pub fn input_shape(info: &pb::ValueInfoProto) -> std::result::Result<Vec<usize>,
         Some(pb::type_proto::Value::TensorType(t)) => t,
         _ => return Err(format!("input '{}' is not a tensor", info.name)),
     };
-    let dims = tensor
-        .shape
-        .as_ref()
-        .ok_or_else(|| format!("input '{}' has no shape", info.name))?;
+    let dims = tensor.shape.as_ref().ok_or_else(|| format!("input '{}' has no shape", info.name))?;
     dims.dim
         .iter()
         .enumerate()

@@ -1,0 +1,66 @@
+//! Interval propagation: a box on a layer's input gives a box on its output, with every affine
+//! sum widened outward by its rounding-error bound (see `round`).
+
+use super::round::{magnitude, Acc};
+use super::Interval;
+use crate::ir::{Affine, Layer};
+
+/// The box of a layer's output given a box of its input.
+pub fn propagate(layer: &Layer, x: &Interval) -> Interval {
+    match layer {
+        Layer::Affine(a) => affine(a, x),
+        Layer::Relu => Interval {
+            lower: x.lower.iter().map(|&v| v.max(0.0)).collect(),
+            upper: x.upper.iter().map(|&v| v.max(0.0)).collect(),
+        },
+        Layer::MaxPool(p) => {
+            let fold = |v: &[f64], w: &[usize]| w.iter().map(|&j| v[j]).fold(f64::NEG_INFINITY, f64::max);
+            Interval {
+                lower: p.windows.iter().map(|w| fold(&x.lower, w)).collect(),
+                upper: p.windows.iter().map(|w| fold(&x.upper, w)).collect(),
+            }
+        }
+        Layer::IndexMap(m) => Interval {
+            lower: m.map.iter().map(|j| j.map_or(0.0, |j| x.lower[j])).collect(),
+            upper: m.map.iter().map(|j| j.map_or(0.0, |j| x.upper[j])).collect(),
+        },
+    }
+}
+
+fn affine(a: &Affine, x: &Interval) -> Interval {
+    let n = a.weights.rows();
+    let (mut lower, mut upper) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let (cols, vals) = a.weights.row(i);
+        let (mut lo, mut hi) = (Acc::new(a.bias[i]), Acc::new(a.bias[i]));
+        for (&j, &w) in cols.iter().zip(vals) {
+            let j = j as usize;
+            let (l, u) = (x.lower[j], x.upper[j]);
+            if w >= 0.0 {
+                lo.add(w, l);
+                hi.add(w, u);
+            } else {
+                lo.add(w, u);
+                hi.add(w, l);
+            }
+        }
+        lower.push(lo.lower());
+        upper.push(hi.upper());
+    }
+    Interval { lower, upper }
+}
+
+/// `Σⱼ |Wᵢⱼ|·max|xⱼ| + |bᵢ|` for every row, rounded up: the magnitude of every term an affine
+/// layer sums, used to bound the rounding error of back-substitution through it.
+pub fn term_magnitudes(a: &Affine, x: &Interval) -> Vec<f64> {
+    (0..a.weights.rows())
+        .map(|i| {
+            let (cols, vals) = a.weights.row(i);
+            let mut acc = Acc::new(a.bias[i].abs());
+            for (&j, &w) in cols.iter().zip(vals) {
+                acc.add(w.abs(), magnitude(x.lower[j as usize], x.upper[j as usize]));
+            }
+            acc.upper()
+        })
+        .collect()
+}

@@ -1,0 +1,212 @@
+//! Symbolic bounds by back-substitution (DeepPoly/CROWN style): linear lower bounds of linear
+//! forms over a layer, rewritten layer by layer down to the input and concretised over the box.
+//!
+//! Only lower bounds are computed; an upper bound of `f` is `−lower(−f)`. Each back-substitution
+//! step also bounds its own rounding error: the exact real form differs from the computed one by
+//! at most `error`, which is subtracted when the form is concretised (see `round`).
+
+use super::round::{gamma, magnitude, Acc};
+use super::{interval, Interval, NetworkBounds};
+use crate::ir::{Layer, Network};
+
+const UNIT: f64 = 2.220446049250313e-16; // 2u: one rounding of a product, doubled
+
+/// Linear forms `Λ·v + c` over the vector at one position of the network, each with a bound
+/// `error` on how far the computed form may lie above a true lower bound.
+#[derive(Clone, Debug)]
+pub struct Forms {
+    pub cols: usize,
+    /// Row-major `rows × cols` coefficients.
+    pub coeffs: Vec<f64>,
+    pub constant: Vec<f64>,
+    pub error: Vec<f64>,
+}
+
+impl Forms {
+    pub fn rows(&self) -> usize {
+        self.constant.len()
+    }
+
+    pub fn row(&self, r: usize) -> &[f64] {
+        &self.coeffs[r * self.cols..(r + 1) * self.cols]
+    }
+
+    pub fn negated(&self) -> Forms {
+        Forms {
+            cols: self.cols,
+            coeffs: self.coeffs.iter().map(|v| -v).collect(),
+            constant: self.constant.iter().map(|v| -v).collect(),
+            error: self.error.clone(),
+        }
+    }
+
+    /// Sound lower bounds of `Σ_parts` row by row over a box (all parts over the same vector).
+    pub fn concretize_sum(parts: &[&Forms], x: &Interval) -> Vec<f64> {
+        let rows = parts.first().map_or(0, |p| p.rows());
+        (0..rows)
+            .map(|r| {
+                let mut acc = Acc::new(0.0);
+                for p in parts {
+                    acc.add(p.constant[r], 1.0);
+                    acc.add_error(p.error[r]);
+                }
+                for j in 0..x.lower.len() {
+                    let total: f64 = parts.iter().map(|p| p.row(r)[j]).sum();
+                    let v = if total >= 0.0 { x.lower[j] } else { x.upper[j] };
+                    for p in parts {
+                        acc.add(p.row(r)[j], v);
+                    }
+                }
+                acc.lower()
+            })
+            .collect()
+    }
+}
+
+/// The upper line `y ≤ s·z + t` of an unstable ReLU on `[l, u]`, rounded so that it stays above
+/// the ReLU at both ends (hence everywhere on the interval) in exact arithmetic.
+pub fn relu_upper_line(l: f64, u: f64) -> (f64, f64) {
+    let s = u / (u - l);
+    let through_l = (-(s * l)).next_up();
+    let through_u = (u - (s * u).next_down()).next_up();
+    (s, through_l.max(through_u))
+}
+
+/// DeepPoly's adaptive lower slope of an unstable ReLU: 1 when the positive part dominates.
+pub fn relu_lower_slope(l: f64, u: f64) -> f64 {
+    if u > -l {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// Rewrites forms over the output of layer `layer` (position `layer + 1`) as forms over its
+/// input, using the bounds of that input.
+fn step(layer: &Layer, input: &Interval, f: Forms) -> Forms {
+    let n_in = input.lower.len();
+    let rows = f.rows();
+    let mut coeffs = vec![0.0; rows * n_in];
+    let mut constant = Vec::with_capacity(rows);
+    let mut error = Vec::with_capacity(rows);
+    let mag: Vec<f64> = match layer {
+        Layer::Affine(a) => interval::term_magnitudes(a, input),
+        _ => input.lower.iter().zip(&input.upper).map(|(&l, &u)| magnitude(l, u)).collect(),
+    };
+    for r in 0..rows {
+        let lam = f.row(r);
+        let out = &mut coeffs[r * n_in..(r + 1) * n_in];
+        let mut c = Acc::new(f.constant[r]);
+        let mut err = Acc::new(f.error[r]);
+        match layer {
+            Layer::Affine(a) => {
+                for (i, &l) in lam.iter().enumerate() {
+                    if l == 0.0 {
+                        continue;
+                    }
+                    let (cols, vals) = a.weights.row(i);
+                    for (&j, &w) in cols.iter().zip(vals) {
+                        out[j as usize] += l * w;
+                    }
+                    c.add(l, a.bias[i]);
+                    err.add(l.abs() * gamma(a.weights.rows()), mag[i]);
+                }
+            }
+            Layer::Relu => {
+                for (i, &l) in lam.iter().enumerate() {
+                    let (lo, hi) = (input.lower[i], input.upper[i]);
+                    if l == 0.0 || hi <= 0.0 {
+                        continue;
+                    }
+                    if lo >= 0.0 {
+                        out[i] = l;
+                    } else if l > 0.0 {
+                        out[i] = l * relu_lower_slope(lo, hi);
+                    } else {
+                        let (s, t) = relu_upper_line(lo, hi);
+                        out[i] = l * s;
+                        c.add(l, t);
+                        err.add(UNIT * out[i].abs(), mag[i]);
+                    }
+                }
+            }
+            Layer::MaxPool(p) => {
+                for (i, &l) in lam.iter().enumerate() {
+                    if l == 0.0 {
+                        continue;
+                    }
+                    let w = &p.windows[i];
+                    let best = *w
+                        .iter()
+                        .max_by(|&&a, &&b| input.lower[a].total_cmp(&input.lower[b]))
+                        .expect("windows are non-empty");
+                    let others_max =
+                        w.iter().filter(|&&j| j != best).map(|&j| input.upper[j]).fold(f64::NEG_INFINITY, f64::max);
+                    if l > 0.0 || input.lower[best] >= others_max {
+                        out[best] += l;
+                        err.add(l.abs() * gamma(p.windows.len()), mag[best]);
+                    } else {
+                        let top = w.iter().map(|&j| input.upper[j]).fold(f64::NEG_INFINITY, f64::max);
+                        c.add(l, top);
+                    }
+                }
+            }
+            Layer::IndexMap(m) => {
+                for (k, &l) in lam.iter().enumerate() {
+                    if let (Some(j), true) = (m.map[k], l != 0.0) {
+                        out[j] += l;
+                        err.add(l.abs() * gamma(m.map.len()), mag[j]);
+                    }
+                }
+            }
+        }
+        let (cv, ce) = c.value_and_error();
+        constant.push(cv);
+        error.push(err.upper() + ce);
+    }
+    Forms { cols: n_in, coeffs, constant, error }
+}
+
+/// Rewrites forms over position `position` (the output of layer `position − 1`) as forms over the
+/// network input.
+pub fn backsubstitute(net: &Network, nb: &NetworkBounds, position: usize, mut f: Forms) -> Forms {
+    for j in (0..position).rev() {
+        f = step(&net.layers[j].layer, nb.position(j), f);
+    }
+    f
+}
+
+/// Rows of an affine layer as forms over its input (the starting point of back-substitution).
+fn affine_rows(a: &crate::ir::Affine, rows: std::ops::Range<usize>, sign: f64) -> Forms {
+    let cols = a.weights.cols();
+    let mut coeffs = vec![0.0; rows.len() * cols];
+    for (r, i) in rows.clone().enumerate() {
+        let (c, v) = a.weights.row(i);
+        for (&j, &w) in c.iter().zip(v) {
+            coeffs[r * cols + j as usize] = sign * w;
+        }
+    }
+    Forms { cols, coeffs, constant: rows.clone().map(|i| sign * a.bias[i]).collect(), error: vec![0.0; rows.len()] }
+}
+
+const BLOCK: usize = 64;
+
+/// Symbolic bounds of the output of affine layer `j`, given bounds of every earlier position.
+pub fn affine_layer(net: &Network, nb: &NetworkBounds, j: usize) -> Interval {
+    let Layer::Affine(a) = &net.layers[j].layer else { unreachable!("affine_layer is called on affine layers") };
+    let n = a.weights.rows();
+    let blocks: Vec<_> = (0..n).step_by(BLOCK).map(|s| s..(s + BLOCK).min(n)).collect();
+    let per_block: Vec<(Vec<f64>, Vec<f64>)> = crate::par::map(&blocks, |range| {
+        let lo = backsubstitute(net, nb, j, affine_rows(a, range.clone(), 1.0));
+        let hi = backsubstitute(net, nb, j, affine_rows(a, range.clone(), -1.0));
+        let lower = Forms::concretize_sum(&[&lo], &nb.input);
+        let upper = Forms::concretize_sum(&[&hi], &nb.input).into_iter().map(|v| -v).collect();
+        (lower, upper)
+    });
+    let (mut lower, mut upper) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for (l, u) in per_block {
+        lower.extend(l);
+        upper.extend(u);
+    }
+    Interval { lower, upper }
+}

@@ -1,0 +1,69 @@
+//! Argument groups shared by several sub-commands (choosing one input point, a region).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::data::{parse_scale, parse_vector, read_samples};
+use crate::error::{Error, Result};
+
+/// One input point: a literal vector, a file holding one, or a row of a labelled CSV file.
+#[derive(Debug, Args)]
+pub struct PointArgs {
+    /// The input: a CSV row ("0.1,0.2,…"), a JSON array ("[0.1, 0.2]") or a file holding either.
+    #[arg(long, visible_alias = "center", conflicts_with = "data", required_unless_present = "data")]
+    pub input: Option<String>,
+    /// A CSV data file with rows "label,f1,…,fn"; pick the row with --row.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Row of --data to use (0-based).
+    #[arg(long, default_value_t = 0, requires = "data")]
+    pub row: usize,
+    /// Multiply every input value by this factor (a number or a fraction such as 1/255).
+    #[arg(long, default_value = "1")]
+    pub scale: String,
+}
+
+impl PointArgs {
+    /// The scaled point and its label when it came from a data file.
+    pub fn resolve(&self) -> Result<(Vec<f64>, Option<usize>)> {
+        let scale = parse_scale(&self.scale)?;
+        match (&self.input, &self.data) {
+            (Some(text), _) => {
+                let path = Path::new(text);
+                let text = if path.is_file() {
+                    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?
+                } else {
+                    text.clone()
+                };
+                Ok((parse_vector(&text)?.into_iter().map(|v| v * scale).collect(), None))
+            }
+            (None, Some(data)) => {
+                let samples = read_samples(data, scale)?;
+                let s = samples.get(self.row).ok_or_else(|| {
+                    Error::Input(format!(
+                        "{} has {} rows; --row {} is out of range",
+                        data.display(),
+                        samples.len(),
+                        self.row
+                    ))
+                })?;
+                Ok((s.features.clone(), Some(s.label)))
+            }
+            (None, None) => Err(Error::Input("give --input or --data".into())),
+        }
+    }
+}
+
+/// Parses an input domain written `LOW,HIGH` (for example `0,1`).
+pub fn parse_domain(s: &str) -> std::result::Result<(f64, f64), String> {
+    let (a, b) = s.split_once(',').ok_or("write the domain as LOW,HIGH (for example 0,1)")?;
+    let (a, b): (f64, f64) = (
+        a.trim().parse().map_err(|_| format!("'{a}' is not a number"))?,
+        b.trim().parse().map_err(|_| format!("'{b}' is not a number"))?,
+    );
+    if a > b || !a.is_finite() || !b.is_finite() {
+        return Err(format!("domain {a},{b} is empty or not finite"));
+    }
+    Ok((a, b))
+}

@@ -1,0 +1,70 @@
+//! `twinverify bounds`: neuron bounds of one network around one point, and ReLU stability per
+//! layer for the chosen method.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use serde_json::json;
+
+use super::args::{parse_domain, PointArgs};
+use crate::bounds::{self, Interval, Method};
+use crate::error::Result;
+use crate::onnx;
+
+#[derive(Debug, Args)]
+pub struct BoundsArgs {
+    /// The ONNX model.
+    pub net: PathBuf,
+    #[command(flatten)]
+    pub point: PointArgs,
+    /// L∞ radius of the region around the point.
+    #[arg(long, default_value_t = 0.01)]
+    pub delta: f64,
+    /// Clip the region to this input domain, written LOW,HIGH (for example 0,1).
+    #[arg(long, value_parser = parse_domain)]
+    pub domain: Option<(f64, f64)>,
+    /// How bounds are computed.
+    #[arg(long, value_enum, default_value = "symbolic")]
+    pub method: Method,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: BoundsArgs) -> Result<()> {
+    let net = onnx::load_network(&args.net)?;
+    let (x, _) = args.point.resolve()?;
+    let region = Interval::around(&x, args.delta, args.domain)?;
+    let start = Instant::now();
+    let nb = bounds::compute_with(&net, &region, args.method, &Default::default())?;
+    let seconds = start.elapsed().as_secs_f64();
+    let stats = bounds::relu_stats(&net, &nb);
+    let out = nb.output();
+    if args.json {
+        let doc = json!({"network": net.name, "method": args.method, "delta": args.delta, "seconds": seconds,
+            "relu_layers": stats, "output_lower": out.lower, "output_upper": out.upper});
+        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of plain values"));
+        return Ok(());
+    }
+    println!("network {}   method {:?}   delta {}   {:.3} s", net.name, args.method, args.delta, seconds);
+    println!("{:>6} {:>8} {:>8} {:>9} {:>9}", "layer", "neurons", "active", "inactive", "unstable");
+    let mut total = [0usize; 3];
+    for s in &stats {
+        println!(
+            "{:>6} {:>8} {:>8} {:>9} {:>9}",
+            s.layer,
+            s.active + s.inactive + s.unstable,
+            s.active,
+            s.inactive,
+            s.unstable
+        );
+        total = [total[0] + s.active, total[1] + s.inactive, total[2] + s.unstable];
+    }
+    println!("{:>6} {:>8} {:>8} {:>9} {:>9}", "total", total.iter().sum::<usize>(), total[0], total[1], total[2]);
+    println!("output bounds:");
+    for (i, (l, u)) in out.lower.iter().zip(&out.upper).enumerate() {
+        println!("  {i:>3}  [{l:+.6}, {u:+.6}]");
+    }
+    Ok(())
+}

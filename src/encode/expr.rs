@@ -1,0 +1,99 @@
+//! Sparse affine expressions over LP variables, with a bound on their accumulated rounding
+//! error, and the one linear-combination routine every encoding step uses.
+
+use crate::bounds::{gamma, Acc};
+
+/// `Σ coeff·var + constant`, exact to within `error` over the variables' box.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LinExpr {
+    pub terms: Vec<(usize, f64)>,
+    pub constant: f64,
+    pub error: f64,
+}
+
+impl LinExpr {
+    pub fn var(v: usize) -> Self {
+        LinExpr { terms: vec![(v, 1.0)], constant: 0.0, error: 0.0 }
+    }
+
+    pub fn constant(c: f64) -> Self {
+        LinExpr { terms: Vec::new(), constant: c, error: 0.0 }
+    }
+
+    /// Upper bound on `Σ |coeff·var| + |constant|` over the box (`mag[v]` bounds `|var|`).
+    pub fn magnitude(&self, mag: &[f64]) -> f64 {
+        let mut acc = Acc::new(self.constant.abs());
+        for &(v, c) in &self.terms {
+            acc.add(c.abs(), mag[v]);
+        }
+        acc.upper()
+    }
+
+    /// Value at a point (for witnesses and tests).
+    pub fn eval(&self, x: &[f64]) -> f64 {
+        self.constant + self.terms.iter().map(|&(v, c)| c * x[v]).sum::<f64>()
+    }
+}
+
+/// Reusable dense scratch space for combining expressions.
+pub struct Combiner {
+    acc: Vec<f64>,
+    marked: Vec<bool>,
+    touched: Vec<usize>,
+}
+
+impl Combiner {
+    pub fn new(vars: usize) -> Self {
+        Combiner { acc: vec![0.0; vars], marked: vec![false; vars], touched: Vec::new() }
+    }
+
+    /// `Σₖ wₖ·eₖ + constant`. Its error is `Σₖ|wₖ|·error(eₖ)` (propagated) plus `γₙ·Σₖ|wₖ|·
+    /// magnitude(eₖ)` (each new coefficient is a rounded sum of at most `n` products) plus the
+    /// rounding of the constant.
+    pub fn combine<'a>(
+        &mut self,
+        parts: impl IntoIterator<Item = (f64, &'a LinExpr)>,
+        constant: f64,
+        mag: &[f64],
+    ) -> LinExpr {
+        if self.acc.len() < mag.len() {
+            self.acc.resize(mag.len(), 0.0);
+            self.marked.resize(mag.len(), false);
+        }
+        let mut c = Acc::new(constant);
+        let mut propagated = Acc::new(0.0);
+        let mut magnitude = Acc::new(0.0);
+        let mut n = 1;
+        for (w, e) in parts {
+            if w == 0.0 {
+                continue;
+            }
+            n += 1;
+            for &(v, k) in &e.terms {
+                if !self.marked[v] {
+                    self.marked[v] = true;
+                    self.touched.push(v);
+                }
+                self.acc[v] += w * k;
+            }
+            c.add(w, e.constant);
+            propagated.add(w.abs(), e.error);
+            magnitude.add(w.abs(), e.magnitude(mag));
+        }
+        self.touched.sort_unstable();
+        let terms = self
+            .touched
+            .drain(..)
+            .filter_map(|v| {
+                self.marked[v] = false;
+                let k = std::mem::take(&mut self.acc[v]);
+                (k != 0.0).then_some((v, k))
+            })
+            .collect();
+        let (constant, constant_error) = c.value_and_error();
+        let mut error = Acc::new(propagated.upper());
+        error.add(gamma(n), magnitude.upper());
+        error.add(constant_error, 1.0);
+        LinExpr { terms, constant, error: error.upper() }
+    }
+}

@@ -1,0 +1,159 @@
+//! Encoding of one network's layers into a `LinearProgram`, on top of expressions for its input
+//! (shared by several networks in a joint model). Relaxed: triangle ReLU, max-pool with p+1
+//! rows; exact: big-M ReLU and max-pool with binaries; stable neurons need no new variable.
+
+use super::expr::Combiner;
+use super::{LinExpr, LinearProgram, RowKind};
+use crate::bounds::symbolic::relu_upper_line;
+use crate::bounds::{Acc, Interval, NetworkBounds};
+use crate::ir::{Layer, Network};
+
+/// Relaxed (LP) or exact (MILP) encoding of ReLU and max-pool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Relaxed,
+    Exact,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EncodeOptions {
+    pub mode: Mode,
+    /// Give every affine output its own variable and equality row (the paper's formulation)
+    /// instead of substituting affine maps into the expressions that use them.
+    pub materialize_affine: bool,
+}
+
+/// Encodes layers `0..position` of `net` on top of `inputs`; returns the expressions of the
+/// vector at `position` (the logits for `position = net.layers.len()`).
+pub fn encode_network(
+    lp: &mut LinearProgram,
+    net: &Network,
+    nb: &NetworkBounds,
+    inputs: Vec<LinExpr>,
+    opts: &EncodeOptions,
+    position: usize,
+) -> Vec<LinExpr> {
+    let mut mag = lp.magnitudes();
+    let mut comb = Combiner::new(lp.vars.len());
+    let mut cur = inputs;
+    for j in 0..position {
+        let (inb, outb) = (nb.position(j), &nb.layers[j]);
+        cur = match &net.layers[j].layer {
+            Layer::Affine(a) => {
+                let exprs: Vec<LinExpr> = (0..a.weights.rows())
+                    .map(|i| {
+                        let (cols, vals) = a.weights.row(i);
+                        comb.combine(cols.iter().zip(vals).map(|(&c, &w)| (w, &cur[c as usize])), a.bias[i], &mag)
+                    })
+                    .collect();
+                if opts.materialize_affine {
+                    exprs
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, e)| {
+                            let v = new_var(lp, &mut mag, outb.lower[i], outb.upper[i], false);
+                            let row = comb.combine([(1.0, &LinExpr::var(v)), (-1.0, &e)], 0.0, &mag);
+                            lp.add_row(row, RowKind::Eq, 0.0);
+                            LinExpr::var(v)
+                        })
+                        .collect()
+                } else {
+                    exprs
+                }
+            }
+            Layer::Relu => (0..cur.len())
+                .map(|i| relu(lp, &mut mag, &mut comb, &cur[i], inb.lower[i], inb.upper[i], opts.mode))
+                .collect(),
+            Layer::MaxPool(p) => {
+                p.windows.iter().map(|w| max_pool(lp, &mut mag, &mut comb, &cur, w, inb, opts.mode)).collect()
+            }
+            Layer::IndexMap(m) => {
+                m.map.iter().map(|j| j.map_or_else(|| LinExpr::constant(0.0), |j| cur[j].clone())).collect()
+            }
+        };
+    }
+    cur
+}
+
+fn new_var(lp: &mut LinearProgram, mag: &mut Vec<f64>, lower: f64, upper: f64, integer: bool) -> usize {
+    let v = lp.add_var(lower, upper, integer);
+    mag.push(lower.abs().max(upper.abs()));
+    v
+}
+
+fn relu(
+    lp: &mut LinearProgram,
+    mag: &mut Vec<f64>,
+    comb: &mut Combiner,
+    z: &LinExpr,
+    l: f64,
+    u: f64,
+    mode: Mode,
+) -> LinExpr {
+    if u <= 0.0 {
+        return LinExpr::constant(0.0);
+    }
+    if l >= 0.0 {
+        return z.clone();
+    }
+    let y = new_var(lp, mag, 0.0, u, false);
+    let yv = LinExpr::var(y);
+    lp.add_row(comb.combine([(1.0, &yv), (-1.0, z)], 0.0, mag), RowKind::Ge, 0.0);
+    match mode {
+        Mode::Relaxed => {
+            let (s, t) = relu_upper_line(l, u);
+            lp.add_row(comb.combine([(1.0, &yv), (-s, z)], 0.0, mag), RowKind::Le, t);
+        }
+        Mode::Exact => {
+            let a = LinExpr::var(new_var(lp, mag, 0.0, 1.0, true));
+            // y ≤ z − l·(1 − a)  and  y ≤ u·a
+            lp.add_row(comb.combine([(1.0, &yv), (-1.0, z), (-l, &a)], 0.0, mag), RowKind::Le, -l);
+            lp.add_row(comb.combine([(1.0, &yv), (-u, &a)], 0.0, mag), RowKind::Le, 0.0);
+        }
+    }
+    yv
+}
+
+fn max_pool(
+    lp: &mut LinearProgram,
+    mag: &mut Vec<f64>,
+    comb: &mut Combiner,
+    x: &[LinExpr],
+    window: &[usize],
+    b: &Interval,
+    mode: Mode,
+) -> LinExpr {
+    let best = *window.iter().max_by(|&&i, &&j| b.lower[i].total_cmp(&b.lower[j])).expect("windows are non-empty");
+    let max_lower = b.lower[best];
+    // inputs whose upper bound is below the best lower bound can never be the maximum
+    let live: Vec<usize> = window.iter().copied().filter(|&j| j == best || b.upper[j] > max_lower).collect();
+    if live.len() == 1 {
+        return x[best].clone();
+    }
+    let max_upper = live.iter().map(|&j| b.upper[j]).fold(f64::NEG_INFINITY, f64::max);
+    let y = LinExpr::var(new_var(lp, mag, max_lower, max_upper, false));
+    for &j in &live {
+        lp.add_row(comb.combine([(1.0, &y), (-1.0, &x[j])], 0.0, mag), RowKind::Ge, 0.0);
+    }
+    match mode {
+        Mode::Relaxed => {
+            // Σ x_j ≥ y + Σ l_j − max l_j  (right-hand side rounded down: weaker, still valid)
+            let mut rhs = Acc::new(-max_lower);
+            live.iter().for_each(|&j| rhs.add(b.lower[j], 1.0));
+            let parts = live.iter().map(|&j| (1.0, &x[j])).chain([(-1.0, &y)]);
+            lp.add_row(comb.combine(parts, 0.0, mag), RowKind::Ge, rhs.lower());
+        }
+        Mode::Exact => {
+            let bins: Vec<LinExpr> = live.iter().map(|_| LinExpr::var(new_var(lp, mag, 0.0, 1.0, true))).collect();
+            lp.add_row(comb.combine(bins.iter().map(|a| (1.0, a)), 0.0, mag), RowKind::Eq, 1.0);
+            for (&j, a) in live.iter().zip(&bins) {
+                // y ≤ x_j + M_j (1 − a_j) with M_j ≥ u_max − l_j (rounded up: weaker, still valid)
+                let m = (max_upper - b.lower[j]).next_up();
+                lp.add_row(comb.combine([(1.0, &y), (-1.0, &x[j]), (m, a)], 0.0, mag), RowKind::Le, m);
+            }
+        }
+    }
+    y
+}

@@ -1,0 +1,111 @@
+//! Conversion of our model to good_lp's (shared by every backend) and the `--keep-model` copy
+//! written in CPLEX LP format, so a user can inspect or re-run exactly what was solved.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use good_lp::{variable, Constraint, Expression, ProblemVariables, Variable};
+
+use super::Sense;
+use crate::encode::{LinExpr, LinearProgram, RowKind};
+use crate::error::{Error, Result};
+
+/// good_lp variables (in our order), the unsolved problem and the constraints (in our order).
+pub fn to_good_lp(
+    lp: &LinearProgram,
+    objective: &LinExpr,
+    sense: Sense,
+) -> (good_lp::variable::UnsolvedProblem, Vec<Variable>, Vec<Constraint>) {
+    let mut pv = ProblemVariables::new();
+    let vars: Vec<Variable> = lp
+        .vars
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let def = variable().min(v.lower).max(v.upper).name(format!("x{i}"));
+            pv.add(if v.integer { def.integer() } else { def })
+        })
+        .collect();
+    let expr = |terms: &[(usize, f64)]| {
+        let mut e = Expression::with_capacity(terms.len());
+        for &(v, c) in terms {
+            e.add_mul(c, vars[v]);
+        }
+        e
+    };
+    let obj = expr(&objective.terms);
+    let problem = match sense {
+        Sense::Minimise => pv.minimise(obj),
+        Sense::Maximise => pv.maximise(obj),
+    };
+    let constraints = lp
+        .rows
+        .iter()
+        .map(|r| {
+            let e = expr(&r.coeffs);
+            match r.kind {
+                RowKind::Ge => e.geq(r.rhs),
+                RowKind::Le => e.leq(r.rhs),
+                RowKind::Eq => e.eq(r.rhs),
+            }
+        })
+        .collect();
+    (problem, vars, constraints)
+}
+
+/// Writes the model to `dir/model-NNNN.lp` (numbered so successive solves do not overwrite).
+pub fn keep(dir: &Path, lp: &LinearProgram, objective: &LinExpr, sense: Sense) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let n = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.count();
+    let path = dir.join(format!("model-{n:04}.lp"));
+    std::fs::write(&path, lp_format(lp, objective, sense)).map_err(|e| Error::io(&path, e))
+}
+
+fn terms_text(terms: &[(usize, f64)]) -> String {
+    let mut s = String::new();
+    for &(v, c) in terms {
+        let _ = write!(s, " {} {:e} x{v}", if c < 0.0 { "-" } else { "+" }, c.abs());
+    }
+    if s.is_empty() {
+        s.push_str(" 0 x0");
+    }
+    s
+}
+
+/// The model in CPLEX LP format (the objective's constant is a comment).
+pub fn lp_format(lp: &LinearProgram, objective: &LinExpr, sense: Sense) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\\ twinverify model: {} variables, {} rows; objective constant {:e}",
+        lp.vars.len(),
+        lp.rows.len(),
+        objective.constant
+    );
+    let _ = writeln!(
+        s,
+        "{}\n obj:{}",
+        if sense == Sense::Minimise { "Minimize" } else { "Maximize" },
+        terms_text(&objective.terms)
+    );
+    let _ = writeln!(s, "Subject To");
+    for (i, r) in lp.rows.iter().enumerate() {
+        let op = match r.kind {
+            RowKind::Ge => ">=",
+            RowKind::Le => "<=",
+            RowKind::Eq => "=",
+        };
+        let _ = writeln!(s, " r{i}:{} {op} {:e}", terms_text(&r.coeffs), r.rhs);
+    }
+    let _ = writeln!(s, "Bounds");
+    for (i, v) in lp.vars.iter().enumerate() {
+        let _ = writeln!(s, " {:e} <= x{i} <= {:e}", v.lower, v.upper);
+    }
+    let ints: Vec<String> =
+        lp.vars.iter().enumerate().filter(|(_, v)| v.integer).map(|(i, _)| format!("x{i}")).collect();
+    if !ints.is_empty() {
+        let _ = writeln!(s, "General\n {}", ints.join(" "));
+    }
+    s.push_str("End\n");
+    s
+}
