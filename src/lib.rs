@@ -6,5 +6,6 @@ pub mod data;
 pub mod error;
 pub mod ir;
 pub mod onnx;
+pub mod vnnlib;
 
 pub use error::{Error, Result};
