@@ -1,5 +1,5 @@
 //! VNN-LIB front-end: parses 1.0 (VNN-COMP) and 2.x queries into a typed AST ([`Query`]) and
-//! normalises them into input boxes plus a linear DNF (`Property`) for the verifier.
+//! normalises them into input boxes plus a linear DNF ([`Property`]) for the verifier.
 
 mod ast;
 mod decl;
@@ -7,6 +7,7 @@ mod error;
 mod formula;
 mod lexer;
 mod parser;
+mod property;
 mod sexpr;
 mod v1;
 
@@ -17,6 +18,7 @@ pub use decl::MAX_TENSOR_ELEMENTS;
 pub use error::VnnlibError;
 pub use lexer::Pos;
 pub use parser::{parse_query, parse_query_named};
+pub use property::{to_property, LinearConstraint, Property, MAX_DISJUNCTS, MAX_DNF_CONSTRAINTS};
 pub use sexpr::MAX_DEPTH;
 
 use std::path::Path;
