@@ -11,6 +11,9 @@ mod property;
 mod sexpr;
 mod v1;
 
+#[cfg(test)]
+mod tests;
+
 pub use ast::{
     CmpOp, Expr, Formula, NetworkDecl, Query, Relation, TensorDecl, Var, VarKind, Version,
 };
