@@ -10,5 +10,6 @@ pub mod ir;
 pub mod onnx;
 pub mod par;
 pub mod solve;
+pub mod vnnlib;
 
 pub use error::{Error, Result};
