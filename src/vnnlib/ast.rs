@@ -64,15 +64,16 @@ impl TensorDecl {
         if idx.len() != self.shape.len() {
             return None;
         }
-        idx.iter()
-            .zip(&self.shape)
-            .try_fold(0usize, |acc, (&i, &d)| {
+        idx.iter().zip(&self.shape).try_fold(
+            0usize,
+            |acc, (&i, &d)| {
                 if i < d {
                     acc.checked_mul(d)?.checked_add(i)
                 } else {
                     None
                 }
-            })
+            },
+        )
     }
 
     /// The multi-index of a row-major flat index (inverse of [`TensorDecl::flat_index`]).
@@ -158,12 +159,7 @@ impl CmpOp {
 /// A Boolean formula; `pos` is the operator token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Formula {
-    Cmp {
-        op: CmpOp,
-        lhs: Expr,
-        rhs: Expr,
-        pos: Pos,
-    },
+    Cmp { op: CmpOp, lhs: Expr, rhs: Expr, pos: Pos },
     And(Vec<Formula>, Pos),
     Or(Vec<Formula>, Pos),
 }
@@ -212,11 +208,7 @@ impl Query {
             Version::V1 => format!("{}_{}", t.name, v.index),
             Version::V2 if t.shape.is_empty() => t.name.clone(),
             Version::V2 => {
-                let idx: Vec<String> = t
-                    .multi_index(v.index)
-                    .iter()
-                    .map(|i| i.to_string())
-                    .collect();
+                let idx: Vec<String> = t.multi_index(v.index).iter().map(|i| i.to_string()).collect();
                 format!("{}[{}]", t.name, idx.join(","))
             }
         }

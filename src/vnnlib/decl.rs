@@ -13,42 +13,29 @@ pub const MAX_TENSOR_ELEMENTS: usize = 1 << 24;
 
 fn is_name(s: &str) -> bool {
     let mut c = s.chars();
-    c.next().is_some_and(|f| f.is_ascii_alphabetic())
-        && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+    c.next().is_some_and(|f| f.is_ascii_alphabetic()) && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
 }
 
 /// The `k`-th item of a form as a name (`[A-Za-z][A-Za-z0-9_]*`).
-fn name_at<'a>(
-    form: &SExpr,
-    items: &'a [SExpr],
-    k: usize,
-    what: &str,
-) -> Result<(&'a str, Pos), VnnlibError> {
+fn name_at<'a>(form: &SExpr, items: &'a [SExpr], k: usize, what: &str) -> Result<(&'a str, Pos), VnnlibError> {
     let Some(e) = items.get(k) else {
         return Err(VnnlibError::new(form.pos(), format!("missing {what}")));
     };
     match e.symbol() {
         Some(s) if is_name(s) => Ok((s, e.pos())),
-        _ => Err(VnnlibError::new(
-            e.pos(),
-            format!(
-                "expected {what} ([A-Za-z][A-Za-z0-9_]*), found {}",
-                e.describe()
-            ),
-        )),
+        _ => Err(VnnlibError::new(e.pos(), format!("expected {what} ([A-Za-z][A-Za-z0-9_]*), found {}", e.describe()))),
     }
 }
 
 /// A non-negative integer literal (shape dimension or index).
 pub(crate) fn usize_of(tok: &Token, what: &str) -> Result<usize, VnnlibError> {
     match &tok.kind {
-        TokenKind::Number { text, .. } if text.bytes().all(|b| b.is_ascii_digit()) => text
-            .parse()
-            .map_err(|_| VnnlibError::new(tok.pos, format!("{what} {text} is too large"))),
-        TokenKind::Number { text, .. } => Err(VnnlibError::new(
-            tok.pos,
-            format!("{what} must be a non-negative integer, found {text}"),
-        )),
+        TokenKind::Number { text, .. } if text.bytes().all(|b| b.is_ascii_digit()) => {
+            text.parse().map_err(|_| VnnlibError::new(tok.pos, format!("{what} {text} is too large")))
+        }
+        TokenKind::Number { text, .. } => {
+            Err(VnnlibError::new(tok.pos, format!("{what} must be a non-negative integer, found {text}")))
+        }
         _ => Err(VnnlibError::new(tok.pos, format!("expected {what}"))),
     }
 }
@@ -73,19 +60,11 @@ pub(crate) struct Decls {
 }
 
 impl Decls {
-    fn claim(
-        &mut self,
-        name: &str,
-        pos: Pos,
-        what: Option<(usize, VarKind, usize)>,
-    ) -> Result<(), VnnlibError> {
+    fn claim(&mut self, name: &str, pos: Pos, what: Option<(usize, VarKind, usize)>) -> Result<(), VnnlibError> {
         if let Some((first, _)) = self.names.get(name) {
             return Err(VnnlibError::new(
                 pos,
-                format!(
-                    "duplicate name '{name}' (first declared at {}:{})",
-                    first.line, first.column
-                ),
+                format!("duplicate name '{name}' (first declared at {}:{})", first.line, first.column),
             ));
         }
         self.names.insert(name.to_string(), (pos, what));
@@ -97,50 +76,48 @@ impl Decls {
 pub(crate) fn check_real_exclusive(d: &Decls) -> Result<(), VnnlibError> {
     let all = || {
         d.networks.iter().zip(&d.positions).flat_map(|(n, p)| {
-            [&n.inputs, &n.hidden, &n.outputs]
-                .into_iter()
-                .zip(&p.tensors)
-                .flat_map(|(ts, ps)| ts.iter().zip(ps))
+            [&n.inputs, &n.hidden, &n.outputs].into_iter().zip(&p.tensors).flat_map(|(ts, ps)| ts.iter().zip(ps))
         })
     };
     if all().any(|(t, _)| t.elem_type == "real") {
         if let Some((t, (_, ty_pos))) = all().find(|(t, _)| t.elem_type != "real") {
-            return Err(VnnlibError::new(*ty_pos, format!("element type {} mixed with 'real': a real-valued query must use 'real' for every tensor", t.elem_type)));
+            return Err(VnnlibError::new(
+                *ty_pos,
+                format!(
+                    "element type {} mixed with 'real': a real-valued query must use 'real' for every tensor",
+                    t.elem_type
+                ),
+            ));
         }
     }
     Ok(())
 }
 
-pub(crate) fn parse_network(
-    form: &SExpr,
-    items: &[SExpr],
-    d: &mut Decls,
-) -> Result<(), VnnlibError> {
+pub(crate) fn parse_network(form: &SExpr, items: &[SExpr], d: &mut Decls) -> Result<(), VnnlibError> {
     let (name, name_pos) = name_at(form, items, 1, "a network name")?;
     let net_index = d.networks.len();
     d.claim(name, name_pos, None)?;
-    let mut net = NetworkDecl {
-        name: name.to_string(),
-        inputs: vec![],
-        hidden: vec![],
-        outputs: vec![],
-        relation: None,
-    };
-    let mut pos = Positions {
-        relation_target: None,
-        tensors: [vec![], vec![], vec![]],
-    };
+    let mut net =
+        NetworkDecl { name: name.to_string(), inputs: vec![], hidden: vec![], outputs: vec![], relation: None };
+    let mut pos = Positions { relation_target: None, tensors: [vec![], vec![], vec![]] };
     // 0: relations, 1: inputs, 2: hidden, 3: outputs (the grammar's order).
     let mut phase = 0;
     for part in &items[2..] {
         let head = part.head().unwrap_or("");
-        let (kind, part_phase) = match head {
-            "equal-to" | "isomorphic-to" => (None, 0),
-            "declare-input" => (Some(VarKind::Input), 1),
-            "declare-hidden" => (Some(VarKind::Hidden), 2),
-            "declare-output" => (Some(VarKind::Output), 3),
-            _ => return Err(VnnlibError::new(part.pos(), format!("expected declare-input, declare-hidden, declare-output, equal-to or isomorphic-to, found {}", part.describe()))),
-        };
+        let (kind, part_phase) =
+            match head {
+                "equal-to" | "isomorphic-to" => (None, 0),
+                "declare-input" => (Some(VarKind::Input), 1),
+                "declare-hidden" => (Some(VarKind::Hidden), 2),
+                "declare-output" => (Some(VarKind::Output), 3),
+                _ => return Err(VnnlibError::new(
+                    part.pos(),
+                    format!(
+                        "expected declare-input, declare-hidden, declare-output, equal-to or isomorphic-to, found {}",
+                        part.describe()
+                    ),
+                )),
+            };
         if part_phase < phase || (part_phase == 0 && net.relation.is_some()) {
             let msg = match part_phase {
                 0 if net.relation.is_some() => "a network may have at most one equal-to/isomorphic-to".to_string(),
@@ -156,16 +133,9 @@ pub(crate) fn parse_network(
             None => {
                 let (target, tpos) = name_at(part, sub, 1, "a network name")?;
                 if let Some(extra) = sub.get(2) {
-                    return Err(VnnlibError::new(
-                        extra.pos(),
-                        format!("unexpected extra operand of '{head}'"),
-                    ));
+                    return Err(VnnlibError::new(extra.pos(), format!("unexpected extra operand of '{head}'")));
                 }
-                let rel = if head == "equal-to" {
-                    Relation::EqualTo
-                } else {
-                    Relation::IsomorphicTo
-                };
+                let rel = if head == "equal-to" { Relation::EqualTo } else { Relation::IsomorphicTo };
                 net.relation = Some((rel, target.to_string()));
                 pos.relation_target = Some(tpos);
             }
@@ -182,15 +152,9 @@ pub(crate) fn parse_network(
             }
         }
     }
-    for (list, what) in [
-        (&net.inputs, "declare-input"),
-        (&net.outputs, "declare-output"),
-    ] {
+    for (list, what) in [(&net.inputs, "declare-input"), (&net.outputs, "declare-output")] {
         if list.is_empty() {
-            return Err(VnnlibError::new(
-                name_pos,
-                format!("network '{name}' needs at least one {what}"),
-            ));
+            return Err(VnnlibError::new(name_pos, format!("network '{name}' needs at least one {what}")));
         }
     }
     check_relation(&net, &pos, d)?;
@@ -201,11 +165,7 @@ pub(crate) fn parse_network(
 
 /// `(declare-input X float32 [1,6] [initialized])`, `(declare-hidden H t [..] "onnx")`,
 /// `(declare-output Y t [..])`. Returns the declaration and its (name, type) positions.
-fn parse_tensor(
-    part: &SExpr,
-    sub: &[SExpr],
-    kind: VarKind,
-) -> Result<(TensorDecl, (Pos, Pos)), VnnlibError> {
+fn parse_tensor(part: &SExpr, sub: &[SExpr], kind: VarKind) -> Result<(TensorDecl, (Pos, Pos)), VnnlibError> {
     let (name, name_pos) = name_at(part, sub, 1, "a tensor name")?;
     let (ty, ty_pos) = name_at(part, sub, 2, "an element type")?;
     let Some(SExpr::Index { open, items: dims }) = sub.get(3) else {
@@ -220,10 +180,7 @@ fn parse_tensor(
         shape.push(dim);
     }
     if numel > MAX_TENSOR_ELEMENTS {
-        return Err(VnnlibError::new(
-            *open,
-            format!("tensor '{name}' has more than {MAX_TENSOR_ELEMENTS} elements"),
-        ));
+        return Err(VnnlibError::new(*open, format!("tensor '{name}' has more than {MAX_TENSOR_ELEMENTS} elements")));
     }
     let mut onnx_name = None;
     let rest = &sub[4..];
@@ -231,18 +188,9 @@ fn parse_tensor(
         (VarKind::Input, []) | (VarKind::Output, []) => {}
         // 2.1's optional `initialized` flag: accepted, carries nothing for the verifier.
         (VarKind::Input, [flag]) if flag.symbol() == Some("initialized") => {}
-        (
-            VarKind::Hidden,
-            [SExpr::Atom(Token {
-                kind: TokenKind::Str(s),
-                ..
-            })],
-        ) => onnx_name = Some(s.clone()),
+        (VarKind::Hidden, [SExpr::Atom(Token { kind: TokenKind::Str(s), .. })]) => onnx_name = Some(s.clone()),
         (VarKind::Hidden, []) => {
-            return Err(VnnlibError::new(
-                part.pos(),
-                "declare-hidden needs the ONNX tensor name as a quoted string",
-            ))
+            return Err(VnnlibError::new(part.pos(), "declare-hidden needs the ONNX tensor name as a quoted string"))
         }
         (_, [extra, ..]) => {
             return Err(VnnlibError::new(
@@ -251,12 +199,7 @@ fn parse_tensor(
             ))
         }
     }
-    let decl = TensorDecl {
-        name: name.to_string(),
-        elem_type: ty.to_string(),
-        shape,
-        onnx_name,
-    };
+    let decl = TensorDecl { name: name.to_string(), elem_type: ty.to_string(), shape, onnx_name };
     Ok((decl, (name_pos, ty_pos)))
 }
 
@@ -269,15 +212,15 @@ fn check_relation(net: &NetworkDecl, pos: &Positions, d: &Decls) -> Result<(), V
     let Some(other_idx) = d.networks.iter().position(|n| &n.name == target) else {
         return Err(VnnlibError::new(
             tpos,
-            format!(
-                "undeclared network '{target}' (it must be declared before '{}')",
-                net.name
-            ),
+            format!("undeclared network '{target}' (it must be declared before '{}')", net.name),
         ));
     };
     let other = &d.networks[other_idx];
     if other.relation.is_some() {
-        return Err(VnnlibError::new(tpos, format!("network '{target}' is itself equal-to/isomorphic-to another network; refer to that one")));
+        return Err(VnnlibError::new(
+            tpos,
+            format!("network '{target}' is itself equal-to/isomorphic-to another network; refer to that one"),
+        ));
     }
     let same_type = *rel == Relation::EqualTo;
     let pairs = [
@@ -288,12 +231,7 @@ fn check_relation(net: &NetworkDecl, pos: &Positions, d: &Decls) -> Result<(), V
         if mine.len() != theirs.len() {
             return Err(VnnlibError::new(
                 tpos,
-                format!(
-                    "'{}' declares {} {what} but '{target}' declares {}",
-                    net.name,
-                    mine.len(),
-                    theirs.len()
-                ),
+                format!("'{}' declares {} {what} but '{target}' declares {}", net.name, mine.len(), theirs.len()),
             ));
         }
         for ((a, b), (npos, _)) in mine.iter().zip(theirs).zip(ps) {
@@ -312,7 +250,13 @@ fn check_relation(net: &NetworkDecl, pos: &Positions, d: &Decls) -> Result<(), V
         for (h, (npos, _)) in net.hidden.iter().zip(&pos.tensors[1]) {
             if let Some(o) = other.hidden.iter().find(|o| o.onnx_name == h.onnx_name) {
                 if o.shape != h.shape || o.elem_type != h.elem_type {
-                    return Err(VnnlibError::new(*npos, format!("hidden '{}' names the same ONNX tensor as '{}' of '{target}' but differs in type or shape", h.name, o.name)));
+                    return Err(VnnlibError::new(
+                        *npos,
+                        format!(
+                            "hidden '{}' names the same ONNX tensor as '{}' of '{target}' but differs in type or shape",
+                            h.name, o.name
+                        ),
+                    ));
                 }
             }
         }

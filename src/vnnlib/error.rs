@@ -17,12 +17,7 @@ pub struct VnnlibError {
 
 impl VnnlibError {
     pub fn new(pos: Pos, message: impl Into<String>) -> Self {
-        VnnlibError {
-            file: None,
-            line: pos.line,
-            column: pos.column,
-            message: message.into(),
-        }
+        VnnlibError { file: None, line: pos.line, column: pos.column, message: message.into() }
     }
 
     /// The same error, naming `file` in its message.

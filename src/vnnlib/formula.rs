@@ -11,12 +11,7 @@ pub(crate) trait Resolver {
     fn version(&self) -> Version;
     /// Resolves `name` at `pos`, with the `[...]` group (its `[` position and numbers) that
     /// follows it, if any. Returns the variable and its element type.
-    fn resolve(
-        &self,
-        name: &str,
-        pos: Pos,
-        index: Option<(Pos, &[Token])>,
-    ) -> Result<(Var, String), VnnlibError>;
+    fn resolve(&self, name: &str, pos: Pos, index: Option<(Pos, &[Token])>) -> Result<(Var, String), VnnlibError>;
 }
 
 /// What the type checker knows about an arithmetic expression.
@@ -36,9 +31,9 @@ impl Info {
                 return Err(VnnlibError::new(
                     bpos,
                     format!(
-                    "element type mismatch: {b} here but {a} at {}:{} (VNN-LIB allows no coercion)",
-                    apos.line, apos.column
-                ),
+                        "element type mismatch: {b} here but {a} at {}:{} (VNN-LIB allows no coercion)",
+                        apos.line, apos.column
+                    ),
                 ))
             }
             (None, t @ Some(_)) => self.ty = t,
@@ -69,23 +64,14 @@ fn is_integer_type(ty: &str) -> bool {
 /// Splits a list into (operator symbol, operator position, operands).
 fn operator<'a>(e: &'a SExpr, what: &str) -> Result<(&'a str, Pos, &'a [SExpr]), VnnlibError> {
     let SExpr::List { open, items } = e else {
-        return Err(VnnlibError::new(
-            e.pos(),
-            format!("expected {what}, found {}", e.describe()),
-        ));
+        return Err(VnnlibError::new(e.pos(), format!("expected {what}, found {}", e.describe())));
     };
     let Some(first) = items.first() else {
-        return Err(VnnlibError::new(
-            *open,
-            format!("expected {what}, found '()'"),
-        ));
+        return Err(VnnlibError::new(*open, format!("expected {what}, found '()'")));
     };
     match first.symbol() {
         Some(op) => Ok((op, first.pos(), &items[1..])),
-        None => Err(VnnlibError::new(
-            first.pos(),
-            format!("expected an operator, found {}", first.describe()),
-        )),
+        None => Err(VnnlibError::new(first.pos(), format!("expected an operator, found {}", first.describe()))),
     }
 }
 
@@ -95,29 +81,19 @@ pub(crate) fn parse_bool(e: &SExpr, r: &dyn Resolver) -> Result<Formula, VnnlibE
     match op {
         "and" | "or" => {
             if args.is_empty() {
-                return Err(VnnlibError::new(
-                    pos,
-                    format!("'{op}' needs at least one operand"),
-                ));
+                return Err(VnnlibError::new(pos, format!("'{op}' needs at least one operand")));
             }
-            let parts = args
-                .iter()
-                .map(|a| parse_bool(a, r))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(if op == "and" {
-                Formula::And(parts, pos)
-            } else {
-                Formula::Or(parts, pos)
-            })
+            let parts = args.iter().map(|a| parse_bool(a, r)).collect::<Result<Vec<_>, _>>()?;
+            Ok(if op == "and" { Formula::And(parts, pos) } else { Formula::Or(parts, pos) })
         }
         _ => {
             if let Some(cmp) = cmp_op(op) {
                 return parse_comparison(cmp, op, pos, args, r);
             }
             let msg = match op {
-                "not" | "=>" | "xor" | "ite" | "distinct" => format!(
-                    "'{op}' is not part of VNN-LIB (use comparisons combined with 'and'/'or')"
-                ),
+                "not" | "=>" | "xor" | "ite" | "distinct" => {
+                    format!("'{op}' is not part of VNN-LIB (use comparisons combined with 'and'/'or')")
+                }
                 "+" | "-" | "*" => {
                     format!("expected a Boolean formula, found arithmetic '({op} ...)'")
                 }
@@ -128,34 +104,19 @@ pub(crate) fn parse_bool(e: &SExpr, r: &dyn Resolver) -> Result<Formula, VnnlibE
     }
 }
 
-fn parse_comparison(
-    op: CmpOp,
-    text: &str,
-    pos: Pos,
-    args: &[SExpr],
-    r: &dyn Resolver,
-) -> Result<Formula, VnnlibError> {
+fn parse_comparison(op: CmpOp, text: &str, pos: Pos, args: &[SExpr], r: &dyn Resolver) -> Result<Formula, VnnlibError> {
     let operands = parse_arith_seq(args, r)?;
     let n = operands.len();
     let Ok([(lhs, linfo), (rhs, rinfo)]) = <[_; 2]>::try_from(operands) else {
-        return Err(VnnlibError::new(
-            pos,
-            format!("'{text}' takes exactly 2 operands, found {n}"),
-        ));
+        return Err(VnnlibError::new(pos, format!("'{text}' takes exactly 2 operands, found {n}")));
     };
     let info = linfo.merge(rinfo)?;
     if !info.has_var && r.version() == Version::V2 {
-        return Err(VnnlibError::new(
-            pos,
-            "comparison with no variable (its element type is undefined)",
-        ));
+        return Err(VnnlibError::new(pos, "comparison with no variable (its element type is undefined)"));
     }
     if let (Some((ty, _)), Some(cpos)) = (&info.ty, info.frac_const) {
         if is_integer_type(ty) {
-            return Err(VnnlibError::new(
-                cpos,
-                format!("constant with a fractional part compared with {ty} values"),
-            ));
+            return Err(VnnlibError::new(cpos, format!("constant with a fractional part compared with {ty} values")));
         }
     }
     Ok(Formula::Cmp { op, lhs, rhs, pos })
@@ -179,35 +140,22 @@ fn parse_arith_seq(items: &[SExpr], r: &dyn Resolver) -> Result<Vec<(Expr, Info)
                         _ => None,
                     };
                     let (var, ty) = r.resolve(name, tok.pos, index)?;
-                    let info = Info {
-                        has_var: true,
-                        ty: Some((ty, tok.pos)),
-                        frac_const: None,
-                    };
+                    let info = Info { has_var: true, ty: Some((ty, tok.pos)), frac_const: None };
                     (Expr::Var(var), info)
                 }
                 TokenKind::Number { value, .. } => {
-                    let info = Info {
-                        frac_const: (value.fract() != 0.0).then_some(tok.pos),
-                        ..Info::default()
-                    };
+                    let info = Info { frac_const: (value.fract() != 0.0).then_some(tok.pos), ..Info::default() };
                     (Expr::Const(*value), info)
                 }
                 k => {
                     return Err(VnnlibError::new(
                         tok.pos,
-                        format!(
-                            "expected an arithmetic expression, found {}",
-                            super::sexpr::describe_token(k)
-                        ),
+                        format!("expected an arithmetic expression, found {}", super::sexpr::describe_token(k)),
                     ))
                 }
             },
             SExpr::Index { open, .. } => {
-                return Err(VnnlibError::new(
-                    *open,
-                    "an index '[...]' must directly follow a variable name",
-                ))
+                return Err(VnnlibError::new(*open, "an index '[...]' must directly follow a variable name"))
             }
             SExpr::List { .. } => parse_arith(item, r)?,
         };
@@ -229,17 +177,11 @@ fn parse_arith(e: &SExpr, r: &dyn Resolver) -> Result<(Expr, Info), VnnlibError>
     }
     let operands = parse_arith_seq(args, r)?;
     if operands.is_empty() {
-        return Err(VnnlibError::new(
-            pos,
-            format!("'{op}' needs at least one operand"),
-        ));
+        return Err(VnnlibError::new(pos, format!("'{op}' needs at least one operand")));
     }
     let var_factors = operands.iter().filter(|(_, i)| i.has_var).count();
     if op == "*" && var_factors > 1 {
-        return Err(VnnlibError::new(
-            pos,
-            "non-linear term: product of two expressions that contain variables",
-        ));
+        return Err(VnnlibError::new(pos, "non-linear term: product of two expressions that contain variables"));
     }
     let mut info = Info::default();
     let mut exprs = Vec::with_capacity(operands.len());

@@ -146,10 +146,7 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, VnnlibError> {
         }
         if c == '"' {
             let (s, ni, nl, nc) = lex_string(&chars, i, line, col)?;
-            tokens.push(Token {
-                kind: TokenKind::Str(s),
-                pos,
-            });
+            tokens.push(Token { kind: TokenKind::Str(s), pos });
             (i, line, col) = (ni, nl, nc);
             continue;
         }
@@ -160,14 +157,9 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, VnnlibError> {
         col += i - start;
         let word: String = chars[start..i].iter().collect();
         let kind = if is_number_text(&word) {
-            let value: f64 = word
-                .parse()
-                .map_err(|_| VnnlibError::new(pos, format!("malformed number '{word}'")))?;
+            let value: f64 = word.parse().map_err(|_| VnnlibError::new(pos, format!("malformed number '{word}'")))?;
             if !value.is_finite() {
-                return Err(VnnlibError::new(
-                    pos,
-                    format!("number '{word}' is out of the range of a 64-bit float"),
-                ));
+                return Err(VnnlibError::new(pos, format!("number '{word}' is out of the range of a 64-bit float")));
             }
             TokenKind::Number { value, text: word }
         } else if looks_numeric(&word) {
@@ -235,11 +227,7 @@ mod tests {
     use super::*;
 
     fn kinds(text: &str) -> Vec<TokenKind> {
-        tokenize(text)
-            .unwrap()
-            .into_iter()
-            .map(|t| t.kind)
-            .collect()
+        tokenize(text).unwrap().into_iter().map(|t| t.kind).collect()
     }
 
     fn num(text: &str) -> f64 {
@@ -304,13 +292,7 @@ mod tests {
 
     #[test]
     fn strings() {
-        assert_eq!(
-            kinds(r#""a\"b\\c" x"#),
-            vec![
-                TokenKind::Str("a\"b\\c".into()),
-                TokenKind::Symbol("x".into())
-            ]
-        );
+        assert_eq!(kinds(r#""a\"b\\c" x"#), vec![TokenKind::Str("a\"b\\c".into()), TokenKind::Symbol("x".into())]);
         let e = tokenize("\n  \"abc").unwrap_err();
         assert_eq!((e.line, e.column), (2, 3));
         let e = tokenize(r#""a\q""#).unwrap_err();

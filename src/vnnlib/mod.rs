@@ -14,9 +14,7 @@ mod v1;
 #[cfg(test)]
 mod tests;
 
-pub use ast::{
-    CmpOp, Expr, Formula, NetworkDecl, Query, Relation, TensorDecl, Var, VarKind, Version,
-};
+pub use ast::{CmpOp, Expr, Formula, NetworkDecl, Query, Relation, TensorDecl, Var, VarKind, Version};
 pub use decl::MAX_TENSOR_ELEMENTS;
 pub use error::VnnlibError;
 pub use lexer::Pos;
@@ -29,8 +27,7 @@ use std::path::Path;
 /// Reads and parses a query file; an I/O failure is an error at line 0, column 0.
 pub fn parse_file(path: &Path) -> Result<Query, VnnlibError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        VnnlibError::new(Pos::default(), format!("cannot read file: {e}")).with_file(&name)
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| VnnlibError::new(Pos::default(), format!("cannot read file: {e}")).with_file(&name))?;
     parse_query_named(&text, &name)
 }

@@ -33,46 +33,26 @@ fn check_version(form: &SExpr) -> Result<(), VnnlibError> {
         return Ok(());
     };
     let Some(arg) = items.get(1) else {
-        return Err(VnnlibError::new(
-            form.pos(),
-            "missing version, e.g. (vnnlib-version <2.0>)",
-        ));
+        return Err(VnnlibError::new(form.pos(), "missing version, e.g. (vnnlib-version <2.0>)"));
     };
     let text = match arg {
-        SExpr::Atom(Token {
-            kind: TokenKind::Symbol(s) | TokenKind::Number { text: s, .. },
-            ..
-        }) => s.as_str(),
+        SExpr::Atom(Token { kind: TokenKind::Symbol(s) | TokenKind::Number { text: s, .. }, .. }) => s.as_str(),
         _ => "",
     };
-    let bare = text
-        .strip_prefix('<')
-        .and_then(|t| t.strip_suffix('>'))
-        .unwrap_or(text);
+    let bare = text.strip_prefix('<').and_then(|t| t.strip_suffix('>')).unwrap_or(text);
     let parts: Vec<&str> = bare.split('.').collect();
-    let numeric = parts.len() == 2
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let numeric = parts.len() == 2 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     if !numeric {
-        return Err(VnnlibError::new(
-            arg.pos(),
-            format!("malformed version {}, expected e.g. <2.0>", arg.describe()),
-        ));
+        return Err(VnnlibError::new(arg.pos(), format!("malformed version {}, expected e.g. <2.0>", arg.describe())));
     }
     if parts[0] != "2" {
         return Err(VnnlibError::new(
             arg.pos(),
-            format!(
-                "unsupported VNN-LIB version {bare} (supported: 1.0 without a version line, 2.x)"
-            ),
+            format!("unsupported VNN-LIB version {bare} (supported: 1.0 without a version line, 2.x)"),
         ));
     }
     if let Some(extra) = items.get(2) {
-        return Err(VnnlibError::new(
-            extra.pos(),
-            "unexpected extra operand of 'vnnlib-version'",
-        ));
+        return Err(VnnlibError::new(extra.pos(), "unexpected extra operand of 'vnnlib-version'"));
     }
     Ok(())
 }
@@ -83,32 +63,19 @@ fn parse_v2(forms: &[SExpr]) -> Result<Query, VnnlibError> {
     let mut bodies = Vec::new();
     for form in &forms[1..] {
         let SExpr::List { items, .. } = form else {
-            return Err(VnnlibError::new(
-                form.pos(),
-                format!("expected a command '(...)', found {}", form.describe()),
-            ));
+            return Err(VnnlibError::new(form.pos(), format!("expected a command '(...)', found {}", form.describe())));
         };
         let head = items.first().and_then(SExpr::symbol).unwrap_or("");
         match head {
             "declare-network" if bodies.is_empty() => parse_network(form, items, &mut decls)?,
             "declare-network" => {
-                return Err(VnnlibError::new(
-                    form.pos(),
-                    "network declarations must come before the assertions",
-                ))
+                return Err(VnnlibError::new(form.pos(), "network declarations must come before the assertions"))
             }
             "assert" => match items.as_slice() {
                 [_, body] => bodies.push(body),
-                _ => {
-                    return Err(VnnlibError::new(
-                        items[0].pos(),
-                        "'assert' takes exactly one formula",
-                    ))
-                }
+                _ => return Err(VnnlibError::new(items[0].pos(), "'assert' takes exactly one formula")),
             },
-            "vnnlib-version" => {
-                return Err(VnnlibError::new(form.pos(), "duplicate 'vnnlib-version'"))
-            }
+            "vnnlib-version" => return Err(VnnlibError::new(form.pos(), "duplicate 'vnnlib-version'")),
             _ => {
                 let at = items.first().map_or(form.pos(), SExpr::pos);
                 return Err(VnnlibError::new(
@@ -123,21 +90,14 @@ fn parse_v2(forms: &[SExpr]) -> Result<Query, VnnlibError> {
     }
     if decls.networks.is_empty() {
         let at = forms.get(1).map_or(forms[0].pos(), SExpr::pos);
-        return Err(VnnlibError::new(
-            at,
-            "a 2.x query must declare at least one network before its assertions",
-        ));
+        return Err(VnnlibError::new(at, "a 2.x query must declare at least one network before its assertions"));
     }
     check_real_exclusive(&decls)?;
     let mut assertions = Vec::with_capacity(bodies.len());
     for body in bodies {
         assertions.push(parse_bool(body, &decls)?);
     }
-    Ok(Query {
-        version: Version::V2,
-        networks: decls.networks,
-        assertions,
-    })
+    Ok(Query { version: Version::V2, networks: decls.networks, assertions })
 }
 
 impl Resolver for Decls {
@@ -145,23 +105,12 @@ impl Resolver for Decls {
         Version::V2
     }
 
-    fn resolve(
-        &self,
-        name: &str,
-        pos: Pos,
-        index: Option<(Pos, &[Token])>,
-    ) -> Result<(Var, String), VnnlibError> {
+    fn resolve(&self, name: &str, pos: Pos, index: Option<(Pos, &[Token])>) -> Result<(Var, String), VnnlibError> {
         let Some((_, entry)) = self.names.get(name) else {
-            return Err(VnnlibError::new(
-                pos,
-                format!("undeclared variable '{name}'"),
-            ));
+            return Err(VnnlibError::new(pos, format!("undeclared variable '{name}'")));
         };
         let Some((network, kind, tensor)) = *entry else {
-            return Err(VnnlibError::new(
-                pos,
-                format!("'{name}' is a network, not a tensor"),
-            ));
+            return Err(VnnlibError::new(pos, format!("'{name}' is a network, not a tensor")));
         };
         let net = &self.networks[network];
         let t = match kind {
@@ -184,30 +133,20 @@ impl Resolver for Decls {
         if index.is_some() && (idx.len() != t.shape.len() || t.shape.is_empty()) {
             return Err(VnnlibError::new(
                 open,
-                format!(
-                    "'{name}' has shape {:?} and needs {} indices, found {}",
-                    t.shape,
-                    t.shape.len(),
-                    idx.len()
-                ),
+                format!("'{name}' has shape {:?} and needs {} indices, found {}", t.shape, t.shape.len(), idx.len()),
             ));
         }
         let mut flat = 0usize;
         for (tok, &dim) in idx.iter().zip(&t.shape) {
             let i = usize_of(tok, "index")?;
             if i >= dim {
-                return Err(VnnlibError::new(tok.pos, format!("index {i} out of range for dimension of size {dim} of '{name}' (shape {:?})", t.shape)));
+                return Err(VnnlibError::new(
+                    tok.pos,
+                    format!("index {i} out of range for dimension of size {dim} of '{name}' (shape {:?})", t.shape),
+                ));
             }
             flat = flat * dim + i;
         }
-        Ok((
-            Var {
-                network,
-                kind,
-                tensor,
-                index: flat,
-            },
-            t.elem_type.clone(),
-        ))
+        Ok((Var { network, kind, tensor, index: flat }, t.elem_type.clone()))
     }
 }

@@ -59,41 +59,29 @@ impl Lin {
 
 fn linear(e: &Expr, pos: Pos) -> Result<Lin, VnnlibError> {
     Ok(match e {
-        Expr::Const(c) => Lin {
-            terms: BTreeMap::new(),
-            constant: *c,
-        },
-        Expr::Var(v) => Lin {
-            terms: BTreeMap::from([(*v, 1.0)]),
-            constant: 0.0,
-        },
+        Expr::Const(c) => Lin { terms: BTreeMap::new(), constant: *c },
+        Expr::Var(v) => Lin { terms: BTreeMap::from([(*v, 1.0)]), constant: 0.0 },
         Expr::Neg(a) => linear(a, pos)?.scale(-1.0),
-        Expr::Add(xs) => xs
-            .iter()
-            .try_fold(Lin::default(), |acc, x| Ok(acc.add(linear(x, pos)?, 1.0)))?,
+        Expr::Add(xs) => xs.iter().try_fold(Lin::default(), |acc, x| Ok(acc.add(linear(x, pos)?, 1.0)))?,
         Expr::Sub(xs) => {
             let mut it = xs.iter();
             let first = it.next().map_or(Ok(Lin::default()), |x| linear(x, pos))?;
-            it.try_fold(first, |acc, x| {
-                Ok::<_, VnnlibError>(acc.add(linear(x, pos)?, -1.0))
-            })?
+            it.try_fold(first, |acc, x| Ok::<_, VnnlibError>(acc.add(linear(x, pos)?, -1.0)))?
         }
         Expr::Mul(xs) => {
-            let mut acc = Lin {
-                terms: BTreeMap::new(),
-                constant: 1.0,
-            };
+            let mut acc = Lin { terms: BTreeMap::new(), constant: 1.0 };
             for x in xs {
                 let f = linear(x, pos)?;
-                acc =
-                    match (acc.terms.is_empty(), f.terms.is_empty()) {
-                        (true, _) => f.scale(acc.constant),
-                        (false, true) => acc.scale(f.constant),
-                        _ => return Err(VnnlibError::new(
+                acc = match (acc.terms.is_empty(), f.terms.is_empty()) {
+                    (true, _) => f.scale(acc.constant),
+                    (false, true) => acc.scale(f.constant),
+                    _ => {
+                        return Err(VnnlibError::new(
                             pos,
                             "non-linear term: product of two expressions that contain variables",
-                        )),
-                    };
+                        ))
+                    }
+                };
             }
             acc
         }
@@ -101,20 +89,12 @@ fn linear(e: &Expr, pos: Pos) -> Result<Lin, VnnlibError> {
 }
 
 /// `lhs op rhs` as a constraint; `None` if it has no variable left (then it is just true/false).
-fn constraint(
-    op: CmpOp,
-    lhs: &Expr,
-    rhs: &Expr,
-    pos: Pos,
-) -> Result<Result<LinearConstraint, bool>, VnnlibError> {
+fn constraint(op: CmpOp, lhs: &Expr, rhs: &Expr, pos: Pos) -> Result<Result<LinearConstraint, bool>, VnnlibError> {
     let diff = linear(lhs, pos)?.add(linear(rhs, pos)?, -1.0);
     let terms: Vec<(Var, f64)> = diff.terms.into_iter().filter(|&(_, c)| c != 0.0).collect();
     let rhs = -diff.constant + 0.0;
     if !rhs.is_finite() || terms.iter().any(|(_, c)| !c.is_finite()) {
-        return Err(VnnlibError::new(
-            pos,
-            "constant arithmetic overflows a 64-bit float",
-        ));
+        return Err(VnnlibError::new(pos, "constant arithmetic overflows a 64-bit float"));
     }
     if terms.is_empty() {
         return Ok(Err(op.holds(0.0, rhs)));
@@ -136,16 +116,10 @@ fn cap_error(pos: Pos) -> VnnlibError {
 
 /// `a AND b` distributed: every pair of disjuncts, with the caps checked first.
 fn product(a: Dnf, b: &Dnf, pos: Pos) -> Result<Dnf, VnnlibError> {
-    let n = a
-        .len()
-        .checked_mul(b.len())
-        .filter(|&n| n <= MAX_DISJUNCTS)
-        .ok_or_else(|| cap_error(pos))?;
+    let n = a.len().checked_mul(b.len()).filter(|&n| n <= MAX_DISJUNCTS).ok_or_else(|| cap_error(pos))?;
     let size_a: usize = a.iter().map(Vec::len).sum();
     let size_b: usize = b.iter().map(Vec::len).sum();
-    let total = size_a
-        .saturating_mul(b.len())
-        .saturating_add(size_b.saturating_mul(a.len()));
+    let total = size_a.saturating_mul(b.len()).saturating_add(size_b.saturating_mul(a.len()));
     if total > MAX_DNF_CONSTRAINTS {
         return Err(cap_error(pos));
     }
@@ -168,9 +142,7 @@ fn dnf(f: &Formula) -> Result<Dnf, VnnlibError> {
             }
             Ok(c) => vec![vec![c]],
         }),
-        Formula::And(parts, pos) => parts
-            .iter()
-            .try_fold(truth(true), |acc, p| product(acc, &dnf(p)?, *pos)),
+        Formula::And(parts, pos) => parts.iter().try_fold(truth(true), |acc, p| product(acc, &dnf(p)?, *pos)),
         Formula::Or(parts, pos) => {
             let mut out = Vec::new();
             for p in parts {
@@ -206,11 +178,7 @@ fn box_bound(c: &LinearConstraint) -> Option<(Var, f64, f64, bool)> {
         return None;
     }
     let exact = exact_quotient(value, a, c.rhs);
-    let (lo, hi) = if exact {
-        (value, value)
-    } else {
-        (value.next_down(), value.next_up())
-    };
+    let (lo, hi) = if exact { (value, value) } else { (value.next_down(), value.next_up()) };
     let op = if a < 0.0 { c.op.flipped() } else { c.op };
     Some(match op {
         CmpOp::Le | CmpOp::Lt => (v, f64::NEG_INFINITY, hi, exact),
@@ -287,9 +255,7 @@ pub fn to_property(q: &Query) -> Result<Property, VnnlibError> {
             }
         }
         for (v, (lo, hi)) in hull {
-            let e = bounds
-                .entry(v)
-                .or_insert((f64::NEG_INFINITY, f64::INFINITY));
+            let e = bounds.entry(v).or_insert((f64::NEG_INFINITY, f64::INFINITY));
             *e = (e.0.max(lo), e.1.min(hi));
         }
     }
@@ -297,66 +263,34 @@ pub fn to_property(q: &Query) -> Result<Property, VnnlibError> {
         .networks
         .iter()
         .map(|n| {
-            n.inputs
-                .iter()
-                .map(|t| {
-                    (
-                        vec![f64::NEG_INFINITY; t.numel()],
-                        vec![f64::INFINITY; t.numel()],
-                    )
-                })
-                .collect()
+            n.inputs.iter().map(|t| (vec![f64::NEG_INFINITY; t.numel()], vec![f64::INFINITY; t.numel()])).collect()
         })
         .collect();
     for (v, &(lo, hi)) in &bounds {
-        let slot = input_boxes
-            .get_mut(v.network)
-            .and_then(|n| n.get_mut(v.tensor));
+        let slot = input_boxes.get_mut(v.network).and_then(|n| n.get_mut(v.tensor));
         match slot {
             Some((l, u)) if v.index < l.len() => {
                 l[v.index] = lo;
                 u[v.index] = hi;
             }
-            _ => {
-                return Err(VnnlibError::new(
-                    Pos::default(),
-                    format!("variable {v:?} is not declared in the query"),
-                ))
-            }
+            _ => return Err(VnnlibError::new(Pos::default(), format!("variable {v:?} is not declared in the query"))),
         }
     }
     let keep = |c: &LinearConstraint| match c.terms.first() {
         Some((v, _)) if c.terms.len() == 1 && v.kind == VarKind::Input => {
-            let (lo, hi) = bounds
-                .get(v)
-                .copied()
-                .unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+            let (lo, hi) = bounds.get(v).copied().unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
             !implied_by_box(c, lo, hi)
         }
         _ => true,
     };
     let common_rest: Vec<LinearConstraint> = common.into_iter().filter(|c| keep(c)).collect();
-    let total = common_rest
-        .len()
-        .saturating_mul(multi.len())
-        .saturating_add(multi.iter().map(Vec::len).sum());
+    let total = common_rest.len().saturating_mul(multi.len()).saturating_add(multi.iter().map(Vec::len).sum());
     if total > MAX_DNF_CONSTRAINTS {
-        return Err(cap_error(
-            q.assertions.first().map_or(Pos::default(), Formula::pos),
-        ));
+        return Err(cap_error(q.assertions.first().map_or(Pos::default(), Formula::pos)));
     }
     let disjuncts = multi
         .into_iter()
-        .map(|d| {
-            common_rest
-                .iter()
-                .cloned()
-                .chain(d.into_iter().filter(|c| keep(c)))
-                .collect()
-        })
+        .map(|d| common_rest.iter().cloned().chain(d.into_iter().filter(|c| keep(c))).collect())
         .collect();
-    Ok(Property {
-        input_boxes,
-        disjuncts,
-    })
+    Ok(Property { input_boxes, disjuncts })
 }

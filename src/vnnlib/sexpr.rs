@@ -30,10 +30,7 @@ impl SExpr {
     /// The symbol text if this is a symbol atom.
     pub fn symbol(&self) -> Option<&str> {
         match self {
-            SExpr::Atom(Token {
-                kind: TokenKind::Symbol(s),
-                ..
-            }) => Some(s),
+            SExpr::Atom(Token { kind: TokenKind::Symbol(s), .. }) => Some(s),
             _ => None,
         }
     }
@@ -84,33 +81,18 @@ pub fn build(tokens: Vec<Token>) -> Result<Vec<SExpr>, VnnlibError> {
         let node = match tok.kind {
             TokenKind::LParen => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(VnnlibError::new(
-                        tok.pos,
-                        format!("parentheses nested deeper than {MAX_DEPTH}"),
-                    ));
+                    return Err(VnnlibError::new(tok.pos, format!("parentheses nested deeper than {MAX_DEPTH}")));
                 }
                 stack.push((tok.pos, Vec::new()));
                 continue;
             }
             TokenKind::RParen => match stack.pop() {
                 Some((open, items)) => SExpr::List { open, items },
-                None => {
-                    return Err(VnnlibError::new(
-                        tok.pos,
-                        "unexpected ')' with no matching '('",
-                    ))
-                }
+                None => return Err(VnnlibError::new(tok.pos, "unexpected ')' with no matching '('")),
             },
             TokenKind::LBracket => build_index(tok.pos, &mut it)?,
-            TokenKind::RBracket => {
-                return Err(VnnlibError::new(
-                    tok.pos,
-                    "unexpected ']' with no matching '['",
-                ))
-            }
-            TokenKind::Comma => {
-                return Err(VnnlibError::new(tok.pos, "unexpected ',' outside '[...]'"))
-            }
+            TokenKind::RBracket => return Err(VnnlibError::new(tok.pos, "unexpected ']' with no matching '['")),
+            TokenKind::Comma => return Err(VnnlibError::new(tok.pos, "unexpected ',' outside '[...]'")),
             _ => SExpr::Atom(tok),
         };
         match stack.last_mut() {
@@ -145,19 +127,13 @@ fn build_index(open: Pos, it: &mut impl Iterator<Item = Token>) -> Result<SExpr,
             (k, true) => {
                 return Err(VnnlibError::new(
                     tok.pos,
-                    format!(
-                        "expected a number inside '[...]', found {}",
-                        describe_token(k)
-                    ),
+                    format!("expected a number inside '[...]', found {}", describe_token(k)),
                 ))
             }
             (k, false) => {
                 return Err(VnnlibError::new(
                     tok.pos,
-                    format!(
-                        "expected ',' or ']' inside '[...]', found {}",
-                        describe_token(k)
-                    ),
+                    format!("expected ',' or ']' inside '[...]', found {}", describe_token(k)),
                 ))
             }
         }
@@ -183,13 +159,9 @@ mod tests {
         let forms = parse("(a (b [1,2]) []) (c)").unwrap();
         assert_eq!(forms.len(), 2);
         assert_eq!(forms[0].head(), Some("a"));
-        let SExpr::List { items, .. } = &forms[0] else {
-            panic!()
-        };
+        let SExpr::List { items, .. } = &forms[0] else { panic!() };
         assert!(matches!(&items[2], SExpr::Index { items, .. } if items.is_empty()));
-        let SExpr::List { items: inner, .. } = &items[1] else {
-            panic!()
-        };
+        let SExpr::List { items: inner, .. } = &items[1] else { panic!() };
         assert!(matches!(&inner[1], SExpr::Index { items, .. } if items.len() == 2));
     }
 

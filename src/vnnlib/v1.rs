@@ -10,14 +10,7 @@ use super::lexer::{Pos, Token};
 use super::sexpr::SExpr;
 
 /// SMT-LIB commands that carry no meaning for a VNN-LIB query and are skipped.
-const IGNORED: [&str; 6] = [
-    "check-sat",
-    "get-model",
-    "exit",
-    "set-logic",
-    "set-info",
-    "set-option",
-];
+const IGNORED: [&str; 6] = ["check-sat", "get-model", "exit", "set-logic", "set-info", "set-option"];
 
 /// One `declare-const`: which form declared it, the variable, where its name is.
 struct Decl {
@@ -34,9 +27,8 @@ fn split_name(name: &str) -> Option<(VarKind, usize)> {
     } else {
         (VarKind::Output, name.strip_prefix("Y_")?)
     };
-    let well_formed = !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (digits == "0" || !digits.starts_with('0'));
+    let well_formed =
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
     if !well_formed {
         return None;
     }
@@ -54,53 +46,30 @@ impl Resolver for Scope<'_> {
         Version::V1
     }
 
-    fn resolve(
-        &self,
-        name: &str,
-        pos: Pos,
-        index: Option<(Pos, &[Token])>,
-    ) -> Result<(Var, String), VnnlibError> {
+    fn resolve(&self, name: &str, pos: Pos, index: Option<(Pos, &[Token])>) -> Result<(Var, String), VnnlibError> {
         if let Some((open, _)) = index {
-            return Err(VnnlibError::new(
-                open,
-                "VNN-LIB 1.0 variables take no index (write X_i, Y_j)",
-            ));
+            return Err(VnnlibError::new(open, "VNN-LIB 1.0 variables take no index (write X_i, Y_j)"));
         }
         let Some(d) = self.decls.get(name) else {
-            return Err(VnnlibError::new(
-                pos,
-                format!("undeclared variable '{name}'"),
-            ));
+            return Err(VnnlibError::new(pos, format!("undeclared variable '{name}'")));
         };
         if d.form > self.form {
             return Err(VnnlibError::new(
                 pos,
-                format!(
-                    "variable '{name}' used before its declaration at {}:{}",
-                    d.pos.line, d.pos.column
-                ),
+                format!("variable '{name}' used before its declaration at {}:{}", d.pos.line, d.pos.column),
             ));
         }
-        let var = Var {
-            network: 0,
-            kind: d.kind,
-            tensor: 0,
-            index: d.index,
-        };
+        let var = Var { network: 0, kind: d.kind, tensor: 0, index: d.index };
         Ok((var, "Real".to_string()))
     }
 }
 
-fn symbol_arg<'a>(
-    form: &'a SExpr,
-    items: &'a [SExpr],
-    k: usize,
-    what: &str,
-) -> Result<(&'a str, Pos), VnnlibError> {
+fn symbol_arg<'a>(form: &'a SExpr, items: &'a [SExpr], k: usize, what: &str) -> Result<(&'a str, Pos), VnnlibError> {
     match items.get(k) {
-        Some(e) => e.symbol().map(|s| (s, e.pos())).ok_or_else(|| {
-            VnnlibError::new(e.pos(), format!("expected {what}, found {}", e.describe()))
-        }),
+        Some(e) => e
+            .symbol()
+            .map(|s| (s, e.pos()))
+            .ok_or_else(|| VnnlibError::new(e.pos(), format!("expected {what}, found {}", e.describe()))),
         None => Err(VnnlibError::new(form.pos(), format!("missing {what}"))),
     }
 }
@@ -114,53 +83,30 @@ fn parse_declare(
     let (name, pos) = symbol_arg(form, items, 1, "a variable name")?;
     let (ty, ty_pos) = symbol_arg(form, items, 2, "the sort 'Real'")?;
     if let Some(extra) = items.get(3) {
-        return Err(VnnlibError::new(
-            extra.pos(),
-            "unexpected extra operand of 'declare-const'",
-        ));
+        return Err(VnnlibError::new(extra.pos(), "unexpected extra operand of 'declare-const'"));
     }
     let Some((kind, index)) = split_name(name) else {
         return Err(VnnlibError::new(
             pos,
-            format!(
-                "VNN-LIB 1.0 variables are named X_<i> (inputs) or Y_<j> (outputs), found '{name}'"
-            ),
+            format!("VNN-LIB 1.0 variables are named X_<i> (inputs) or Y_<j> (outputs), found '{name}'"),
         ));
     };
     if ty != "Real" {
-        return Err(VnnlibError::new(
-            ty_pos,
-            format!("unsupported sort '{ty}' (only Real)"),
-        ));
+        return Err(VnnlibError::new(ty_pos, format!("unsupported sort '{ty}' (only Real)")));
     }
     if let Some(first) = decls.get(name) {
         return Err(VnnlibError::new(
             pos,
-            format!(
-                "duplicate declaration of '{name}' (first at {}:{})",
-                first.pos.line, first.pos.column
-            ),
+            format!("duplicate declaration of '{name}' (first at {}:{})", first.pos.line, first.pos.column),
         ));
     }
-    decls.insert(
-        name.to_string(),
-        Decl {
-            form: k,
-            kind,
-            index,
-            pos,
-        },
-    );
+    decls.insert(name.to_string(), Decl { form: k, kind, index, pos });
     Ok(())
 }
 
 /// Number of variables of `kind`; their indices must be exactly 0..n-1.
 fn count_without_gaps(decls: &HashMap<String, Decl>, kind: VarKind) -> Result<usize, VnnlibError> {
-    let mut found: Vec<(usize, Pos)> = decls
-        .values()
-        .filter(|d| d.kind == kind)
-        .map(|d| (d.index, d.pos))
-        .collect();
+    let mut found: Vec<(usize, Pos)> = decls.values().filter(|d| d.kind == kind).map(|d| (d.index, d.pos)).collect();
     found.sort_unstable();
     for (expected, &(index, pos)) in found.iter().enumerate() {
         if index != expected {
@@ -180,29 +126,18 @@ pub(crate) fn parse_v1(forms: &[SExpr]) -> Result<Query, VnnlibError> {
     let mut asserts = Vec::new();
     for (k, form) in forms.iter().enumerate() {
         let SExpr::List { items, .. } = form else {
-            return Err(VnnlibError::new(
-                form.pos(),
-                format!("expected a command '(...)', found {}", form.describe()),
-            ));
+            return Err(VnnlibError::new(form.pos(), format!("expected a command '(...)', found {}", form.describe())));
         };
         let (head, head_pos) = symbol_arg(form, items, 0, "a command name")?;
         match head {
             "declare-const" => parse_declare(form, items, k, &mut decls)?,
             "assert" => match items.as_slice() {
                 [_, body] => asserts.push((k, body)),
-                _ => {
-                    return Err(VnnlibError::new(
-                        head_pos,
-                        "'assert' takes exactly one formula",
-                    ))
-                }
+                _ => return Err(VnnlibError::new(head_pos, "'assert' takes exactly one formula")),
             },
             h if IGNORED.contains(&h) => {}
             "vnnlib-version" => {
-                return Err(VnnlibError::new(
-                    head_pos,
-                    "'vnnlib-version' must be the first form of the file",
-                ))
+                return Err(VnnlibError::new(head_pos, "'vnnlib-version' must be the first form of the file"))
             }
             "declare-network" => {
                 return Err(VnnlibError::new(
@@ -210,31 +145,17 @@ pub(crate) fn parse_v1(forms: &[SExpr]) -> Result<Query, VnnlibError> {
                     "'declare-network' is VNN-LIB 2.x: start the file with (vnnlib-version <2.0>)",
                 ))
             }
-            other => {
-                return Err(VnnlibError::new(
-                    head_pos,
-                    format!("unknown command '{other}'"),
-                ))
-            }
+            other => return Err(VnnlibError::new(head_pos, format!("unknown command '{other}'"))),
         }
     }
     let n_in = count_without_gaps(&decls, VarKind::Input)?;
     let n_out = count_without_gaps(&decls, VarKind::Output)?;
     if n_in == 0 {
-        return Err(VnnlibError::new(
-            Pos::new(1, 1),
-            "no input variables declared (declare-const X_0 Real ...)",
-        ));
+        return Err(VnnlibError::new(Pos::new(1, 1), "no input variables declared (declare-const X_0 Real ...)"));
     }
     let mut assertions = Vec::with_capacity(asserts.len());
     for (form, body) in asserts {
-        assertions.push(parse_bool(
-            body,
-            &Scope {
-                decls: &decls,
-                form,
-            },
-        )?);
+        assertions.push(parse_bool(body, &Scope { decls: &decls, form })?);
     }
     let tensor = |name: &str, n: usize| TensorDecl {
         name: name.to_string(),
@@ -249,9 +170,5 @@ pub(crate) fn parse_v1(forms: &[SExpr]) -> Result<Query, VnnlibError> {
         outputs: vec![tensor("Y", n_out)],
         relation: None,
     };
-    Ok(Query {
-        version: Version::V1,
-        networks: vec![network],
-        assertions,
-    })
+    Ok(Query { version: Version::V1, networks: vec![network], assertions })
 }

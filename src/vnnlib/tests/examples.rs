@@ -15,17 +15,11 @@ fn load(name: &str) -> (super::super::Query, super::super::Property) {
 }
 
 fn robust_box() -> (Vec<f64>, Vec<f64>) {
-    (
-        vec![0.05, 0.15, 0.25, 0.35, 0.45, 0.55],
-        vec![0.15, 0.25, 0.35, 0.45, 0.55, 0.65],
-    )
+    (vec![0.05, 0.15, 0.25, 0.35, 0.45, 0.55], vec![0.15, 0.25, 0.35, 0.45, 0.55, 0.65])
 }
 
 fn robust_dnf() -> Vec<Vec<super::super::LinearConstraint>> {
-    vec![
-        vec![lc(&[(y(0), -1.0), (y(1), 1.0)], CmpOp::Ge, 0.0)],
-        vec![lc(&[(y(0), -1.0), (y(2), 1.0)], CmpOp::Ge, 0.0)],
-    ]
+    vec![vec![lc(&[(y(0), -1.0), (y(1), 1.0)], CmpOp::Ge, 0.0)], vec![lc(&[(y(0), -1.0), (y(2), 1.0)], CmpOp::Ge, 0.0)]]
 }
 
 #[test]
@@ -62,10 +56,7 @@ fn box_v1_scientific_notation() {
     let (lo, hi) = &p.input_boxes[0][0];
     assert_eq!(lo, &vec![1.5e-5, -3.4e38, 1.0]);
     assert_eq!(hi, &vec![0.25, 3.4e38, 1.0]);
-    assert_eq!(
-        p.disjuncts,
-        vec![vec![lc(&[(y(0), 2.0), (y(1), -1.0)], CmpOp::Le, -1.0e-3)]]
-    );
+    assert_eq!(p.disjuncts, vec![vec![lc(&[(y(0), 2.0), (y(1), -1.0)], CmpOp::Le, -1.0e-3)]]);
 }
 
 #[test]
@@ -73,27 +64,16 @@ fn twin_v2() {
     let (q, p) = load("twin_v2.vnnlib");
     assert_eq!(q.networks.len(), 2);
     assert_eq!(q.networks[0].relation, None);
-    assert_eq!(
-        q.networks[1].relation,
-        Some((Relation::IsomorphicTo, "N1".to_string()))
-    );
+    assert_eq!(q.networks[1].relation, Some((Relation::IsomorphicTo, "N1".to_string())));
     let lo = vec![-1.0, -1.0, -1.0, 0.0, 0.0, 0.0];
     let hi = vec![1.0, 1.0, 1.0, 0.5, 0.5, 0.5];
     assert_eq!(p.input_boxes[0], vec![(lo, hi)]);
     // N2's input is only tied to N1's by equalities: its own box stays unbounded.
     assert_eq!(p.input_boxes[1], vec![(vec![-INF; 6], vec![INF; 6])]);
-    let v = |network, kind, index| Var {
-        network,
-        kind,
-        tensor: 0,
-        index,
-    };
+    let v = |network, kind, index| Var { network, kind, tensor: 0, index };
     let mut expected: Vec<_> = (0..6)
         .map(|i| {
-            let terms = [
-                (v(0, VarKind::Input, i), -1.0),
-                (v(1, VarKind::Input, i), 1.0),
-            ];
+            let terms = [(v(0, VarKind::Input, i), -1.0), (v(1, VarKind::Input, i), 1.0)];
             lc(&terms, CmpOp::Eq, 0.0)
         })
         .collect();
@@ -139,10 +119,7 @@ fn all_examples_parse_and_bad_ones_fail() {
 fn vnncomp_anchors() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/anchors/vnncomp");
     if !root.is_dir() {
-        eprintln!(
-            "SKIPPED: {} is not present; the VNN-COMP parse check did not run",
-            root.display()
-        );
+        eprintln!("SKIPPED: {} is not present; the VNN-COMP parse check did not run", root.display());
         return;
     }
     let mut files = Vec::new();
@@ -155,18 +132,10 @@ fn vnncomp_anchors() {
         // Every VNN-COMP input is boxed on both sides, and no box constraint is left over.
         let (lo, hi) = &p.input_boxes[0][0];
         for (l, h) in lo.iter().zip(hi) {
-            assert!(
-                l.is_finite() && h.is_finite() && l <= h,
-                "{}: [{l}, {h}]",
-                f.display()
-            );
+            assert!(l.is_finite() && h.is_finite() && l <= h, "{}: [{l}, {h}]", f.display());
         }
         for c in p.disjuncts.iter().flatten() {
-            assert!(
-                c.terms.iter().all(|(v, _)| v.kind == VarKind::Output),
-                "{}: {c:?}",
-                f.display()
-            );
+            assert!(c.terms.iter().all(|(v, _)| v.kind == VarKind::Output), "{}: {c:?}", f.display());
         }
     }
     eprintln!("parsed {} VNN-COMP files", files.len());
@@ -176,10 +145,7 @@ fn vnncomp_anchors() {
     assert_eq!(q.networks[0].inputs[0].shape, vec![784]);
     assert_eq!(q.networks[0].outputs[0].shape, vec![10]);
     let (lo, hi) = &p.input_boxes[0][0];
-    assert!(lo
-        .iter()
-        .zip(hi)
-        .all(|(l, h)| 0.0 <= *l && l <= h && *h <= 1.0));
+    assert!(lo.iter().zip(hi).all(|(l, h)| 0.0 <= *l && l <= h && *h <= 1.0));
     assert_eq!((lo[0], hi[0]), (0.0, 0.029999999329447746));
     // Label 8: one disjunct `Y_i - Y_8 >= 0` for each other class.
     let expected: Vec<_> = (0..10)
@@ -196,10 +162,7 @@ fn vnncomp_anchors() {
     let q = parse_file(&root.join("test/test_small.vnnlib")).unwrap_or_else(|e| panic!("{e}"));
     let p = to_property(&q).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(p.input_boxes, vec![vec![(vec![-1.0], vec![1.0])]]);
-    assert_eq!(
-        p.disjuncts,
-        vec![vec![lc(&[(y(0), 1.0)], CmpOp::Ge, 100.0)]]
-    );
+    assert_eq!(p.disjuncts, vec![vec![lc(&[(y(0), 1.0)], CmpOp::Ge, 100.0)]]);
 
     // ACAS Xu property 3: five inputs, four output constraints in one conjunction.
     let q = parse_file(&root.join("test/test_prop.vnnlib")).unwrap_or_else(|e| panic!("{e}"));
@@ -207,8 +170,5 @@ fn vnncomp_anchors() {
     assert_eq!(p.input_boxes[0][0].1[3], 0.5);
     assert_eq!(p.disjuncts.len(), 1);
     assert_eq!(p.disjuncts[0].len(), 4);
-    assert_eq!(
-        p.disjuncts[0][0],
-        lc(&[(y(0), 1.0), (y(1), -1.0)], CmpOp::Le, 0.0)
-    );
+    assert_eq!(p.disjuncts[0][0], lc(&[(y(0), 1.0), (y(1), -1.0)], CmpOp::Le, 0.0));
 }

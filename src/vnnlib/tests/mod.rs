@@ -37,28 +37,14 @@ fn assert_error(text: &str, line: usize, column: usize, needle: &str) {
 
 /// Network-0 variable of tensor 0.
 fn x(index: usize) -> Var {
-    Var {
-        network: 0,
-        kind: VarKind::Input,
-        tensor: 0,
-        index,
-    }
+    Var { network: 0, kind: VarKind::Input, tensor: 0, index }
 }
 fn y(index: usize) -> Var {
-    Var {
-        network: 0,
-        kind: VarKind::Output,
-        tensor: 0,
-        index,
-    }
+    Var { network: 0, kind: VarKind::Output, tensor: 0, index }
 }
 
 fn lc(terms: &[(Var, f64)], op: super::CmpOp, rhs: f64) -> LinearConstraint {
-    LinearConstraint {
-        terms: terms.to_vec(),
-        op,
-        rhs,
-    }
+    LinearConstraint { terms: terms.to_vec(), op, rhs }
 }
 
 /// A 1.0 header declaring X_0..X_{nx-1} and Y_0..Y_{ny-1}.
