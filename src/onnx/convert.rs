@@ -8,7 +8,7 @@ use tract_onnx::pb;
 
 use super::consts::{axis, reshape_target, ConstTensor};
 use super::layers::{self, Elementwise, WindowAttrs};
-use super::proto::{decode_tensor, Attrs};
+use super::proto::{decode_tensor, node_label, Attrs};
 use super::SUPPORTED_OPS;
 use crate::error::{Error, Result};
 use crate::ir::{numel, IndexMap, Layer, LayerNode};
@@ -66,7 +66,7 @@ impl<'a> Converter<'a> {
     /// Converts every node, then checks the graph output is the activation.
     pub fn run(mut self, graph: &pb::GraphProto) -> Result<Converted> {
         for (idx, node) in graph.node.iter().enumerate() {
-            let label = if node.name.is_empty() { format!("#{idx}") } else { node.name.clone() };
+            let label = node_label(idx, node);
             if !SUPPORTED_OPS.contains(&node.op_type.as_str()) || !(node.domain.is_empty() || node.domain == "ai.onnx")
             {
                 return Err(Error::UnsupportedOp {

@@ -6,6 +6,7 @@ mod convert;
 mod layers;
 mod proto;
 mod tract_ref;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 

@@ -22,6 +22,15 @@ pub fn read_model(path: &Path) -> Result<pb::ModelProto> {
     Ok(model)
 }
 
+/// The name layers and errors use for node `idx`: its own name, or `#idx` when it has none.
+pub fn node_label(idx: usize, node: &pb::NodeProto) -> String {
+    if node.name.is_empty() {
+        format!("#{idx}")
+    } else {
+        node.name.clone()
+    }
+}
+
 /// Decodes a tensor (raw or typed fields) into f64 values; integer types stay exact.
 pub fn decode_tensor(t: &pb::TensorProto) -> std::result::Result<ConstTensor, String> {
     let shape = t
