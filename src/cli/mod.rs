@@ -4,6 +4,7 @@
 mod args;
 mod bounds;
 mod network;
+mod twins;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,10 @@ enum Command {
     Eval(network::EvalArgs),
     /// Neuron bounds around a point and ReLU stability per layer (interval, symbolic or LP).
     Bounds(bounds::BoundsArgs),
+    /// Verification-friendly twin (paper 002): sparsest weights keeping every validation phase and prediction.
+    Sparsify(twins::SparsifyArgs),
+    /// Pruned or quantised twin of a network, written as float32 ONNX.
+    Compress(twins::CompressArgs),
 }
 
 /// Parses the command line, runs it and maps errors to a message on stderr and exit code 1.
@@ -34,6 +39,8 @@ pub fn main() -> ExitCode {
         Command::Info(a) => network::info(a),
         Command::Eval(a) => network::eval(a),
         Command::Bounds(a) => bounds::run(a),
+        Command::Sparsify(a) => twins::run_sparsify(a),
+        Command::Compress(a) => twins::run_compress(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
