@@ -58,8 +58,9 @@ pub enum InactiveRule {
     /// pre-activation right up to the phase boundary, which can add unstable ReLUs around the row.
     #[default]
     Paper,
-    /// `W̃a + b̃ ≤ z`: the pre-activation may only fall, so no neuron gets closer to its phase
-    /// boundary on a validation row (less sparsity, usually fewer unstable ReLUs).
+    /// `W̃a + b̃ ≤ z`: the pre-activation may only fall, so no neuron of the optimised layer gets
+    /// closer to its phase boundary on a validation row (less sparsity, usually fewer unstable
+    /// ReLUs). Later layers' inactive neurons (ε > 0) keep the paper's row.
     Keep,
 }
 
@@ -155,12 +156,14 @@ pub fn sparsify(
             phase_changes: 0,
             seconds: 0.0,
         };
-        if let Some(first) = solved.failures.first() {
-            report.note = Some(format!(
-                "{} LP(s) failed, their neurons keep their weights; first: {first}",
+        report.note = match (&solved.rows, solved.failures.first()) {
+            (None, Some(e)) => Some(format!("kept unchanged: {e}")),
+            (Some(_), Some(e)) => Some(format!(
+                "{} neuron LP(s) failed, those neurons keep their weights; first: {e}",
                 solved.failures.len()
-            ));
-        }
+            )),
+            _ => None,
+        };
         if let Some(new) = solved.rows.map(|r| rounded_layer(current, r, opts.zero_tolerance)) {
             let mut candidate = net.clone();
             candidate.layers[*l].layer = Layer::Affine(new.clone());
@@ -331,4 +334,20 @@ pub fn write(model: &OnnxModel, net: &Network, dst: &Path) -> Result<()> {
         }
     }
     writer::write_replacing(&model.path, dst, &replaced)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn solved_rows_are_rounded_to_float32_and_tiny_entries_dropped() {
+        let current = Affine { weights: SparseMatrix::from_dense(2, 3, &[1.0; 6]), bias: vec![1.0, 1.0] };
+        let rows = vec![(vec![(0, 1.0), (1, 1e-12), (2, 0.1 + 1e-12)], 0.5), (vec![(1, -2.0)], 3e-10)];
+        // the largest magnitude is 2, so everything at most 2e-9 becomes 0
+        let a = rounded_layer(&current, rows, 1e-9);
+        assert_eq!(a.weights.to_dense(), vec![1.0, 0.0, 0.1f32 as f64, 0.0, -2.0, 0.0]);
+        assert_eq!(a.bias, vec![0.5, 0.0]);
+        assert_eq!(nonzeros(&a), 4);
+    }
 }

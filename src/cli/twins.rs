@@ -92,6 +92,7 @@ struct Report {
     /// Accuracy on the rows of --data after the first --rows (not seen by the LPs).
     held_out: Option<Accuracy>,
     unstable: Vec<Unstable>,
+    unstable_held_out: Vec<Unstable>,
     tract: Option<TractCheck>,
 }
 
@@ -109,10 +110,13 @@ fn report(
         accuracy: None,
         held_out: None,
         unstable: vec![],
+        unstable_held_out: vec![],
         tract: None,
     };
     if !held_out.is_empty() {
         r.held_out = Some(summary::accuracy(&a.network, &b.network, held_out)?);
+        r.unstable_held_out =
+            summary::unstable(&a.network, &b.network, held_out, &args.delta, args.unstable_rows, args.domain)?;
     }
     if let Some(samples) = samples {
         r.accuracy = Some(summary::accuracy(&a.network, &b.network, samples)?);
@@ -185,7 +189,8 @@ fn print_report(
 ) {
     if as_json {
         let doc = json!({"network": net, "twin": out, "method": method, "nonzeros": r.nonzeros,
-            "accuracy": r.accuracy, "held_out_accuracy": r.held_out, "unstable_relus": r.unstable, "tract": r.tract, "sparsify_layers": layers});
+            "accuracy": r.accuracy, "held_out_accuracy": r.held_out, "unstable_relus": r.unstable,
+            "unstable_relus_held_out": r.unstable_held_out, "tract": r.tract, "sparsify_layers": layers});
         println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of plain values"));
         return;
     }
@@ -240,9 +245,10 @@ fn print_report(
             t.same_predictions, t.rows, t.max_abs_diff
         );
     }
-    for u in &r.unstable {
+    let lists = [(&r.unstable, ""), (&r.unstable_held_out, " held-out")];
+    for (u, what) in lists.iter().flat_map(|(l, w)| l.iter().map(move |u| (u, w))) {
         println!(
-            "unstable ReLUs at δ = {} (symbolic, mean over {} rows): original {:.2}, twin {:.2}",
+            "unstable ReLUs at δ = {} (symbolic, mean over {}{what} rows): original {:.2}, twin {:.2}",
             u.delta,
             u.rows.len(),
             u.original,

@@ -79,7 +79,9 @@ fn sample_rows(
             if zr > 0.0 {
                 emit(f.clone(), RowKind::Ge, zr.min(opts.margin));
             } else {
-                emit(f.clone(), RowKind::Le, opts.inactive_bound(zr));
+                // the paper's rule here whatever `opts.inactive`: "≤ z" would hold on the box only for
+                // constant forms, i.e. it would add a dense row for nearly every inactive neuron
+                emit(f.clone(), RowKind::Le, zr.max(-opts.margin));
                 f.iter_mut().for_each(|x| *x = 0.0);
             }
         }
