@@ -1,6 +1,7 @@
 //! twinverify: sound verification of neural-network twins (an original and its compressed copy).
 //! Pipeline: onnx → ir → bounds → encode → solve → analysis → report; `cli` is a thin layer on top.
 
+pub mod analysis;
 pub mod bounds;
 pub mod cli;
 pub mod data;

@@ -19,7 +19,7 @@ pub fn tighten_layer(net: &Network, nb: &mut NetworkBounds, j: usize, solver: &S
     let mut lp = LinearProgram::default();
     let inputs: Vec<LinExpr> =
         (0..net.input_size()).map(|i| LinExpr::var(lp.add_var(nb.input.lower[i], nb.input.upper[i], false))).collect();
-    let exprs = encode_network(&mut lp, net, nb, inputs, &EncodeOptions::default(), j + 1);
+    let exprs = encode_network(&mut lp, net, nb, inputs, &EncodeOptions::default(), 0..j + 1);
     let mut cfg = solver.clone();
     cfg.threads = Some(1);
     let jobs: Vec<(usize, Sense)> =

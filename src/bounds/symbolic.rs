@@ -5,7 +5,7 @@
 //! step also bounds its own rounding error: the exact real form differs from the computed one by
 //! at most `error`, which is subtracted when the form is concretised (see `round`).
 
-use super::round::{gamma, magnitude, Acc};
+use super::round::{gamma, magnitude, two_sum, Acc};
 use super::{interval, Interval, NetworkBounds};
 use crate::ir::{Layer, Network};
 
@@ -38,6 +38,37 @@ impl Forms {
             constant: self.constant.iter().map(|v| -v).collect(),
             error: self.error.clone(),
         }
+    }
+
+    /// The row-wise sum of forms over the same vector, whose box is `x`; the rounding of each
+    /// added coefficient is charged to the error.
+    pub fn sum(parts: &[&Forms], x: &Interval) -> Forms {
+        let first = parts[0];
+        let mut out =
+            Forms { cols: first.cols, coeffs: vec![0.0; first.coeffs.len()], constant: Vec::new(), error: Vec::new() };
+        for r in 0..first.rows() {
+            let mut c = Acc::new(0.0);
+            let mut err = Acc::new(0.0);
+            for p in parts {
+                c.add(p.constant[r], 1.0);
+                err.add(p.error[r], 1.0);
+            }
+            for j in 0..first.cols {
+                // TwoSum gives each addition's exact error: exact cancellations cost nothing
+                let (mut v, mut lost) = (0.0, 0.0);
+                for p in parts {
+                    let (s, e) = two_sum(v, p.row(r)[j]);
+                    v = s;
+                    lost += e.abs();
+                }
+                out.coeffs[r * first.cols + j] = v;
+                err.add(lost * (1.0 + gamma(parts.len())), magnitude(x.lower[j], x.upper[j]));
+            }
+            let (cv, ce) = c.value_and_error();
+            out.constant.push(cv);
+            out.error.push(err.upper() + ce);
+        }
+        out
     }
 
     /// Sound lower bounds of `Σ_parts` row by row over a box (all parts over the same vector).
@@ -169,8 +200,13 @@ fn step(layer: &Layer, input: &Interval, f: Forms) -> Forms {
 
 /// Rewrites forms over position `position` (the output of layer `position − 1`) as forms over the
 /// network input.
-pub fn backsubstitute(net: &Network, nb: &NetworkBounds, position: usize, mut f: Forms) -> Forms {
-    for j in (0..position).rev() {
+pub fn backsubstitute(net: &Network, nb: &NetworkBounds, position: usize, f: Forms) -> Forms {
+    backsubstitute_to(net, nb, position, 0, f)
+}
+
+/// Rewrites forms over position `top` as forms over position `bottom ≤ top`.
+pub fn backsubstitute_to(net: &Network, nb: &NetworkBounds, top: usize, bottom: usize, mut f: Forms) -> Forms {
+    for j in (bottom..top).rev() {
         f = step(&net.layers[j].layer, nb.position(j), f);
     }
     f

@@ -25,20 +25,20 @@ pub struct EncodeOptions {
     pub materialize_affine: bool,
 }
 
-/// Encodes layers `0..position` of `net` on top of `inputs`; returns the expressions of the
-/// vector at `position` (the logits for `position = net.layers.len()`).
+/// Encodes layers `from..to` of `net` on top of `inputs` (the expressions of the vector at
+/// position `from`); returns the expressions at position `to` (the logits for the last).
 pub fn encode_network(
     lp: &mut LinearProgram,
     net: &Network,
     nb: &NetworkBounds,
     inputs: Vec<LinExpr>,
     opts: &EncodeOptions,
-    position: usize,
+    positions: std::ops::Range<usize>,
 ) -> Vec<LinExpr> {
     let mut mag = lp.magnitudes();
     let mut comb = Combiner::new(lp.vars.len());
     let mut cur = inputs;
-    for j in 0..position {
+    for j in positions {
         let (inb, outb) = (nb.position(j), &nb.layers[j]);
         cur = match &net.layers[j].layer {
             Layer::Affine(a) => {
