@@ -26,6 +26,8 @@ pub struct LromConfig {
     pub implication_only: bool,
     /// Every ordered class pair instead of (label, j) only.
     pub all_pairs: bool,
+    /// Also bound the maximum (the verdict needs only minima).
+    pub maximise: bool,
     /// Implication is established when every certified minimum is ≥ this.
     pub threshold: f64,
 }
@@ -40,6 +42,7 @@ impl Default for LromConfig {
             independent: true,
             implication_only: false,
             all_pairs: false,
+            maximise: true,
             threshold: 0.0,
         }
     }
@@ -51,7 +54,7 @@ pub struct PairResult {
     pub c: usize,
     pub j: usize,
     pub min: Extremum,
-    pub max: Extremum,
+    pub max: Option<Extremum>,
     /// Independent analysis: certified (min, max) of OM(N1) − OM(N2) with separate inputs.
     pub independent: Option<(f64, f64)>,
     /// Certified minimum of N1's margin where N2's margin is ≥ 0.
@@ -110,7 +113,7 @@ pub fn analyse(
     let results = crate::par::map(&pairs, |&(c, j)| -> Result<PairResult> {
         let lrom = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j), (-1.0, 1, c), (1.0, 1, j)], constant: 0.0 };
         let min = joint.optimise(&lrom, Sense::Minimise, solver);
-        let max = joint.optimise(&lrom, Sense::Maximise, solver);
+        let max = cfg.maximise.then(|| joint.optimise(&lrom, Sense::Maximise, solver));
         let independent = cfg.independent.then(|| independent_range(nets, runners, &nbr, &anchor, c, j, cfg));
         let implication_only = cfg.implication_only.then(|| implication_only(&joint, c, j, cfg));
         Ok(PairResult { c, j, min, max, independent, implication_only })

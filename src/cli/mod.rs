@@ -3,6 +3,7 @@
 
 mod args;
 mod bounds;
+mod lrom;
 mod network;
 
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ enum Command {
     Eval(network::EvalArgs),
     /// Neuron bounds around a point and ReLU stability per layer (interval, symbolic or LP).
     Bounds(bounds::BoundsArgs),
+    /// LROM bounds and the implication "N2 ⇒ N1" over a batch of samples (spec or flags).
+    Lrom(Box<lrom::LromArgs>),
 }
 
 /// Parses the command line, runs it and maps errors to a message on stderr and exit code 1.
@@ -34,6 +37,7 @@ pub fn main() -> ExitCode {
         Command::Info(a) => network::info(a),
         Command::Eval(a) => network::eval(a),
         Command::Bounds(a) => bounds::run(a),
+        Command::Lrom(a) => lrom::run(*a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
