@@ -128,8 +128,11 @@ impl Summary {
     }
 }
 
+/// A group being summarised: its summary, seconds per region, joint and independent widths.
+type Group = (Summary, Vec<f64>, Vec<f64>, Vec<f64>);
+
 pub fn summarise(outcomes: &[Outcome]) -> Vec<Summary> {
-    let mut groups: Vec<(Summary, Vec<f64>, Vec<f64>, Vec<f64>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     for o in outcomes {
         let idx = match groups.iter().position(|g| g.0.n1 == o.n1 && g.0.n2 == o.n2 && g.0.delta == o.delta) {
             Some(i) => i,
