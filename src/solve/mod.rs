@@ -9,6 +9,7 @@ pub mod certify;
 mod config;
 mod embedded;
 mod external;
+mod glpk;
 mod lpfile;
 
 pub use config::{SolverConfig, SolverKind};
