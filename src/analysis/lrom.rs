@@ -4,13 +4,13 @@
 use serde::Serialize;
 
 use super::objective::{Extremum, OutputObjective, Region};
-use crate::bounds::{self, relu_stats, Interval, Method, NetworkBounds};
+use crate::bounds::{self, relu_stats, Interval, LpOptions, Method, NetworkBounds};
 use crate::data::argmax;
 use crate::encode::{EncodeOptions, JointModel, RowKind};
 use crate::error::Result;
 use crate::ir::Network;
 use crate::onnx::TractRunner;
-use crate::solve::{Sense, SolverConfig};
+use crate::solve::{Sense, Session, SolverConfig};
 
 /// How one region is analysed.
 #[derive(Clone, Debug)]
@@ -30,6 +30,21 @@ pub struct LromConfig {
     pub maximise: bool,
     /// Implication is established when every certified minimum is ≥ this.
     pub threshold: f64,
+    /// Solve the class pairs in parallel.
+    pub parallel: bool,
+    /// Re-solve one model per worker from the previous basis (else a fresh model per LP).
+    pub warm_start: bool,
+}
+
+impl LromConfig {
+    /// LP tightening solves with the same solver and encoding as the analysis.
+    pub fn lp_options(&self) -> LpOptions {
+        LpOptions {
+            solver: self.solver.clone(),
+            materialize_affine: self.encode.materialize_affine,
+            warm_start: self.warm_start,
+        }
+    }
 }
 
 impl Default for LromConfig {
@@ -44,6 +59,8 @@ impl Default for LromConfig {
             all_pairs: false,
             maximise: true,
             threshold: 0.0,
+            parallel: true,
+            warm_start: true,
         }
     }
 }
@@ -98,7 +115,7 @@ pub fn analyse(
     nets[0].check_compatible(nets[1])?;
     let region = Interval::around(x, delta, domain)?;
     let nb: Vec<NetworkBounds> =
-        nets.iter().map(|n| bounds::compute_with(n, &region, cfg.bounds, &cfg.solver)).collect::<Result<_>>()?;
+        nets.iter().map(|n| bounds::compute_with(n, &region, cfg.bounds, &cfg.lp_options())).collect::<Result<_>>()?;
     let nbr: Vec<&NetworkBounds> = nb.iter().collect();
     let model = JointModel::build(&nets, &nbr, &[], &cfg.encode);
     let anchor: Vec<f64> = x.iter().enumerate().map(|(i, &v)| v.clamp(region.lower[i], region.upper[i])).collect();
@@ -110,10 +127,17 @@ pub fn analyse(
     } else {
         (0..classes).filter(|&j| j != label).map(|j| (label, j)).collect()
     };
-    let results = crate::par::map(&pairs, |&(c, j)| -> Result<PairResult> {
+    // one solver session per worker, re-solved for every objective of its pairs
+    let session = || solver.filter(|_| cfg.warm_start).map(|s| Session::new(&model.lp, s, true));
+    let results = crate::par::map_with(&pairs, cfg.parallel, session, |session, &(c, j)| -> Result<PairResult> {
         let lrom = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j), (-1.0, 1, c), (1.0, 1, j)], constant: 0.0 };
-        let min = joint.optimise(&lrom, Sense::Minimise, solver);
-        let max = cfg.maximise.then(|| joint.optimise(&lrom, Sense::Maximise, solver));
+        let mut optimise = |sense| match session {
+            Some(Ok(s)) => joint.optimise_with(&lrom, sense, Some(s)),
+            Some(Err(e)) => Extremum { note: Some(e.to_string()), ..joint.optimise_with(&lrom, sense, None) },
+            None => joint.optimise(&lrom, sense, solver),
+        };
+        let min = optimise(Sense::Minimise);
+        let max = cfg.maximise.then(|| optimise(Sense::Maximise));
         let independent = cfg.independent.then(|| independent_range(nets, runners, &nbr, &anchor, c, j, cfg));
         let implication_only = cfg.implication_only.then(|| implication_only(&joint, c, j, cfg));
         Ok(PairResult { c, j, min, max, independent, implication_only })

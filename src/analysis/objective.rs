@@ -128,8 +128,22 @@ impl Region<'_> {
         ((v - t).abs() <= TRACT_TOLERANCE * scale).then_some(v)
     }
 
-    /// Certified extremum of `obj` in direction `sense`, solving the LP/MILP when `solve` is set.
+    /// Certified extremum of `obj` in direction `sense`, solving the LP/MILP with a new session
+    /// when a solver is given (symbolic bound and the anchor's value otherwise).
     pub fn optimise(&self, obj: &OutputObjective, sense: Sense, solver: Option<&SolverConfig>) -> Extremum {
+        match solver.map(|cfg| solve::Session::new(&self.model.lp, cfg, false)) {
+            None => self.optimise_with(obj, sense, None),
+            Some(Ok(mut session)) => self.optimise_with(obj, sense, Some(&mut session)),
+            Some(Err(e)) => {
+                let mut best = self.optimise_with(obj, sense, None);
+                best.note = Some(e.to_string());
+                best
+            }
+        }
+    }
+
+    /// Certified extremum of `obj`, solving with `session` (a session of this region's model).
+    pub fn optimise_with(&self, obj: &OutputObjective, sense: Sense, session: Option<&mut solve::Session>) -> Extremum {
         let better = |a: f64, b: f64| if sense == Sense::Minimise { a < b } else { a > b };
         let symbolic = obj.symbolic_bound(self.nets, self.bounds, sense);
         let mut best = Extremum {
@@ -140,9 +154,9 @@ impl Region<'_> {
             witness: self.anchor.to_vec(),
             note: None,
         };
-        let Some(cfg) = solver else { return best };
+        let Some(session) = session else { return best };
         let expr = self.model.objective(&obj.terms, obj.constant);
-        match solve::solve(&self.model.lp, &expr, sense, cfg) {
+        match session.solve(&expr, sense) {
             Err(e) => best.note = Some(e.to_string()),
             Ok(sol) => {
                 best.solver_value = Some(sol.objective);

@@ -212,37 +212,32 @@ pub fn backsubstitute_to(net: &Network, nb: &NetworkBounds, top: usize, bottom: 
     f
 }
 
-/// Rows of an affine layer as forms over its input (the starting point of back-substitution).
-fn affine_rows(a: &crate::ir::Affine, rows: std::ops::Range<usize>, sign: f64) -> Forms {
+/// Rows `rows` of an affine layer as forms over its input (where back-substitution starts).
+fn affine_rows(a: &crate::ir::Affine, rows: &[usize], sign: f64) -> Forms {
     let cols = a.weights.cols();
     let mut coeffs = vec![0.0; rows.len() * cols];
-    for (r, i) in rows.clone().enumerate() {
+    for (r, &i) in rows.iter().enumerate() {
         let (c, v) = a.weights.row(i);
         for (&j, &w) in c.iter().zip(v) {
             coeffs[r * cols + j as usize] = sign * w;
         }
     }
-    Forms { cols, coeffs, constant: rows.clone().map(|i| sign * a.bias[i]).collect(), error: vec![0.0; rows.len()] }
+    Forms { cols, coeffs, constant: rows.iter().map(|&i| sign * a.bias[i]).collect(), error: vec![0.0; rows.len()] }
 }
 
 const BLOCK: usize = 64;
 
-/// Symbolic bounds of the output of affine layer `j`, given bounds of every earlier position.
-pub fn affine_layer(net: &Network, nb: &NetworkBounds, j: usize) -> Interval {
+/// Symbolic bounds of rows `rows` of affine layer `j`'s output, given bounds of every earlier
+/// position; returns `(row, lower, upper)` for each.
+pub fn affine_layer(net: &Network, nb: &NetworkBounds, j: usize, rows: &[usize]) -> Vec<(usize, f64, f64)> {
     let Layer::Affine(a) = &net.layers[j].layer else { unreachable!("affine_layer is called on affine layers") };
-    let n = a.weights.rows();
-    let blocks: Vec<_> = (0..n).step_by(BLOCK).map(|s| s..(s + BLOCK).min(n)).collect();
-    let per_block: Vec<(Vec<f64>, Vec<f64>)> = crate::par::map(&blocks, |range| {
-        let lo = backsubstitute(net, nb, j, affine_rows(a, range.clone(), 1.0));
-        let hi = backsubstitute(net, nb, j, affine_rows(a, range.clone(), -1.0));
+    let blocks: Vec<&[usize]> = rows.chunks(BLOCK).collect();
+    let per_block = crate::par::map(&blocks, |block| {
+        let lo = backsubstitute(net, nb, j, affine_rows(a, block, 1.0));
+        let hi = backsubstitute(net, nb, j, affine_rows(a, block, -1.0));
         let lower = Forms::concretize_sum(&[&lo], &nb.input);
-        let upper = Forms::concretize_sum(&[&hi], &nb.input).into_iter().map(|v| -v).collect();
-        (lower, upper)
+        let upper = Forms::concretize_sum(&[&hi], &nb.input);
+        block.iter().zip(lower).zip(upper).map(|((&i, l), u)| (i, l, -u)).collect::<Vec<_>>()
     });
-    let (mut lower, mut upper) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for (l, u) in per_block {
-        lower.extend(l);
-        upper.extend(u);
-    }
-    Interval { lower, upper }
+    per_block.into_iter().flatten().collect()
 }

@@ -191,6 +191,8 @@ pub fn run(args: LromArgs) -> Result<()> {
         all_pairs: spec.class_pairs == ClassPairs::All,
         maximise: lrom,
         threshold: spec.threshold,
+        parallel: true,
+        warm_start: true,
     };
     let pairs = spec.pair_indices();
     let deltas = spec.delta.values();

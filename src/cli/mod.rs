@@ -2,6 +2,7 @@
 //! Each sub-command lives in its own file and only formats what the library computes.
 
 mod args;
+mod bench;
 mod bounds;
 mod lrom;
 mod network;
@@ -28,6 +29,8 @@ enum Command {
     Bounds(bounds::BoundsArgs),
     /// LROM bounds and the implication "N2 ⇒ N1" over a batch of samples (spec or flags).
     Lrom(Box<lrom::LromArgs>),
+    /// Benchmark: paper-faithful LROM baseline against the default fast path, in one run.
+    Bench(bench::BenchArgs),
 }
 
 /// Parses the command line, runs it and maps errors to a message on stderr and exit code 1.
@@ -38,6 +41,7 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => network::eval(a),
         Command::Bounds(a) => bounds::run(a),
         Command::Lrom(a) => lrom::run(*a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
