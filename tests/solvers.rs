@@ -60,7 +60,7 @@ fn relaxed_certified_le_exact_le_sampled_minimum() {
         assert!(exact_model.lp.integer_count() > 0, "{file}: the exact model has binaries");
         let solver = SolverConfig::default();
         for sense in [Sense::Minimise, Sense::Maximise] {
-            let region = |m| Region { nets: &nets, runners: &runners, bounds: &nbs, model: m, anchor: &c.center };
+            let region = |m| Region::new(&nets, &runners, &nbs, m, &c.center);
             let relaxed = region(&relaxed_model).optimise(&obj, sense, Some(&solver));
             let exact = region(&exact_model).optimise(&obj, sense, Some(&solver));
             assert_eq!(relaxed.certificate, Certificate::Dual, "{file}: LP duals certify the relaxed bound");
@@ -193,7 +193,7 @@ fn a_time_out_is_never_certified_by_the_solver() {
     let nets = [&c.net];
     let runners = [c.runner.clone()];
     let nbs = [&c.nb];
-    let region = Region { nets: &nets, runners: &runners, bounds: &nbs, model: &m, anchor: &c.center };
+    let region = Region::new(&nets, &runners, &nbs, &m, &c.center);
     let obj = OutputObjective { terms: vec![(1.0, 0, 0), (-1.0, 0, 1)], constant: 0.0 };
     let cfg = SolverConfig { time_limit: Some(0.0), ..Default::default() };
     let e = region.optimise(&obj, Sense::Minimise, Some(&cfg));

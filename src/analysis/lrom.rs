@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::objective::{Extremum, OutputObjective, Region};
 use crate::bounds::{self, relu_stats, Interval, LpOptions, Method, NetworkBounds};
 use crate::data::argmax;
-use crate::encode::{EncodeOptions, JointModel, RowKind};
+use crate::encode::{EncodeOptions, JointModel, Mode, RowKind};
 use crate::error::Result;
 use crate::ir::Network;
 use crate::onnx::TractRunner;
@@ -51,7 +51,7 @@ impl Default for LromConfig {
     fn default() -> Self {
         LromConfig {
             encode: EncodeOptions::default(),
-            bounds: Method::Symbolic,
+            bounds: Method::Lp,
             solver: SolverConfig::default(),
             solve: true,
             independent: true,
@@ -114,12 +114,23 @@ pub fn analyse(
     let start = std::time::Instant::now();
     nets[0].check_compatible(nets[1])?;
     let region = Interval::around(x, delta, domain)?;
-    let nb: Vec<NetworkBounds> =
-        nets.iter().map(|n| bounds::compute_with(n, &region, cfg.bounds, &cfg.lp_options())).collect::<Result<_>>()?;
+    let computed = nets
+        .iter()
+        .map(|n| bounds::compute_with_relaxation(n, &region, cfg.bounds, &cfg.lp_options()))
+        .collect::<Result<Vec<_>>>()?;
+    let (nb, relaxations): (Vec<NetworkBounds>, Vec<_>) = computed.into_iter().unzip();
     let nbr: Vec<&NetworkBounds> = nb.iter().collect();
-    let model = JointModel::build(&nets, &nbr, &[], &cfg.encode);
+    // LP tightening already relaxed most of both networks: reuse that, unless layers are shared
+    // (they must then be encoded once) or the mode is exact
+    let reuse = cfg.encode.mode == Mode::Relaxed && nets[0].shared_prefix(nets[1]) == 0;
+    let model = match relaxations.into_iter().collect::<Option<Vec<_>>>() {
+        Some(r) if reuse => {
+            JointModel::from_relaxations(r.into_iter().map(|r| r.into_parts()).collect(), &nets, &nbr, &cfg.encode)
+        }
+        _ => JointModel::build(&nets, &nbr, &[], &cfg.encode),
+    };
     let anchor: Vec<f64> = x.iter().enumerate().map(|(i, &v)| v.clamp(region.lower[i], region.upper[i])).collect();
-    let joint = Region { nets: &nets, runners, bounds: &nbr, model: &model, anchor: &anchor };
+    let joint = Region::new(&nets, runners, &nbr, &model, &anchor);
     let solver = cfg.solve.then_some(&cfg.solver);
     let classes = nets[0].output_size();
     let pairs: Vec<(usize, usize)> = if cfg.all_pairs {
@@ -169,7 +180,7 @@ fn independent_range(
     let margin = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j)], constant: 0.0 };
     let [m1, m2] = [0, 1].map(|k| {
         let model = JointModel::build(&[nets[k]], &[nb[k]], &[], &cfg.encode);
-        let single = Region { nets: &nets[k..=k], runners: &runners[k..=k], bounds: &nb[k..=k], model: &model, anchor };
+        let single = Region::new(&nets[k..=k], &runners[k..=k], &nb[k..=k], &model, anchor);
         let lo = single.optimise(&margin, Sense::Minimise, solver).certified;
         let hi = single.optimise(&margin, Sense::Maximise, solver).certified;
         (lo, hi)
@@ -182,9 +193,16 @@ fn implication_only(joint: &Region, c: usize, j: usize, cfg: &LromConfig) -> Ext
     let mut model = joint.model.clone();
     let n2_margin = model.objective(&[(1.0, 1, c), (-1.0, 1, j)], 0.0);
     model.constrain(n2_margin, RowKind::Ge, 0.0);
-    let region = Region { model: &model, ..*joint };
+    let region = joint.with_model(&model);
     let n1_margin = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j)], constant: 0.0 };
-    region.optimise(&n1_margin, Sense::Minimise, cfg.solve.then_some(&cfg.solver))
+    let mut best = region.optimise(&n1_margin, Sense::Minimise, cfg.solve.then_some(&cfg.solver));
+    // the witness must lie where N2's margin is ≥ 0, else it attains nothing for this problem
+    let n2_margin = OutputObjective { terms: vec![(1.0, 1, c), (-1.0, 1, j)], constant: 0.0 };
+    if region.checked_value(&n2_margin, &best.witness).is_none_or(|m| m < 0.0) {
+        best.attained = f64::NAN;
+        best.note = Some("no checked point with N2's margin ≥ 0 was found".into());
+    }
+    best
 }
 
 /// Whether both networks classify `x` as `label` (the papers analyse those samples only).

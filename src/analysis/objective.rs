@@ -103,6 +103,7 @@ pub struct Extremum {
 }
 
 /// Everything one region needs: the networks, their bounds, the joint model and the solver.
+#[derive(Clone)]
 pub struct Region<'a> {
     pub nets: &'a [&'a Network],
     pub runners: &'a [TractRunner],
@@ -110,22 +111,55 @@ pub struct Region<'a> {
     pub model: &'a JointModel,
     /// A point known to be in the region (its centre), always a valid witness.
     pub anchor: &'a [f64],
+    /// Every network's outputs at the anchor, through the IR and through tract.
+    anchor_outputs: Option<Outputs>,
 }
+
+/// Outputs of every network at one point: (IR, tract).
+type Outputs = (Vec<Vec<f64>>, Vec<Vec<f64>>);
 
 /// Relative tolerance within which tract (f32) must confirm the IR's value at a witness.
 pub const TRACT_TOLERANCE: f64 = 1e-4;
 
-impl Region<'_> {
+impl<'a> Region<'a> {
+    pub fn new(
+        nets: &'a [&'a Network],
+        runners: &'a [TractRunner],
+        bounds: &'a [&'a NetworkBounds],
+        model: &'a JointModel,
+        anchor: &'a [f64],
+    ) -> Region<'a> {
+        let mut r = Region { nets, runners, bounds, model, anchor, anchor_outputs: None };
+        r.anchor_outputs = r.outputs(anchor);
+        r
+    }
+
+    /// The same region over another model of it (e.g. with an extra constraint).
+    pub fn with_model(&self, model: &'a JointModel) -> Region<'a> {
+        Region { model, ..self.clone() }
+    }
+
     fn input_box(&self) -> &Interval {
         &self.bounds[0].input
     }
 
-    /// The IR's value at `x` if tract confirms it.
-    pub fn checked_value(&self, obj: &OutputObjective, x: &[f64]) -> Option<f64> {
-        let v = obj.eval(self.nets, x).ok()?;
-        let t = obj.eval_tract(self.runners, x).ok()?;
+    fn outputs(&self, x: &[f64]) -> Option<Outputs> {
+        let ir = self.nets.iter().map(|n| n.forward(x)).collect::<Result<Vec<_>>>().ok()?;
+        let tract = self.runners.iter().map(|r| r.run(x)).collect::<Result<Vec<_>>>().ok()?;
+        Some((ir, tract))
+    }
+
+    /// The IR's value of `obj` from outputs, if tract's value confirms it.
+    fn confirmed(obj: &OutputObjective, (ir, tract): &Outputs) -> Option<f64> {
+        let value = |outs: &[Vec<f64>]| obj.constant + obj.terms.iter().map(|&(w, n, i)| w * outs[n][i]).sum::<f64>();
+        let (v, t) = (value(ir), value(tract));
         let scale = 1.0 + v.abs().max(t.abs());
         ((v - t).abs() <= TRACT_TOLERANCE * scale).then_some(v)
+    }
+
+    /// The IR's value at `x` if tract confirms it.
+    pub fn checked_value(&self, obj: &OutputObjective, x: &[f64]) -> Option<f64> {
+        Self::confirmed(obj, &self.outputs(x)?)
     }
 
     /// Certified extremum of `obj` in direction `sense`, solving the LP/MILP with a new session
@@ -150,7 +184,7 @@ impl Region<'_> {
             certified: symbolic,
             certificate: Certificate::Symbolic,
             solver_value: None,
-            attained: self.checked_value(obj, self.anchor).unwrap_or(f64::NAN),
+            attained: self.anchor_outputs.as_ref().and_then(|o| Self::confirmed(obj, o)).unwrap_or(f64::NAN),
             witness: self.anchor.to_vec(),
             note: None,
         };

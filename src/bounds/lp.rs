@@ -24,6 +24,11 @@ impl Relaxation {
         Relaxation { lp, exprs, position: 0, encode }
     }
 
+    /// The model, the expressions of the vector at `position`, and `position`.
+    pub fn into_parts(self) -> (LinearProgram, Vec<LinExpr>, usize) {
+        (self.lp, self.exprs, self.position)
+    }
+
     /// Encodes the layers up to `position` (their bounds must be final by now).
     fn advance(&mut self, net: &Network, nb: &NetworkBounds, position: usize) {
         let exprs = std::mem::take(&mut self.exprs);

@@ -47,7 +47,7 @@ fn baseline() -> LromConfig {
 
 /// The tool's default fast path (as `twinverify lrom` runs it, without the independent baseline).
 fn fast() -> LromConfig {
-    LromConfig { bounds: Method::Lp, independent: false, ..Default::default() }
+    LromConfig { independent: false, ..Default::default() }
 }
 
 /// Largest amount by which `fast` is looser than `base` over every pair (negative: tighter).

@@ -115,7 +115,7 @@ fn spec(args: &LromArgs) -> Result<Spec> {
                 pairs: None,
                 class_pairs: ClassPairs::Label,
                 mode: Mode::Relaxed,
-                bounds: Method::Symbolic,
+                bounds: Method::Lp,
                 solve: true,
                 independent: None,
                 implication_only: false,

@@ -53,6 +53,38 @@ impl JointModel {
         JointModel { lp, inputs, outputs }
     }
 
+    /// Joins relaxations that each start with their own copy of the same input variables (the
+    /// models LP tightening built, given as model, expressions and position) and encodes the
+    /// remaining layers of every network. Only for networks that share no layer.
+    pub fn from_relaxations(
+        parts: Vec<(LinearProgram, Vec<LinExpr>, usize)>,
+        nets: &[&Network],
+        bounds: &[&NetworkBounds],
+        opts: &EncodeOptions,
+    ) -> Self {
+        let n = bounds[0].input.len();
+        let mut lp = LinearProgram::default();
+        let mut outputs = Vec::with_capacity(parts.len());
+        for (k, (part, exprs, position)) in parts.into_iter().enumerate() {
+            let offset = if k == 0 { 0 } else { lp.vars.len() - n };
+            let map = |v: usize| if v < n { v } else { v + offset };
+            lp.vars.extend(part.vars.into_iter().skip(if k == 0 { 0 } else { n }));
+            for mut row in part.rows {
+                row.coeffs.iter_mut().for_each(|t| t.0 = map(t.0));
+                lp.rows.push(row);
+            }
+            let exprs = exprs
+                .into_iter()
+                .map(|mut e| {
+                    e.terms.iter_mut().for_each(|t| t.0 = map(t.0));
+                    e
+                })
+                .collect();
+            outputs.push(encode_network(&mut lp, nets[k], bounds[k], exprs, opts, position..nets[k].layers.len()));
+        }
+        JointModel { lp, inputs: (0..n).collect(), outputs }
+    }
+
     /// `Σ weight·output[network][index] + constant` as one expression (rounding bounded).
     /// Terms whose expressions are identical (outputs of shared layers) are merged first, so
     /// that `N1[c] − N2[c]` of identical twins is exactly zero.

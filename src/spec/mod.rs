@@ -56,7 +56,7 @@ pub struct Spec {
 }
 
 fn default_bounds() -> Method {
-    Method::Symbolic
+    Method::Lp
 }
 
 fn yes() -> bool {
