@@ -63,6 +63,9 @@ pub struct LromArgs {
     /// Symbolic bounds only: no LP/MILP solve.
     #[arg(long)]
     pub no_solve: bool,
+    /// Skip the independent baseline (each network bounded on its own).
+    #[arg(long)]
+    pub no_independent: bool,
     /// Also minimise N1's margin subject to N2's margin ≥ 0.
     #[arg(long)]
     pub implication_only: bool,
@@ -144,6 +147,9 @@ fn spec(args: &LromArgs) -> Result<Spec> {
     spec.include_misclassified |= args.include_misclassified;
     spec.implication_only |= args.implication_only;
     spec.solve &= !args.no_solve;
+    if args.no_independent {
+        spec.independent = Some(false);
+    }
     if args.all_pairs {
         spec.class_pairs = ClassPairs::All;
     }

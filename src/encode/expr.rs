@@ -56,6 +56,16 @@ impl Combiner {
         constant: f64,
         mag: &[f64],
     ) -> LinExpr {
+        self.combine_known(parts.into_iter().map(|(w, e)| (w, e, e.magnitude(mag))), constant, mag)
+    }
+
+    /// `combine` with each part's `magnitude` given (computed once when a part is used often).
+    pub fn combine_known<'a>(
+        &mut self,
+        parts: impl IntoIterator<Item = (f64, &'a LinExpr, f64)>,
+        constant: f64,
+        mag: &[f64],
+    ) -> LinExpr {
         if self.acc.len() < mag.len() {
             self.acc.resize(mag.len(), 0.0);
             self.marked.resize(mag.len(), false);
@@ -64,7 +74,7 @@ impl Combiner {
         let mut propagated = Acc::new(0.0);
         let mut magnitude = Acc::new(0.0);
         let mut n = 1;
-        for (w, e) in parts {
+        for (w, e, m) in parts {
             if w == 0.0 {
                 continue;
             }
@@ -78,7 +88,7 @@ impl Combiner {
             }
             c.add(w, e.constant);
             propagated.add(w.abs(), e.error);
-            magnitude.add(w.abs(), e.magnitude(mag));
+            magnitude.add(w.abs(), m);
         }
         self.touched.sort_unstable();
         let terms = self

@@ -42,10 +42,12 @@ pub fn encode_network(
         let (inb, outb) = (nb.position(j), &nb.layers[j]);
         cur = match &net.layers[j].layer {
             Layer::Affine(a) => {
+                let mags: Vec<f64> = cur.iter().map(|e| e.magnitude(&mag)).collect();
                 let exprs: Vec<LinExpr> = (0..a.weights.rows())
                     .map(|i| {
                         let (cols, vals) = a.weights.row(i);
-                        comb.combine(cols.iter().zip(vals).map(|(&c, &w)| (w, &cur[c as usize])), a.bias[i], &mag)
+                        let parts = cols.iter().zip(vals).map(|(&c, &w)| (w, &cur[c as usize], mags[c as usize]));
+                        comb.combine_known(parts, a.bias[i], &mag)
                     })
                     .collect();
                 if opts.materialize_affine {
