@@ -120,10 +120,12 @@ fn step(layer: &Layer, input: &Interval, f: Forms) -> Forms {
     let mut coeffs = vec![0.0; rows * n_in];
     let mut constant = Vec::with_capacity(rows);
     let mut error = Vec::with_capacity(rows);
+    // input magnitudes; for an affine layer, row magnitudes computed once and only where used
     let mag: Vec<f64> = match layer {
-        Layer::Affine(a) => interval::term_magnitudes(a, input),
+        Layer::Affine(a) => vec![f64::NAN; a.weights.rows()],
         _ => input.lower.iter().zip(&input.upper).map(|(&l, &u)| magnitude(l, u)).collect(),
     };
+    let mut mag = mag;
     for r in 0..rows {
         let lam = f.row(r);
         let out = &mut coeffs[r * n_in..(r + 1) * n_in];
@@ -140,6 +142,9 @@ fn step(layer: &Layer, input: &Interval, f: Forms) -> Forms {
                         out[j as usize] += l * w;
                     }
                     c.add(l, a.bias[i]);
+                    if mag[i].is_nan() {
+                        mag[i] = interval::row_magnitude(a, i, input);
+                    }
                     err.add(l.abs() * gamma(a.weights.rows()), mag[i]);
                 }
             }

@@ -2,7 +2,7 @@
 //! (shared by several networks in a joint model). Relaxed: triangle ReLU, max-pool with p+1
 //! rows; exact: big-M ReLU and max-pool with binaries; stable neurons need no new variable.
 
-use super::expr::Combiner;
+use super::expr::{Combiner, DenseExprs};
 use super::{LinExpr, LinearProgram, RowKind};
 use crate::bounds::symbolic::relu_upper_line;
 use crate::bounds::{Acc, Interval, NetworkBounds};
@@ -42,14 +42,28 @@ pub fn encode_network(
         let (inb, outb) = (nb.position(j), &nb.layers[j]);
         cur = match &net.layers[j].layer {
             Layer::Affine(a) => {
-                let mags: Vec<f64> = cur.iter().map(|e| e.magnitude(&mag)).collect();
-                let exprs: Vec<LinExpr> = (0..a.weights.rows())
-                    .map(|i| {
-                        let (cols, vals) = a.weights.row(i);
-                        let parts = cols.iter().zip(vals).map(|(&c, &w)| (w, &cur[c as usize], mags[c as usize]));
-                        comb.combine_known(parts, a.bias[i], &mag)
-                    })
-                    .collect();
+                let exprs: Vec<LinExpr> = match DenseExprs::from_sparse(&cur, &mag) {
+                    Some(dense) => {
+                        let mut acc = Vec::new();
+                        (0..a.weights.rows())
+                            .map(|i| {
+                                let (cols, vals) = a.weights.row(i);
+                                dense.combine(cols, vals, a.bias[i], &mut acc)
+                            })
+                            .collect()
+                    }
+                    None => {
+                        let mags: Vec<f64> = cur.iter().map(|e| e.magnitude(&mag)).collect();
+                        (0..a.weights.rows())
+                            .map(|i| {
+                                let (cols, vals) = a.weights.row(i);
+                                let parts =
+                                    cols.iter().zip(vals).map(|(&c, &w)| (w, &cur[c as usize], mags[c as usize]));
+                                comb.combine_known(parts, a.bias[i], &mag)
+                            })
+                            .collect()
+                    }
+                };
                 if opts.materialize_affine {
                     exprs
                         .into_iter()
