@@ -10,7 +10,9 @@ pub mod error;
 pub mod ir;
 pub mod onnx;
 pub mod par;
+pub mod report;
 pub mod solve;
+pub mod spec;
 pub mod vnnlib;
 
 pub use error::{Error, Result};

@@ -1,6 +1,9 @@
-//! Analyses built on the IR, bounds and solvers: compressed twins (pruning, quantisation), the
-//! verification-friendly networks of paper 002 (sparsify), and the report that compares a twin.
+//! Analyses built on the bounds, the translator and the solvers: LROM and local implication,
+//! robustness, resilience, boundary distance, verification-friendly networks and compressed twins.
 
+pub mod batch;
 pub mod compress;
+pub mod lrom;
+pub mod objective;
 pub mod sparsify;
 pub mod summary;

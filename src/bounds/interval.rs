@@ -50,17 +50,13 @@ fn affine(a: &Affine, x: &Interval) -> Interval {
     Interval { lower, upper }
 }
 
-/// `Σⱼ |Wᵢⱼ|·max|xⱼ| + |bᵢ|` for every row, rounded up: the magnitude of every term an affine
-/// layer sums, used to bound the rounding error of back-substitution through it.
-pub fn term_magnitudes(a: &Affine, x: &Interval) -> Vec<f64> {
-    (0..a.weights.rows())
-        .map(|i| {
-            let (cols, vals) = a.weights.row(i);
-            let mut acc = Acc::new(a.bias[i].abs());
-            for (&j, &w) in cols.iter().zip(vals) {
-                acc.add(w.abs(), magnitude(x.lower[j as usize], x.upper[j as usize]));
-            }
-            acc.upper()
-        })
-        .collect()
+/// `Σⱼ |Wᵢⱼ|·max|xⱼ| + |bᵢ|` for row `i`, rounded up: the magnitude of every term an affine
+/// layer sums there, used to bound the rounding error of back-substitution through it.
+pub fn row_magnitude(a: &Affine, i: usize, x: &Interval) -> f64 {
+    let (cols, vals) = a.weights.row(i);
+    let mut acc = Acc::new(a.bias[i].abs());
+    for (&j, &w) in cols.iter().zip(vals) {
+        acc.add(w.abs(), magnitude(x.lower[j as usize], x.upper[j as usize]));
+    }
+    acc.upper()
 }

@@ -126,12 +126,33 @@ pub fn relu_stats(net: &Network, nb: &NetworkBounds) -> Vec<ReluStats> {
 /// Bounds by interval propagation or symbolic back-substitution (LP tightening needs a
 /// solver: use `compute_with`).
 pub fn compute(net: &Network, input: &Interval, method: Method) -> Result<NetworkBounds> {
-    compute_with(net, input, method, &SolverConfig::default())
+    compute_with(net, input, method, &LpOptions::default())
+}
+
+/// How LP tightening solves its LPs.
+#[derive(Clone, Debug, Default)]
+pub struct LpOptions {
+    pub solver: SolverConfig,
+    /// Paper-faithful LPs: every affine output a variable with an equality row.
+    pub materialize_affine: bool,
+    /// Re-solve one model per worker from the previous basis (else a fresh model per LP).
+    pub warm_start: bool,
 }
 
 /// Bounds by the chosen method; LP tightening runs after the symbolic bounds of every affine
 /// layer that feeds a ReLU, so later layers start from the tightened bounds.
-pub fn compute_with(net: &Network, input: &Interval, method: Method, solver: &SolverConfig) -> Result<NetworkBounds> {
+pub fn compute_with(net: &Network, input: &Interval, method: Method, lp: &LpOptions) -> Result<NetworkBounds> {
+    compute_with_relaxation(net, input, method, lp).map(|(nb, _)| nb)
+}
+
+/// Like `compute_with`, also returning (for `Method::Lp`) the LP relaxation the tightening
+/// built, encoded up to the last tightened layer, so a joint model can reuse it.
+pub fn compute_with_relaxation(
+    net: &Network,
+    input: &Interval,
+    method: Method,
+    lp: &LpOptions,
+) -> Result<(NetworkBounds, Option<lp::Relaxation>)> {
     if input.len() != net.input_size() {
         return Err(Error::Shape(format!(
             "the input box has {} values, network '{}' takes {}",
@@ -140,27 +161,38 @@ pub fn compute_with(net: &Network, input: &Interval, method: Method, solver: &So
             net.input_size()
         )));
     }
-    // LP tightening changes the intermediate bounds, which can change a later relaxation for the
-    // worse on some neuron: intersecting with plain symbolic bounds keeps LP ⊆ symbolic.
-    let symbolic = match method {
-        Method::Lp => Some(compute_with(net, input, Method::Symbolic, solver)?),
-        _ => None,
-    };
     let mut nb = NetworkBounds { input: input.clone(), layers: Vec::with_capacity(net.layers.len()) };
     for (j, node) in net.layers.iter().enumerate() {
         let mut b = interval::propagate(&node.layer, nb.position(j));
-        if let Some(s) = &symbolic {
-            b = b.intersect(&s.layers[j]);
-        }
-        let affine = matches!(node.layer, Layer::Affine(_));
-        if method != Method::Interval && j > 0 && affine {
-            b = b.intersect(&symbolic::affine_layer(net, &nb, j));
+        if method != Method::Interval && j > 0 && matches!(node.layer, Layer::Affine(_)) {
+            // A neuron that feeds a ReLU and is stable by intervals keeps its (exact) role in
+            // every later relaxation whatever its bounds: only the others are back-substituted.
+            let rows: Vec<usize> =
+                (0..b.lower.len()).filter(|&i| !feeds_relu(net, j) || (b.lower[i] < 0.0 && b.upper[i] > 0.0)).collect();
+            for (i, l, u) in symbolic::affine_layer(net, &nb, j, &rows) {
+                b.lower[i] = b.lower[i].max(l);
+                b.upper[i] = b.upper[i].min(u);
+            }
         }
         nb.layers.push(b);
-        let feeds_relu = matches!(net.layers.get(j + 1).map(|l| &l.layer), Some(Layer::Relu));
-        if method == Method::Lp && j > 0 && affine && feeds_relu {
-            lp::tighten_layer(net, &mut nb, j, solver)?;
+    }
+    if method != Method::Lp {
+        return Ok((nb, None));
+    }
+    // LP tightening, layer by layer on top of the symbolic bounds (so LP ⊆ symbolic): each LP
+    // relaxes the earlier layers with their tightened bounds, which is at least as tight as
+    // back-substitution over those bounds; later layers are re-propagated by intervals.
+    let mut relaxation = lp::Relaxation::new(input, lp);
+    for j in 1..net.layers.len() {
+        let again = interval::propagate(&net.layers[j].layer, nb.position(j));
+        nb.layers[j] = nb.layers[j].intersect(&again);
+        if matches!(net.layers[j].layer, Layer::Affine(_)) && feeds_relu(net, j) {
+            relaxation.tighten_layer(net, &mut nb, j, lp);
         }
     }
-    Ok(nb)
+    Ok((nb, Some(relaxation)))
+}
+
+fn feeds_relu(net: &Network, j: usize) -> bool {
+    matches!(net.layers.get(j + 1).map(|l| &l.layer), Some(Layer::Relu))
 }

@@ -23,17 +23,22 @@ pub struct Acc {
     terms: usize,
     /// Absolute errors known from elsewhere, added to the final error bound.
     extra: f64,
+    /// Products that fell into the subnormal range (each may be off by half of 2⁻¹⁰⁷⁴).
+    underflows: usize,
 }
 
 impl Acc {
     pub fn new(start: f64) -> Self {
-        Acc { sum: start, magnitude: start.abs(), terms: 1, extra: 0.0 }
+        Acc { sum: start, magnitude: start.abs(), terms: 1, extra: 0.0, underflows: 0 }
     }
 
     /// Adds `a·b`.
     #[inline]
     pub fn add(&mut self, a: f64, b: f64) {
         let p = a * b;
+        if p.abs() < f64::MIN_POSITIVE && a != 0.0 && b != 0.0 {
+            self.underflows += 1;
+        }
         self.sum += p;
         self.magnitude += p.abs();
         self.terms += 1;
@@ -45,7 +50,8 @@ impl Acc {
     }
 
     fn error(&self) -> f64 {
-        let e = gamma(self.terms) * self.magnitude + self.extra + (self.terms as f64 + 1.0) * 2.0 * SUBNORMAL_UNIT;
+        // sums of normal numbers carry no absolute underflow error: only subnormal products do
+        let e = gamma(self.terms) * self.magnitude + self.extra + self.underflows as f64 * 2.0 * SUBNORMAL_UNIT;
         e * (1.0 + 8.0 * UNIT_ROUNDOFF)
     }
 
@@ -54,15 +60,29 @@ impl Acc {
         (self.sum, self.error())
     }
 
-    /// A value certainly ≤ the exact sum.
+    /// A value certainly ≤ the exact sum (the sum itself when it is exact: all terms zero).
     pub fn lower(&self) -> f64 {
-        (self.sum - self.error()).next_down()
+        match self.error() {
+            0.0 => self.sum,
+            e => (self.sum - e).next_down(),
+        }
     }
 
     /// A value certainly ≥ the exact sum.
     pub fn upper(&self) -> f64 {
-        (self.sum + self.error()).next_up()
+        match self.error() {
+            0.0 => self.sum,
+            e => (self.sum + e).next_up(),
+        }
     }
+}
+
+/// `a + b` rounded, and the exact rounding error `e` with `a + b = s + e` (Knuth's TwoSum).
+#[inline]
+pub fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    (s, (a - (s - bb)) + (b - bb))
 }
 
 /// Upper bound on `|x|` over an interval.

@@ -5,7 +5,7 @@
 //! step also bounds its own rounding error: the exact real form differs from the computed one by
 //! at most `error`, which is subtracted when the form is concretised (see `round`).
 
-use super::round::{gamma, magnitude, Acc};
+use super::round::{gamma, magnitude, two_sum, Acc};
 use super::{interval, Interval, NetworkBounds};
 use crate::ir::{Layer, Network};
 
@@ -38,6 +38,37 @@ impl Forms {
             constant: self.constant.iter().map(|v| -v).collect(),
             error: self.error.clone(),
         }
+    }
+
+    /// The row-wise sum of forms over the same vector, whose box is `x`; the rounding of each
+    /// added coefficient is charged to the error.
+    pub fn sum(parts: &[&Forms], x: &Interval) -> Forms {
+        let first = parts[0];
+        let mut out =
+            Forms { cols: first.cols, coeffs: vec![0.0; first.coeffs.len()], constant: Vec::new(), error: Vec::new() };
+        for r in 0..first.rows() {
+            let mut c = Acc::new(0.0);
+            let mut err = Acc::new(0.0);
+            for p in parts {
+                c.add(p.constant[r], 1.0);
+                err.add(p.error[r], 1.0);
+            }
+            for j in 0..first.cols {
+                // TwoSum gives each addition's exact error: exact cancellations cost nothing
+                let (mut v, mut lost) = (0.0, 0.0);
+                for p in parts {
+                    let (s, e) = two_sum(v, p.row(r)[j]);
+                    v = s;
+                    lost += e.abs();
+                }
+                out.coeffs[r * first.cols + j] = v;
+                err.add(lost * (1.0 + gamma(parts.len())), magnitude(x.lower[j], x.upper[j]));
+            }
+            let (cv, ce) = c.value_and_error();
+            out.constant.push(cv);
+            out.error.push(err.upper() + ce);
+        }
+        out
     }
 
     /// Sound lower bounds of `Σ_parts` row by row over a box (all parts over the same vector).
@@ -89,10 +120,12 @@ fn step(layer: &Layer, input: &Interval, f: Forms) -> Forms {
     let mut coeffs = vec![0.0; rows * n_in];
     let mut constant = Vec::with_capacity(rows);
     let mut error = Vec::with_capacity(rows);
+    // input magnitudes; for an affine layer, row magnitudes computed once and only where used
     let mag: Vec<f64> = match layer {
-        Layer::Affine(a) => interval::term_magnitudes(a, input),
+        Layer::Affine(a) => vec![f64::NAN; a.weights.rows()],
         _ => input.lower.iter().zip(&input.upper).map(|(&l, &u)| magnitude(l, u)).collect(),
     };
+    let mut mag = mag;
     for r in 0..rows {
         let lam = f.row(r);
         let out = &mut coeffs[r * n_in..(r + 1) * n_in];
@@ -109,6 +142,9 @@ fn step(layer: &Layer, input: &Interval, f: Forms) -> Forms {
                         out[j as usize] += l * w;
                     }
                     c.add(l, a.bias[i]);
+                    if mag[i].is_nan() {
+                        mag[i] = interval::row_magnitude(a, i, input);
+                    }
                     err.add(l.abs() * gamma(a.weights.rows()), mag[i]);
                 }
             }
@@ -169,44 +205,44 @@ fn step(layer: &Layer, input: &Interval, f: Forms) -> Forms {
 
 /// Rewrites forms over position `position` (the output of layer `position − 1`) as forms over the
 /// network input.
-pub fn backsubstitute(net: &Network, nb: &NetworkBounds, position: usize, mut f: Forms) -> Forms {
-    for j in (0..position).rev() {
+pub fn backsubstitute(net: &Network, nb: &NetworkBounds, position: usize, f: Forms) -> Forms {
+    backsubstitute_to(net, nb, position, 0, f)
+}
+
+/// Rewrites forms over position `top` as forms over position `bottom ≤ top`.
+pub fn backsubstitute_to(net: &Network, nb: &NetworkBounds, top: usize, bottom: usize, mut f: Forms) -> Forms {
+    for j in (bottom..top).rev() {
         f = step(&net.layers[j].layer, nb.position(j), f);
     }
     f
 }
 
-/// Rows of an affine layer as forms over its input (the starting point of back-substitution).
-fn affine_rows(a: &crate::ir::Affine, rows: std::ops::Range<usize>, sign: f64) -> Forms {
+/// Rows `rows` of an affine layer as forms over its input (where back-substitution starts).
+fn affine_rows(a: &crate::ir::Affine, rows: &[usize], sign: f64) -> Forms {
     let cols = a.weights.cols();
     let mut coeffs = vec![0.0; rows.len() * cols];
-    for (r, i) in rows.clone().enumerate() {
+    for (r, &i) in rows.iter().enumerate() {
         let (c, v) = a.weights.row(i);
         for (&j, &w) in c.iter().zip(v) {
             coeffs[r * cols + j as usize] = sign * w;
         }
     }
-    Forms { cols, coeffs, constant: rows.clone().map(|i| sign * a.bias[i]).collect(), error: vec![0.0; rows.len()] }
+    Forms { cols, coeffs, constant: rows.iter().map(|&i| sign * a.bias[i]).collect(), error: vec![0.0; rows.len()] }
 }
 
 const BLOCK: usize = 64;
 
-/// Symbolic bounds of the output of affine layer `j`, given bounds of every earlier position.
-pub fn affine_layer(net: &Network, nb: &NetworkBounds, j: usize) -> Interval {
+/// Symbolic bounds of rows `rows` of affine layer `j`'s output, given bounds of every earlier
+/// position; returns `(row, lower, upper)` for each.
+pub fn affine_layer(net: &Network, nb: &NetworkBounds, j: usize, rows: &[usize]) -> Vec<(usize, f64, f64)> {
     let Layer::Affine(a) = &net.layers[j].layer else { unreachable!("affine_layer is called on affine layers") };
-    let n = a.weights.rows();
-    let blocks: Vec<_> = (0..n).step_by(BLOCK).map(|s| s..(s + BLOCK).min(n)).collect();
-    let per_block: Vec<(Vec<f64>, Vec<f64>)> = crate::par::map(&blocks, |range| {
-        let lo = backsubstitute(net, nb, j, affine_rows(a, range.clone(), 1.0));
-        let hi = backsubstitute(net, nb, j, affine_rows(a, range.clone(), -1.0));
+    let blocks: Vec<&[usize]> = rows.chunks(BLOCK).collect();
+    let per_block = crate::par::map(&blocks, |block| {
+        let lo = backsubstitute(net, nb, j, affine_rows(a, block, 1.0));
+        let hi = backsubstitute(net, nb, j, affine_rows(a, block, -1.0));
         let lower = Forms::concretize_sum(&[&lo], &nb.input);
-        let upper = Forms::concretize_sum(&[&hi], &nb.input).into_iter().map(|v| -v).collect();
-        (lower, upper)
+        let upper = Forms::concretize_sum(&[&hi], &nb.input);
+        block.iter().zip(lower).zip(upper).map(|((&i, l), u)| (i, l, -u)).collect::<Vec<_>>()
     });
-    let (mut lower, mut upper) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for (l, u) in per_block {
-        lower.extend(l);
-        upper.extend(u);
-    }
-    Interval { lower, upper }
+    per_block.into_iter().flatten().collect()
 }

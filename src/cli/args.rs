@@ -67,3 +67,41 @@ pub fn parse_domain(s: &str) -> std::result::Result<(f64, f64), String> {
     }
     Ok((a, b))
 }
+
+/// Solver selection and the options passed through to it.
+#[derive(Debug, Clone, Args)]
+pub struct SolverArgs {
+    /// Solver for the LPs/MILPs: embedded HiGHS (default) or an external binary.
+    #[arg(long, value_enum)]
+    pub solver: Option<crate::solve::SolverKind>,
+    /// Path of the external solver binary (default: cbc, glpsol, gurobi_cl or cplex on PATH).
+    #[arg(long)]
+    pub solver_path: Option<PathBuf>,
+    /// Time limit per solve, in seconds.
+    #[arg(long)]
+    pub time_limit: Option<f64>,
+    /// Solver threads.
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Relative MIP gap (exact mode).
+    #[arg(long)]
+    pub mip_gap: Option<f64>,
+    /// Write every model to this directory (LP format) before solving it.
+    #[arg(long)]
+    pub keep_model: Option<PathBuf>,
+}
+
+impl SolverArgs {
+    /// Applies the flags given on top of `base` (a spec's `solver:` block or the defaults).
+    pub fn apply(&self, mut base: crate::solve::SolverConfig) -> crate::solve::SolverConfig {
+        if let Some(k) = self.solver {
+            base.kind = k;
+        }
+        base.path = self.solver_path.clone().or(base.path);
+        base.time_limit = self.time_limit.or(base.time_limit);
+        base.threads = self.threads.or(base.threads);
+        base.mip_gap = self.mip_gap.or(base.mip_gap);
+        base.keep_model = self.keep_model.clone().or(base.keep_model);
+        base
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use super::args::{parse_domain, PointArgs};
+use super::args::{parse_domain, PointArgs, SolverArgs};
 use crate::bounds::{self, Interval, Method};
 use crate::error::Result;
 use crate::onnx;
@@ -27,6 +27,8 @@ pub struct BoundsArgs {
     /// How bounds are computed.
     #[arg(long, value_enum, default_value = "symbolic")]
     pub method: Method,
+    #[command(flatten)]
+    pub solver: SolverArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -37,7 +39,12 @@ pub fn run(args: BoundsArgs) -> Result<()> {
     let (x, _) = args.point.resolve()?;
     let region = Interval::around(&x, args.delta, args.domain)?;
     let start = Instant::now();
-    let nb = bounds::compute_with(&net, &region, args.method, &Default::default())?;
+    let lp = bounds::LpOptions {
+        solver: args.solver.apply(Default::default()),
+        materialize_affine: false,
+        warm_start: true,
+    };
+    let nb = bounds::compute_with(&net, &region, args.method, &lp)?;
     let seconds = start.elapsed().as_secs_f64();
     let stats = bounds::relu_stats(&net, &nb);
     let out = nb.output();

@@ -2,7 +2,9 @@
 //! Each sub-command lives in its own file and only formats what the library computes.
 
 mod args;
+mod bench;
 mod bounds;
+mod lrom;
 mod network;
 mod twins;
 
@@ -26,6 +28,10 @@ enum Command {
     Eval(network::EvalArgs),
     /// Neuron bounds around a point and ReLU stability per layer (interval, symbolic or LP).
     Bounds(bounds::BoundsArgs),
+    /// LROM bounds and the implication "N2 ⇒ N1" over a batch of samples (spec or flags).
+    Lrom(Box<lrom::LromArgs>),
+    /// Benchmark: paper-faithful LROM baseline against the default fast path, in one run.
+    Bench(bench::BenchArgs),
     /// Verification-friendly twin (paper 002): sparsest weights keeping every validation phase and prediction.
     Sparsify(twins::SparsifyArgs),
     /// Pruned or quantised twin of a network, written as float32 ONNX.
@@ -39,6 +45,8 @@ pub fn main() -> ExitCode {
         Command::Info(a) => network::info(a),
         Command::Eval(a) => network::eval(a),
         Command::Bounds(a) => bounds::run(a),
+        Command::Lrom(a) => lrom::run(*a),
+        Command::Bench(a) => bench::run(a),
         Command::Sparsify(a) => twins::run_sparsify(a),
         Command::Compress(a) => twins::run_compress(a),
     };

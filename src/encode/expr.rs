@@ -56,6 +56,16 @@ impl Combiner {
         constant: f64,
         mag: &[f64],
     ) -> LinExpr {
+        self.combine_known(parts.into_iter().map(|(w, e)| (w, e, e.magnitude(mag))), constant, mag)
+    }
+
+    /// `combine` with each part's `magnitude` given (computed once when a part is used often).
+    pub fn combine_known<'a>(
+        &mut self,
+        parts: impl IntoIterator<Item = (f64, &'a LinExpr, f64)>,
+        constant: f64,
+        mag: &[f64],
+    ) -> LinExpr {
         if self.acc.len() < mag.len() {
             self.acc.resize(mag.len(), 0.0);
             self.marked.resize(mag.len(), false);
@@ -64,7 +74,7 @@ impl Combiner {
         let mut propagated = Acc::new(0.0);
         let mut magnitude = Acc::new(0.0);
         let mut n = 1;
-        for (w, e) in parts {
+        for (w, e, m) in parts {
             if w == 0.0 {
                 continue;
             }
@@ -78,7 +88,7 @@ impl Combiner {
             }
             c.add(w, e.constant);
             propagated.add(w.abs(), e.error);
-            magnitude.add(w.abs(), e.magnitude(mag));
+            magnitude.add(w.abs(), m);
         }
         self.touched.sort_unstable();
         let terms = self
@@ -93,6 +103,75 @@ impl Combiner {
         let (constant, constant_error) = c.value_and_error();
         let mut error = Acc::new(propagated.upper());
         error.add(gamma(n), magnitude.upper());
+        error.add(constant_error, 1.0);
+        LinExpr { terms, constant, error: error.upper() }
+    }
+}
+
+/// The expressions of one position, the dense ones stored as contiguous rows over the model's
+/// variables (combining those is a vectorisable multiply-add), the others kept sparse.
+pub struct DenseExprs<'e> {
+    vars: usize,
+    exprs: &'e [LinExpr],
+    /// Row in `coeffs` of each expression stored densely.
+    dense_row: Vec<Option<usize>>,
+    coeffs: Vec<f64>,
+    magnitude: Vec<f64>,
+}
+
+impl<'e> DenseExprs<'e> {
+    /// `None` when no expression is dense enough for a dense copy to pay off.
+    pub fn from_sparse(exprs: &'e [LinExpr], mag: &[f64]) -> Option<DenseExprs<'e>> {
+        let vars = mag.len();
+        // a contiguous multiply-add costs a fraction of a scattered one
+        let dense = |e: &LinExpr| e.terms.len() * 8 >= vars;
+        if !exprs.iter().any(dense) {
+            return None;
+        }
+        let mut dense_row = Vec::with_capacity(exprs.len());
+        let mut coeffs = Vec::new();
+        for e in exprs {
+            if dense(e) {
+                let r = coeffs.len() / vars;
+                coeffs.resize(coeffs.len() + vars, 0.0);
+                for &(v, k) in &e.terms {
+                    coeffs[r * vars + v] = k;
+                }
+                dense_row.push(Some(r));
+            } else {
+                dense_row.push(None);
+            }
+        }
+        Some(DenseExprs { vars, exprs, dense_row, coeffs, magnitude: exprs.iter().map(|e| e.magnitude(mag)).collect() })
+    }
+
+    /// `Σⱼ wⱼ·expr(colsⱼ) + constant`, with the same error accounting as `Combiner::combine`.
+    pub fn combine(&self, cols: &[u32], vals: &[f64], constant: f64, acc: &mut Vec<f64>) -> LinExpr {
+        acc.clear();
+        acc.resize(self.vars, 0.0);
+        let mut c = Acc::new(constant);
+        let mut propagated = Acc::new(0.0);
+        let mut magnitude = Acc::new(0.0);
+        for (&j, &w) in cols.iter().zip(vals) {
+            let j = j as usize;
+            let e = &self.exprs[j];
+            match self.dense_row[j] {
+                Some(r) => {
+                    let row = &self.coeffs[r * self.vars..(r + 1) * self.vars];
+                    for (a, &k) in acc.iter_mut().zip(row) {
+                        *a += w * k;
+                    }
+                }
+                None => e.terms.iter().for_each(|&(v, k)| acc[v] += w * k),
+            }
+            c.add(w, e.constant);
+            propagated.add(w.abs(), e.error);
+            magnitude.add(w.abs(), self.magnitude[j]);
+        }
+        let terms = acc.iter().enumerate().filter(|(_, &k)| k != 0.0).map(|(v, &k)| (v, k)).collect();
+        let (constant, constant_error) = c.value_and_error();
+        let mut error = Acc::new(propagated.upper());
+        error.add(gamma(cols.len() + 1), magnitude.upper());
         error.add(constant_error, 1.0);
         LinExpr { terms, constant, error: error.upper() }
     }

@@ -5,9 +5,11 @@
 //! and lets `solve::certify` turn any dual vector into a rigorous bound on this very model.
 
 mod expr;
+mod joint;
 mod network;
 
-pub use expr::LinExpr;
+pub use expr::{Combiner, LinExpr};
+pub use joint::{InputConstraint, JointModel};
 pub use network::{encode_network, EncodeOptions, Mode};
 
 /// A variable with finite bounds; `integer` marks the binaries of exact mode.

@@ -2,7 +2,7 @@
 //! (shared by several networks in a joint model). Relaxed: triangle ReLU, max-pool with p+1
 //! rows; exact: big-M ReLU and max-pool with binaries; stable neurons need no new variable.
 
-use super::expr::Combiner;
+use super::expr::{Combiner, DenseExprs};
 use super::{LinExpr, LinearProgram, RowKind};
 use crate::bounds::symbolic::relu_upper_line;
 use crate::bounds::{Acc, Interval, NetworkBounds};
@@ -25,29 +25,45 @@ pub struct EncodeOptions {
     pub materialize_affine: bool,
 }
 
-/// Encodes layers `0..position` of `net` on top of `inputs`; returns the expressions of the
-/// vector at `position` (the logits for `position = net.layers.len()`).
+/// Encodes layers `from..to` of `net` on top of `inputs` (the expressions of the vector at
+/// position `from`); returns the expressions at position `to` (the logits for the last).
 pub fn encode_network(
     lp: &mut LinearProgram,
     net: &Network,
     nb: &NetworkBounds,
     inputs: Vec<LinExpr>,
     opts: &EncodeOptions,
-    position: usize,
+    positions: std::ops::Range<usize>,
 ) -> Vec<LinExpr> {
     let mut mag = lp.magnitudes();
     let mut comb = Combiner::new(lp.vars.len());
     let mut cur = inputs;
-    for j in 0..position {
+    for j in positions {
         let (inb, outb) = (nb.position(j), &nb.layers[j]);
         cur = match &net.layers[j].layer {
             Layer::Affine(a) => {
-                let exprs: Vec<LinExpr> = (0..a.weights.rows())
-                    .map(|i| {
-                        let (cols, vals) = a.weights.row(i);
-                        comb.combine(cols.iter().zip(vals).map(|(&c, &w)| (w, &cur[c as usize])), a.bias[i], &mag)
-                    })
-                    .collect();
+                let exprs: Vec<LinExpr> = match DenseExprs::from_sparse(&cur, &mag) {
+                    Some(dense) => {
+                        let mut acc = Vec::new();
+                        (0..a.weights.rows())
+                            .map(|i| {
+                                let (cols, vals) = a.weights.row(i);
+                                dense.combine(cols, vals, a.bias[i], &mut acc)
+                            })
+                            .collect()
+                    }
+                    None => {
+                        let mags: Vec<f64> = cur.iter().map(|e| e.magnitude(&mag)).collect();
+                        (0..a.weights.rows())
+                            .map(|i| {
+                                let (cols, vals) = a.weights.row(i);
+                                let parts =
+                                    cols.iter().zip(vals).map(|(&c, &w)| (w, &cur[c as usize], mags[c as usize]));
+                                comb.combine_known(parts, a.bias[i], &mag)
+                            })
+                            .collect()
+                    }
+                };
                 if opts.materialize_affine {
                     exprs
                         .into_iter()

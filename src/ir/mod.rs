@@ -159,6 +159,19 @@ impl Network {
         Ok(outs)
     }
 
+    /// Number of leading layers `other` has identical to this network (same parameters and
+    /// shapes): a joint model computes them once for both.
+    pub fn shared_prefix(&self, other: &Network) -> usize {
+        if self.input_shape != other.input_shape {
+            return 0;
+        }
+        self.layers
+            .iter()
+            .zip(&other.layers)
+            .take_while(|(a, b)| a.layer == b.layer && a.output_shape == b.output_shape)
+            .count()
+    }
+
     /// Checks that two networks can be compared on the same inputs (same input and output sizes).
     pub fn check_compatible(&self, other: &Network) -> Result<()> {
         if self.input_size() != other.input_size() || self.output_size() != other.output_size() {

@@ -6,7 +6,8 @@ use tract_onnx::prelude::*;
 use super::OnnxModel;
 use crate::error::{Error, Result};
 
-/// A runnable tract plan for one model, cut at the logits.
+/// A runnable tract plan for one model, cut at the logits (cheap to clone: the plan is shared).
+#[derive(Clone)]
 pub struct TractRunner {
     plan: Arc<TypedRunnableModel>,
     shape: Vec<usize>,

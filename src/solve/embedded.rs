@@ -1,44 +1,112 @@
-//! The embedded default backend: HiGHS linked in through good_lp (LP and MILP, row duals).
+//! The embedded default backend: HiGHS, linked in. A `Session` keeps one HiGHS model per LP and
+//! re-solves it for each new objective from the previous basis (good_lp's solve consumes its
+//! model, so re-solves go to the `highs` crate directly; models for files still go via good_lp).
 
-use good_lp::solvers::highs::highs;
-use good_lp::{ResolutionError, Solution as _, SolutionStatus, SolverModel, WithMipGap};
+use std::time::Instant;
 
-use super::{lpfile::to_good_lp, Sense, Solution, SolverConfig, Status};
-use crate::encode::{LinExpr, LinearProgram};
+use highs::{HighsModelStatus, HighsSolutionStatus, Model, RowProblem, Sense as HSense};
+
+use super::{Sense, Solution, SolverConfig, Status};
+use crate::encode::{LinExpr, LinearProgram, RowKind};
 use crate::error::{Error, Result};
 
-pub fn solve(lp: &LinearProgram, objective: &LinExpr, sense: Sense, cfg: &SolverConfig) -> Result<Solution> {
-    let (problem, vars, constraints) = to_good_lp(lp, objective, sense);
-    let mut model = problem.using(highs);
-    model.set_verbose(false);
-    if let Some(t) = cfg.time_limit {
-        model = model.set_time_limit(t);
-    }
-    if let Some(n) = cfg.threads {
-        model = model.set_threads(n);
-    }
-    if let Some(g) = cfg.mip_gap {
-        model = model.with_mip_gap(g as f32).map_err(|e| Error::Solver(format!("highs: invalid MIP gap {g}: {e}")))?;
-    }
-    for c in constraints {
-        model.add_constraint(c);
-    }
-    let solved = match model.solve() {
-        Ok(s) => s,
-        Err(ResolutionError::Infeasible) => {
-            return Err(Error::Solver("highs: the model is infeasible (the region or property admits no input)".into()))
+/// One LP/MILP loaded into HiGHS, ready to be solved for many objectives.
+pub struct Session {
+    model: Option<Model>,
+    cols: Vec<highs::Col>,
+    costs: Vec<f64>,
+    integer: bool,
+    time_limit: Option<f64>,
+    spent: f64,
+}
+
+impl Session {
+    /// `warm`: the model will be re-solved for many objectives (presolve is switched off, as it
+    /// costs more than it saves on a warm-started re-solve).
+    pub fn new(lp: &LinearProgram, cfg: &SolverConfig, warm: bool) -> Result<Session> {
+        let mut p = RowProblem::default();
+        let cols: Vec<highs::Col> =
+            lp.vars.iter().map(|v| p.add_column_with_integrality(0.0, v.lower..=v.upper, v.integer)).collect();
+        for r in &lp.rows {
+            let terms = r.coeffs.iter().map(|&(v, c)| (cols[v], c));
+            match r.kind {
+                RowKind::Ge => p.add_row(r.rhs.., terms),
+                RowKind::Le => p.add_row(..=r.rhs, terms),
+                RowKind::Eq => p.add_row(r.rhs..=r.rhs, terms),
+            }
         }
-        Err(ResolutionError::Unbounded) => return Err(Error::Solver("highs: the model is unbounded".into())),
-        Err(e) => return Err(Error::Solver(format!("highs: {e}"))),
-    };
-    let status = match solved.status() {
-        SolutionStatus::Optimal => Status::Optimal,
-        SolutionStatus::GapLimit => Status::Optimal,
-        SolutionStatus::TimeLimit => Status::Unknown("time limit reached".into()),
-    };
-    let primal: Vec<f64> = vars.iter().map(|&v| solved.value(v)).collect();
-    let raw = solved.into_inner();
-    let objective_value = objective.eval(&primal);
-    let row_duals = (lp.integer_count() == 0 && status == Status::Optimal).then(|| raw.dual_rows().to_vec());
-    Ok(Solution { status, objective: objective_value, primal, row_duals, seconds: 0.0 })
+        let err = |what: &str| Error::Solver(format!("highs: {what}"));
+        let mut model = p.try_optimise(HSense::Minimise).map_err(|e| err(&format!("cannot load the model ({e:?})")))?;
+        model.make_quiet();
+        if warm {
+            model.try_set_option("presolve", "off").map_err(|_| err("cannot switch presolve off"))?;
+        }
+        if let Some(n) = cfg.threads {
+            model.try_set_option("threads", n as i32).map_err(|_| err("invalid thread count"))?;
+        }
+        if let Some(g) = cfg.mip_gap {
+            model.try_set_option("mip_rel_gap", g).map_err(|_| err("invalid MIP gap"))?;
+        }
+        Ok(Session {
+            model: Some(model),
+            costs: vec![0.0; cols.len()],
+            cols,
+            integer: lp.integer_count() > 0,
+            time_limit: cfg.time_limit,
+            spent: 0.0,
+        })
+    }
+
+    /// Solves for one objective, starting from the previous solve's basis.
+    pub fn solve(&mut self, objective: &LinExpr, sense: Sense) -> Result<Solution> {
+        let mut model = self.model.take().ok_or_else(|| Error::Solver("highs: an earlier solve failed".into()))?;
+        let mut costs = vec![0.0; self.cols.len()];
+        for &(v, c) in &objective.terms {
+            costs[v] += c;
+        }
+        for (j, (&old, &new)) in self.costs.iter().zip(&costs).enumerate() {
+            if old != new {
+                model.change_column_cost(self.cols[j], new);
+            }
+        }
+        self.costs = costs;
+        model.set_sense(if sense == Sense::Minimise { HSense::Minimise } else { HSense::Maximise });
+        if let Some(t) = self.time_limit {
+            // HiGHS's clock runs across re-solves of one model: give each solve its own limit
+            model
+                .try_set_option("time_limit", self.spent + t)
+                .map_err(|_| Error::Solver("highs: invalid time limit".into()))?;
+        }
+        let start = Instant::now();
+        let solved = model.try_solve().map_err(|e| Error::Solver(format!("highs: solve failed ({e:?})")))?;
+        self.spent += start.elapsed().as_secs_f64();
+        let status = match solved.status() {
+            HighsModelStatus::Optimal => Status::Optimal,
+            HighsModelStatus::Infeasible => {
+                return Err(Error::Solver(
+                    "highs: the model is infeasible (the region or property admits no input)".into(),
+                ))
+            }
+            HighsModelStatus::Unbounded | HighsModelStatus::UnboundedOrInfeasible => {
+                return Err(Error::Solver("highs: the model is unbounded or infeasible".into()))
+            }
+            HighsModelStatus::ReachedTimeLimit => Status::Unknown("time limit reached".into()),
+            other => Status::Unknown(format!("highs stopped with status {other:?}")),
+        };
+        if solved.primal_solution_status() != HighsSolutionStatus::Feasible {
+            return Err(Error::Solver(format!("highs: no feasible point ({})", describe(&status))));
+        }
+        let sol = solved.get_solution();
+        let primal = sol.columns().to_vec();
+        let row_duals = (!self.integer && status == Status::Optimal).then(|| sol.dual_rows().to_vec());
+        self.model = Some(Model::from(solved));
+        Ok(Solution { objective: objective.eval(&primal), status, primal, row_duals, seconds: 0.0 })
+    }
+}
+
+fn describe(s: &Status) -> String {
+    match s {
+        Status::Optimal => "optimal".into(),
+        Status::Unknown(why) => why.clone(),
+    }
 }

@@ -9,6 +9,7 @@ use good_lp::solvers::lp_solvers::{
 };
 use good_lp::{ResolutionError, Solution as _, SolutionStatus, SolverModel};
 
+use super::glpk::Glpk;
 use super::{lpfile::to_good_lp, Sense, Solution, SolverConfig, SolverKind, Status};
 use crate::encode::{LinExpr, LinearProgram};
 use crate::error::{Error, Result};
@@ -35,13 +36,10 @@ pub fn solve(lp: &LinearProgram, objective: &LinExpr, sense: Sense, cfg: &Solver
             }
             run(LpSolver(s), lp, objective, sense, cfg.kind)
         }
-        SolverKind::Glpk => run(
-            LpSolver(apply(GlpkSolver::new().command_name(binary), secs, gap, cfg.kind)?),
-            lp,
-            objective,
-            sense,
-            cfg.kind,
-        ),
+        SolverKind::Glpk => {
+            let s = apply(Glpk(GlpkSolver::new().command_name(binary)), secs, gap, cfg.kind)?;
+            run(LpSolver(s), lp, objective, sense, cfg.kind)
+        }
         SolverKind::Gurobi => {
             let mut s = GurobiSolver::new().command_name(binary);
             s = apply(s, secs, gap, cfg.kind)?;

@@ -9,6 +9,7 @@ pub mod certify;
 mod config;
 mod embedded;
 mod external;
+mod glpk;
 mod lpfile;
 
 pub use config::{SolverConfig, SolverKind};
@@ -43,19 +44,46 @@ pub struct Solution {
     pub seconds: f64,
 }
 
+/// An LP/MILP loaded once and solved for many objectives (the embedded solver re-solves from
+/// the previous basis; file interfaces run the binary once per objective).
+pub struct Session<'a> {
+    lp: &'a LinearProgram,
+    cfg: &'a SolverConfig,
+    embedded: Option<embedded::Session>,
+}
+
+impl<'a> Session<'a> {
+    /// `warm`: many objectives will follow, each re-solved from the previous basis.
+    pub fn new(lp: &'a LinearProgram, cfg: &'a SolverConfig, warm: bool) -> Result<Session<'a>> {
+        let embedded = match cfg.kind {
+            SolverKind::Highs => Some(embedded::Session::new(lp, cfg, warm)?),
+            _ => None,
+        };
+        Ok(Session { lp, cfg, embedded })
+    }
+
+    /// Solves for one objective with the configured backend.
+    pub fn solve(&mut self, objective: &LinExpr, sense: Sense) -> Result<Solution> {
+        if let Some(dir) = &self.cfg.keep_model {
+            lpfile::keep(dir, self.lp, objective, sense)?;
+        }
+        let start = Instant::now();
+        let mut sol = match &mut self.embedded {
+            Some(session) => session.solve(objective, sense)?,
+            None => external::solve(self.lp, objective, sense, self.cfg)?,
+        };
+        sol.seconds = start.elapsed().as_secs_f64();
+        if sol.primal.len() != self.lp.vars.len() || sol.primal.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Solver(format!(
+                "{}: the solution does not assign every variable a finite value",
+                self.cfg.kind
+            )));
+        }
+        Ok(sol)
+    }
+}
+
 /// Solves `lp` for one objective with the configured backend.
 pub fn solve(lp: &LinearProgram, objective: &LinExpr, sense: Sense, cfg: &SolverConfig) -> Result<Solution> {
-    if let Some(dir) = &cfg.keep_model {
-        lpfile::keep(dir, lp, objective, sense)?;
-    }
-    let start = Instant::now();
-    let mut sol = match cfg.kind {
-        SolverKind::Highs => embedded::solve(lp, objective, sense, cfg)?,
-        _ => external::solve(lp, objective, sense, cfg)?,
-    };
-    sol.seconds = start.elapsed().as_secs_f64();
-    if sol.primal.len() != lp.vars.len() || sol.primal.iter().any(|v| !v.is_finite()) {
-        return Err(Error::Solver(format!("{}: the solution does not assign every variable a finite value", cfg.kind)));
-    }
-    Ok(sol)
+    Session::new(lp, cfg, false)?.solve(objective, sense)
 }

@@ -104,20 +104,21 @@ pub(crate) fn parse_network(form: &SExpr, items: &[SExpr], d: &mut Decls) -> Res
     let mut phase = 0;
     for part in &items[2..] {
         let head = part.head().unwrap_or("");
-        let (kind, part_phase) =
-            match head {
-                "equal-to" | "isomorphic-to" => (None, 0),
-                "declare-input" => (Some(VarKind::Input), 1),
-                "declare-hidden" => (Some(VarKind::Hidden), 2),
-                "declare-output" => (Some(VarKind::Output), 3),
-                _ => return Err(VnnlibError::new(
+        let (kind, part_phase) = match head {
+            "equal-to" | "isomorphic-to" => (None, 0),
+            "declare-input" => (Some(VarKind::Input), 1),
+            "declare-hidden" => (Some(VarKind::Hidden), 2),
+            "declare-output" => (Some(VarKind::Output), 3),
+            _ => {
+                return Err(VnnlibError::new(
                     part.pos(),
                     format!(
                         "expected declare-input, declare-hidden, declare-output, equal-to or isomorphic-to, found {}",
                         part.describe()
                     ),
-                )),
-            };
+                ))
+            }
+        };
         if part_phase < phase || (part_phase == 0 && net.relation.is_some()) {
             let msg = match part_phase {
                 0 if net.relation.is_some() => "a network may have at most one equal-to/isomorphic-to".to_string(),

@@ -1,0 +1,216 @@
+//! LROM and local implication (papers 000/001): bounds on `(N1[c]−N1[j]) − (N2[c]−N2[j])` over
+//! a region, joint (shared inputs) and independent, and the verdict "N2 implies N1".
+
+use serde::Serialize;
+
+use super::objective::{Extremum, OutputObjective, Region};
+use crate::bounds::{self, relu_stats, Interval, LpOptions, Method, NetworkBounds};
+use crate::data::argmax;
+use crate::encode::{EncodeOptions, JointModel, Mode, RowKind};
+use crate::error::Result;
+use crate::ir::Network;
+use crate::onnx::TractRunner;
+use crate::solve::{Sense, Session, SolverConfig};
+
+/// How one region is analysed.
+#[derive(Clone, Debug)]
+pub struct LromConfig {
+    pub encode: EncodeOptions,
+    pub bounds: Method,
+    pub solver: SolverConfig,
+    /// Solve the LP/MILP (else symbolic bounds only).
+    pub solve: bool,
+    /// Also bound each network's margin on its own (the papers' baseline).
+    pub independent: bool,
+    /// Also minimise N1's margin subject to N2's margin ≥ 0.
+    pub implication_only: bool,
+    /// Every ordered class pair instead of (label, j) only.
+    pub all_pairs: bool,
+    /// Also bound the maximum (the verdict needs only minima).
+    pub maximise: bool,
+    /// Implication is established when every certified minimum is ≥ this.
+    pub threshold: f64,
+    /// Solve the class pairs in parallel.
+    pub parallel: bool,
+    /// Re-solve one model per worker from the previous basis (else a fresh model per LP).
+    pub warm_start: bool,
+}
+
+impl LromConfig {
+    /// LP tightening solves with the same solver and encoding as the analysis.
+    pub fn lp_options(&self) -> LpOptions {
+        LpOptions {
+            solver: self.solver.clone(),
+            materialize_affine: self.encode.materialize_affine,
+            warm_start: self.warm_start,
+        }
+    }
+}
+
+impl Default for LromConfig {
+    fn default() -> Self {
+        LromConfig {
+            encode: EncodeOptions::default(),
+            bounds: Method::Lp,
+            solver: SolverConfig::default(),
+            solve: true,
+            independent: true,
+            implication_only: false,
+            all_pairs: false,
+            maximise: true,
+            threshold: 0.0,
+            parallel: true,
+            warm_start: true,
+        }
+    }
+}
+
+/// Bounds for one class pair.
+#[derive(Clone, Debug, Serialize)]
+pub struct PairResult {
+    pub c: usize,
+    pub j: usize,
+    pub min: Extremum,
+    pub max: Option<Extremum>,
+    /// Independent analysis: certified (min, max) of OM(N1) − OM(N2) with separate inputs.
+    pub independent: Option<(f64, f64)>,
+    /// Certified minimum of N1's margin where N2's margin is ≥ 0.
+    pub implication_only: Option<Extremum>,
+}
+
+/// The outcome for one region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every certified minimum is ≥ the threshold: N2 ⇒ N1 holds on the region.
+    Established,
+    /// A checked point has LROM below the threshold: the LROM criterion cannot establish it.
+    Refuted,
+    /// Neither.
+    Unknown,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RegionResult {
+    pub label: usize,
+    pub pairs: Vec<PairResult>,
+    pub verdict: Verdict,
+    /// Unstable ReLUs of N1 and N2 under the chosen bounds.
+    pub unstable: [usize; 2],
+    pub seconds: f64,
+}
+
+/// Analyses one region: `x` with label `label`, the L∞ ball of radius `delta` ∩ `domain`.
+#[allow(clippy::too_many_arguments)]
+pub fn analyse(
+    nets: [&Network; 2],
+    runners: &[TractRunner],
+    x: &[f64],
+    label: usize,
+    delta: f64,
+    domain: Option<(f64, f64)>,
+    cfg: &LromConfig,
+) -> Result<RegionResult> {
+    let start = std::time::Instant::now();
+    nets[0].check_compatible(nets[1])?;
+    let region = Interval::around(x, delta, domain)?;
+    let computed = nets
+        .iter()
+        .map(|n| bounds::compute_with_relaxation(n, &region, cfg.bounds, &cfg.lp_options()))
+        .collect::<Result<Vec<_>>>()?;
+    let (nb, relaxations): (Vec<NetworkBounds>, Vec<_>) = computed.into_iter().unzip();
+    let nbr: Vec<&NetworkBounds> = nb.iter().collect();
+    // LP tightening already relaxed most of both networks: reuse that, unless layers are shared
+    // (they must then be encoded once) or the mode is exact
+    let reuse = cfg.encode.mode == Mode::Relaxed && nets[0].shared_prefix(nets[1]) == 0;
+    let model = match relaxations.into_iter().collect::<Option<Vec<_>>>() {
+        Some(r) if reuse => {
+            JointModel::from_relaxations(r.into_iter().map(|r| r.into_parts()).collect(), &nets, &nbr, &cfg.encode)
+        }
+        _ => JointModel::build(&nets, &nbr, &[], &cfg.encode),
+    };
+    let anchor: Vec<f64> = x.iter().enumerate().map(|(i, &v)| v.clamp(region.lower[i], region.upper[i])).collect();
+    let joint = Region::new(&nets, runners, &nbr, &model, &anchor);
+    let solver = cfg.solve.then_some(&cfg.solver);
+    let classes = nets[0].output_size();
+    let pairs: Vec<(usize, usize)> = if cfg.all_pairs {
+        (0..classes).flat_map(|c| (0..classes).filter(move |&j| j != c).map(move |j| (c, j))).collect()
+    } else {
+        (0..classes).filter(|&j| j != label).map(|j| (label, j)).collect()
+    };
+    // one solver session per worker, re-solved for every objective of its pairs
+    let session = || solver.filter(|_| cfg.warm_start).map(|s| Session::new(&model.lp, s, true));
+    let results = crate::par::map_with(&pairs, cfg.parallel, session, |session, &(c, j)| -> Result<PairResult> {
+        let lrom = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j), (-1.0, 1, c), (1.0, 1, j)], constant: 0.0 };
+        let mut optimise = |sense| match session {
+            Some(Ok(s)) => joint.optimise_with(&lrom, sense, Some(s)),
+            Some(Err(e)) => Extremum { note: Some(e.to_string()), ..joint.optimise_with(&lrom, sense, None) },
+            None => joint.optimise(&lrom, sense, solver),
+        };
+        let min = optimise(Sense::Minimise);
+        let max = cfg.maximise.then(|| optimise(Sense::Maximise));
+        let independent = cfg.independent.then(|| independent_range(nets, runners, &nbr, &anchor, c, j, cfg));
+        let implication_only = cfg.implication_only.then(|| implication_only(&joint, c, j, cfg));
+        Ok(PairResult { c, j, min, max, independent, implication_only })
+    });
+    let pairs = results.into_iter().collect::<Result<Vec<_>>>()?;
+    let verdict = if pairs.iter().all(|p| p.min.certified >= cfg.threshold) {
+        Verdict::Established
+    } else if pairs.iter().any(|p| p.min.attained < cfg.threshold) {
+        Verdict::Refuted
+    } else {
+        Verdict::Unknown
+    };
+    let unstable = [0, 1].map(|k| relu_stats(nets[k], &nb[k]).iter().map(|s| s.unstable).sum());
+    Ok(RegionResult { label, pairs, verdict, unstable, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// The independent baseline: min and max of `OM(N1) − OM(N2)` when each network's margin is
+/// bounded on its own (no shared input), as certified (lower, upper).
+fn independent_range(
+    nets: [&Network; 2],
+    runners: &[TractRunner],
+    nb: &[&NetworkBounds],
+    anchor: &[f64],
+    c: usize,
+    j: usize,
+    cfg: &LromConfig,
+) -> (f64, f64) {
+    let solver = cfg.solve.then_some(&cfg.solver);
+    let margin = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j)], constant: 0.0 };
+    let [m1, m2] = [0, 1].map(|k| {
+        let model = JointModel::build(&[nets[k]], &[nb[k]], &[], &cfg.encode);
+        let single = Region::new(&nets[k..=k], &runners[k..=k], &nb[k..=k], &model, anchor);
+        let lo = single.optimise(&margin, Sense::Minimise, solver).certified;
+        let hi = single.optimise(&margin, Sense::Maximise, solver).certified;
+        (lo, hi)
+    });
+    (m1.0 - m2.1, m1.1 - m2.0)
+}
+
+/// Minimum of N1's margin over the part of the region where N2's margin is ≥ 0.
+fn implication_only(joint: &Region, c: usize, j: usize, cfg: &LromConfig) -> Extremum {
+    let mut model = joint.model.clone();
+    let n2_margin = model.objective(&[(1.0, 1, c), (-1.0, 1, j)], 0.0);
+    model.constrain(n2_margin, RowKind::Ge, 0.0);
+    let region = joint.with_model(&model);
+    let n1_margin = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j)], constant: 0.0 };
+    let mut best = region.optimise(&n1_margin, Sense::Minimise, cfg.solve.then_some(&cfg.solver));
+    // the witness must lie where N2's margin is ≥ 0, else it attains nothing for this problem
+    let n2_margin = OutputObjective { terms: vec![(1.0, 1, c), (-1.0, 1, j)], constant: 0.0 };
+    if region.checked_value(&n2_margin, &best.witness).is_none_or(|m| m < 0.0) {
+        best.attained = f64::NAN;
+        best.note = Some("no checked point with N2's margin ≥ 0 was found".into());
+    }
+    best
+}
+
+/// Whether both networks classify `x` as `label` (the papers analyse those samples only).
+pub fn correctly_classified(nets: &[&Network], x: &[f64], label: usize) -> Result<bool> {
+    for n in nets {
+        if argmax(&n.forward(x)?) != label {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,225 @@
+//! Certified optimisation of a linear function of several networks' outputs over a region:
+//! a rigorous bound (LP duals, else symbolic back-substitution) plus a checked witness.
+//!
+//! The true optimum always lies between `certified` and `attained`: the first is proved, the
+//! second is the value the IR computes at a concrete input inside the region, which tract has
+//! confirmed. A witness that tract does not confirm is dropped, never reported.
+
+use serde::Serialize;
+
+use crate::bounds::symbolic::{backsubstitute_to, Forms};
+use crate::bounds::{Interval, NetworkBounds};
+use crate::encode::JointModel;
+use crate::error::Result;
+use crate::ir::Network;
+use crate::onnx::TractRunner;
+use crate::solve::{self, certify, Sense, SolverConfig, Status};
+
+/// `Σ weight·N_net(x)[output] + constant`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputObjective {
+    pub terms: Vec<(f64, usize, usize)>,
+    pub constant: f64,
+}
+
+impl OutputObjective {
+    /// Value through the IR (f64).
+    pub fn eval(&self, nets: &[&Network], x: &[f64]) -> Result<f64> {
+        let outs = nets.iter().map(|n| n.forward(x)).collect::<Result<Vec<_>>>()?;
+        Ok(self.constant + self.terms.iter().map(|&(w, n, i)| w * outs[n][i]).sum::<f64>())
+    }
+
+    /// Value through tract's inference (f32).
+    pub fn eval_tract(&self, runners: &[TractRunner], x: &[f64]) -> Result<f64> {
+        let outs = runners.iter().map(|r| r.run(x)).collect::<Result<Vec<_>>>()?;
+        Ok(self.constant + self.terms.iter().map(|&(w, n, i)| w * outs[n][i]).sum::<f64>())
+    }
+
+    /// Rigorous bound by back-substituting the objective through every network to the shared
+    /// input (joint: one concretisation of the summed forms). Layers a network shares with the
+    /// first one are substituted once, for the summed form.
+    pub fn symbolic_bound(&self, nets: &[&Network], bounds: &[&NetworkBounds], sense: Sense) -> f64 {
+        let sign = if sense == Sense::Minimise { 1.0 } else { -1.0 };
+        let input = &bounds[0].input;
+        let split = nets[1..].iter().map(|n| nets[0].shared_prefix(n)).max().unwrap_or(0);
+        let mut at_split: Vec<Forms> = Vec::new();
+        let mut at_input: Vec<Forms> = Vec::new();
+        for (n, net) in nets.iter().enumerate() {
+            let mut coeffs = vec![0.0; net.output_size()];
+            self.terms.iter().filter(|t| t.1 == n).for_each(|&(w, _, i)| coeffs[i] += sign * w);
+            if coeffs.iter().all(|&c| c == 0.0) {
+                continue;
+            }
+            let f = Forms { cols: coeffs.len(), coeffs, constant: vec![0.0], error: vec![0.0] };
+            let bottom = if n == 0 || nets[0].shared_prefix(net) == split { split } else { 0 };
+            let f = backsubstitute_to(net, bounds[n], net.layers.len(), bottom, f);
+            if bottom == split {
+                at_split.push(f)
+            } else {
+                at_input.push(f)
+            }
+        }
+        if !at_split.is_empty() {
+            let parts: Vec<&Forms> = at_split.iter().collect();
+            let summed = Forms::sum(&parts, bounds[0].position(split));
+            at_input.push(backsubstitute_to(nets[0], bounds[0], split, 0, summed));
+        }
+        let konst = Forms {
+            cols: input.len(),
+            coeffs: vec![0.0; input.len()],
+            constant: vec![sign * self.constant],
+            error: vec![0.0],
+        };
+        let mut all: Vec<&Forms> = at_input.iter().collect();
+        all.push(&konst);
+        sign * Forms::concretize_sum(&all, input)[0]
+    }
+}
+
+/// Where a certified bound came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Certificate {
+    /// Rigorous bound from the LP's dual solution.
+    Dual,
+    /// Symbolic back-substitution (no duals available, or they gave less).
+    Symbolic,
+}
+
+/// One certified extremum.
+#[derive(Clone, Debug, Serialize)]
+pub struct Extremum {
+    /// Proved bound: ≤ the true minimum (or ≥ the true maximum).
+    pub certified: f64,
+    pub certificate: Certificate,
+    /// The value the solver claimed (not trusted).
+    pub solver_value: Option<f64>,
+    /// Value at the best checked point (≥ the true minimum, ≤ the true maximum).
+    pub attained: f64,
+    #[serde(skip)]
+    pub witness: Vec<f64>,
+    /// Why the solver's answer was not used, when it was not.
+    pub note: Option<String>,
+}
+
+/// Everything one region needs: the networks, their bounds, the joint model and the solver.
+#[derive(Clone)]
+pub struct Region<'a> {
+    pub nets: &'a [&'a Network],
+    pub runners: &'a [TractRunner],
+    pub bounds: &'a [&'a NetworkBounds],
+    pub model: &'a JointModel,
+    /// A point known to be in the region (its centre), always a valid witness.
+    pub anchor: &'a [f64],
+    /// Every network's outputs at the anchor, through the IR and through tract.
+    anchor_outputs: Option<Outputs>,
+}
+
+/// Outputs of every network at one point: (IR, tract).
+type Outputs = (Vec<Vec<f64>>, Vec<Vec<f64>>);
+
+/// Relative tolerance within which tract (f32) must confirm the IR's value at a witness.
+pub const TRACT_TOLERANCE: f64 = 1e-4;
+
+impl<'a> Region<'a> {
+    pub fn new(
+        nets: &'a [&'a Network],
+        runners: &'a [TractRunner],
+        bounds: &'a [&'a NetworkBounds],
+        model: &'a JointModel,
+        anchor: &'a [f64],
+    ) -> Region<'a> {
+        let mut r = Region { nets, runners, bounds, model, anchor, anchor_outputs: None };
+        r.anchor_outputs = r.outputs(anchor);
+        r
+    }
+
+    /// The same region over another model of it (e.g. with an extra constraint).
+    pub fn with_model(&self, model: &'a JointModel) -> Region<'a> {
+        Region { model, ..self.clone() }
+    }
+
+    fn input_box(&self) -> &Interval {
+        &self.bounds[0].input
+    }
+
+    fn outputs(&self, x: &[f64]) -> Option<Outputs> {
+        let ir = self.nets.iter().map(|n| n.forward(x)).collect::<Result<Vec<_>>>().ok()?;
+        let tract = self.runners.iter().map(|r| r.run(x)).collect::<Result<Vec<_>>>().ok()?;
+        Some((ir, tract))
+    }
+
+    /// The IR's value of `obj` from outputs, if tract's value confirms it.
+    fn confirmed(obj: &OutputObjective, (ir, tract): &Outputs) -> Option<f64> {
+        let value = |outs: &[Vec<f64>]| obj.constant + obj.terms.iter().map(|&(w, n, i)| w * outs[n][i]).sum::<f64>();
+        let (v, t) = (value(ir), value(tract));
+        let scale = 1.0 + v.abs().max(t.abs());
+        ((v - t).abs() <= TRACT_TOLERANCE * scale).then_some(v)
+    }
+
+    /// The IR's value at `x` if tract confirms it.
+    pub fn checked_value(&self, obj: &OutputObjective, x: &[f64]) -> Option<f64> {
+        Self::confirmed(obj, &self.outputs(x)?)
+    }
+
+    /// Certified extremum of `obj` in direction `sense`, solving the LP/MILP with a new session
+    /// when a solver is given (symbolic bound and the anchor's value otherwise).
+    pub fn optimise(&self, obj: &OutputObjective, sense: Sense, solver: Option<&SolverConfig>) -> Extremum {
+        match solver.map(|cfg| solve::Session::new(&self.model.lp, cfg, false)) {
+            None => self.optimise_with(obj, sense, None),
+            Some(Ok(mut session)) => self.optimise_with(obj, sense, Some(&mut session)),
+            Some(Err(e)) => {
+                let mut best = self.optimise_with(obj, sense, None);
+                best.note = Some(e.to_string());
+                best
+            }
+        }
+    }
+
+    /// Certified extremum of `obj`, solving with `session` (a session of this region's model).
+    pub fn optimise_with(&self, obj: &OutputObjective, sense: Sense, session: Option<&mut solve::Session>) -> Extremum {
+        let better = |a: f64, b: f64| if sense == Sense::Minimise { a < b } else { a > b };
+        let symbolic = obj.symbolic_bound(self.nets, self.bounds, sense);
+        let mut best = Extremum {
+            certified: symbolic,
+            certificate: Certificate::Symbolic,
+            solver_value: None,
+            attained: self.anchor_outputs.as_ref().and_then(|o| Self::confirmed(obj, o)).unwrap_or(f64::NAN),
+            witness: self.anchor.to_vec(),
+            note: None,
+        };
+        let Some(session) = session else { return best };
+        let expr = self.model.objective(&obj.terms, obj.constant);
+        match session.solve(&expr, sense) {
+            Err(e) => best.note = Some(e.to_string()),
+            Ok(sol) => {
+                best.solver_value = Some(sol.objective);
+                if let Status::Unknown(why) = &sol.status {
+                    best.note = Some(why.clone());
+                }
+                if let Some(d) = sol.row_duals.as_ref().filter(|_| sol.status == Status::Optimal) {
+                    let b = certify::bound(&self.model.lp, &expr, sense, d);
+                    if better(symbolic, b) {
+                        best.certified = b;
+                        best.certificate = Certificate::Dual;
+                    }
+                }
+                let x = clip(&self.model.input_point(&sol.primal), self.input_box());
+                match self.checked_value(obj, &x) {
+                    Some(v) if best.attained.is_nan() || better(v, best.attained) => {
+                        best.attained = v;
+                        best.witness = x;
+                    }
+                    Some(_) => {}
+                    None => best.note = Some("the solver's point was not confirmed by tract; dropped".into()),
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Projects a solver point (feasible up to tolerances) into the box.
+pub fn clip(x: &[f64], b: &Interval) -> Vec<f64> {
+    x.iter().enumerate().map(|(i, &v)| v.clamp(b.lower[i], b.upper[i])).collect()
+}

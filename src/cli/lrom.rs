@@ -1,0 +1,241 @@
+//! `twinverify lrom`: LROM bounds, implication verdicts and the implication matrix over a batch
+//! of samples, from a YAML spec or from flags for the quick case.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::args::{parse_domain, SolverArgs};
+use crate::analysis::batch::Batch;
+use crate::analysis::lrom::LromConfig;
+use crate::bounds::Method;
+use crate::encode::{EncodeOptions, Mode};
+use crate::error::{Error, Result};
+use crate::onnx::{self, TractRunner};
+use crate::report;
+use crate::spec::{
+    parse_selection, AnalysisKind, ClassPairs, DataSpec, NetworkEntry, OneOrMany, OutputSpec, Scale, Selection, Spec,
+};
+
+#[derive(Debug, Args)]
+pub struct LromArgs {
+    /// The networks (N1 N2 …) when no --spec is given; every ordered pair is analysed unless
+    /// --pair is given.
+    #[arg(conflicts_with = "spec")]
+    pub nets: Vec<PathBuf>,
+    /// A YAML spec (see specs/); flags below override its values.
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+    /// Analyse only the pair N1,N2 given by position (1-based), e.g. --pair 1,2 (repeatable).
+    #[arg(long, value_parser = parse_pair)]
+    pub pair: Vec<(usize, usize)>,
+    /// CSV data file with rows "label,f1,…,fn".
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Scale applied to the features (a number or a fraction such as 1/255).
+    #[arg(long)]
+    pub scale: Option<String>,
+    /// Rows to analyse: 0..100, 7 or 1,5,9 (default: all).
+    #[arg(long, value_parser = parse_selection)]
+    pub samples: Option<Selection>,
+    /// Radius of the L∞ region (repeat or comma-separate for several).
+    #[arg(long, value_delimiter = ',')]
+    pub delta: Vec<f64>,
+    /// Input domain LOW,HIGH the region is clipped to.
+    #[arg(long, value_parser = parse_domain)]
+    pub domain: Option<(f64, f64)>,
+    /// What to compute.
+    #[arg(long, value_enum)]
+    pub analysis: Option<AnalysisKind>,
+    /// Relaxed (LP) or exact (MILP).
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+    /// Neuron bounds feeding the encoding.
+    #[arg(long, value_enum)]
+    pub bounds: Option<Method>,
+    /// Every ordered class pair instead of (label, j).
+    #[arg(long)]
+    pub all_pairs: bool,
+    /// Analyse misclassified samples too.
+    #[arg(long)]
+    pub include_misclassified: bool,
+    /// Symbolic bounds only: no LP/MILP solve.
+    #[arg(long)]
+    pub no_solve: bool,
+    /// Skip the independent baseline (each network bounded on its own).
+    #[arg(long)]
+    pub no_independent: bool,
+    /// Also minimise N1's margin subject to N2's margin ≥ 0.
+    #[arg(long)]
+    pub implication_only: bool,
+    /// Paper-faithful encoding: every affine output gets a variable and an equality row.
+    #[arg(long)]
+    pub materialize: bool,
+    /// Implication is established when every certified LROM minimum is ≥ this.
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    #[command(flatten)]
+    pub solver: SolverArgs,
+    /// Write one CSV row per sample, radius, network pair and class pair.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Write every result as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+fn parse_pair(s: &str) -> std::result::Result<(usize, usize), String> {
+    let (a, b) = s.split_once(',').ok_or("write a pair as N1,N2 (1-based positions)")?;
+    let p = |t: &str| t.trim().parse::<usize>().ok().filter(|&v| v > 0).ok_or(format!("'{t}' is not a position ≥ 1"));
+    Ok((p(a)? - 1, p(b)? - 1))
+}
+
+/// The spec from the file, or one built from the flags; flags override the file.
+fn spec(args: &LromArgs) -> Result<Spec> {
+    let mut spec = match &args.spec {
+        Some(path) => Spec::load(path)?,
+        None => {
+            if args.nets.len() < 2 {
+                return Err(Error::Input("give at least two networks, or --spec FILE".into()));
+            }
+            let data = args.data.clone().ok_or_else(|| Error::Input("give --data CSV (or use --spec)".into()))?;
+            Spec {
+                networks: args
+                    .nets
+                    .iter()
+                    .map(|p| NetworkEntry {
+                        name: p.file_stem().map_or("net".into(), |s| s.to_string_lossy().into()),
+                        path: p.clone(),
+                    })
+                    .collect(),
+                data: DataSpec { csv: Some(data), scale: None, centers: None },
+                samples: None,
+                include_misclassified: false,
+                delta: OneOrMany::One(0.01),
+                domain: None,
+                analysis: AnalysisKind::Lrom,
+                pairs: None,
+                class_pairs: ClassPairs::Label,
+                mode: Mode::Relaxed,
+                bounds: Method::Lp,
+                solve: true,
+                independent: None,
+                implication_only: false,
+                threshold: 0.0,
+                solver: Default::default(),
+                output: OutputSpec::default(),
+            }
+        }
+    };
+    if let Some(s) = &args.scale {
+        spec.data.scale = Some(Scale::Text(s.clone()));
+    }
+    if let Some(s) = &args.samples {
+        spec.samples = Some(s.clone());
+    }
+    if !args.delta.is_empty() {
+        spec.delta = OneOrMany::Many(args.delta.clone());
+    }
+    if let Some((a, b)) = args.domain {
+        spec.domain = Some([a, b]);
+    }
+    spec.analysis = args.analysis.unwrap_or(spec.analysis);
+    spec.mode = args.mode.unwrap_or(spec.mode);
+    spec.bounds = args.bounds.unwrap_or(spec.bounds);
+    spec.threshold = args.threshold.unwrap_or(spec.threshold);
+    spec.include_misclassified |= args.include_misclassified;
+    spec.implication_only |= args.implication_only;
+    spec.solve &= !args.no_solve;
+    if args.no_independent {
+        spec.independent = Some(false);
+    }
+    if args.all_pairs {
+        spec.class_pairs = ClassPairs::All;
+    }
+    if !args.pair.is_empty() {
+        let n = spec.networks.len();
+        if let Some(&(a, b)) = args.pair.iter().find(|&&(a, b)| a >= n || b >= n || a == b) {
+            return Err(Error::Input(format!("--pair {},{}: positions must differ and be ≤ {n}", a + 1, b + 1)));
+        }
+        spec.pairs = Some(
+            args.pair.iter().map(|&(a, b)| [spec.networks[a].name.clone(), spec.networks[b].name.clone()]).collect(),
+        );
+    }
+    spec.solver = args.solver.apply(spec.solver);
+    spec.output.csv = args.csv.clone().or(spec.output.csv);
+    spec.output.json = args.json.clone().or(spec.output.json);
+    Ok(spec)
+}
+
+pub fn run(args: LromArgs) -> Result<()> {
+    let spec = spec(&args)?;
+    let models = spec.networks.iter().map(|n| onnx::load(&n.path)).collect::<Result<Vec<_>>>()?;
+    for m in &models[1..] {
+        models[0].network.check_compatible(&m.network)?;
+    }
+    let runners = models.iter().map(TractRunner::new).collect::<Result<Vec<_>>>()?;
+    let nets: Vec<_> = models.iter().map(|m| &m.network).collect();
+    let samples = spec.samples()?;
+    if let Some(s) = samples.iter().find(|s| s.features.len() != nets[0].input_size()) {
+        return Err(Error::Shape(format!(
+            "sample {} has {} features, the networks take {}",
+            s.index,
+            s.features.len(),
+            nets[0].input_size()
+        )));
+    }
+    let names: Vec<String> = spec.networks.iter().map(|n| n.name.clone()).collect();
+    let lrom = spec.analysis == AnalysisKind::Lrom;
+    let config = LromConfig {
+        encode: EncodeOptions { mode: spec.mode, materialize_affine: args.materialize },
+        bounds: spec.bounds,
+        solver: spec.solver.clone(),
+        solve: spec.solve,
+        independent: spec.independent.unwrap_or(lrom),
+        implication_only: spec.implication_only,
+        all_pairs: spec.class_pairs == ClassPairs::All,
+        maximise: lrom,
+        threshold: spec.threshold,
+        parallel: true,
+        warm_start: true,
+    };
+    let pairs = spec.pair_indices();
+    let deltas = spec.delta.values();
+    let batch = Batch {
+        nets: &nets,
+        runners: &runners,
+        pairs: &pairs,
+        samples: &samples,
+        deltas: &deltas,
+        domain: spec.domain.map(|[a, b]| (a, b)),
+        include_misclassified: spec.include_misclassified,
+        config: &config,
+    };
+    let bar = ProgressBar::new(batch.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} regions  {elapsed} elapsed, ETA {eta}  {msg}")
+            .expect("a valid template"),
+    );
+    let outcomes = batch.run(|o| {
+        bar.set_message(format!("{} ⇒ {} sample {} δ={}", names[o.n2], names[o.n1], o.sample, o.delta));
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    let summaries = report::summarise(&outcomes);
+    if spec.analysis == AnalysisKind::Matrix {
+        for d in &deltas {
+            println!("{}", report::matrix_table(&summaries, &names, *d));
+        }
+    }
+    print!("{}", report::summary_table(&summaries, &names));
+    if let Some(p) = &spec.output.csv {
+        report::write_csv(p, &report::csv_rows(&outcomes, &names))?;
+        println!("wrote {}", p.display());
+    }
+    if let Some(p) = &spec.output.json {
+        report::write_json(p, &outcomes, &names)?;
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! One model holding several networks that share the same input variables: the region (a box,
+//! plus optional linear input constraints) is encoded once, then every network on top of it.
+
+use super::expr::Combiner;
+use super::{encode_network, EncodeOptions, LinExpr, LinearProgram, RowKind};
+use crate::bounds::NetworkBounds;
+use crate::ir::Network;
+
+/// A linear constraint on the input: `Σ coeff·x[i] (kind) rhs`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputConstraint {
+    pub terms: Vec<(usize, f64)>,
+    pub kind: RowKind,
+    pub rhs: f64,
+}
+
+/// The joint model: input variables, and the output expressions of every network.
+#[derive(Clone, Debug)]
+pub struct JointModel {
+    pub lp: LinearProgram,
+    pub inputs: Vec<usize>,
+    pub outputs: Vec<Vec<LinExpr>>,
+}
+
+impl JointModel {
+    /// Encodes `nets` (with their bounds over the same input box) on shared input variables.
+    /// Leading layers identical to the first network's are encoded once and shared, so that
+    /// identical computations cannot be relaxed differently in the two copies.
+    pub fn build(
+        nets: &[&Network],
+        bounds: &[&NetworkBounds],
+        constraints: &[InputConstraint],
+        opts: &EncodeOptions,
+    ) -> Self {
+        let mut lp = LinearProgram::default();
+        let input = &bounds[0].input;
+        let inputs: Vec<usize> = (0..input.len()).map(|i| lp.add_var(input.lower[i], input.upper[i], false)).collect();
+        for c in constraints {
+            let terms = c.terms.iter().map(|&(i, k)| (inputs[i], k)).collect();
+            lp.add_row(LinExpr { terms, constant: 0.0, error: 0.0 }, c.kind, c.rhs);
+        }
+        let x: Vec<LinExpr> = inputs.iter().map(|&v| LinExpr::var(v)).collect();
+        let first = nets[0];
+        let split = nets[1..].iter().map(|n| first.shared_prefix(n)).max().unwrap_or(0);
+        let shared = encode_network(&mut lp, first, bounds[0], x.clone(), opts, 0..split);
+        let mut outputs =
+            vec![encode_network(&mut lp, first, bounds[0], shared.clone(), opts, split..first.layers.len())];
+        for (net, nb) in nets.iter().zip(bounds).skip(1) {
+            let p = first.shared_prefix(net);
+            let (start, at) = if p == split { (shared.clone(), split) } else { (x.clone(), 0) };
+            outputs.push(encode_network(&mut lp, net, nb, start, opts, at..net.layers.len()));
+        }
+        JointModel { lp, inputs, outputs }
+    }
+
+    /// Joins relaxations that each start with their own copy of the same input variables (the
+    /// models LP tightening built, given as model, expressions and position) and encodes the
+    /// remaining layers of every network. Only for networks that share no layer.
+    pub fn from_relaxations(
+        parts: Vec<(LinearProgram, Vec<LinExpr>, usize)>,
+        nets: &[&Network],
+        bounds: &[&NetworkBounds],
+        opts: &EncodeOptions,
+    ) -> Self {
+        let n = bounds[0].input.len();
+        let mut lp = LinearProgram::default();
+        let mut outputs = Vec::with_capacity(parts.len());
+        for (k, (part, exprs, position)) in parts.into_iter().enumerate() {
+            let offset = if k == 0 { 0 } else { lp.vars.len() - n };
+            let map = |v: usize| if v < n { v } else { v + offset };
+            lp.vars.extend(part.vars.into_iter().skip(if k == 0 { 0 } else { n }));
+            for mut row in part.rows {
+                row.coeffs.iter_mut().for_each(|t| t.0 = map(t.0));
+                lp.rows.push(row);
+            }
+            let exprs = exprs
+                .into_iter()
+                .map(|mut e| {
+                    e.terms.iter_mut().for_each(|t| t.0 = map(t.0));
+                    e
+                })
+                .collect();
+            outputs.push(encode_network(&mut lp, nets[k], bounds[k], exprs, opts, position..nets[k].layers.len()));
+        }
+        JointModel { lp, inputs: (0..n).collect(), outputs }
+    }
+
+    /// `Σ weight·output[network][index] + constant` as one expression (rounding bounded).
+    /// Terms whose expressions are identical (outputs of shared layers) are merged first, so
+    /// that `N1[c] − N2[c]` of identical twins is exactly zero.
+    pub fn objective(&self, terms: &[(f64, usize, usize)], constant: f64) -> LinExpr {
+        let mut merged: Vec<(f64, &LinExpr)> = Vec::new();
+        for &(w, n, i) in terms {
+            let e = &self.outputs[n][i];
+            match merged.iter_mut().find(|(_, m)| *m == e) {
+                Some(slot) => slot.0 += w,
+                None => merged.push((w, e)),
+            }
+        }
+        let mag = self.lp.magnitudes();
+        let mut comb = Combiner::new(mag.len());
+        comb.combine(merged, constant, &mag)
+    }
+
+    /// Adds the row `expr (kind) rhs` (e.g. "N2's margin ≥ 0" for implication-only).
+    pub fn constrain(&mut self, expr: LinExpr, kind: RowKind, rhs: f64) {
+        self.lp.add_row(expr, kind, rhs);
+    }
+
+    /// The input part of a solver point.
+    pub fn input_point(&self, primal: &[f64]) -> Vec<f64> {
+        self.inputs.iter().map(|&v| primal[v]).collect()
+    }
+}

@@ -1,0 +1,239 @@
+//! Reports of batch runs: a readable summary table, the implication matrix, and CSV/JSON files
+//! with one row per sample, radius, network pair and class pair.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::batch::Outcome;
+use crate::analysis::lrom::Verdict;
+use crate::error::{Error, Result};
+
+/// One CSV row: a class pair of one region. Sample-level fields repeat on each of its rows.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CsvRow {
+    pub sample: usize,
+    pub label: usize,
+    pub delta: f64,
+    pub n1: String,
+    pub n2: String,
+    pub c: usize,
+    pub j: usize,
+    pub certified_min: f64,
+    pub attained_min: f64,
+    pub certificate_min: String,
+    pub certified_max: Option<f64>,
+    pub attained_max: Option<f64>,
+    pub independent_min: Option<f64>,
+    pub independent_max: Option<f64>,
+    pub implication_only_min: Option<f64>,
+    pub verdict: String,
+    pub seconds: f64,
+    pub unstable_n1: usize,
+    pub unstable_n2: usize,
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Established => "established",
+        Verdict::Refuted => "refuted",
+        Verdict::Unknown => "unknown",
+    }
+}
+
+/// Flattens outcomes into CSV rows (skipped samples produce none).
+pub fn csv_rows(outcomes: &[Outcome], names: &[String]) -> Vec<CsvRow> {
+    let mut rows = Vec::new();
+    for o in outcomes {
+        let Some(r) = &o.result else { continue };
+        for p in &r.pairs {
+            rows.push(CsvRow {
+                sample: o.sample,
+                label: o.label,
+                delta: o.delta,
+                n1: names[o.n1].clone(),
+                n2: names[o.n2].clone(),
+                c: p.c,
+                j: p.j,
+                certified_min: p.min.certified,
+                attained_min: p.min.attained,
+                certificate_min: format!("{:?}", p.min.certificate).to_lowercase(),
+                certified_max: p.max.as_ref().map(|m| m.certified),
+                attained_max: p.max.as_ref().map(|m| m.attained),
+                independent_min: p.independent.map(|i| i.0),
+                independent_max: p.independent.map(|i| i.1),
+                implication_only_min: p.implication_only.as_ref().map(|e| e.certified),
+                verdict: verdict_name(r.verdict).into(),
+                seconds: r.seconds,
+                unstable_n1: r.unstable[0],
+                unstable_n2: r.unstable[1],
+            });
+        }
+    }
+    rows
+}
+
+fn create(path: &Path) -> Result<std::fs::File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    std::fs::File::create(path).map_err(|e| Error::io(path, e))
+}
+
+pub fn write_csv(path: &Path, rows: &[CsvRow]) -> Result<()> {
+    let mut w = csv::Writer::from_writer(create(path)?);
+    for r in rows {
+        w.serialize(r).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+    }
+    w.flush().map_err(|e| Error::io(path, e))
+}
+
+pub fn read_csv(path: &Path) -> Result<Vec<CsvRow>> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+    r.deserialize().map(|row| row.map_err(|e| Error::Input(format!("{}: {e}", path.display())))).collect()
+}
+
+pub fn write_json(path: &Path, outcomes: &[Outcome], names: &[String]) -> Result<()> {
+    let doc = serde_json::json!({ "networks": names, "regions": outcomes });
+    let mut f = create(path)?;
+    serde_json::to_writer_pretty(&mut f, &doc).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+    writeln!(f).map_err(|e| Error::io(path, e))
+}
+
+/// Statistics of one (N1, N2, δ) group.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    pub n1: usize,
+    pub n2: usize,
+    pub delta: f64,
+    pub analysed: usize,
+    pub skipped: usize,
+    pub established: usize,
+    pub refuted: usize,
+    /// Mean certified LROM range width (max − min) and independent width, over class pairs.
+    pub joint_width: Option<f64>,
+    pub independent_width: Option<f64>,
+    pub median_seconds: f64,
+}
+
+impl Summary {
+    /// Share of analysed samples where N2 ⇒ N1 was established, in percent.
+    pub fn established_percent(&self) -> f64 {
+        if self.analysed == 0 {
+            0.0
+        } else {
+            100.0 * self.established as f64 / self.analysed as f64
+        }
+    }
+}
+
+/// A group being summarised: its summary, seconds per region, joint and independent widths.
+type Group = (Summary, Vec<f64>, Vec<f64>, Vec<f64>);
+
+pub fn summarise(outcomes: &[Outcome]) -> Vec<Summary> {
+    let mut groups: Vec<Group> = Vec::new();
+    for o in outcomes {
+        let idx = match groups.iter().position(|g| g.0.n1 == o.n1 && g.0.n2 == o.n2 && g.0.delta == o.delta) {
+            Some(i) => i,
+            None => {
+                groups.push((
+                    Summary { n1: o.n1, n2: o.n2, delta: o.delta, ..Default::default() },
+                    vec![],
+                    vec![],
+                    vec![],
+                ));
+                groups.len() - 1
+            }
+        };
+        let (s, secs, joint, indep) = &mut groups[idx];
+        let Some(r) = &o.result else {
+            s.skipped += 1;
+            continue;
+        };
+        s.analysed += 1;
+        s.established += (r.verdict == Verdict::Established) as usize;
+        s.refuted += (r.verdict == Verdict::Refuted) as usize;
+        secs.push(r.seconds);
+        for p in &r.pairs {
+            if let Some(m) = &p.max {
+                joint.push(m.certified - p.min.certified);
+            }
+            if let Some((lo, hi)) = p.independent {
+                indep.push(hi - lo);
+            }
+        }
+    }
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    groups
+        .into_iter()
+        .map(|(mut s, mut secs, joint, indep)| {
+            secs.sort_by(f64::total_cmp);
+            s.median_seconds = secs.get(secs.len() / 2).copied().unwrap_or(0.0);
+            s.joint_width = mean(&joint);
+            s.independent_width = mean(&indep);
+            s
+        })
+        .collect()
+}
+
+/// The summary as a text table.
+pub fn summary_table(summaries: &[Summary], names: &[String]) -> String {
+    let mut t = format!(
+        "{:<34} {:>7} {:>8} {:>6} {:>12} {:>8} {:>11} {:>11} {:>9} {:>9}\n",
+        "implication N2 ⇒ N1",
+        "delta",
+        "samples",
+        "skip",
+        "established",
+        "refuted",
+        "LROM width",
+        "indep width",
+        "gain",
+        "median s"
+    );
+    for s in summaries {
+        let pair = format!("{} ⇒ {}", names[s.n2], names[s.n1]);
+        let w = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        let gain = match (s.joint_width, s.independent_width) {
+            (Some(j), Some(i)) if i > 0.0 => format!("{:.1}%", 100.0 * (i - j) / i),
+            _ => "-".into(),
+        };
+        t.push_str(&format!(
+            "{pair:<34} {:>7} {:>8} {:>6} {:>11.1}% {:>8} {:>11} {:>11} {:>9} {:>9.3}\n",
+            s.delta,
+            s.analysed,
+            s.skipped,
+            s.established_percent(),
+            s.refuted,
+            w(s.joint_width),
+            w(s.independent_width),
+            gain,
+            s.median_seconds
+        ));
+    }
+    t
+}
+
+/// The implication matrix for one radius: row N2 (reference), column N1 (subject), cell = share
+/// of samples where N2 ⇒ N1 is established.
+pub fn matrix_table(summaries: &[Summary], names: &[String], delta: f64) -> String {
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(8);
+    let mut t = format!("implication matrix at delta {delta} (row N2 ⇒ column N1, % of samples)\n{:width$}", "");
+    for n in names {
+        t.push_str(&format!(" {n:>width$}"));
+    }
+    t.push('\n');
+    for (b, row) in names.iter().enumerate() {
+        t.push_str(&format!("{row:width$}"));
+        for a in 0..names.len() {
+            let cell = summaries
+                .iter()
+                .find(|s| s.n1 == a && s.n2 == b && s.delta == delta)
+                .map_or("-".to_string(), |s| format!("{:.1}", s.established_percent()));
+            t.push_str(&format!(" {cell:>width$}"));
+        }
+        t.push('\n');
+    }
+    t
+}

@@ -1,0 +1,290 @@
+//! The relational YAML spec users write: networks, data, region, analysis, solver and output.
+//! Unknown keys are errors that name the key and the allowed ones; paths are relative to the file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::bounds::Method;
+use crate::data::{parse_scale, read_samples, Sample};
+use crate::encode::Mode;
+use crate::error::{Error, Result};
+use crate::solve::SolverConfig;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The networks, in order: `- {name: original, path: nets/a.onnx}`.
+    pub networks: Vec<NetworkEntry>,
+    pub data: DataSpec,
+    /// Rows to use: `0..20`, `5` or a list `[0, 3, 7]` (default: all).
+    #[serde(default)]
+    pub samples: Option<Selection>,
+    /// Analyse samples a network misclassifies too (default: correctly classified only).
+    #[serde(default)]
+    pub include_misclassified: bool,
+    /// One radius or a list.
+    pub delta: OneOrMany,
+    /// Input domain `[low, high]` the region is clipped to.
+    #[serde(default)]
+    pub domain: Option<[f64; 2]>,
+    #[serde(default)]
+    pub analysis: AnalysisKind,
+    /// Ordered pairs `[N1, N2]` (subject, reference) by name; default: every ordered pair.
+    #[serde(default)]
+    pub pairs: Option<Vec<[String; 2]>>,
+    #[serde(default)]
+    pub class_pairs: ClassPairs,
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default = "default_bounds")]
+    pub bounds: Method,
+    /// Solve the LP/MILP (default true); false reports symbolic bounds only.
+    #[serde(default = "yes")]
+    pub solve: bool,
+    /// Also run the independent baseline (default: true for lrom, false otherwise).
+    #[serde(default)]
+    pub independent: Option<bool>,
+    #[serde(default)]
+    pub implication_only: bool,
+    #[serde(default)]
+    pub threshold: f64,
+    #[serde(default)]
+    pub solver: SolverConfig,
+    #[serde(default)]
+    pub output: OutputSpec,
+}
+
+fn default_bounds() -> Method {
+    Method::Lp
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkEntry {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// CSV rows "label,f1,…,fn".
+    #[serde(default)]
+    pub csv: Option<PathBuf>,
+    /// Factor applied to the features: a number or a fraction such as "1/255".
+    #[serde(default)]
+    pub scale: Option<Scale>,
+    /// Explicit centres instead of a CSV file.
+    #[serde(default)]
+    pub centers: Option<Vec<Center>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Scale {
+    Number(f64),
+    Text(String),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Center {
+    pub label: usize,
+    pub x: Vec<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Selection {
+    One(usize),
+    List(Vec<usize>),
+    Range(String),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(f64),
+    Many(Vec<f64>),
+}
+
+impl OneOrMany {
+    pub fn values(&self) -> Vec<f64> {
+        match self {
+            OneOrMany::One(v) => vec![*v],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// What is computed for every region.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AnalysisKind {
+    /// LROM minimum and maximum for every class pair, with the independent baseline.
+    #[default]
+    Lrom,
+    /// The implication verdict only (LROM minima).
+    Implication,
+    /// The implication matrix over every ordered pair of networks.
+    Matrix,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassPairs {
+    /// (label, j) for every other class j.
+    #[default]
+    Label,
+    /// Every ordered pair of classes.
+    All,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    #[serde(default)]
+    pub csv: Option<PathBuf>,
+    #[serde(default)]
+    pub json: Option<PathBuf>,
+}
+
+/// Parses a sample selection written `A..B` (B excluded), `A..=B`, `A` or `A,B,C`.
+pub fn parse_selection(text: &str) -> std::result::Result<Selection, String> {
+    let t = text.trim();
+    if t.contains("..") {
+        return Ok(Selection::Range(t.to_string()));
+    }
+    let list: std::result::Result<Vec<usize>, _> = t.split(',').map(|p| p.trim().parse::<usize>()).collect();
+    list.map(Selection::List).map_err(|_| format!("'{text}' is not a sample selection (use 0..100, 7 or 1,5,9)"))
+}
+
+impl Selection {
+    /// The selected row indices among `n` rows.
+    pub fn indices(&self, n: usize) -> Result<Vec<usize>> {
+        let bad = |m: String| Error::Input(format!("samples: {m}"));
+        let out: Vec<usize> = match self {
+            Selection::One(i) => vec![*i],
+            Selection::List(v) => v.clone(),
+            Selection::Range(r) => {
+                let (a, b) = r.split_once("..").ok_or_else(|| bad(format!("'{r}' is not a range A..B")))?;
+                let (b, inclusive) = match b.strip_prefix('=') {
+                    Some(b) => (b, true),
+                    None => (b, false),
+                };
+                let a: usize = if a.trim().is_empty() {
+                    0
+                } else {
+                    a.trim().parse().map_err(|_| bad(format!("'{a}' is not a row number")))?
+                };
+                let b: usize = if b.trim().is_empty() {
+                    n
+                } else {
+                    b.trim().parse::<usize>().map_err(|_| bad(format!("'{b}' is not a row number")))?
+                        + inclusive as usize
+                };
+                (a..b.min(n)).collect()
+            }
+        };
+        if let Some(i) = out.iter().find(|&&i| i >= n) {
+            return Err(bad(format!("row {i} does not exist ({n} rows)")));
+        }
+        Ok(out)
+    }
+}
+
+impl Spec {
+    /// Reads and checks a spec file; relative paths in it become relative to its folder.
+    pub fn load(path: &Path) -> Result<Spec> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut spec: Spec =
+            serde_saphyr::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let rebase = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        spec.networks.iter_mut().for_each(|n| rebase(&mut n.path));
+        spec.data.csv.iter_mut().for_each(rebase);
+        spec.output.csv.iter_mut().for_each(rebase);
+        spec.output.json.iter_mut().for_each(rebase);
+        spec.solver.keep_model.iter_mut().for_each(rebase);
+        spec.check()?;
+        Ok(spec)
+    }
+
+    fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Input(format!("spec: {m}")));
+        if self.networks.len() < 2 {
+            return bad("list at least two networks".into());
+        }
+        for (i, n) in self.networks.iter().enumerate() {
+            if self.networks[..i].iter().any(|m| m.name == n.name) {
+                return bad(format!("network name '{}' is used twice", n.name));
+            }
+        }
+        for [a, b] in self.pairs.iter().flatten() {
+            for name in [a, b] {
+                if self.network_index(name).is_none() {
+                    let names: Vec<_> = self.networks.iter().map(|n| n.name.as_str()).collect();
+                    return bad(format!("pair names unknown network '{name}' (networks: {})", names.join(", ")));
+                }
+            }
+        }
+        if self.delta.values().iter().any(|d| !(d.is_finite() && *d >= 0.0)) {
+            return bad("every delta must be a finite number ≥ 0".into());
+        }
+        match (&self.data.csv, &self.data.centers) {
+            (Some(_), Some(_)) | (None, None) => bad("data needs exactly one of `csv` and `centers`".into()),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn network_index(&self, name: &str) -> Option<usize> {
+        self.networks.iter().position(|n| n.name == name)
+    }
+
+    /// Ordered pairs (N1, N2) by index: the listed ones, else every ordered pair.
+    pub fn pair_indices(&self) -> Vec<(usize, usize)> {
+        match &self.pairs {
+            Some(p) => {
+                p.iter().map(|[a, b]| (self.network_index(a).unwrap(), self.network_index(b).unwrap())).collect()
+            }
+            None => {
+                let n = self.networks.len();
+                (0..n).flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b))).collect()
+            }
+        }
+    }
+
+    /// The selected samples, scaled.
+    pub fn samples(&self) -> Result<Vec<Sample>> {
+        let all = match (&self.data.csv, &self.data.centers) {
+            (Some(csv), _) => {
+                let scale = match &self.data.scale {
+                    None => 1.0,
+                    Some(Scale::Number(v)) => *v,
+                    Some(Scale::Text(t)) => parse_scale(t)?,
+                };
+                read_samples(csv, scale)?
+            }
+            (None, Some(centers)) => centers
+                .iter()
+                .enumerate()
+                .map(|(index, c)| Sample { index, label: c.label, features: c.x.clone() })
+                .collect(),
+            (None, None) => return Err(Error::Input("spec: data needs `csv` or `centers`".into())),
+        };
+        let picked = match &self.samples {
+            Some(sel) => sel.indices(all.len())?,
+            None => (0..all.len()).collect(),
+        };
+        Ok(picked.into_iter().map(|i| all[i].clone()).collect())
+    }
+}

@@ -1,0 +1,91 @@
+//! LROM and implication on the twin fixtures: identical twins give LROM = 0, the joint range is
+//! never wider than the independent one, and relaxed ≤ exact ≤ value at any sampled input.
+
+mod common;
+
+use common::*;
+use rand::Rng;
+use twinverify::analysis::lrom::{analyse, LromConfig, Verdict};
+use twinverify::encode::Mode;
+use twinverify::onnx::{self, OnnxModel, TractRunner};
+
+fn load(names: [&str; 2]) -> ([OnnxModel; 2], Vec<TractRunner>) {
+    let models = names.map(|n| onnx::load(fixture(n)).unwrap());
+    let runners = models.iter().map(|m| TractRunner::new(m).unwrap()).collect();
+    (models, runners)
+}
+
+fn lrom_at(models: &[OnnxModel; 2], x: &[f64], c: usize, j: usize) -> f64 {
+    let (a, b) = (models[0].network.forward(x).unwrap(), models[1].network.forward(x).unwrap());
+    (a[c] - a[j]) - (b[c] - b[j])
+}
+
+#[test]
+fn identical_twins_have_lrom_zero_and_implication_holds() {
+    let (models, runners) = load(["twin_mlp.onnx", "twin_mlp_same.onnx"]);
+    let nets = [&models[0].network, &models[1].network];
+    for (label, x) in csv_rows(&fixture("twin_mlp_data.csv"), 1.0, 5) {
+        for mode in [Mode::Relaxed, Mode::Exact] {
+            let mut cfg = LromConfig::default();
+            cfg.encode.mode = mode;
+            let r = analyse(nets, &runners, &x, label, 0.05, Some((0.0, 1.0)), &cfg).unwrap();
+            for p in &r.pairs {
+                let max = p.max.as_ref().unwrap();
+                for v in [p.min.certified, max.certified, p.min.attained, max.attained] {
+                    assert!(v.abs() <= 1e-9, "pair ({}, {}): {v}", p.c, p.j);
+                }
+            }
+            assert_eq!(r.verdict, Verdict::Established);
+        }
+    }
+}
+
+#[test]
+fn joint_bounds_are_sound_never_wider_than_independent_and_relaxed_brackets_exact() {
+    for (pair, data, scale) in [
+        (["twin_mlp.onnx", "twin_mlp_prune50.onnx"], "twin_mlp_data.csv", 1.0),
+        (["twin_mlp.onnx", "twin_mlp_quant8.onnx"], "twin_mlp_data.csv", 1.0),
+        (["twin_conv.onnx", "twin_conv_prune50.onnx"], "twin_conv_data.csv", 1.0 / 255.0),
+        (["twin_pool.onnx", "twin_pool_quant8.onnx"], "twin_pool_data.csv", 1.0 / 255.0),
+    ] {
+        let (models, runners) = load(pair);
+        let nets = [&models[0].network, &models[1].network];
+        let mut r = rng(3);
+        for (label, x) in csv_rows(&fixture(data), scale, 4) {
+            let delta = 0.05;
+            let relaxed = analyse(nets, &runners, &x, label, delta, Some((0.0, 1.0)), &LromConfig::default()).unwrap();
+            let mut cfg = LromConfig::default();
+            cfg.encode.mode = Mode::Exact;
+            let exact = analyse(nets, &runners, &x, label, delta, Some((0.0, 1.0)), &cfg).unwrap();
+            for (rp, ep) in relaxed.pairs.iter().zip(&exact.pairs) {
+                let (c, j) = (rp.c, rp.j);
+                let (ilo, ihi) = rp.independent.unwrap();
+                let (rmax, emax) = (rp.max.as_ref().unwrap(), ep.max.as_ref().unwrap());
+                let tol = 1e-6;
+                assert!(
+                    rp.min.certified >= ilo - tol && rmax.certified <= ihi + tol,
+                    "{pair:?}: joint wider than independent"
+                );
+                // relaxed certified ≤ exact solver optimum ≤ attained (a checked point) ≤ any sample
+                let exact_min = ep.min.solver_value.unwrap();
+                assert!(
+                    rp.min.certified <= exact_min + tol,
+                    "{pair:?}: relaxed {} > exact {exact_min}",
+                    rp.min.certified
+                );
+                assert!(exact_min <= ep.min.attained + tol);
+                let exact_max = emax.solver_value.unwrap();
+                assert!(rmax.certified >= exact_max - tol && exact_max >= emax.attained - tol);
+                for _ in 0..300 {
+                    let p: Vec<f64> = x.iter().map(|&v| (v + r.random_range(-delta..=delta)).clamp(0.0, 1.0)).collect();
+                    let v = lrom_at(&models, &p, c, j);
+                    assert!(
+                        rp.min.certified <= v && v <= rmax.certified,
+                        "{pair:?}: sampled LROM {v} outside certified range"
+                    );
+                    assert!(ep.min.certified <= v && v <= emax.certified);
+                }
+            }
+        }
+    }
+}
