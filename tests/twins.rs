@@ -52,7 +52,8 @@ fn sparsified_mlp_keeps_predictions_and_phases_with_fewer_nonzeros() {
     let rows = mlp_rows();
     let inputs: Vec<Vec<f64>> = rows.iter().map(|r| r.1.clone()).collect();
     let out = temp("vnn.onnx");
-    let done = sparsify_and_check(&fixture("twin_mlp.onnx"), &inputs, &SparsifyOptions::default(), &out);
+    let paper = SparsifyOptions { inactive: InactiveRule::Paper, ..Default::default() };
+    let done = sparsify_and_check(&fixture("twin_mlp.onnx"), &inputs, &paper, &out);
     assert!(done.layers.iter().all(|l| l.failed_lps == 0 && l.phase_changes == 0), "{:#?}", done.layers);
     let nnz = summary::nonzeros(&fixture("twin_mlp.onnx"), &out).unwrap();
     let (before, after): (usize, usize) = (nnz.iter().map(|n| n.original).sum(), nnz.iter().map(|n| n.twin).sum());

@@ -56,11 +56,13 @@ pub struct SparsifyOptions {
 pub enum InactiveRule {
     /// The paper's (9): `W̃a + b̃ ≤ 0` (with the margin: `≤ max(z, −τ)`). The LP may move an inactive
     /// pre-activation right up to the phase boundary, which can add unstable ReLUs around the row.
-    #[default]
     Paper,
     /// `W̃a + b̃ ≤ z`: the pre-activation may only fall, so no neuron of the optimised layer gets
     /// closer to its phase boundary on a validation row (less sparsity, usually fewer unstable
-    /// ReLUs). Later layers' inactive neurons (ε > 0) keep the paper's row.
+    /// ReLUs). Later layers' inactive neurons (ε > 0) keep the paper's row. The default: the
+    /// point of the procedure is a network that is easier to verify, which the paper's row
+    /// defeats on fcnn7 (15.6 → 60.1 unstable ReLUs at δ = 0.01, against 8.65 with this one).
+    #[default]
     Keep,
 }
 
@@ -80,7 +82,7 @@ impl Default for SparsifyOptions {
             epsilon: 0.0,
             margin: 1e-5,
             zero_tolerance: 1e-9,
-            inactive: InactiveRule::Paper,
+            inactive: InactiveRule::Keep,
             solver: SolverConfig::default(),
         }
     }

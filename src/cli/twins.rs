@@ -52,7 +52,7 @@ pub struct SparsifyArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Phase row of an inactive ReLU: the paper's "≤ 0", or "keep" (never closer to the boundary).
-    #[arg(long, value_enum, default_value = "paper")]
+    #[arg(long, value_enum, default_value = "keep")]
     pub inactive: InactiveRule,
     /// Seconds per LP.
     #[arg(long)]
