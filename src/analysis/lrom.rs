@@ -139,7 +139,8 @@ pub fn analyse(
         (0..classes).filter(|&j| j != label).map(|j| (label, j)).collect()
     };
     // one solver session per worker, re-solved for every objective of its pairs
-    let session = || solver.filter(|_| cfg.warm_start).map(|s| Session::new(&model.lp, s, true));
+    let presolve_off = !cfg.encode.materialize_affine;
+    let session = || solver.filter(|_| cfg.warm_start).map(|s| Session::new(&model.lp, s, presolve_off));
     let results = crate::par::map_with(&pairs, cfg.parallel, session, |session, &(c, j)| -> Result<PairResult> {
         let lrom = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j), (-1.0, 1, c), (1.0, 1, j)], constant: 0.0 };
         let mut optimise = |sense| match session {

@@ -54,7 +54,7 @@ impl Relaxation {
         let results = crate::par::map_with(
             &jobs,
             true,
-            || opts.warm_start.then(|| solve::Session::new(lp, &cfg, true)),
+            || opts.warm_start.then(|| solve::Session::new(lp, &cfg, !opts.materialize_affine)),
             |session, &(i, sense)| {
                 let sol = match session {
                     Some(s) => s.as_mut().ok()?.solve(&exprs[i], sense).ok()?,

@@ -21,8 +21,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// `warm`: the model will be re-solved for many objectives (presolve is switched off, as it
-    /// costs more than it saves on a warm-started re-solve).
+    /// `warm`: the model is small and will be re-solved for many objectives: presolve is switched
+    /// off, as it then costs more than it saves (on large models with equality rows it is needed).
     pub fn new(lp: &LinearProgram, cfg: &SolverConfig, warm: bool) -> Result<Session> {
         let mut p = RowProblem::default();
         let cols: Vec<highs::Col> =
