@@ -1,0 +1,74 @@
+//! The YAML spec: unknown keys and bad values are one clear error naming the key and the allowed
+//! ones; the bundled example specs load and run through the binary.
+
+mod common;
+
+use std::process::Command;
+
+use twinverify::spec::Spec;
+
+fn write(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("twinverify-spec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const GOOD: &str =
+    "networks:\n  - {name: a, path: /x/a.onnx}\n  - {name: b, path: /x/b.onnx}\ndata: {csv: /x/d.csv}\ndelta: 0.01\n";
+
+#[test]
+fn unknown_keys_name_the_key_and_the_allowed_ones() {
+    let p = write("typo.yaml", &format!("{GOOD}dleta: 0.02\n"));
+    let e = Spec::load(&p).unwrap_err().to_string();
+    assert!(e.contains("dleta") && e.contains("delta") && e.contains("networks"), "{e}");
+    let p = write("nested.yaml", &GOOD.replace("{csv: /x/d.csv}", "{csv: /x/d.csv, scal: 2}"));
+    let e = Spec::load(&p).unwrap_err().to_string();
+    assert!(e.contains("scal") && e.contains("scale"), "{e}");
+    let p = write("solver.yaml", &format!("{GOOD}solver: {{name: highs, timelimit: 3}}\n"));
+    assert!(Spec::load(&p).unwrap_err().to_string().contains("timelimit"));
+}
+
+#[test]
+fn bad_values_are_clear_errors() {
+    let cases = [
+        (format!("{GOOD}mode: fuzzy\n"), "fuzzy"),
+        (format!("{GOOD}pairs: [[a, c]]\n"), "unknown network 'c'"),
+        (GOOD.replace("delta: 0.01", "delta: -1"), "delta"),
+        (GOOD.replace("  - {name: b, path: /x/b.onnx}\n", ""), "at least two networks"),
+        (GOOD.replace("{csv: /x/d.csv}", "{}"), "exactly one of `csv` and `centers`"),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let e = Spec::load(&write(&format!("bad{i}.yaml"), text)).unwrap_err().to_string();
+        assert!(e.contains(want), "case {i}: {e}");
+    }
+}
+
+#[test]
+fn paths_are_relative_to_the_spec_and_selections_parse() {
+    let p = write("rel.yaml", &GOOD.replace("/x/a.onnx", "nets/a.onnx"));
+    let s = Spec::load(&p).unwrap();
+    assert_eq!(s.networks[0].path, p.parent().unwrap().join("nets/a.onnx"));
+    let sel = twinverify::spec::parse_selection("2..=4").unwrap();
+    assert_eq!(sel.indices(10).unwrap(), vec![2, 3, 4]);
+    assert!(twinverify::spec::parse_selection("3,x").is_err());
+    assert!(twinverify::spec::parse_selection("0..20").unwrap().indices(5).unwrap().len() == 5);
+}
+
+#[test]
+fn the_bundled_fixture_spec_runs_and_writes_its_csv() {
+    let spec = common::fixtures().join("../../specs/twin_mlp.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_twinverify"))
+        .args(["lrom", "--spec"])
+        .arg(&spec)
+        .args(["--csv"])
+        .arg(std::env::temp_dir().join("twinverify-spec-run.csv"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = twinverify::report::read_csv(&std::env::temp_dir().join("twinverify-spec-run.csv")).unwrap();
+    // 4 ordered pairs × 2 radii × (correctly classified samples of 20) × 2 other classes
+    assert!(!rows.is_empty() && rows.iter().all(|r| r.j != r.label && r.certified_min <= r.attained_min + 1e-9));
+    assert!(rows.iter().all(|r| r.certified_max.unwrap() >= r.attained_max.unwrap() - 1e-9));
+}
