@@ -5,5 +5,6 @@ pub mod batch;
 pub mod compress;
 pub mod lrom;
 pub mod objective;
+pub mod robustness;
 pub mod sparsify;
 pub mod summary;

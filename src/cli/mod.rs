@@ -6,6 +6,7 @@ mod bench;
 mod bounds;
 mod lrom;
 mod network;
+mod robust;
 mod twins;
 
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ enum Command {
     Lrom(Box<lrom::LromArgs>),
     /// Benchmark: paper-faithful LROM baseline against the default fast path, in one run.
     Bench(bench::BenchArgs),
+    /// Verified-robustness rate of one network over a batch of samples (certified margins).
+    Robust(robust::RobustArgs),
     /// Verification-friendly twin (paper 002): sparsest weights keeping every validation phase and prediction.
     Sparsify(twins::SparsifyArgs),
     /// Pruned or quantised twin of a network, written as float32 ONNX.
@@ -47,6 +50,7 @@ pub fn main() -> ExitCode {
         Command::Bounds(a) => bounds::run(a),
         Command::Lrom(a) => lrom::run(*a),
         Command::Bench(a) => bench::run(a),
+        Command::Robust(a) => robust::run(a),
         Command::Sparsify(a) => twins::run_sparsify(a),
         Command::Compress(a) => twins::run_compress(a),
     };

@@ -1,0 +1,57 @@
+//! Single-network local robustness on an L∞ region: certified lower bounds of every margin
+//! `N[label] − N[j]` (verified when all are > 0) and checked counterexamples (falsified).
+
+use serde::Serialize;
+
+use super::objective::{OutputObjective, Region};
+use crate::bounds::{self, Interval, LpOptions, Method, NetworkBounds};
+use crate::encode::{EncodeOptions, JointModel};
+use crate::error::Result;
+use crate::ir::Network;
+use crate::onnx::TractRunner;
+use crate::solve::{Sense, Session, SolverConfig};
+
+/// The outcome for one region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Robustness {
+    /// Every certified margin is > 0: no input of the region changes the class.
+    Verified,
+    /// A checked input of the region is classified otherwise.
+    Falsified,
+    Unknown,
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Decides robustness of `net` around `x` (class `label`) within radius `delta` ∩ `domain`.
+pub fn check(
+    net: &Network,
+    runner: &TractRunner,
+    x: &[f64],
+    label: usize,
+    delta: f64,
+    domain: Option<(f64, f64)>,
+    bounds_method: Method,
+    solver: &SolverConfig,
+) -> Result<Robustness> {
+    let region = Interval::around(x, delta, domain)?;
+    let lp = LpOptions { solver: solver.clone(), materialize_affine: false, warm_start: true };
+    let nb: NetworkBounds = bounds::compute_with(net, &region, bounds_method, &lp)?;
+    let model = JointModel::build(&[net], &[&nb], &[], &EncodeOptions::default());
+    let anchor: Vec<f64> = x.iter().enumerate().map(|(i, &v)| v.clamp(region.lower[i], region.upper[i])).collect();
+    let (nets, runners, nbs) = ([net], [runner.clone()], [&nb]);
+    let r = Region::new(&nets, &runners, &nbs, &model, &anchor);
+    let mut session = Session::new(&model.lp, solver, true).ok();
+    let mut verdict = Robustness::Verified;
+    for j in (0..net.output_size()).filter(|&j| j != label) {
+        let margin = OutputObjective { terms: vec![(1.0, 0, label), (-1.0, 0, j)], constant: 0.0 };
+        let e = r.optimise_with(&margin, Sense::Minimise, session.as_mut());
+        if e.attained < 0.0 {
+            return Ok(Robustness::Falsified);
+        }
+        if e.certified <= 0.0 {
+            verdict = Robustness::Unknown;
+        }
+    }
+    Ok(verdict)
+}
