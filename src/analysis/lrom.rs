@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::objective::{Extremum, OutputObjective, Region};
+use super::objective::{clip, Extremum, OutputObjective, Region};
 use crate::bounds::{self, relu_stats, Interval, LpOptions, Method, NetworkBounds};
 use crate::data::argmax;
 use crate::encode::{EncodeOptions, JointModel, Mode, RowKind};
@@ -129,7 +129,7 @@ pub fn analyse(
         }
         _ => JointModel::build(&nets, &nbr, &[], &cfg.encode),
     };
-    let anchor: Vec<f64> = x.iter().enumerate().map(|(i, &v)| v.clamp(region.lower[i], region.upper[i])).collect();
+    let anchor = clip(x, &region);
     let joint = Region::new(&nets, runners, &nbr, &model, &anchor);
     let solver = cfg.solve.then_some(&cfg.solver);
     let classes = nets[0].output_size();

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::objective::{OutputObjective, Region};
+use super::objective::{clip, OutputObjective, Region};
 use crate::bounds::{self, Interval, LpOptions, Method, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel};
 use crate::error::Result;
@@ -38,7 +38,7 @@ pub fn check(
     let lp = LpOptions { solver: solver.clone(), materialize_affine: false, warm_start: true };
     let nb: NetworkBounds = bounds::compute_with(net, &region, bounds_method, &lp)?;
     let model = JointModel::build(&[net], &[&nb], &[], &EncodeOptions::default());
-    let anchor: Vec<f64> = x.iter().enumerate().map(|(i, &v)| v.clamp(region.lower[i], region.upper[i])).collect();
+    let anchor = clip(x, &region);
     let (nets, runners, nbs) = ([net], [runner.clone()], [&nb]);
     let r = Region::new(&nets, &runners, &nbs, &model, &anchor);
     let mut session = Session::new(&model.lp, solver, true).ok();
