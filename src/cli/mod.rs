@@ -6,6 +6,7 @@ mod bench;
 mod bounds;
 mod lrom;
 mod network;
+mod plot;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,8 @@ enum Command {
     Lrom(Box<lrom::LromArgs>),
     /// Benchmark: paper-faithful LROM baseline against the default fast path, in one run.
     Bench(bench::BenchArgs),
+    /// Bar chart (SVG or PNG) of "compact ⇒ original" and "original ⇒ compact" from `lrom --csv` results.
+    Plot(plot::PlotArgs),
 }
 
 /// Parses the command line, runs it and maps errors to a message on stderr and exit code 1.
@@ -42,6 +45,7 @@ pub fn main() -> ExitCode {
         Command::Bounds(a) => bounds::run(a),
         Command::Lrom(a) => lrom::run(*a),
         Command::Bench(a) => bench::run(a),
+        Command::Plot(a) => plot::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

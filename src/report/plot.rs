@@ -17,11 +17,16 @@
 //! sharing the y axis (`--delta` keeps one). Drawing (`plot/draw.rs`): SVG or PNG, text in a TrueType
 //! font loaded at run time.
 
+mod draw;
+mod typeset;
+
 use std::collections::{BTreeMap, HashMap};
 
 use super::{verdict_name, CsvRow};
 use crate::analysis::lrom::Verdict;
 use crate::error::{Error, Result};
+
+pub use draw::{draw_figure, DEFAULT_FONT};
 
 /// One direction of one pair at one radius: established on `established` of `samples` samples.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
