@@ -29,6 +29,8 @@ pub enum Error {
     Tract(String),
     #[error("solver: {0}")]
     Solver(String),
+    #[error("plot: {0}")]
+    Plot(String),
 }
 
 /// Short alias used across the crate.

@@ -6,6 +6,7 @@ mod bench;
 mod bounds;
 mod lrom;
 mod network;
+mod plot;
 mod robust;
 mod twins;
 
@@ -39,6 +40,8 @@ enum Command {
     Sparsify(twins::SparsifyArgs),
     /// Pruned or quantised twin of a network, written as float32 ONNX.
     Compress(twins::CompressArgs),
+    /// Bar chart (SVG or PNG) of "compact ⇒ original" and "original ⇒ compact" from `lrom --csv` results.
+    Plot(plot::PlotArgs),
 }
 
 /// Parses the command line, runs it and maps errors to a message on stderr and exit code 1.
@@ -53,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Robust(a) => robust::run(a),
         Command::Sparsify(a) => twins::run_sparsify(a),
         Command::Compress(a) => twins::run_compress(a),
+        Command::Plot(a) => plot::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,8 @@
 //! Reports of batch runs: a readable summary table, the implication matrix, and CSV/JSON files
 //! with one row per sample, radius, network pair and class pair.
 
+pub mod plot;
+
 use std::io::Write;
 use std::path::Path;
 
