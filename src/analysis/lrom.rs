@@ -131,6 +131,16 @@ pub fn analyse(
     };
     let anchor = clip(x, &region);
     let joint = Region::new(&nets, runners, &nbr, &model, &anchor);
+    // the independent baseline's single-network models do not depend on the class pair
+    let single_models: Vec<JointModel> = match cfg.independent {
+        true => (0..2).map(|k| JointModel::build(&[nets[k]], &[nbr[k]], &[], &cfg.encode)).collect(),
+        false => Vec::new(),
+    };
+    let singles: Vec<Region> = single_models
+        .iter()
+        .enumerate()
+        .map(|(k, m)| Region::new(&nets[k..=k], &runners[k..=k], &nbr[k..=k], m, &anchor))
+        .collect();
     let solver = cfg.solve.then_some(&cfg.solver);
     let classes = nets[0].output_size();
     let pairs: Vec<(usize, usize)> = if cfg.all_pairs {
@@ -150,7 +160,7 @@ pub fn analyse(
         };
         let min = optimise(Sense::Minimise);
         let max = cfg.maximise.then(|| optimise(Sense::Maximise));
-        let independent = cfg.independent.then(|| independent_range(nets, runners, &nbr, &anchor, c, j, cfg));
+        let independent = cfg.independent.then(|| independent_range(&singles, c, j, cfg));
         let implication_only = cfg.implication_only.then(|| implication_only(&joint, c, j, cfg));
         Ok(PairResult { c, j, min, max, independent, implication_only })
     });
@@ -168,20 +178,11 @@ pub fn analyse(
 
 /// The independent baseline: min and max of `OM(N1) − OM(N2)` when each network's margin is
 /// bounded on its own (no shared input), as certified (lower, upper).
-fn independent_range(
-    nets: [&Network; 2],
-    runners: &[TractRunner],
-    nb: &[&NetworkBounds],
-    anchor: &[f64],
-    c: usize,
-    j: usize,
-    cfg: &LromConfig,
-) -> (f64, f64) {
+fn independent_range(singles: &[Region], c: usize, j: usize, cfg: &LromConfig) -> (f64, f64) {
     let solver = cfg.solve.then_some(&cfg.solver);
     let margin = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j)], constant: 0.0 };
     let [m1, m2] = [0, 1].map(|k| {
-        let model = JointModel::build(&[nets[k]], &[nb[k]], &[], &cfg.encode);
-        let single = Region::new(&nets[k..=k], &runners[k..=k], &nb[k..=k], &model, anchor);
+        let single = &singles[k];
         let lo = single.optimise(&margin, Sense::Minimise, solver).certified;
         let hi = single.optimise(&margin, Sense::Maximise, solver).certified;
         (lo, hi)
