@@ -8,15 +8,6 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> 
     items.par_iter().map(f).collect()
 }
 
-/// `map` in parallel when `parallel`, else in order on this thread.
-pub fn map_maybe<T: Sync, R: Send>(items: &[T], parallel: bool, f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
-    if parallel {
-        map(items, f)
-    } else {
-        items.iter().map(f).collect()
-    }
-}
-
 /// `map` with per-worker state made by `init` (a solver session, say), in parallel when
 /// `parallel`, else in order with one state.
 pub fn map_with<T: Sync, S, R: Send>(

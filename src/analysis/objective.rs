@@ -23,16 +23,15 @@ pub struct OutputObjective {
 }
 
 impl OutputObjective {
+    /// Value given every network's outputs.
+    pub fn value(&self, outs: &[Vec<f64>]) -> f64 {
+        self.constant + self.terms.iter().map(|&(w, n, i)| w * outs[n][i]).sum::<f64>()
+    }
+
     /// Value through the IR (f64).
     pub fn eval(&self, nets: &[&Network], x: &[f64]) -> Result<f64> {
         let outs = nets.iter().map(|n| n.forward(x)).collect::<Result<Vec<_>>>()?;
-        Ok(self.constant + self.terms.iter().map(|&(w, n, i)| w * outs[n][i]).sum::<f64>())
-    }
-
-    /// Value through tract's inference (f32).
-    pub fn eval_tract(&self, runners: &[TractRunner], x: &[f64]) -> Result<f64> {
-        let outs = runners.iter().map(|r| r.run(x)).collect::<Result<Vec<_>>>()?;
-        Ok(self.constant + self.terms.iter().map(|&(w, n, i)| w * outs[n][i]).sum::<f64>())
+        Ok(self.value(&outs))
     }
 
     /// Rigorous bound by back-substituting the objective through every network to the shared
@@ -151,8 +150,7 @@ impl<'a> Region<'a> {
 
     /// The IR's value of `obj` from outputs, if tract's value confirms it.
     fn confirmed(obj: &OutputObjective, (ir, tract): &Outputs) -> Option<f64> {
-        let value = |outs: &[Vec<f64>]| obj.constant + obj.terms.iter().map(|&(w, n, i)| w * outs[n][i]).sum::<f64>();
-        let (v, t) = (value(ir), value(tract));
+        let (v, t) = (obj.value(ir), obj.value(tract));
         let scale = 1.0 + v.abs().max(t.abs());
         ((v - t).abs() <= TRACT_TOLERANCE * scale).then_some(v)
     }

@@ -12,6 +12,7 @@ use crate::data::{parse_scale, read_samples};
 use crate::encode::EncodeOptions;
 use crate::error::{Error, Result};
 use crate::onnx::{self, TractRunner};
+use crate::report::median;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -65,11 +66,6 @@ fn looseness(base: &RegionResult, fast: &RegionResult) -> f64 {
         .fold(f64::NEG_INFINITY, f64::max)
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 pub fn run(args: BenchArgs) -> Result<()> {
     let original = onnx::load(&args.original)?;
     let samples = read_samples(&args.data, parse_scale(&args.scale)?)?;
@@ -113,7 +109,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 args.data.display()
             )));
         }
-        let (mb, mf) = (median(&mut tb), median(&mut tf));
+        let (mb, mf) = (median(&mut tb).unwrap_or(f64::NAN), median(&mut tf).unwrap_or(f64::NAN));
         println!(
             "{:<28} {n:>8} {mb:>12.4} {mf:>12.4} {:>8.1}× {worst:>14.2e} {agree:>6}/{n}",
             compact.network.name,

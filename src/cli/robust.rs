@@ -13,6 +13,7 @@ use crate::bounds::Method;
 use crate::data::{parse_scale, read_samples};
 use crate::error::Result;
 use crate::onnx::{self, TractRunner};
+use crate::report::median;
 use crate::spec::{parse_selection, Selection};
 
 #[derive(Debug, Args)]
@@ -69,7 +70,6 @@ pub fn run(args: RobustArgs) -> Result<()> {
             counts[r as usize] += 1;
         }
         bar.finish_and_clear();
-        secs.sort_by(f64::total_cmp);
         let n: usize = counts.iter().sum();
         let pct = |k: usize| if n == 0 { 0.0 } else { 100.0 * counts[k] as f64 / n as f64 };
         println!(
@@ -77,7 +77,7 @@ pub fn run(args: RobustArgs) -> Result<()> {
             pct(Robustness::Verified as usize),
             pct(Robustness::Falsified as usize),
             pct(Robustness::Unknown as usize),
-            secs.get(secs.len() / 2).copied().unwrap_or(0.0)
+            median(&mut secs).unwrap_or(0.0)
         );
     }
     Ok(())

@@ -71,8 +71,4 @@ impl LinearProgram {
     pub fn integer_count(&self) -> usize {
         self.vars.iter().filter(|v| v.integer).count()
     }
-
-    pub fn nonzeros(&self) -> usize {
-        self.rows.iter().map(|r| r.coeffs.len()).sum()
-    }
 }

@@ -103,6 +103,12 @@ pub fn write_json(path: &Path, outcomes: &[Outcome], names: &[String]) -> Result
     writeln!(f).map_err(|e| Error::io(path, e))
 }
 
+/// The median of `v` (the upper one for an even count), `None` when empty; sorts `v`.
+pub fn median(v: &mut [f64]) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
 /// Statistics of one (N1, N2, δ) group.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Summary {
@@ -170,8 +176,7 @@ pub fn summarise(outcomes: &[Outcome]) -> Vec<Summary> {
     groups
         .into_iter()
         .map(|(mut s, mut secs, joint, indep)| {
-            secs.sort_by(f64::total_cmp);
-            s.median_seconds = secs.get(secs.len() / 2).copied().unwrap_or(0.0);
+            s.median_seconds = median(&mut secs).unwrap_or(0.0);
             s.joint_width = mean(&joint);
             s.independent_width = mean(&indep);
             s
