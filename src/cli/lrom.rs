@@ -14,9 +14,7 @@ use crate::encode::{EncodeOptions, Mode};
 use crate::error::{Error, Result};
 use crate::onnx::{self, TractRunner};
 use crate::report;
-use crate::spec::{
-    parse_selection, AnalysisKind, ClassPairs, DataSpec, NetworkEntry, OneOrMany, OutputSpec, Scale, Selection, Spec,
-};
+use crate::spec::{parse_selection, AnalysisKind, ClassPairs, NetworkEntry, OneOrMany, Scale, Selection, Spec};
 
 #[derive(Debug, Args)]
 pub struct LromArgs {
@@ -100,32 +98,15 @@ fn spec(args: &LromArgs) -> Result<Spec> {
                 return Err(Error::Input("give at least two networks, or --spec FILE".into()));
             }
             let data = args.data.clone().ok_or_else(|| Error::Input("give --data CSV (or use --spec)".into()))?;
-            Spec {
-                networks: args
-                    .nets
-                    .iter()
-                    .map(|p| NetworkEntry {
-                        name: p.file_stem().map_or("net".into(), |s| s.to_string_lossy().into()),
-                        path: p.clone(),
-                    })
-                    .collect(),
-                data: DataSpec { csv: Some(data), scale: None, centers: None },
-                samples: None,
-                include_misclassified: false,
-                delta: OneOrMany::One(0.01),
-                domain: None,
-                analysis: AnalysisKind::Lrom,
-                pairs: None,
-                class_pairs: ClassPairs::Label,
-                mode: Mode::Relaxed,
-                bounds: Method::Lp,
-                solve: true,
-                independent: None,
-                implication_only: false,
-                threshold: 0.0,
-                solver: Default::default(),
-                output: OutputSpec::default(),
-            }
+            let networks = args
+                .nets
+                .iter()
+                .map(|p| NetworkEntry {
+                    name: p.file_stem().map_or("net".into(), |s| s.to_string_lossy().into()),
+                    path: p.clone(),
+                })
+                .collect();
+            Spec::new(networks, data)
         }
     };
     if let Some(s) = &args.scale {

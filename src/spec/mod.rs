@@ -199,6 +199,30 @@ impl Selection {
 }
 
 impl Spec {
+    /// A spec with every default (as a file giving only `networks`, `data.csv` and no `delta`
+    /// would have, with δ = 0.01): what the command-line flags start from.
+    pub fn new(networks: Vec<NetworkEntry>, csv: PathBuf) -> Spec {
+        Spec {
+            networks,
+            data: DataSpec { csv: Some(csv), scale: None, centers: None },
+            samples: None,
+            include_misclassified: false,
+            delta: OneOrMany::One(0.01),
+            domain: None,
+            analysis: AnalysisKind::default(),
+            pairs: None,
+            class_pairs: ClassPairs::default(),
+            mode: Mode::default(),
+            bounds: default_bounds(),
+            solve: yes(),
+            independent: None,
+            implication_only: false,
+            threshold: 0.0,
+            solver: SolverConfig::default(),
+            output: OutputSpec::default(),
+        }
+    }
+
     /// Reads and checks a spec file; relative paths in it become relative to its folder.
     pub fn load(path: &Path) -> Result<Spec> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
