@@ -18,7 +18,11 @@ pub struct InputConstraint {
 #[derive(Clone, Debug)]
 pub struct JointModel {
     pub lp: LinearProgram,
+    /// The input variables (shared by every network, or one block per network after
+    /// [`JointModel::build_separate`]).
     pub inputs: Vec<usize>,
+    /// Per network: which entries of `inputs` are its input.
+    pub network_inputs: Vec<std::ops::Range<usize>>,
     pub outputs: Vec<Vec<LinExpr>>,
 }
 
@@ -35,10 +39,7 @@ impl JointModel {
         let mut lp = LinearProgram::default();
         let input = &bounds[0].input;
         let inputs: Vec<usize> = (0..input.len()).map(|i| lp.add_var(input.lower[i], input.upper[i], false)).collect();
-        for c in constraints {
-            let terms = c.terms.iter().map(|&(i, k)| (inputs[i], k)).collect();
-            lp.add_row(LinExpr { terms, constant: 0.0, error: 0.0 }, c.kind, c.rhs);
-        }
+        add_input_constraints(&mut lp, &inputs, constraints);
         let x: Vec<LinExpr> = inputs.iter().map(|&v| LinExpr::var(v)).collect();
         let first = nets[0];
         let split = nets[1..].iter().map(|n| first.shared_prefix(n)).max().unwrap_or(0);
@@ -50,7 +51,37 @@ impl JointModel {
             let (start, at) = if p == split { (shared.clone(), split) } else { (x.clone(), 0) };
             outputs.push(encode_network(&mut lp, net, nb, start, opts, at..net.layers.len()));
         }
-        JointModel { lp, inputs, outputs }
+        let network_inputs = vec![0..inputs.len(); nets.len()];
+        JointModel { lp, inputs, network_inputs, outputs }
+    }
+
+    /// Encodes every network on its own input variables (boxes from its bounds), for properties
+    /// that relate networks evaluated at different points. `constraints` index the
+    /// concatenation of all inputs, network by network.
+    pub fn build_separate(
+        nets: &[&Network],
+        bounds: &[&NetworkBounds],
+        constraints: &[InputConstraint],
+        opts: &EncodeOptions,
+    ) -> Self {
+        let mut lp = LinearProgram::default();
+        let (mut inputs, mut network_inputs) = (Vec::new(), Vec::new());
+        for nb in bounds {
+            let start = inputs.len();
+            inputs.extend((0..nb.input.len()).map(|i| lp.add_var(nb.input.lower[i], nb.input.upper[i], false)));
+            network_inputs.push(start..inputs.len());
+        }
+        add_input_constraints(&mut lp, &inputs, constraints);
+        let outputs = nets
+            .iter()
+            .zip(bounds)
+            .zip(&network_inputs)
+            .map(|((net, nb), range)| {
+                let x: Vec<LinExpr> = inputs[range.clone()].iter().map(|&v| LinExpr::var(v)).collect();
+                encode_network(&mut lp, net, nb, x, opts, 0..net.layers.len())
+            })
+            .collect();
+        JointModel { lp, inputs, network_inputs, outputs }
     }
 
     /// Joins relaxations that each start with their own copy of the same input variables (the
@@ -82,7 +113,7 @@ impl JointModel {
                 .collect();
             outputs.push(encode_network(&mut lp, nets[k], bounds[k], exprs, opts, position..nets[k].layers.len()));
         }
-        JointModel { lp, inputs: (0..n).collect(), outputs }
+        JointModel { lp, inputs: (0..n).collect(), network_inputs: vec![0..n; nets.len()], outputs }
     }
 
     /// `Σ weight·output[network][index] + constant` as one expression (rounding bounded).
@@ -107,8 +138,20 @@ impl JointModel {
         self.lp.add_row(expr, kind, rhs);
     }
 
-    /// The input part of a solver point.
+    /// The input part of a solver point (all networks' inputs, concatenated, when separate).
     pub fn input_point(&self, primal: &[f64]) -> Vec<f64> {
         self.inputs.iter().map(|&v| primal[v]).collect()
+    }
+
+    /// Network `k`'s input at a solver point.
+    pub fn network_input(&self, primal: &[f64], k: usize) -> Vec<f64> {
+        self.inputs[self.network_inputs[k].clone()].iter().map(|&v| primal[v]).collect()
+    }
+}
+
+fn add_input_constraints(lp: &mut LinearProgram, inputs: &[usize], constraints: &[InputConstraint]) {
+    for c in constraints {
+        let terms = c.terms.iter().map(|&(i, k)| (inputs[i], k)).collect();
+        lp.add_row(LinExpr { terms, constant: 0.0, error: 0.0 }, c.kind, c.rhs);
     }
 }
