@@ -3,7 +3,7 @@
 
 use super::expr::Combiner;
 use super::{encode_network, EncodeOptions, LinExpr, LinearProgram, RowKind};
-use crate::bounds::NetworkBounds;
+use crate::bounds::{Interval, NetworkBounds};
 use crate::ir::Network;
 
 /// A linear constraint on the input: `Σ coeff·x[i] (kind) rhs`.
@@ -21,8 +21,8 @@ pub struct JointModel {
     /// The input variables (shared by every network, or one block per network after
     /// [`JointModel::build_separate`]).
     pub inputs: Vec<usize>,
-    /// Per network: which entries of `inputs` are its input.
-    pub network_inputs: Vec<std::ops::Range<usize>>,
+    /// Per network: which entries of `inputs` are its input, in order.
+    pub network_inputs: Vec<Vec<usize>>,
     pub outputs: Vec<Vec<LinExpr>>,
 }
 
@@ -51,7 +51,7 @@ impl JointModel {
             let (start, at) = if p == split { (shared.clone(), split) } else { (x.clone(), 0) };
             outputs.push(encode_network(&mut lp, net, nb, start, opts, at..net.layers.len()));
         }
-        let network_inputs = vec![0..inputs.len(); nets.len()];
+        let network_inputs = vec![(0..inputs.len()).collect(); nets.len()];
         JointModel { lp, inputs, network_inputs, outputs }
     }
 
@@ -64,24 +64,40 @@ impl JointModel {
         constraints: &[InputConstraint],
         opts: &EncodeOptions,
     ) -> Self {
-        let mut lp = LinearProgram::default();
-        let (mut inputs, mut network_inputs) = (Vec::new(), Vec::new());
+        let mut input = Interval { lower: Vec::new(), upper: Vec::new() };
+        let mut maps = Vec::new();
         for nb in bounds {
-            let start = inputs.len();
-            inputs.extend((0..nb.input.len()).map(|i| lp.add_var(nb.input.lower[i], nb.input.upper[i], false)));
-            network_inputs.push(start..inputs.len());
+            maps.push((input.len()..input.len() + nb.input.len()).collect());
+            input.lower.extend(&nb.input.lower);
+            input.upper.extend(&nb.input.upper);
         }
+        Self::build_on(nets, bounds, &input, &maps, constraints, opts)
+    }
+
+    /// Encodes every network on input variables `input` (a box); network `k` reads variable
+    /// `maps[k][i]` as its input `i` (so networks may share some inputs and not others).
+    /// `constraints` index those variables. Each network's bounds must hold on its inputs' box.
+    pub fn build_on(
+        nets: &[&Network],
+        bounds: &[&NetworkBounds],
+        input: &Interval,
+        maps: &[Vec<usize>],
+        constraints: &[InputConstraint],
+        opts: &EncodeOptions,
+    ) -> Self {
+        let mut lp = LinearProgram::default();
+        let inputs: Vec<usize> = (0..input.len()).map(|i| lp.add_var(input.lower[i], input.upper[i], false)).collect();
         add_input_constraints(&mut lp, &inputs, constraints);
         let outputs = nets
             .iter()
             .zip(bounds)
-            .zip(&network_inputs)
-            .map(|((net, nb), range)| {
-                let x: Vec<LinExpr> = inputs[range.clone()].iter().map(|&v| LinExpr::var(v)).collect();
+            .zip(maps)
+            .map(|((net, nb), map)| {
+                let x: Vec<LinExpr> = map.iter().map(|&g| LinExpr::var(inputs[g])).collect();
                 encode_network(&mut lp, net, nb, x, opts, 0..net.layers.len())
             })
             .collect();
-        JointModel { lp, inputs, network_inputs, outputs }
+        JointModel { lp, inputs, network_inputs: maps.to_vec(), outputs }
     }
 
     /// Joins relaxations that each start with their own copy of the same input variables (the
@@ -113,14 +129,20 @@ impl JointModel {
                 .collect();
             outputs.push(encode_network(&mut lp, nets[k], bounds[k], exprs, opts, position..nets[k].layers.len()));
         }
-        JointModel { lp, inputs: (0..n).collect(), network_inputs: vec![0..n; nets.len()], outputs }
+        JointModel { lp, inputs: (0..n).collect(), network_inputs: vec![(0..n).collect(); nets.len()], outputs }
     }
 
     /// `Σ weight·output[network][index] + constant` as one expression (rounding bounded).
     /// Terms whose expressions are identical (outputs of shared layers) are merged first, so
     /// that `N1[c] − N2[c]` of identical twins is exactly zero.
     pub fn objective(&self, terms: &[(f64, usize, usize)], constant: f64) -> LinExpr {
-        let mut merged: Vec<(f64, &LinExpr)> = Vec::new();
+        self.linear(&[], terms, constant)
+    }
+
+    /// `Σ weight·input[i] + Σ weight·output[network][index] + constant`, as [`JointModel::objective`].
+    pub fn linear(&self, input_terms: &[(f64, usize)], terms: &[(f64, usize, usize)], constant: f64) -> LinExpr {
+        let input_exprs: Vec<(f64, LinExpr)> = input_terms.iter().map(|&(w, i)| (w, LinExpr::var(self.inputs[i]))).collect();
+        let mut merged: Vec<(f64, &LinExpr)> = input_exprs.iter().map(|(w, e)| (*w, e)).collect();
         for &(w, n, i) in terms {
             let e = &self.outputs[n][i];
             match merged.iter_mut().find(|(_, m)| *m == e) {
@@ -145,7 +167,7 @@ impl JointModel {
 
     /// Network `k`'s input at a solver point.
     pub fn network_input(&self, primal: &[f64], k: usize) -> Vec<f64> {
-        self.inputs[self.network_inputs[k].clone()].iter().map(|&v| primal[v]).collect()
+        self.network_inputs[k].iter().map(|&g| primal[self.inputs[g]]).collect()
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub use tract_ref::TractRunner;
 
 use crate::error::{Error, Result};
-use crate::ir::Network;
+use crate::ir::{IndexMap, Layer, LayerNode, Network};
 
 /// Every ONNX operator the front-end accepts (constant sub-graph operators included).
 pub const SUPPORTED_OPS: &[&str] = &[
@@ -63,6 +63,15 @@ pub struct OnnxModel {
     pub input_name: String,
     /// The tensor holding the logits (before a dropped trailing Softmax).
     pub logits_name: String,
+    /// The graph's declared output (differs from `logits_name` when a Softmax was dropped).
+    pub output_name: String,
+}
+
+impl OnnxModel {
+    /// Did the front-end drop a trailing Softmax (so the IR computes the logits, not the output)?
+    pub fn drops_softmax(&self) -> bool {
+        self.logits_name != self.output_name
+    }
 }
 
 /// Reads an ONNX classifier and converts it to the (simplified) layer IR.
@@ -83,16 +92,22 @@ pub fn load(path: impl AsRef<Path>) -> Result<OnnxModel> {
     let name = path.file_stem().map_or_else(|| "network".into(), |s| s.to_string_lossy().into_owned());
     let mut network = Network { name, input_shape, layers: converted.layers, notes: converted.notes };
     if let Some(last) = network.layers.last_mut() {
-        last.output_shape = converted.output_shape;
-    } else {
-        return Err(malformed("the network computes nothing from its input".into()));
+        last.output_shape = converted.output_shape.clone();
+        network.simplify();
     }
-    network.simplify();
+    if network.layers.is_empty() {
+        // only reshapes (Flatten, Identity, ...): the output is the input, one identity layer
+        let n = network.input_size();
+        let identity = IndexMap { map: (0..n).map(Some).collect() };
+        let shape = converted.output_shape;
+        network.layers.push(LayerNode { layer: Layer::IndexMap(identity), output_shape: shape, origin: vec![] });
+    }
     Ok(OnnxModel {
         path: path.to_path_buf(),
         network,
         input_name: input.name.clone(),
         logits_name: converted.logits_name,
+        output_name: graph.output[0].name.clone(),
     })
 }
 
