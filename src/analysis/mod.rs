@@ -8,3 +8,4 @@ pub mod objective;
 pub mod robustness;
 pub mod sparsify;
 pub mod summary;
+pub mod verify;

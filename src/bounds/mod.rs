@@ -12,7 +12,7 @@ mod lp;
 mod round;
 pub mod symbolic;
 
-pub use round::{gamma, Acc};
+pub use round::{gamma, two_sum, Acc};
 
 use crate::error::{Error, Result};
 use crate::ir::{Layer, Network};

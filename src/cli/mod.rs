@@ -4,11 +4,13 @@
 mod args;
 mod bench;
 mod bounds;
+mod instances;
 mod lrom;
 mod network;
 mod plot;
 mod robust;
 mod twins;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -16,10 +18,16 @@ use clap::{Parser, Subcommand};
 
 /// Sound joint LP/MILP verification of neural-network twins.
 #[derive(Debug, Parser)]
-#[command(name = "twinverify", version, about, long_about = None)]
+#[command(name = "twinverify", about, long_about = None, disable_version_flag = true)]
 pub struct Cli {
+    /// Print the solver's full name (VNN-LIB solver interface).
+    #[arg(long)]
+    name: bool,
+    /// Print the version.
+    #[arg(long, short = 'V')]
+    version: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,6 +48,12 @@ enum Command {
     Sparsify(twins::SparsifyArgs),
     /// Pruned or quantised twin of a network, written as float32 ONNX.
     Compress(twins::CompressArgs),
+    /// Decide a VNN-LIB query (1.0 or 2.x): sat (with a checked assignment), unsat, unknown or timed-out.
+    Verify(Box<verify::VerifyArgs>),
+    /// Capabilities, as the VNN-LIB solver interface asks for them (one flag per call).
+    Supports(verify::SupportsArgs),
+    /// Run a VNN-COMP benchmark folder (instances.csv) and write a results CSV with times.
+    RunInstances(instances::RunInstancesArgs),
     /// Bar chart (SVG or PNG) of "compact ⇒ original" and "original ⇒ compact" from `lrom --csv` results.
     Plot(plot::PlotArgs),
 }
@@ -47,7 +61,16 @@ enum Command {
 /// Parses the command line, runs it and maps errors to a message on stderr and exit code 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let command = match cli.command {
+        _ if cli.name => return print_line(verify::name()),
+        _ if cli.version => return print_line(env!("CARGO_PKG_VERSION")),
+        Some(c) => c,
+        None => {
+            eprintln!("error: a sub-command is required (see twinverify --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
         Command::Info(a) => network::info(a),
         Command::Eval(a) => network::eval(a),
         Command::Bounds(a) => bounds::run(a),
@@ -57,6 +80,9 @@ pub fn main() -> ExitCode {
         Command::Sparsify(a) => twins::run_sparsify(a),
         Command::Compress(a) => twins::run_compress(a),
         Command::Plot(a) => plot::run(a),
+        Command::Verify(a) => verify::run(*a),
+        Command::Supports(a) => verify::supports(a),
+        Command::RunInstances(a) => instances::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,4 +91,9 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn print_line(s: &str) -> ExitCode {
+    println!("{s}");
+    ExitCode::SUCCESS
 }

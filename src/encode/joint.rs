@@ -141,7 +141,8 @@ impl JointModel {
 
     /// `Σ weight·input[i] + Σ weight·output[network][index] + constant`, as [`JointModel::objective`].
     pub fn linear(&self, input_terms: &[(f64, usize)], terms: &[(f64, usize, usize)], constant: f64) -> LinExpr {
-        let input_exprs: Vec<(f64, LinExpr)> = input_terms.iter().map(|&(w, i)| (w, LinExpr::var(self.inputs[i]))).collect();
+        let input_exprs: Vec<(f64, LinExpr)> =
+            input_terms.iter().map(|&(w, i)| (w, LinExpr::var(self.inputs[i]))).collect();
         let mut merged: Vec<(f64, &LinExpr)> = input_exprs.iter().map(|(w, e)| (*w, e)).collect();
         for &(w, n, i) in terms {
             let e = &self.outputs[n][i];

@@ -159,6 +159,35 @@ impl Network {
         Ok(outs)
     }
 
+    /// Gradient of `Σ weights[i]·output[i]` with respect to the input at `x` (the network is
+    /// piecewise linear: ReLU and max-pool take the branch active at `x`). Used to search for
+    /// counterexamples; nothing is proved with it.
+    pub fn gradient(&self, x: &[f64], weights: &[f64]) -> Result<Vec<f64>> {
+        let outs = self.forward_all(x)?;
+        let mut g = weights.to_vec();
+        for (i, l) in self.layers.iter().enumerate().rev() {
+            let input = if i == 0 { x } else { &outs[i - 1] };
+            g = match &l.layer {
+                Layer::Affine(a) => a.weights.transpose_mul_vec(&g),
+                Layer::Relu => g.iter().zip(input).map(|(&g, &v)| if v > 0.0 { g } else { 0.0 }).collect(),
+                Layer::MaxPool(p) => {
+                    let mut back = vec![0.0; input.len()];
+                    for (w, &gk) in p.windows.iter().zip(&g) {
+                        let best = w.iter().copied().fold(w[0], |b, j| if input[j] > input[b] { j } else { b });
+                        back[best] += gk;
+                    }
+                    back
+                }
+                Layer::IndexMap(m) => {
+                    let mut back = vec![0.0; input.len()];
+                    m.map.iter().zip(&g).for_each(|(j, &gk)| j.iter().for_each(|&j| back[j] += gk));
+                    back
+                }
+            };
+        }
+        Ok(g)
+    }
+
     /// Number of leading layers `other` has identical to this network (same parameters and
     /// shapes): a joint model computes them once for both.
     pub fn shared_prefix(&self, other: &Network) -> usize {

@@ -140,6 +140,12 @@ pub fn input_shape(info: &pb::ValueInfoProto) -> std::result::Result<Vec<usize>,
         Some(pb::type_proto::Value::TensorType(t)) => t,
         _ => return Err(format!("input '{}' is not a tensor", info.name)),
     };
+    if tensor.elem_type != pb::tensor_proto::DataType::Float as i32 {
+        return Err(format!(
+            "input '{}' has ONNX element type {}; only float32 (type 1) networks are supported",
+            info.name, tensor.elem_type
+        ));
+    }
     let dims = tensor.shape.as_ref().ok_or_else(|| format!("input '{}' has no shape", info.name))?;
     dims.dim
         .iter()

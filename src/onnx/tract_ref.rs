@@ -32,7 +32,9 @@ impl TractRunner {
         let data: Vec<f32> = x.iter().map(|&v| v as f32).collect();
         let input = Tensor::from_shape(&self.shape, &data).map_err(|e| Error::Input(format!("{e}")))?;
         let out = self.plan.run(tvec!(input.into())).map_err(|e| Error::Tract(format!("{e:#}")))?;
-        let view = out[0].to_plain_array_view::<f32>().map_err(|e| Error::Tract(format!("{e:#}")))?;
-        Ok(view.iter().map(|&v| v as f64).collect())
+        let err = |e: TractError| Error::Tract(format!("{e:#}"));
+        let values = out[0].cast_to::<f64>().map_err(err)?;
+        let view = values.to_plain_array_view::<f64>().map_err(err)?;
+        Ok(view.iter().copied().collect())
     }
 }

@@ -1,0 +1,141 @@
+//! Binds a parsed query to ONNX files: one file per network not declared `equal-to`, checked
+//! against the supported fragment (one input and one output tensor, no hidden nodes, real or
+//! float32 elements) and the declared shapes; the property becomes items over an input space.
+
+use std::path::PathBuf;
+
+use super::space::{input_space, items, InputSpace};
+use super::Item;
+use crate::error::{Error, Result};
+use crate::onnx::{self, OnnxModel, TractRunner};
+use crate::vnnlib::{to_property, Query, Relation, Version};
+
+/// Element types whose queries are answered (see `supports --onnx-element-types`).
+pub const ELEMENT_TYPES: &[&str] = &["real", "Real", "float32"];
+
+/// A query with its networks loaded.
+pub struct Bound {
+    /// Per declared network, in declaration order.
+    pub models: Vec<OnnxModel>,
+    pub runners: Vec<TractRunner>,
+    pub space: InputSpace,
+    /// The property's DNF as items over `space`.
+    pub disjuncts: Vec<Vec<Item>>,
+}
+
+fn unsupported(msg: String) -> Error {
+    Error::Input(msg)
+}
+
+/// Resolves the files for every network: `files` are `(name, path)` from `--network name=path`.
+fn files_for(q: &Query, files: &[(String, PathBuf)]) -> Result<Vec<PathBuf>> {
+    if q.version == Version::V1 && files.len() == 1 {
+        return Ok(vec![files[0].1.clone()]); // 1.0 queries name no network: any name binds it
+    }
+    for (name, _) in files {
+        match q.networks.iter().find(|n| &n.name == name) {
+            None => return Err(Error::Input(format!("--network {name}=...: the query declares no network '{name}'"))),
+            Some(n) if matches!(n.relation, Some((Relation::EqualTo, _))) => {
+                return Err(Error::Input(format!(
+                    "--network {name}=...: '{name}' is declared equal-to another network and takes no file"
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for n in &q.networks {
+        let given: Vec<&PathBuf> = files.iter().filter(|f| f.0 == n.name).map(|f| &f.1).collect();
+        let path = match (&n.relation, given.as_slice()) {
+            (Some((Relation::EqualTo, target)), _) => {
+                let k = q.networks.iter().position(|m| &m.name == target).expect("the parser resolves equal-to");
+                paths[k].clone()
+            }
+            (_, [p]) => (*p).clone(),
+            (_, []) => {
+                return Err(Error::Input(format!("network '{}' needs a file: --network {}=FILE.onnx", n.name, n.name)))
+            }
+            _ => return Err(Error::Input(format!("network '{}' is given more than one file", n.name))),
+        };
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// Checks the query against the supported fragment and the networks, and builds the items.
+pub fn bind(q: &Query, files: &[(String, PathBuf)]) -> Result<Bound> {
+    let paths = files_for(q, files)?;
+    let mut models = Vec::new();
+    let mut runners = Vec::new();
+    for (n, path) in q.networks.iter().zip(&paths) {
+        if !n.hidden.is_empty() {
+            return Err(unsupported(format!(
+                "network '{}' declares hidden nodes; twinverify supports the NH theory only",
+                n.name
+            )));
+        }
+        if n.inputs.len() != 1 || n.outputs.len() != 1 {
+            return Err(unsupported(format!(
+                "network '{}' declares {} inputs and {} outputs; twinverify supports one of each (SIO)",
+                n.name,
+                n.inputs.len(),
+                n.outputs.len()
+            )));
+        }
+        for t in n.inputs.iter().chain(&n.outputs) {
+            if !ELEMENT_TYPES.contains(&t.elem_type.as_str()) {
+                return Err(unsupported(format!(
+                    "{} is declared {}; twinverify answers queries over real or float32 elements",
+                    t.name, t.elem_type
+                )));
+            }
+        }
+        let model = match models.iter().zip(&paths).find(|(_, p)| *p == path) {
+            Some((m, _)) => OnnxModel::clone(m),
+            None => onnx::load(path)?,
+        };
+        if model.drops_softmax() {
+            return Err(unsupported(format!(
+                "{}: the network ends in Softmax; verify reasons about the graph's output and does not encode Softmax",
+                path.display(),
+            )));
+        }
+        let (inp, out) = (&n.inputs[0], &n.outputs[0]);
+        let net = &model.network;
+        if inp.numel() != net.input_size() || out.numel() != net.output_size() {
+            return Err(Error::Shape(format!(
+                "network '{}': the query declares input {:?} and output {:?}, {} has input {:?} and output {:?}",
+                n.name,
+                inp.shape,
+                out.shape,
+                path.display(),
+                net.input_shape,
+                net.output_shape()
+            )));
+        }
+        runners.push(TractRunner::new(&model)?);
+        models.push(model);
+    }
+    let property = to_property(q).map_err(|e| Error::Input(e.to_string()))?;
+    let sizes: Vec<usize> = models.iter().map(|m| m.network.input_size()).collect();
+    let names: Vec<Vec<String>> = q
+        .networks
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            (0..n.inputs[0].numel())
+                .map(|i| {
+                    q.var_name(&crate::vnnlib::Var {
+                        network: k,
+                        kind: crate::vnnlib::VarKind::Input,
+                        tensor: 0,
+                        index: i,
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let space = input_space(&property, &sizes, &names);
+    let disjuncts = property.disjuncts.iter().map(|d| items(&space, d)).collect();
+    Ok(Bound { models, runners, space, disjuncts })
+}

@@ -1,0 +1,280 @@
+//! Satisfiability of VNN-LIB properties over one or more networks: `unsat` only from certified
+//! LP bounds (with input splitting on small inputs), `sat` only with a witness tract confirms.
+//!
+//! Each disjunct of the property's DNF is decided on its own: the root box gets symbolic, then
+//! LP-tightened bounds and a relaxed LP whose certified optimum bounds the largest constraint
+//! violation from below (`> 0` refutes the disjunct); candidate points come from the LP and a
+//! gradient search. Undecided disjuncts are split on input coordinates (small inputs) or handed
+//! to the MILP, whose points are checked like any other (its optimum proves nothing).
+
+mod bind;
+mod search;
+mod space;
+mod witness;
+
+pub use bind::{bind, Bound};
+pub use space::{input_space, items, InputSpace};
+pub use witness::{Checker, Witness};
+
+use std::collections::BinaryHeap;
+use std::time::Instant;
+
+use search::{BoxResult, Context};
+
+use crate::bounds::{Interval, Method};
+use crate::encode::Mode;
+use crate::error::Result;
+use crate::solve::SolverConfig;
+
+/// One constraint `Σ a·x[g] + Σ a·N_n[i] − rhs ≤ 0` (`< 0` when strict) of a disjunct.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub inputs: Vec<(f64, usize)>,
+    pub outputs: Vec<(f64, usize, usize)>,
+    pub rhs: f64,
+    pub strict: bool,
+}
+
+impl Item {
+    /// `−(expression) ≤ −rhs`: the same comparison with its sides swapped.
+    fn negated(&self) -> Item {
+        Item {
+            inputs: self.inputs.iter().map(|&(a, g)| (-a, g)).collect(),
+            outputs: self.outputs.iter().map(|&(a, n, i)| (-a, n, i)).collect(),
+            rhs: -self.rhs,
+            strict: self.strict,
+        }
+    }
+}
+
+/// The standard's four answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Sat,
+    Unsat,
+    Unknown,
+    TimedOut,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Sat => "sat",
+            Verdict::Unsat => "unsat",
+            Verdict::Unknown => "unknown",
+            Verdict::TimedOut => "timed-out",
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub verdict: Verdict,
+    /// The checked counterexample of a `sat` answer.
+    pub witness: Option<Witness>,
+    /// Why the answer is not definite, when it is not.
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    pub solver: SolverConfig,
+    pub deadline: Option<Instant>,
+    /// Split input coordinates when the input space has at most this many variables.
+    pub split_dims: usize,
+    /// Most boxes examined per disjunct when splitting.
+    pub max_boxes: usize,
+    /// Gradient-search steps per start point.
+    pub attack_steps: usize,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            solver: SolverConfig::default(),
+            deadline: None,
+            split_dims: 16,
+            max_boxes: 20_000,
+            attack_steps: 40,
+        }
+    }
+}
+
+/// A disjunct that the first pass left open.
+struct Open {
+    items: Vec<Item>,
+    root: Interval,
+    lower: f64,
+}
+
+/// A box in the split queue, explored lowest certified bound first.
+struct Queued {
+    lower: f64,
+    b: Interval,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, o: &Self) -> bool {
+        self.lower.total_cmp(&o.lower).is_eq()
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        o.lower.total_cmp(&self.lower)
+    }
+}
+
+fn expired(opts: &VerifyOptions) -> bool {
+    opts.deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+/// Decides `OR_k AND disjuncts[k]` over `space` (see the module documentation).
+pub fn verify(checker: &Checker, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Result<Answer> {
+    let space = checker.space;
+    let ctx = Context { checker: *checker, solver: &opts.solver };
+    let mut open = Vec::new();
+    let mut notes = Vec::new();
+    for items in disjuncts {
+        let Some(root) = space::tighten(&space.bounds, items) else { continue };
+        let (root, unbounded) = space::bounded_part(space, &root);
+        if !unbounded.is_empty() {
+            // only a part of the region can be searched: a witness there is a witness
+            let centre: Vec<f64> = (0..root.len()).map(|g| 0.5 * (root.lower[g] + root.upper[g])).collect();
+            let found = match checker.attack(&centre, &root, items, opts.attack_steps) {
+                Some(w) => Some(w),
+                None => match ctx.solve_box(&root, items, Method::Symbolic, Mode::Relaxed)? {
+                    BoxResult::Sat(w) => Some(w),
+                    _ => None,
+                },
+            };
+            match found {
+                Some(w) => return Ok(sat(w)),
+                None => notes.push(format!(
+                    "inputs without finite bounds ({}); only a counterexample search",
+                    unbounded.join(", ")
+                )),
+            }
+            continue;
+        }
+        if expired(opts) {
+            return Ok(timed_out());
+        }
+        let centre: Vec<f64> = (0..root.len()).map(|g| 0.5 * (root.lower[g] + root.upper[g])).collect();
+        if let Some(w) = checker.attack(&centre, &root, items, opts.attack_steps) {
+            return Ok(sat(w));
+        }
+        match ctx.solve_box(&root, items, Method::Symbolic, Mode::Relaxed)? {
+            BoxResult::Unsat => continue,
+            BoxResult::Sat(w) => return Ok(sat(w)),
+            BoxResult::Open { lower, point, .. } => {
+                if let Some(w) = checker.attack(&point, &root, items, opts.attack_steps) {
+                    return Ok(sat(w));
+                }
+                open.push(Open { items: items.clone(), root, lower });
+            }
+        }
+    }
+    for d in open {
+        if expired(opts) {
+            return Ok(timed_out());
+        }
+        match deepen(&ctx, d, opts)? {
+            BoxResult::Unsat => {}
+            BoxResult::Sat(w) => return Ok(sat(w)),
+            BoxResult::Open { note, lower, .. } => {
+                notes.push(note.unwrap_or_else(|| format!("certified lower bound on the violation {lower:.6e} ≤ 0")))
+            }
+        }
+    }
+    if notes.is_empty() {
+        return Ok(Answer { verdict: Verdict::Unsat, witness: None, note: None });
+    }
+    let verdict = if expired(opts) { Verdict::TimedOut } else { Verdict::Unknown };
+    Ok(Answer { verdict, witness: None, note: Some(notes.join("; ")) })
+}
+
+fn sat(w: Witness) -> Answer {
+    Answer { verdict: Verdict::Sat, witness: Some(w), note: None }
+}
+
+fn timed_out() -> Answer {
+    Answer { verdict: Verdict::TimedOut, witness: None, note: Some("the time limit was reached".into()) }
+}
+
+/// Second pass on an open disjunct: input splitting when the space is small, else LP-tightened
+/// bounds and the MILP as a counterexample search.
+fn deepen(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
+    let items = &d.items;
+    if d.root.len() <= opts.split_dims {
+        return split(ctx, d, opts);
+    }
+    let tightened = ctx.solve_box(&d.root, items, Method::Lp, Mode::Relaxed)?;
+    let BoxResult::Open { point, .. } = &tightened else { return Ok(tightened) };
+    if let Some(w) = ctx.checker.attack(point, &d.root, items, opts.attack_steps) {
+        return Ok(BoxResult::Sat(w));
+    }
+    if expired(opts) {
+        return Ok(tightened);
+    }
+    let mut milp = ctx.solver.clone();
+    if let Some(deadline) = opts.deadline {
+        let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+        milp.time_limit = Some(milp.time_limit.map_or(left, |t| t.min(left)).max(0.1));
+    }
+    let exact = Context { checker: ctx.checker, solver: &milp };
+    match exact.solve_box(&d.root, items, Method::Lp, Mode::Exact)? {
+        BoxResult::Sat(w) => Ok(BoxResult::Sat(w)),
+        BoxResult::Unsat => Ok(tightened), // the MILP proves nothing
+        BoxResult::Open { note, .. } => Ok(BoxResult::Open { lower: d.lower, point: d.root.lower.clone(), note }),
+    }
+}
+
+/// Best-first branch and bound on input coordinates.
+fn split(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
+    let items = &d.items;
+    let mut queue = BinaryHeap::from([Queued { lower: d.lower, b: d.root.clone() }]);
+    let mut examined = 0;
+    while let Some(Queued { b, lower }) = queue.pop() {
+        if expired(opts) || examined >= opts.max_boxes {
+            let why = if expired(opts) { "the time limit was reached" } else { "the box budget ran out" };
+            let note = format!("{why} after {examined} boxes; lowest open bound {lower:.6e}");
+            return Ok(BoxResult::Open { lower, point: b.lower, note: Some(note) });
+        }
+        for half in halves(ctx, &b, items) {
+            examined += 1;
+            let Some(half) = space::tighten(&half, items) else { continue };
+            match ctx.solve_box(&half, items, Method::Symbolic, Mode::Relaxed)? {
+                BoxResult::Unsat => {}
+                BoxResult::Sat(w) => return Ok(BoxResult::Sat(w)),
+                BoxResult::Open { lower, point, .. } => {
+                    if let Some(w) = ctx.checker.attack(&point, &half, items, opts.attack_steps / 4) {
+                        return Ok(BoxResult::Sat(w));
+                    }
+                    queue.push(Queued { lower, b: half });
+                }
+            }
+        }
+    }
+    Ok(BoxResult::Unsat)
+}
+
+/// Splits `b` in two along the coordinate with the largest width times sensitivity.
+fn halves(ctx: &Context, b: &Interval, items: &[Item]) -> [Interval; 2] {
+    let centre: Vec<f64> = (0..b.len()).map(|g| 0.5 * (b.lower[g] + b.upper[g])).collect();
+    let grad = ctx.checker.sensitivity(&centre, items).unwrap_or_else(|| vec![0.0; b.len()]);
+    let top = grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+    let score = |g: usize| (b.upper[g] - b.lower[g]) * (grad[g].abs() + 1e-3 * top + f64::MIN_POSITIVE);
+    let g = (0..b.len()).max_by(|&i, &j| score(i).total_cmp(&score(j))).unwrap_or(0);
+    let mid = centre[g];
+    let (mut lo, mut hi) = (b.clone(), b.clone());
+    lo.upper[g] = mid;
+    hi.lower[g] = mid;
+    [lo, hi]
+}

@@ -1,0 +1,140 @@
+//! Deciding one disjunct on one box: neuron bounds, the relaxed joint LP with a certified lower
+//! bound on the largest constraint violation, candidate points from the LP and a gradient search.
+
+use super::witness::{Checker, Witness};
+use super::Item;
+use crate::bounds::{self, Interval, LpOptions, Method, NetworkBounds};
+use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
+use crate::error::Result;
+use crate::solve::{certify, Sense, Session, SolverConfig, Status};
+
+/// What one box gave.
+pub enum BoxResult {
+    /// No point of the box satisfies the disjunct (certified).
+    Unsat,
+    Sat(Witness),
+    /// Undecided: the certified lower bound on the largest violation and the LP's point.
+    Open {
+        lower: f64,
+        point: Vec<f64>,
+        note: Option<String>,
+    },
+}
+
+/// Can a certified lower bound `lower` on the largest violation rule the disjunct out?
+pub fn refutes(lower: f64, items: &[Item]) -> bool {
+    lower > 0.0 || (lower >= 0.0 && items.iter().all(|it| it.strict))
+}
+
+/// The networks, their replays and the solver: everything a box needs.
+pub struct Context<'a> {
+    pub checker: Checker<'a>,
+    pub solver: &'a SolverConfig,
+}
+
+/// A joint model of one box with the objective "largest violation" (the item itself when there
+/// is one; else a variable `t` with `g_k ≤ t` for every item).
+struct BoxModel {
+    model: JointModel,
+    objective: LinExpr,
+}
+
+impl Context<'_> {
+    fn bounds(&self, b: &Interval, method: Method) -> Result<Vec<NetworkBounds>> {
+        let lp = LpOptions { solver: self.solver.clone(), materialize_affine: false, warm_start: true };
+        let space = self.checker.space;
+        (0..self.checker.nets.len())
+            .map(|k| bounds::compute_with(self.checker.nets[k], &space.network_box(b, k), method, &lp))
+            .collect()
+    }
+
+    fn model(&self, b: &Interval, nbs: &[NetworkBounds], items: &[Item], mode: Mode) -> BoxModel {
+        let nets = self.checker.nets;
+        let refs: Vec<&NetworkBounds> = nbs.iter().collect();
+        let opts = EncodeOptions { mode, materialize_affine: false };
+        let space = self.checker.space;
+        let identity = space.maps.iter().all(|m| m.len() == b.len() && m.iter().enumerate().all(|(i, &g)| i == g));
+        let mut model = if identity {
+            JointModel::build(nets, &refs, &[], &opts)
+        } else {
+            JointModel::build_on(nets, &refs, b, &space.maps, &[], &opts)
+        };
+        let expr = |m: &JointModel, it: &Item| m.linear(&it.inputs, &it.outputs, -it.rhs);
+        if let [single] = items {
+            let objective = expr(&model, single);
+            return BoxModel { model, objective };
+        }
+        // t only needs a range that holds every point where all items are ≤ 0 (t ≤ 0 there)
+        // and does not cut below the true largest violation when that is positive.
+        let (lo, hi) = items
+            .iter()
+            .map(|it| it.range(b, nbs))
+            .fold((f64::NEG_INFINITY, 0.0f64), |acc, r| (acc.0.max(r.0), acc.1.max(r.1)));
+        let t = model.lp.add_var(lo.min(0.0) - 1.0, hi + 1.0, false);
+        for it in items {
+            let mut e = expr(&model, it);
+            e.terms.push((t, -1.0));
+            model.constrain(e, RowKind::Le, 0.0);
+        }
+        BoxModel { model, objective: LinExpr::var(t) }
+    }
+
+    /// Decides `items` on box `b` as far as bounds by `method` and one LP (`mode`) allow.
+    pub fn solve_box(&self, b: &Interval, items: &[Item], method: Method, mode: Mode) -> Result<BoxResult> {
+        let nbs = self.bounds(b, method)?;
+        let BoxModel { model, objective } = self.model(b, &nbs, items, mode);
+        let centre: Vec<f64> = (0..b.len()).map(|g| 0.5 * (b.lower[g] + b.upper[g])).collect();
+        let mut session = match Session::new(&model.lp, self.solver, false) {
+            Ok(s) => s,
+            Err(e) => {
+                return Ok(BoxResult::Open { lower: f64::NEG_INFINITY, point: centre, note: Some(e.to_string()) })
+            }
+        };
+        let sol = match session.solve(&objective, Sense::Minimise) {
+            Ok(sol) => sol,
+            Err(e) => {
+                return Ok(BoxResult::Open { lower: f64::NEG_INFINITY, point: centre, note: Some(e.to_string()) })
+            }
+        };
+        let point = model.input_point(&sol.primal);
+        if let Some(w) = self.checker.check(&point, b, items) {
+            return Ok(BoxResult::Sat(w));
+        }
+        let mut note = None;
+        let lower = match (&sol.status, &sol.row_duals) {
+            (Status::Optimal, Some(d)) if mode == Mode::Relaxed => {
+                certify::bound(&model.lp, &objective, Sense::Minimise, d)
+            }
+            (Status::Unknown(why), _) => {
+                note = Some(why.clone());
+                f64::NEG_INFINITY
+            }
+            _ => f64::NEG_INFINITY,
+        };
+        if mode == Mode::Exact && sol.status == Status::Optimal && sol.objective > 0.0 {
+            note = Some(format!("the MILP's optimum {:.6e} > 0 says unsat, but it is not certified", sol.objective));
+        }
+        if refutes(lower, items) {
+            return Ok(BoxResult::Unsat);
+        }
+        Ok(BoxResult::Open { lower, point, note })
+    }
+}
+
+impl Item {
+    /// A rough range of `g` over the box (from the networks' output bounds), for `t`'s bounds.
+    fn range(&self, b: &Interval, nbs: &[NetworkBounds]) -> (f64, f64) {
+        let mut lo = -self.rhs;
+        let mut hi = -self.rhs;
+        let mut add = |a: f64, l: f64, u: f64| {
+            lo += (a * l).min(a * u);
+            hi += (a * l).max(a * u);
+        };
+        self.inputs.iter().for_each(|&(a, g)| add(a, b.lower[g], b.upper[g]));
+        for &(a, n, i) in &self.outputs {
+            let o = nbs[n].output();
+            add(a, o.lower[i], o.upper[i]);
+        }
+        (lo, hi)
+    }
+}

@@ -1,0 +1,203 @@
+//! The query's input space: inputs that the property equates (`X2[i] == X1[i]`) become one
+//! variable, boxes are intersected and tightened through the linear input constraints.
+
+use super::Item;
+use crate::bounds::Interval;
+use crate::vnnlib::{CmpOp, LinearConstraint, Property, Var, VarKind};
+
+/// Input variables shared by the networks: network `k` reads variable `maps[k][i]` as input `i`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputSpace {
+    pub maps: Vec<Vec<usize>>,
+    /// The box every variable lies in (intersection of its members' boxes).
+    pub bounds: Interval,
+    /// Query name of each variable, for messages.
+    pub names: Vec<String>,
+}
+
+impl InputSpace {
+    /// Do all networks read the same variables in the same order?
+    pub fn shared(&self) -> bool {
+        self.maps.iter().all(|m| *m == self.maps[0])
+    }
+
+    /// The box of network `k`'s input inside `b` (a box over all variables).
+    pub fn network_box(&self, b: &Interval, k: usize) -> Interval {
+        let m = &self.maps[k];
+        Interval { lower: m.iter().map(|&g| b.lower[g]).collect(), upper: m.iter().map(|&g| b.upper[g]).collect() }
+    }
+
+    /// Network `k`'s input at a point over all variables.
+    pub fn network_point(&self, x: &[f64], k: usize) -> Vec<f64> {
+        self.maps[k].iter().map(|&g| x[g]).collect()
+    }
+}
+
+fn find(parent: &mut [usize], i: usize) -> usize {
+    let mut r = i;
+    while parent[r] != r {
+        r = parent[r];
+    }
+    parent[i] = r;
+    r
+}
+
+/// Is `c` the identity `a − b == 0` between two inputs (then they are one variable)?
+fn identity(c: &LinearConstraint) -> Option<(Var, Var)> {
+    match c.terms[..] {
+        [(a, ca), (b, cb)] if c.op == CmpOp::Eq && c.rhs == 0.0 && ca == -cb && ca != 0.0 => {
+            (a.kind == VarKind::Input && b.kind == VarKind::Input).then_some((a, b))
+        }
+        _ => None,
+    }
+}
+
+/// Builds the input space of a property over networks with `sizes` inputs each (one input
+/// tensor per network); `names[k][i]` names input `i` of network `k`.
+pub fn input_space(p: &Property, sizes: &[usize], names: &[Vec<String>]) -> InputSpace {
+    let offsets: Vec<usize> = sizes.iter().scan(0, |acc, &n| Some(std::mem::replace(acc, *acc + n))).collect();
+    let total: usize = sizes.iter().sum();
+    let flat = |v: &Var| offsets[v.network] + v.index;
+    let mut parent: Vec<usize> = (0..total).collect();
+    // identities present in every disjunct
+    if let Some((first, rest)) = p.disjuncts.split_first() {
+        for c in first.iter().filter(|c| rest.iter().all(|d| d.contains(c))) {
+            if let Some((a, b)) = identity(c) {
+                let (ra, rb) = (find(&mut parent, flat(&a)), find(&mut parent, flat(&b)));
+                parent[ra.max(rb)] = ra.min(rb);
+            }
+        }
+    }
+    let mut class_of = vec![usize::MAX; total];
+    let mut reps = Vec::new();
+    for i in 0..total {
+        let r = find(&mut parent, i);
+        if class_of[r] == usize::MAX {
+            class_of[r] = reps.len();
+            reps.push(i);
+        }
+        class_of[i] = class_of[r];
+    }
+    let mut bounds = Interval { lower: vec![f64::NEG_INFINITY; reps.len()], upper: vec![f64::INFINITY; reps.len()] };
+    for (k, boxes) in p.input_boxes.iter().enumerate() {
+        let (lo, hi) = &boxes[0];
+        for i in 0..sizes[k] {
+            let g = class_of[offsets[k] + i];
+            bounds.lower[g] = bounds.lower[g].max(lo[i]);
+            bounds.upper[g] = bounds.upper[g].min(hi[i]);
+        }
+    }
+    let maps = (0..sizes.len()).map(|k| (0..sizes[k]).map(|i| class_of[offsets[k] + i]).collect()).collect();
+    let all_names: Vec<&String> = names.iter().flatten().collect();
+    let names = reps.iter().map(|&i| all_names[i].clone()).collect();
+    InputSpace { maps, bounds, names }
+}
+
+/// Turns one disjunct into items `g ≤ 0` (or `< 0`) over the space's variables; identities
+/// already merged by the space disappear.
+pub fn items(space: &InputSpace, disjunct: &[LinearConstraint]) -> Vec<Item> {
+    let mut out = Vec::new();
+    for c in disjunct {
+        let mut inputs: Vec<(f64, usize)> = Vec::new();
+        let mut outputs = Vec::new();
+        for &(v, a) in &c.terms {
+            match v.kind {
+                VarKind::Input => {
+                    let g = space.maps[v.network][v.index];
+                    match inputs.iter_mut().find(|t| t.1 == g) {
+                        Some(t) => t.0 += a,
+                        None => inputs.push((a, g)),
+                    }
+                }
+                _ => outputs.push((a, v.network, v.index)),
+            }
+        }
+        inputs.retain(|t| t.0 != 0.0);
+        if inputs.is_empty() && outputs.is_empty() {
+            if !c.op.holds(0.0, c.rhs) {
+                out.push(Item { inputs, outputs, rhs: -1.0, strict: false }); // 0 ≤ −1: false
+            }
+            continue;
+        }
+        let item = Item { inputs, outputs, rhs: c.rhs, strict: matches!(c.op, CmpOp::Lt | CmpOp::Gt) };
+        match c.op {
+            CmpOp::Le | CmpOp::Lt => out.push(item),
+            CmpOp::Ge | CmpOp::Gt => out.push(item.negated()),
+            CmpOp::Eq | CmpOp::Ne => {
+                out.push(item.negated());
+                out.push(item);
+            }
+        }
+    }
+    out
+}
+
+/// Tightens `b` with every input-only item (a few rounds of bound propagation, rounded outwards).
+/// Returns `None` when the box becomes empty.
+pub fn tighten(b: &Interval, items: &[Item]) -> Option<Interval> {
+    let mut b = b.clone();
+    for _ in 0..4 {
+        let mut changed = false;
+        for it in items.iter().filter(|it| it.outputs.is_empty()) {
+            for (j, &(aj, gj)) in it.inputs.iter().enumerate() {
+                // aj·x_j ≤ rhs − Σ_{i≠j} min(a_i x_i)
+                let mut rest = 0.0f64;
+                let mut mag = it.rhs.abs();
+                for &(a, g) in it.inputs.iter().enumerate().filter(|&(i, _)| i != j).map(|(_, t)| t) {
+                    let m = (a * b.lower[g]).min(a * b.upper[g]);
+                    rest += m;
+                    mag += m.abs();
+                }
+                let slack = it.rhs - rest;
+                // rounding of n products and sums: widen by 2(n+2)ε·Σ|terms| (and one subnormal step)
+                let err = 2.0 * (it.inputs.len() as f64 + 2.0) * f64::EPSILON * (mag + slack.abs()) + f64::MIN_POSITIVE;
+                let limit = slack + err;
+                if !limit.is_finite() {
+                    continue;
+                }
+                let q = limit / aj;
+                if aj > 0.0 {
+                    let hi = q.next_up();
+                    if hi < b.upper[gj] {
+                        b.upper[gj] = hi;
+                        changed = true;
+                    }
+                } else {
+                    let lo = q.next_down();
+                    if lo > b.lower[gj] {
+                        b.lower[gj] = lo;
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if (0..b.len()).any(|g| b.lower[g] > b.upper[g]) {
+            return None;
+        }
+        if !changed {
+            break;
+        }
+    }
+    Some(b)
+}
+
+/// The box with every infinite side replaced by a finite one (one unit beyond the finite side,
+/// `[−1, 1]` when both are infinite), and the names of the variables that were unbounded.
+/// Only a counterexample search makes sense on such a box: it is a part of the region.
+pub fn bounded_part(space: &InputSpace, b: &Interval) -> (Interval, Vec<String>) {
+    let mut part = b.clone();
+    let mut names = Vec::new();
+    for g in 0..b.len() {
+        let (l, u) = (b.lower[g], b.upper[g]);
+        if l.is_finite() && u.is_finite() {
+            continue;
+        }
+        names.push(space.names[g].clone());
+        (part.lower[g], part.upper[g]) = match (l.is_finite(), u.is_finite()) {
+            (true, _) => (l, l + 1.0),
+            (_, true) => (u - 1.0, u),
+            _ => (-1.0, 1.0),
+        };
+    }
+    (part, names)
+}

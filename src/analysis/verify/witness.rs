@@ -1,0 +1,156 @@
+//! Counterexamples: a candidate point is rounded to float32 inside the box, run through the IR
+//! and through tract, and accepted only if every constraint holds for both; plus a cheap
+//! gradient search that proposes candidates.
+
+use super::space::InputSpace;
+use super::Item;
+use crate::analysis::objective::TRACT_TOLERANCE;
+use crate::bounds::{two_sum, Interval};
+use crate::ir::Network;
+use crate::onnx::TractRunner;
+
+/// A checked assignment: every network's input (float32 values) and tract's outputs there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Witness {
+    pub inputs: Vec<Vec<f64>>,
+    pub outputs: Vec<Vec<f64>>,
+}
+
+/// The networks of a query with their tract replays, over one input space.
+#[derive(Clone, Copy)]
+pub struct Checker<'a> {
+    pub nets: &'a [&'a Network],
+    pub runners: &'a [TractRunner],
+    pub space: &'a InputSpace,
+}
+
+/// `Σ a·v − rhs` and an upper bound on it that is rigorous for the given values (products
+/// and sums with their exact rounding errors).
+fn violation(terms: impl Iterator<Item = (f64, f64)>, rhs: f64) -> f64 {
+    let (mut s, mut err, mut n) = (-rhs, 0.0f64, 1usize);
+    for (a, v) in terms {
+        let p = a * v;
+        let e = a.mul_add(v, -p);
+        let (t, e2) = two_sum(s, p);
+        s = t;
+        err += e.abs() + e2.abs();
+        n += 2;
+    }
+    if err == 0.0 {
+        s
+    } else {
+        s + err * (1.0 + 2.0 * n as f64 * f64::EPSILON) + f64::MIN_POSITIVE
+    }
+}
+
+impl Item {
+    /// Does the item hold (rigorously) for these input values and network outputs?
+    pub fn holds(&self, x: &[f64], outs: &[Vec<f64>]) -> bool {
+        let terms =
+            self.inputs.iter().map(|&(a, g)| (a, x[g])).chain(self.outputs.iter().map(|&(a, n, i)| (a, outs[n][i])));
+        let g = violation(terms, self.rhs);
+        if self.strict {
+            g < 0.0
+        } else {
+            g <= 0.0
+        }
+    }
+
+    /// `Σ a·v − rhs` in plain arithmetic (for the search).
+    fn value(&self, x: &[f64], outs: &[Vec<f64>]) -> f64 {
+        let i: f64 = self.inputs.iter().map(|&(a, g)| a * x[g]).sum();
+        let o: f64 = self.outputs.iter().map(|&(a, n, k)| a * outs[n][k]).sum();
+        i + o - self.rhs
+    }
+}
+
+/// The float32 value nearest to `v` inside `[lo, hi]`, if the interval holds one.
+fn f32_inside(v: f64, lo: f64, hi: f64) -> Option<f64> {
+    let mut r = v.clamp(lo, hi) as f32;
+    if (r as f64) < lo {
+        r = r.next_up();
+    }
+    if (r as f64) > hi {
+        r = r.next_down();
+    }
+    ((r as f64) >= lo && (r as f64) <= hi).then_some(r as f64)
+}
+
+impl Checker<'_> {
+    /// The IR's outputs of every network at a point over all variables.
+    fn ir_outputs(&self, x: &[f64]) -> Option<Vec<Vec<f64>>> {
+        self.nets.iter().enumerate().map(|(k, n)| n.forward(&self.space.network_point(x, k)).ok()).collect()
+    }
+
+    /// Accepts `x` (rounded to float32 inside `b`) if every item holds with the IR's and with
+    /// tract's outputs and the two agree.
+    pub fn check(&self, x: &[f64], b: &Interval, items: &[Item]) -> Option<Witness> {
+        let x: Vec<f64> = (0..x.len()).map(|g| f32_inside(x[g], b.lower[g], b.upper[g])).collect::<Option<_>>()?;
+        let ir = self.ir_outputs(&x)?;
+        if !items.iter().all(|it| it.holds(&x, &ir)) {
+            return None;
+        }
+        let inputs: Vec<Vec<f64>> = (0..self.nets.len()).map(|k| self.space.network_point(&x, k)).collect();
+        let tract: Vec<Vec<f64>> =
+            self.runners.iter().zip(&inputs).map(|(r, x)| r.run(x).ok()).collect::<Option<_>>()?;
+        let agree = ir
+            .iter()
+            .flatten()
+            .zip(tract.iter().flatten())
+            .all(|(&a, &t)| (a - t).abs() <= TRACT_TOLERANCE * (1.0 + a.abs().max(t.abs())));
+        (agree && items.iter().all(|it| it.holds(&x, &tract))).then_some(Witness { inputs, outputs: tract })
+    }
+
+    /// The largest item value at `x` (≤ 0 everywhere means a candidate) and its item.
+    fn worst(&self, x: &[f64], items: &[Item]) -> Option<(f64, usize)> {
+        let outs = self.ir_outputs(x)?;
+        items.iter().enumerate().map(|(k, it)| (it.value(x, &outs), k)).max_by(|a, b| a.0.total_cmp(&b.0))
+    }
+
+    /// Gradient (over all variables) of the item with the largest value at `x`.
+    pub fn sensitivity(&self, x: &[f64], items: &[Item]) -> Option<Vec<f64>> {
+        let (_, k) = self.worst(x, items)?;
+        let mut grad = vec![0.0; x.len()];
+        items[k].inputs.iter().for_each(|&(a, g)| grad[g] += a);
+        for (n, net) in self.nets.iter().enumerate() {
+            let mut w = vec![0.0; net.output_size()];
+            items[k].outputs.iter().filter(|t| t.1 == n).for_each(|&(a, _, i)| w[i] += a);
+            if w.iter().any(|&v| v != 0.0) {
+                let gn = net.gradient(&self.space.network_point(x, n), &w).ok()?;
+                self.space.maps[n].iter().zip(gn).for_each(|(&g, d)| grad[g] += d);
+            }
+        }
+        Some(grad)
+    }
+
+    /// Signed-gradient descent on the largest item value, projected on `b`, from `start`;
+    /// returns a checked witness if one turns up.
+    pub fn attack(&self, start: &[f64], b: &Interval, items: &[Item], steps: usize) -> Option<Witness> {
+        if items.is_empty() {
+            return self.check(start, b, items);
+        }
+        let width: Vec<f64> = (0..b.len()).map(|g| b.upper[g] - b.lower[g]).collect();
+        let mut x = start.to_vec();
+        for step in 0..steps {
+            let (value, k) = self.worst(&x, items)?;
+            if value < 0.0 || (value <= 0.0 && !items[k].strict) {
+                if let Some(w) = self.check(&x, b, items) {
+                    return Some(w);
+                }
+            }
+            let grad = self.sensitivity(&x, items)?;
+            let rate = 0.25 * (1.0 - step as f64 / steps as f64) + 0.01;
+            for g in 0..x.len() {
+                let dir = if grad[g] > 0.0 {
+                    -1.0
+                } else if grad[g] < 0.0 {
+                    1.0
+                } else {
+                    0.0
+                };
+                x[g] = (x[g] + dir * rate * width[g]).clamp(b.lower[g], b.upper[g]);
+            }
+        }
+        self.check(&x, b, items)
+    }
+}

@@ -1,0 +1,175 @@
+//! `run-instances`: a VNN-COMP benchmark folder (instances.csv rows `onnx,vnnlib,timeout`), each
+//! instance run as `twinverify verify` in a child process killed at its time-out, into a CSV.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::args::SolverArgs;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Args)]
+pub struct RunInstancesArgs {
+    /// The instances file: rows `onnx,vnnlib,timeout` (paths relative to --dir).
+    pub instances: PathBuf,
+    /// The benchmark folder (default: the instances file's folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Results CSV (default: results.csv in the current folder).
+    #[arg(long, default_value = "results.csv")]
+    pub out: PathBuf,
+    /// Expected verdicts (`onnx,vnnlib,expected` with a header); default: the folder's
+    /// expected_results.csv when present. A contradiction makes the command fail.
+    #[arg(long)]
+    pub expected: Option<PathBuf>,
+    /// Multiply every instance's time-out by this factor.
+    #[arg(long, default_value_t = 1.0)]
+    pub timeout_scale: f64,
+    /// Run only the first N instances.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub solver: SolverArgs,
+}
+
+struct Instance {
+    onnx: String,
+    vnnlib: String,
+    timeout: f64,
+}
+
+fn csv_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Input(format!("{}: {e}", path.display()))
+}
+
+fn read_instances(path: &Path) -> Result<Vec<Instance>> {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| csv_err(path, e))?;
+    let mut out = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| csv_err(path, e))?;
+        if rec.len() < 3 {
+            return Err(csv_err(path, format!("row {}: expected onnx,vnnlib,timeout", i + 1)));
+        }
+        let timeout = rec[2]
+            .parse()
+            .map_err(|_| csv_err(path, format!("row {}: timeout '{}' is not a number", i + 1, &rec[2])))?;
+        out.push(Instance { onnx: rec[0].to_string(), vnnlib: rec[1].to_string(), timeout });
+    }
+    Ok(out)
+}
+
+fn read_expected(path: &Path) -> Result<HashMap<(String, String), String>> {
+    let mut r = csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(path).map_err(|e| csv_err(path, e))?;
+    let mut out = HashMap::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| csv_err(path, e))?;
+        if rec.len() >= 3 {
+            out.insert((rec[0].to_string(), rec[1].to_string()), rec[2].to_lowercase());
+        }
+    }
+    Ok(out)
+}
+
+/// Runs one instance in a child process; returns (verdict, seconds, first stderr line).
+fn run_one(dir: &Path, inst: &Instance, timeout: f64, solver: &SolverArgs) -> Result<(String, f64, String)> {
+    let exe = std::env::current_exe().map_err(|e| Error::Input(format!("cannot find the twinverify binary: {e}")))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("verify").arg(dir.join(&inst.vnnlib)).arg("--network").arg(format!("N={}", dir.join(&inst.onnx).display()));
+    cmd.arg("--timeout").arg(timeout.to_string());
+    if let Some(k) = solver.solver {
+        cmd.arg("--solver").arg(k.to_string());
+    }
+    if let Some(p) = &solver.solver_path {
+        cmd.arg("--solver-path").arg(p);
+    }
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Input(format!("cannot run verify: {e}")))?;
+    let limit = Duration::from_secs_f64(timeout + 5.0);
+    loop {
+        if child.try_wait().map_err(|e| Error::Input(e.to_string()))?.is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(("timeout".into(), start.elapsed().as_secs_f64(), "killed at the time-out".into()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().map_err(|e| Error::Input(e.to_string()))?;
+    let secs = start.elapsed().as_secs_f64();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let note = stderr.lines().next().unwrap_or("").to_string();
+    let verdict = match stdout.lines().next().map(str::trim) {
+        Some("timed-out") => "timeout",
+        Some(v @ ("sat" | "unsat" | "unknown")) => v,
+        _ => "error",
+    };
+    Ok((verdict.to_string(), secs, note))
+}
+
+pub fn run(args: RunInstancesArgs) -> Result<()> {
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| args.instances.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf));
+    let mut instances = read_instances(&args.instances)?;
+    instances.truncate(args.limit.unwrap_or(usize::MAX));
+    let expected_path =
+        args.expected.clone().or_else(|| Some(dir.join("expected_results.csv")).filter(|p| p.is_file()));
+    let expected = expected_path.as_deref().map(read_expected).transpose()?.unwrap_or_default();
+    let mut w = csv::Writer::from_path(&args.out).map_err(|e| csv_err(&args.out, e))?;
+    w.write_record(["onnx", "vnnlib", "result", "seconds", "timeout", "expected", "note"])
+        .map_err(|e| csv_err(&args.out, e))?;
+    let bar = ProgressBar::new(instances.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} [{elapsed} < {eta}] {msg}").expect("valid template"),
+    );
+    let mut counts: HashMap<String, (usize, f64)> = HashMap::new();
+    let mut contradictions = Vec::new();
+    for inst in &instances {
+        let timeout = inst.timeout * args.timeout_scale;
+        let (verdict, secs, note) = run_one(&dir, inst, timeout, &args.solver)?;
+        let exp = expected.get(&(inst.onnx.clone(), inst.vnnlib.clone())).cloned().unwrap_or_default();
+        if (verdict == "sat" && exp == "unsat") || (verdict == "unsat" && exp == "sat") {
+            contradictions.push(format!("{} {}: {verdict}, expected {exp}", inst.onnx, inst.vnnlib));
+        }
+        let c = counts.entry(verdict.clone()).or_default();
+        c.0 += 1;
+        c.1 += secs;
+        w.write_record([&inst.onnx, &inst.vnnlib, &verdict, &format!("{secs:.3}"), &timeout.to_string(), &exp, &note])
+            .map_err(|e| csv_err(&args.out, e))?;
+        w.flush().map_err(|e| Error::io(&args.out, e))?;
+        bar.set_message(format!("{} {verdict}", inst.vnnlib));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let mut keys: Vec<&String> = counts.keys().collect();
+    keys.sort();
+    println!("{:<10} {:>6} {:>12}", "result", "count", "seconds");
+    for k in keys {
+        println!("{:<10} {:>6} {:>12.1}", k, counts[k].0, counts[k].1);
+    }
+    println!("results written to {}", args.out.display());
+    if !contradictions.is_empty() {
+        return Err(Error::Input(format!(
+            "{} answers contradict the expected results:\n{}",
+            contradictions.len(),
+            contradictions.join("\n")
+        )));
+    }
+    Ok(())
+}
