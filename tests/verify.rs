@@ -1,0 +1,316 @@
+//! The VNN-LIB solver interface as a harness runs it: `verify` answers checked against the
+//! networks (assignments re-evaluated, unsat answers against random sampling), `supports`,
+//! `--name`/`--version`, errors, serialised assignments, run-instances and the VNN-COMP folder.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use prost::Message;
+use rand::Rng;
+use tract_onnx::pb;
+use twinverify::onnx;
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_twinverify")).args(args).output().expect("binary runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("vnnlib-examples").join(name).display().to_string()
+}
+
+fn net_arg(name: &str, file: &str) -> String {
+    format!("{name}={}", fixture(file).display())
+}
+
+/// The tensors of a command-line assignment: (name, type, shape, values).
+fn parse_assignment(text: &str) -> Vec<(String, String, String, Vec<f64>)> {
+    let mut out: Vec<(String, String, String, Vec<f64>)> = Vec::new();
+    for line in text.lines().skip(1) {
+        match line.parse::<f64>() {
+            Ok(v) => out.last_mut().expect("a header first").3.push(v),
+            Err(_) => {
+                let parts: Vec<&str> = line.split_whitespace().collect();
+                assert_eq!(parts.len(), 3, "header 'NAME TYPE [DIMS]': {line}");
+                out.push((parts[0].into(), parts[1].into(), parts[2].into(), Vec::new()));
+            }
+        }
+    }
+    out
+}
+
+fn forward(file: &str, x: &[f64]) -> Vec<f64> {
+    onnx::load(fixture(file)).unwrap().network.forward(x).unwrap()
+}
+
+#[test]
+fn name_version_and_capabilities() {
+    let (ok, out, _) = run(&["--version"]);
+    assert!(ok);
+    assert_eq!(out.trim(), env!("CARGO_PKG_VERSION"));
+    let (ok, out, _) = run(&["--name"]);
+    assert!(ok && out.starts_with("twinverify"), "{out}");
+    let lines = |flag: &str| {
+        let (ok, out, err) = run(&["supports", flag]);
+        assert!(ok, "{flag}: {err}");
+        out.lines().map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(lines("--vnnlib-versions"), ["1.0", "2.0"]);
+    let opset = lines("--onnx-opset-versions");
+    assert_eq!(opset.len(), 2);
+    assert!(opset[0].parse::<u32>().unwrap() <= opset[1].parse::<u32>().unwrap());
+    assert_eq!(lines("--serialise-assignments"), ["true"]);
+    assert_eq!(lines("--hidden-node-theories"), ["NH"]);
+    assert_eq!(lines("--multiple-input-output-theories"), ["SIO"]);
+    assert!(!lines("--arithmetic-complexity-theories").contains(&"POLY".to_string()));
+    let ops = lines("--onnx-operators");
+    for op in ["Gemm", "Relu", "Conv", "MatMul", "MaxPool", "Add"] {
+        assert!(ops.contains(&op.to_string()), "{op} missing");
+    }
+    // operators converted only in some uses are not claimed
+    for op in ["Mul", "Div", "Softmax", "Where", "Cast", "Concat"] {
+        assert!(!ops.contains(&op.to_string()), "{op} claimed");
+    }
+    assert!(ops.iter().all(|op| onnx::SUPPORTED_OPS.contains(&op.as_str())));
+    let (ok, _, err) = run(&["supports"]);
+    assert!(!ok && err.contains("required"), "{err}");
+}
+
+#[test]
+fn robustness_counterexample_is_printed_in_the_standard_format_and_holds() {
+    let (ok, out, err) = run(&["verify", &example("robust_v2.vnnlib"), "--network", &net_arg("N", "twin_mlp.onnx")]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().next(), Some("sat"));
+    let tensors = parse_assignment(&out);
+    assert_eq!(tensors.len(), 2);
+    let (x, y) = (&tensors[0], &tensors[1]);
+    assert_eq!((x.0.as_str(), x.1.as_str(), x.2.as_str()), ("X", "float32", "[1,6]"));
+    assert_eq!((y.0.as_str(), y.2.as_str()), ("Y", "[1,3]"));
+    let lo = [0.05, 0.15, 0.25, 0.35, 0.45, 0.55];
+    assert!(x.3.iter().zip(lo).all(|(&v, l)| v >= l && v <= l + 0.1), "{:?}", x.3);
+    assert!(x.3.iter().all(|&v| v as f32 as f64 == v), "inputs are float32 values");
+    let logits = forward("twin_mlp.onnx", &x.3);
+    assert!(rel_diff(&y.3, &logits) < 1e-5, "printed outputs are the network's");
+    assert!(logits[1] >= logits[0] || logits[2] >= logits[0], "{logits:?}");
+    // the 1.0 file states the same property
+    let (_, out1, _) = run(&["verify", &example("robust_v1.vnnlib"), "--network", &net_arg("N", "twin_mlp.onnx")]);
+    assert_eq!(parse_assignment(&out1)[0].3, x.3);
+}
+
+/// Robustness queries at several radii: unsat answers are checked against random points of the
+/// box and box corners, sat answers by re-running the network; both kinds must occur.
+#[test]
+fn robustness_answers_agree_with_sampling() {
+    let data = csv_rows(&fixture("twin_mlp_data.csv"), 1.0, 6);
+    let dir = tempdir("robust");
+    let mut seen = (0, 0);
+    let mut rng = rng(7);
+    for (row, (_, x)) in data.iter().enumerate() {
+        let logits = forward("twin_mlp.onnx", x);
+        let c = twinverify::data::argmax(&logits);
+        for eps in [0.005, 0.05, 0.2] {
+            let path = dir.join(format!("r{row}_{eps}.vnnlib"));
+            std::fs::write(&path, robustness_query(x, c, eps)).unwrap();
+            let (ok, out, err) = run(&["verify", path.to_str().unwrap(), "--network", &net_arg("N", "twin_mlp.onnx")]);
+            assert!(ok, "{err}");
+            match out.lines().next() {
+                Some("unsat") => {
+                    seen.0 += 1;
+                    for k in 0..2000 {
+                        // the 64 corners of the box first, then uniform points
+                        let p: Vec<f64> = (0..x.len())
+                            .map(|i| match k < 64 {
+                                true if (k >> i) & 1 == 0 => x[i] - eps,
+                                true => x[i] + eps,
+                                false => x[i] + rng.random_range(-eps..eps),
+                            })
+                            .collect();
+                        let y = forward("twin_mlp.onnx", &p);
+                        assert_eq!(
+                            twinverify::data::argmax(&y),
+                            c,
+                            "row {row} eps {eps}: unsat but {p:?} changes the class"
+                        );
+                    }
+                }
+                Some("sat") => {
+                    seen.1 += 1;
+                    let xs = &parse_assignment(&out)[0].3;
+                    assert!(xs.iter().zip(x).all(|(a, b)| (a - b).abs() <= eps + 1e-6));
+                    let y = forward("twin_mlp.onnx", xs);
+                    assert!((0..3).any(|j| j != c && y[j] >= y[c]), "row {row} eps {eps}: {y:?}");
+                }
+                other => assert_eq!(other, Some("unknown"), "{out}"),
+            }
+        }
+    }
+    assert!(seen.0 >= 3 && seen.1 >= 3, "both answers occur: {seen:?}");
+}
+
+fn robustness_query(x: &[f64], c: usize, eps: f64) -> String {
+    let mut s = String::new();
+    (0..x.len()).for_each(|i| s.push_str(&format!("(declare-const X_{i} Real)\n")));
+    (0..3).for_each(|j| s.push_str(&format!("(declare-const Y_{j} Real)\n")));
+    for (i, v) in x.iter().enumerate() {
+        s.push_str(&format!("(assert (>= X_{i} {:e}))\n(assert (<= X_{i} {:e}))\n", v - eps, v + eps));
+    }
+    let others: Vec<String> = (0..3).filter(|&j| j != c).map(|j| format!("(and (>= Y_{j} Y_{c}))")).collect();
+    s.push_str(&format!("(assert (or {}))\n", others.join(" ")));
+    s
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("twinverify-verify-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn unsat_example_and_twin_relations() {
+    for twin in ["twin_mlp.onnx", "twin_mlp_prune50.onnx", "twin_mlp_quant8.onnx"] {
+        let (ok, out, err) = run(&["verify", &example("robust_row0_v1.vnnlib"), "--network", &net_arg("N", twin)]);
+        assert!(ok, "{err}");
+        assert_eq!(out.trim(), "unsat", "{twin}");
+    }
+    // identical twins: the margin difference is exactly 0, never < 0
+    let args = |n2: &str| {
+        let (a, b) = (net_arg("N1", "twin_mlp.onnx"), net_arg("N2", n2));
+        run(&["verify", &example("twin_v2.vnnlib"), "--network", &a, "--network", &b])
+    };
+    assert_eq!(args("twin_mlp_same.onnx").1.trim(), "unsat");
+    let (ok, out, err) = args("twin_mlp_prune50.onnx");
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().next(), Some("sat"));
+    let t = parse_assignment(&out);
+    assert_eq!(t.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(), ["X1", "Y1", "X2", "Y2"]);
+    assert_eq!(t[0].3, t[2].3, "both networks read the same input");
+    let (y1, y2) = (forward("twin_mlp.onnx", &t[0].3), forward("twin_mlp_prune50.onnx", &t[2].3));
+    assert!((y1[0] - y1[1]) - (y2[0] - y2[1]) < 0.0);
+}
+
+#[test]
+fn implication_counterexample_between_twins() {
+    let (a, b) = (net_arg("N1", "twin_mlp.onnx"), net_arg("N2", "twin_mlp_prune50.onnx"));
+    let (ok, out, err) = run(&["verify", &example("implication_v2.vnnlib"), "--network", &a, "--network", &b]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().next(), Some("sat"));
+    let x = &parse_assignment(&out)[0].3;
+    let (y1, y2) = (forward("twin_mlp.onnx", x), forward("twin_mlp_prune50.onnx", x));
+    assert_eq!(twinverify::data::argmax(&y2), 1);
+    assert_ne!(twinverify::data::argmax(&y1), 1);
+    // identical twins: no counterexample can exist
+    let same = net_arg("N2", "twin_mlp_same.onnx");
+    let (ok, out, _) =
+        run(&["verify", &example("implication_v2.vnnlib"), "--network", &a, "--network", &same, "--timeout", "3"]);
+    assert!(ok);
+    assert_ne!(out.lines().next(), Some("sat"));
+}
+
+#[test]
+fn serialised_assignment_matches_the_printed_one() {
+    let dir = tempdir("pb");
+    let net = net_arg("N", "twin_mlp.onnx");
+    let (_, printed, _) = run(&["verify", &example("robust_v2.vnnlib"), "--network", &net]);
+    let (ok, out, err) = run(&[
+        "verify",
+        &example("robust_v2.vnnlib"),
+        "--network",
+        &net,
+        "--serialise-assignments",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "sat", "assignment goes to the folder, not stdout");
+    let printed = parse_assignment(&printed);
+    for (name, _, _, values) in printed {
+        let bytes = std::fs::read(dir.join(format!("{name}.pb"))).unwrap();
+        let t = pb::TensorProto::decode(bytes.as_slice()).unwrap();
+        assert_eq!(t.data_type, pb::tensor_proto::DataType::Float as i32);
+        assert_eq!(t.dims, vec![1, if name == "X" { 6 } else { 3 }]);
+        let got: Vec<f64> = t.float_data.iter().map(|&v| v as f64).collect();
+        assert_eq!(got, values.iter().map(|&v| v as f32 as f64).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn bad_queries_and_bindings_are_one_clear_error() {
+    let twin = net_arg("N", "twin_mlp.onnx");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![example("robust_v2.vnnlib"), "--network".into(), net_arg("M", "twin_mlp.onnx")],
+            "declares no network 'M'",
+        ),
+        (
+            vec![example("twin_v2.vnnlib"), "--network".into(), net_arg("N1", "twin_mlp.onnx")],
+            "network 'N2' needs a file",
+        ),
+        (vec![example("robust_v2.vnnlib"), "--network".into(), net_arg("N", "mlp_gemm.onnx")], "Softmax"),
+        (
+            vec![example("robust_v2.vnnlib"), "--network".into(), net_arg("N", "twin_pool.onnx")],
+            "declares input [1, 6]",
+        ),
+        (vec![example("bad/unbalanced.vnnlib"), "--network".into(), twin.clone()], ":"),
+        (vec![example("robust_v2.vnnlib"), "--network".into(), twin, "--timeout".into(), "0".into()], "positive"),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["verify".to_string()];
+        all.extend(args);
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let (ok, out, err) = run(&refs);
+        assert!(!ok, "{all:?} should fail");
+        assert!(out.is_empty(), "nothing on stdout: {out}");
+        assert!(err.contains(want) && err.lines().count() == 1, "{all:?}: {err}");
+    }
+}
+
+#[test]
+fn run_instances_writes_results_and_rejects_contradictions() {
+    let dir = tempdir("bench");
+    let ex = Path::new(env!("CARGO_MANIFEST_DIR")).join("vnnlib-examples");
+    let fx = fixtures();
+    std::fs::write(
+        dir.join("instances.csv"),
+        format!(
+            "{f}/twin_mlp.onnx,{e}/robust_v1.vnnlib,30\n{f}/twin_mlp.onnx,{e}/robust_row0_v1.vnnlib,30\n",
+            f = fx.display(),
+            e = ex.display()
+        ),
+    )
+    .unwrap();
+    let expected = |a: &str, b: &str| {
+        format!("onnx,vnnlib,expected\n{f}/twin_mlp.onnx,{e}/robust_v1.vnnlib,{a}\n{f}/twin_mlp.onnx,{e}/robust_row0_v1.vnnlib,{b}\n", f = fx.display(), e = ex.display())
+    };
+    std::fs::write(dir.join("expected_results.csv"), expected("sat", "unsat")).unwrap();
+    let out_csv = dir.join("results.csv");
+    let (ok, out, err) =
+        run(&["run-instances", dir.join("instances.csv").to_str().unwrap(), "--out", out_csv.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("sat") && out.contains("unsat"), "{out}");
+    let mut r = csv::Reader::from_path(&out_csv).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.iter().map(|r| r[2].to_string()).collect::<Vec<_>>(), ["sat", "unsat"]);
+    assert!(rows.iter().all(|r| r[3].parse::<f64>().unwrap() < 30.0));
+    // a (deliberately wrong) expectation is reported as a contradiction
+    std::fs::write(dir.join("expected_results.csv"), expected("unsat", "unsat")).unwrap();
+    let (ok, _, err) =
+        run(&["run-instances", dir.join("instances.csv").to_str().unwrap(), "--out", out_csv.to_str().unwrap()]);
+    assert!(!ok && err.contains("contradict"), "{err}");
+}
+
+/// The VNN-COMP 2021 `test` benchmark: every instance solved, in agreement with the expected results.
+#[test]
+fn vnncomp_test_benchmark() {
+    let Some(anchors) = anchors() else { return };
+    let dir = anchors.join("vnncomp/test");
+    let out_csv = tempdir("vnncomp").join("results.csv");
+    let (ok, _, err) =
+        run(&["run-instances", dir.join("test_instances.csv").to_str().unwrap(), "--out", out_csv.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let mut r = csv::Reader::from_path(&out_csv).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 5);
+    assert!(rows.iter().all(|r| r[2] == r[5]), "every answer is the expected one: {rows:?}");
+}
