@@ -32,7 +32,7 @@ fn case(file: &str, delta: f64) -> Case {
 }
 
 fn model(c: &Case, mode: Mode) -> JointModel {
-    JointModel::build(&[&c.net], &[&c.nb], &[], &EncodeOptions { mode, materialize_affine: false })
+    JointModel::build(&[&c.net], &[&c.nb], &[], &EncodeOptions { mode, ..Default::default() })
 }
 
 fn have(binary: &str) -> bool {

@@ -153,6 +153,20 @@ pub fn compute_with_relaxation(
     method: Method,
     lp: &LpOptions,
 ) -> Result<(NetworkBounds, Option<lp::Relaxation>)> {
+    compute_within(net, input, method, lp, None)
+}
+
+/// Like `compute_with_relaxation`, each layer's bounds intersected with `prior` (bounds known to
+/// hold on the same region, e.g. a parent's bounds with one ReLU's phase fixed by a split)
+/// before the next layer is computed. The result may be empty (lower > upper somewhere): then
+/// no input of the region reaches it.
+pub fn compute_within(
+    net: &Network,
+    input: &Interval,
+    method: Method,
+    lp: &LpOptions,
+    prior: Option<&NetworkBounds>,
+) -> Result<(NetworkBounds, Option<lp::Relaxation>)> {
     if input.len() != net.input_size() {
         return Err(Error::Shape(format!(
             "the input box has {} values, network '{}' takes {}",
@@ -173,6 +187,9 @@ pub fn compute_with_relaxation(
                 b.lower[i] = b.lower[i].max(l);
                 b.upper[i] = b.upper[i].min(u);
             }
+        }
+        if let Some(p) = prior {
+            b = b.intersect(&p.layers[j]);
         }
         nb.layers.push(b);
     }

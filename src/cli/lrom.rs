@@ -169,7 +169,7 @@ pub fn run(args: LromArgs) -> Result<()> {
     let names: Vec<String> = spec.networks.iter().map(|n| n.name.clone()).collect();
     let lrom = spec.analysis == AnalysisKind::Lrom;
     let config = LromConfig {
-        encode: EncodeOptions { mode: spec.mode, materialize_affine: args.materialize },
+        encode: EncodeOptions { mode: spec.mode, materialize_affine: args.materialize, phase_rows: false },
         bounds: spec.bounds,
         solver: spec.solver.clone(),
         solve: spec.solve,

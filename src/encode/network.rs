@@ -23,6 +23,9 @@ pub struct EncodeOptions {
     /// Give every affine output its own variable and equality row (the paper's formulation)
     /// instead of substituting affine maps into the expressions that use them.
     pub materialize_affine: bool,
+    /// For a ReLU whose pre-activation bound is exactly 0 on one side (a branch-and-bound split),
+    /// add the row `pre ≥ 0` (or `pre ≤ 0`): valid for any valid bound, exact for the split.
+    pub phase_rows: bool,
 }
 
 /// Encodes layers `from..to` of `net` on top of `inputs` (the expressions of the vector at
@@ -80,7 +83,15 @@ pub fn encode_network(
                 }
             }
             Layer::Relu => (0..cur.len())
-                .map(|i| relu(lp, &mut mag, &mut comb, &cur[i], inb.lower[i], inb.upper[i], opts.mode))
+                .map(|i| {
+                    let (l, u) = (inb.lower[i], inb.upper[i]);
+                    if opts.phase_rows && l == 0.0 && u > 0.0 {
+                        lp.add_row(cur[i].clone(), RowKind::Ge, 0.0);
+                    } else if opts.phase_rows && u == 0.0 && l < 0.0 {
+                        lp.add_row(cur[i].clone(), RowKind::Le, 0.0);
+                    }
+                    relu(lp, &mut mag, &mut comb, &cur[i], l, u, opts.mode)
+                })
                 .collect(),
             Layer::MaxPool(p) => {
                 p.windows.iter().map(|w| max_pool(lp, &mut mag, &mut comb, &cur, w, inb, opts.mode)).collect()

@@ -95,3 +95,31 @@ mod tests {
         assert!((4.0..4.0 + 1e-12).contains(&m), "{m}");
     }
 }
+
+/// The elastic version of `lp`: every row gets a slack (two for an equality) that may absorb
+/// any violation, and the objective is the total slack. It is always feasible, and a certified
+/// lower bound > 0 of its objective proves `lp` infeasible.
+pub fn elastic(lp: &LinearProgram) -> (LinearProgram, LinExpr) {
+    let mut out = LinearProgram { vars: lp.vars.clone(), rows: Vec::with_capacity(lp.rows.len()) };
+    out.vars.iter_mut().for_each(|v| v.integer = false);
+    let mag = lp.magnitudes();
+    let mut objective = LinExpr::default();
+    for row in &lp.rows {
+        let mut reach = Acc::new(row.rhs.abs() + row.error);
+        row.coeffs.iter().for_each(|&(v, a)| reach.add(a.abs(), mag[v]));
+        let cap = 2.0 * reach.upper() + 1.0;
+        let mut r = row.clone();
+        let signs: &[f64] = match row.kind {
+            RowKind::Ge => &[1.0],
+            RowKind::Le => &[-1.0],
+            RowKind::Eq => &[1.0, -1.0],
+        };
+        for &s in signs {
+            let v = out.add_var(0.0, cap, false);
+            r.coeffs.push((v, s));
+            objective.terms.push((v, 1.0));
+        }
+        out.rows.push(r);
+    }
+    (out, objective)
+}

@@ -8,6 +8,7 @@
 //! to the MILP, whose points are checked like any other (its optimum proves nothing).
 
 mod bind;
+mod relu_split;
 mod search;
 mod space;
 mod witness;
@@ -83,7 +84,7 @@ pub struct VerifyOptions {
     pub deadline: Option<Instant>,
     /// Split input coordinates when the input space has at most this many variables.
     pub split_dims: usize,
-    /// Most boxes examined per disjunct when splitting.
+    /// Most boxes (input splitting) or nodes (ReLU splitting) examined per disjunct.
     pub max_boxes: usize,
     /// Gradient-search steps per start point.
     pub attack_steps: usize,
@@ -108,24 +109,25 @@ struct Open {
     lower: f64,
 }
 
-/// A box in the split queue, explored lowest certified bound first.
-struct Queued {
+/// A branch-and-bound node (a box, or a node index) in a queue that pops the lowest certified
+/// bound first.
+struct Queued<T> {
     lower: f64,
-    b: Interval,
+    node: T,
 }
 
-impl PartialEq for Queued {
+impl<T> PartialEq for Queued<T> {
     fn eq(&self, o: &Self) -> bool {
         self.lower.total_cmp(&o.lower).is_eq()
     }
 }
-impl Eq for Queued {}
-impl PartialOrd for Queued {
+impl<T> Eq for Queued<T> {}
+impl<T> PartialOrd for Queued<T> {
     fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(o))
     }
 }
-impl Ord for Queued {
+impl<T> Ord for Queued<T> {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
         o.lower.total_cmp(&self.lower)
     }
@@ -208,40 +210,50 @@ fn timed_out() -> Answer {
     Answer { verdict: Verdict::TimedOut, witness: None, note: Some("the time limit was reached".into()) }
 }
 
-/// Second pass on an open disjunct: input splitting when the space is small, else LP-tightened
-/// bounds and the MILP as a counterexample search.
+/// Second pass on an open disjunct: input splitting when the space is small; else LP-tightened
+/// bounds, branch and bound on ReLU phases (two thirds of the time left) and the MILP as a
+/// counterexample search.
 fn deepen(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
     let items = &d.items;
     if d.root.len() <= opts.split_dims {
         return split(ctx, d, opts);
     }
-    let tightened = ctx.solve_box(&d.root, items, Method::Lp, Mode::Relaxed)?;
-    let BoxResult::Open { point, .. } = &tightened else { return Ok(tightened) };
+    let nbs = ctx.bounds(&d.root, Method::Lp)?;
+    let tightened = ctx.solve_with(&d.root, &nbs, items, Mode::Relaxed)?;
+    let BoxResult::Open { point, lower, .. } = &tightened else { return Ok(tightened) };
     if let Some(w) = ctx.checker.attack(point, &d.root, items, opts.attack_steps) {
         return Ok(BoxResult::Sat(w));
     }
-    if expired(opts) {
-        return Ok(tightened);
+    let left = |now: Instant| opts.deadline.map(|d| d.saturating_duration_since(now));
+    let bab_deadline = left(Instant::now()).map(|l| Instant::now() + l.mul_f64(2.0 / 3.0));
+    let bab = relu_split::relu_bab(ctx, &d.root, items, nbs, *lower, bab_deadline.or(opts.deadline), opts.max_boxes)?;
+    if !matches!(bab, BoxResult::Open { .. }) || expired(opts) {
+        return Ok(bab);
     }
     let mut milp = ctx.solver.clone();
-    if let Some(deadline) = opts.deadline {
-        let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
-        milp.time_limit = Some(milp.time_limit.map_or(left, |t| t.min(left)).max(0.1));
+    if let Some(l) = left(Instant::now()) {
+        milp.time_limit = Some(milp.time_limit.map_or(l.as_secs_f64(), |t| t.min(l.as_secs_f64())).max(0.1));
     }
     let exact = Context { checker: ctx.checker, solver: &milp };
     match exact.solve_box(&d.root, items, Method::Lp, Mode::Exact)? {
         BoxResult::Sat(w) => Ok(BoxResult::Sat(w)),
-        BoxResult::Unsat => Ok(tightened), // the MILP proves nothing
-        BoxResult::Open { note, .. } => Ok(BoxResult::Open { lower: d.lower, point: d.root.lower.clone(), note }),
+        BoxResult::Open { note: Some(n), lower, point } if n.contains("MILP") => {
+            let why = match &bab {
+                BoxResult::Open { note: Some(b), .. } => format!("{b}; {n}"),
+                _ => n,
+            };
+            Ok(BoxResult::Open { lower, point, note: Some(why) })
+        }
+        _ => Ok(bab), // the MILP proves nothing
     }
 }
 
 /// Best-first branch and bound on input coordinates.
 fn split(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
     let items = &d.items;
-    let mut queue = BinaryHeap::from([Queued { lower: d.lower, b: d.root.clone() }]);
+    let mut queue = BinaryHeap::from([Queued { lower: d.lower, node: d.root.clone() }]);
     let mut examined = 0;
-    while let Some(Queued { b, lower }) = queue.pop() {
+    while let Some(Queued { node: b, lower }) = queue.pop() {
         if expired(opts) || examined >= opts.max_boxes {
             let why = if expired(opts) { "the time limit was reached" } else { "the box budget ran out" };
             let note = format!("{why} after {examined} boxes; lowest open bound {lower:.6e}");
@@ -257,7 +269,7 @@ fn split(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
                     if let Some(w) = ctx.checker.attack(&point, &half, items, opts.attack_steps / 4) {
                         return Ok(BoxResult::Sat(w));
                     }
-                    queue.push(Queued { lower, b: half });
+                    queue.push(Queued { lower, node: half });
                 }
             }
         }

@@ -40,7 +40,7 @@ struct BoxModel {
 }
 
 impl Context<'_> {
-    fn bounds(&self, b: &Interval, method: Method) -> Result<Vec<NetworkBounds>> {
+    pub fn bounds(&self, b: &Interval, method: Method) -> Result<Vec<NetworkBounds>> {
         let lp = LpOptions { solver: self.solver.clone(), materialize_affine: false, warm_start: true };
         let space = self.checker.space;
         (0..self.checker.nets.len())
@@ -48,10 +48,27 @@ impl Context<'_> {
             .collect()
     }
 
+    /// Symbolic bounds on `b` inside `prior` (see `bounds::compute_within`); `None` when they
+    /// are empty somewhere (no input of `b` lies in `prior`'s region).
+    pub fn bounds_within(&self, b: &Interval, prior: &[NetworkBounds]) -> Result<Option<Vec<NetworkBounds>>> {
+        let space = self.checker.space;
+        let mut out = Vec::with_capacity(prior.len());
+        for (k, p) in prior.iter().enumerate() {
+            let lp = LpOptions::default();
+            let net = self.checker.nets[k];
+            let (nb, _) = bounds::compute_within(net, &space.network_box(b, k), Method::Symbolic, &lp, Some(p))?;
+            if nb.layers.iter().any(|l| l.lower.iter().zip(&l.upper).any(|(lo, hi)| lo > hi)) {
+                return Ok(None);
+            }
+            out.push(nb);
+        }
+        Ok(Some(out))
+    }
+
     fn model(&self, b: &Interval, nbs: &[NetworkBounds], items: &[Item], mode: Mode) -> BoxModel {
         let nets = self.checker.nets;
         let refs: Vec<&NetworkBounds> = nbs.iter().collect();
-        let opts = EncodeOptions { mode, materialize_affine: false };
+        let opts = EncodeOptions { mode, materialize_affine: false, phase_rows: true };
         let space = self.checker.space;
         let identity = space.maps.iter().all(|m| m.len() == b.len() && m.iter().enumerate().all(|(i, &g)| i == g));
         let mut model = if identity {
@@ -82,7 +99,12 @@ impl Context<'_> {
     /// Decides `items` on box `b` as far as bounds by `method` and one LP (`mode`) allow.
     pub fn solve_box(&self, b: &Interval, items: &[Item], method: Method, mode: Mode) -> Result<BoxResult> {
         let nbs = self.bounds(b, method)?;
-        let BoxModel { model, objective } = self.model(b, &nbs, items, mode);
+        self.solve_with(b, &nbs, items, mode)
+    }
+
+    /// As `solve_box`, with the networks' bounds given.
+    pub fn solve_with(&self, b: &Interval, nbs: &[NetworkBounds], items: &[Item], mode: Mode) -> Result<BoxResult> {
+        let BoxModel { model, objective } = self.model(b, nbs, items, mode);
         let centre: Vec<f64> = (0..b.len()).map(|g| 0.5 * (b.lower[g] + b.upper[g])).collect();
         let mut session = match Session::new(&model.lp, self.solver, false) {
             Ok(s) => s,
@@ -92,6 +114,7 @@ impl Context<'_> {
         };
         let sol = match session.solve(&objective, Sense::Minimise) {
             Ok(sol) => sol,
+            Err(_) if mode == Mode::Relaxed && self.proves_infeasible(&model.lp) => return Ok(BoxResult::Unsat),
             Err(e) => {
                 return Ok(BoxResult::Open { lower: f64::NEG_INFINITY, point: centre, note: Some(e.to_string()) })
             }
@@ -118,6 +141,19 @@ impl Context<'_> {
             return Ok(BoxResult::Unsat);
         }
         Ok(BoxResult::Open { lower, point, note })
+    }
+}
+
+impl Context<'_> {
+    /// Is `lp` certainly infeasible (certified total slack of its elastic version > 0)? Then no
+    /// input reaches the relaxed region, so none satisfies the disjunct there.
+    fn proves_infeasible(&self, lp: &crate::encode::LinearProgram) -> bool {
+        let (elastic, objective) = certify::elastic(lp);
+        let Ok(mut session) = Session::new(&elastic, self.solver, false) else { return false };
+        match session.solve(&objective, Sense::Minimise) {
+            Ok(sol) => sol.row_duals.is_some_and(|d| certify::bound(&elastic, &objective, Sense::Minimise, &d) > 0.0),
+            Err(_) => false,
+        }
     }
 }
 
