@@ -14,8 +14,9 @@ if [ ! -x "$VENV/bin/vnnlib-satisfactory" ]; then
 fi
 WORK="$ROOT/target/conformance"
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK"
-"$VENV/bin/vnnlib-satisfactory" run --solver "$BIN" --timeout "${TIMEOUT:-10}" | tail -n 3
-"$VENV/bin/vnnlib-satisfactory" report view | tail -n 40
+"$VENV/bin/vnnlib-satisfactory" run --solver "$BIN" --timeout "${TIMEOUT:-10}" | tail -n 3 || true
+# `report view` exits 1 when any case is not a pass (suspects included): keep going
+"$VENV/bin/vnnlib-satisfactory" report view | tail -n 40 || true
 for check in opset vnnlib serialise-assignments; do
     "$VENV/bin/vnnlib-satisfactory" compliance "$check" --solver "$BIN" | tail -n 1
 done

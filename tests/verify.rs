@@ -100,8 +100,10 @@ fn robustness_counterexample_is_printed_in_the_standard_format_and_holds() {
     assert_eq!(parse_assignment(&out1)[0].3, x.3);
 }
 
-/// Robustness queries at several radii: unsat answers are checked against random points of the
-/// box and box corners, sat answers by re-running the network; both kinds must occur.
+/// Robustness queries at several radii, decided by input splitting and (with `--split-dims 0`)
+/// by ReLU-phase branch and bound: unsat answers are checked against the box's corners and random
+/// points, sat answers by re-running the network; the two searches never contradict each other
+/// and both kinds of answer occur.
 #[test]
 fn robustness_answers_agree_with_sampling() {
     let data = csv_rows(&fixture("twin_mlp_data.csv"), 1.0, 6);
@@ -114,40 +116,58 @@ fn robustness_answers_agree_with_sampling() {
         for eps in [0.005, 0.05, 0.2] {
             let path = dir.join(format!("r{row}_{eps}.vnnlib"));
             std::fs::write(&path, robustness_query(x, c, eps)).unwrap();
-            let (ok, out, err) = run(&["verify", path.to_str().unwrap(), "--network", &net_arg("N", "twin_mlp.onnx")]);
-            assert!(ok, "{err}");
-            match out.lines().next() {
-                Some("unsat") => {
-                    seen.0 += 1;
-                    for k in 0..2000 {
-                        // the 64 corners of the box first, then uniform points
-                        let p: Vec<f64> = (0..x.len())
-                            .map(|i| match k < 64 {
-                                true if (k >> i) & 1 == 0 => x[i] - eps,
-                                true => x[i] + eps,
-                                false => x[i] + rng.random_range(-eps..eps),
-                            })
-                            .collect();
-                        let y = forward("twin_mlp.onnx", &p);
-                        assert_eq!(
-                            twinverify::data::argmax(&y),
-                            c,
-                            "row {row} eps {eps}: unsat but {p:?} changes the class"
-                        );
+            let mut answers = Vec::new();
+            for split_dims in ["16", "0"] {
+                let net = net_arg("N", "twin_mlp.onnx");
+                let args = [
+                    "verify",
+                    path.to_str().unwrap(),
+                    "--network",
+                    &net,
+                    "--split-dims",
+                    split_dims,
+                    "--timeout",
+                    "20",
+                ];
+                let (ok, out, err) = run(&args);
+                assert!(ok, "{err}");
+                let answer = out.lines().next().unwrap_or_default().to_string();
+                match answer.as_str() {
+                    "unsat" => {
+                        seen.0 += 1;
+                        for k in 0..2000 {
+                            // the 64 corners of the box first, then uniform points
+                            let p: Vec<f64> = (0..x.len())
+                                .map(|i| match k < 64 {
+                                    true if (k >> i) & 1 == 0 => x[i] - eps,
+                                    true => x[i] + eps,
+                                    false => x[i] + rng.random_range(-eps..eps),
+                                })
+                                .collect();
+                            let y = forward("twin_mlp.onnx", &p);
+                            assert_eq!(
+                                twinverify::data::argmax(&y),
+                                c,
+                                "row {row} eps {eps}: unsat but {p:?} changes the class"
+                            );
+                        }
                     }
+                    "sat" => {
+                        seen.1 += 1;
+                        let xs = &parse_assignment(&out)[0].3;
+                        assert!(xs.iter().zip(x).all(|(a, b)| (a - b).abs() <= eps + 1e-6));
+                        let y = forward("twin_mlp.onnx", xs);
+                        assert!((0..3).any(|j| j != c && y[j] >= y[c]), "row {row} eps {eps}: {y:?}");
+                    }
+                    other => assert!(other == "unknown" || other == "timed-out", "{out}"),
                 }
-                Some("sat") => {
-                    seen.1 += 1;
-                    let xs = &parse_assignment(&out)[0].3;
-                    assert!(xs.iter().zip(x).all(|(a, b)| (a - b).abs() <= eps + 1e-6));
-                    let y = forward("twin_mlp.onnx", xs);
-                    assert!((0..3).any(|j| j != c && y[j] >= y[c]), "row {row} eps {eps}: {y:?}");
-                }
-                other => assert_eq!(other, Some("unknown"), "{out}"),
+                answers.push(answer);
             }
+            let decided: Vec<&String> = answers.iter().filter(|a| *a == "sat" || *a == "unsat").collect();
+            assert!(decided.windows(2).all(|w| w[0] == w[1]), "row {row} eps {eps}: {answers:?}");
         }
     }
-    assert!(seen.0 >= 3 && seen.1 >= 3, "both answers occur: {seen:?}");
+    assert!(seen.0 >= 6 && seen.1 >= 6, "both answers occur: {seen:?}");
 }
 
 fn robustness_query(x: &[f64], c: usize, eps: f64) -> String {

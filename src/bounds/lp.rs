@@ -20,7 +20,8 @@ impl Relaxation {
     pub fn new(input: &Interval, opts: &LpOptions) -> Relaxation {
         let mut lp = LinearProgram::default();
         let exprs = (0..input.len()).map(|i| LinExpr::var(lp.add_var(input.lower[i], input.upper[i], false))).collect();
-        let encode = EncodeOptions { mode: Mode::Relaxed, materialize_affine: opts.materialize_affine, phase_rows: false };
+        let encode =
+            EncodeOptions { mode: Mode::Relaxed, materialize_affine: opts.materialize_affine, phase_rows: false };
         Relaxation { lp, exprs, position: 0, encode }
     }
 

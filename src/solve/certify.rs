@@ -69,33 +69,6 @@ pub fn bound(lp: &LinearProgram, objective: &LinExpr, sense: Sense, duals: &[f64
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// min x + y  s.t.  x + y ≥ 1,  0 ≤ x, y ≤ 2: optimum 1, dual 1.
-    fn tiny() -> (LinearProgram, LinExpr) {
-        let mut lp = LinearProgram::default();
-        let (x, y) = (lp.add_var(0.0, 2.0, false), lp.add_var(0.0, 2.0, false));
-        lp.add_row(LinExpr { terms: vec![(x, 1.0), (y, 1.0)], constant: 0.0, error: 0.0 }, RowKind::Ge, 1.0);
-        (lp, LinExpr { terms: vec![(x, 1.0), (y, 1.0)], constant: 0.0, error: 0.0 })
-    }
-
-    #[test]
-    fn exact_dual_gives_the_optimum_and_wrong_duals_stay_valid() {
-        let (lp, obj) = tiny();
-        let b = bound(&lp, &obj, Sense::Minimise, &[1.0]);
-        assert!(b <= 1.0 && b > 1.0 - 1e-12, "{b}");
-        // any multiplier gives a valid (weaker) bound: never above the optimum
-        for y in [0.0, 0.3, 5.0, -7.0, f64::NAN] {
-            assert!(bound(&lp, &obj, Sense::Minimise, &[y]) <= 1.0);
-        }
-        // maximum of x + y is 4 (both at 2): with no useful dual the box gives it
-        let m = bound(&lp, &obj, Sense::Maximise, &[0.0]);
-        assert!((4.0..4.0 + 1e-12).contains(&m), "{m}");
-    }
-}
-
 /// The elastic version of `lp`: every row gets a slack (two for an equality) that may absorb
 /// any violation, and the objective is the total slack. It is always feasible, and a certified
 /// lower bound > 0 of its objective proves `lp` infeasible.
@@ -122,4 +95,45 @@ pub fn elastic(lp: &LinearProgram) -> (LinearProgram, LinExpr) {
         out.rows.push(r);
     }
     (out, objective)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// min x + y  s.t.  x + y ≥ 1,  0 ≤ x, y ≤ 2: optimum 1, dual 1.
+    fn tiny() -> (LinearProgram, LinExpr) {
+        let mut lp = LinearProgram::default();
+        let (x, y) = (lp.add_var(0.0, 2.0, false), lp.add_var(0.0, 2.0, false));
+        lp.add_row(LinExpr { terms: vec![(x, 1.0), (y, 1.0)], constant: 0.0, error: 0.0 }, RowKind::Ge, 1.0);
+        (lp, LinExpr { terms: vec![(x, 1.0), (y, 1.0)], constant: 0.0, error: 0.0 })
+    }
+
+    #[test]
+    fn exact_dual_gives_the_optimum_and_wrong_duals_stay_valid() {
+        let (lp, obj) = tiny();
+        let b = bound(&lp, &obj, Sense::Minimise, &[1.0]);
+        assert!(b <= 1.0 && b > 1.0 - 1e-12, "{b}");
+        // any multiplier gives a valid (weaker) bound: never above the optimum
+        for y in [0.0, 0.3, 5.0, -7.0, f64::NAN] {
+            assert!(bound(&lp, &obj, Sense::Minimise, &[y]) <= 1.0);
+        }
+        // maximum of x + y is 4 (both at 2): with no useful dual the box gives it
+        let m = bound(&lp, &obj, Sense::Maximise, &[0.0]);
+        assert!((4.0..4.0 + 1e-12).contains(&m), "{m}");
+    }
+
+    /// x + y ≥ 1 with x, y ≤ 0.4 is infeasible: the elastic total slack is ≥ 0.2, and the
+    /// multiplier 1 on the slacked row certifies exactly that; with room (≤ 2) it is 0.
+    #[test]
+    fn elastic_bound_proves_infeasibility_only_when_infeasible() {
+        let (mut lp, _) = tiny();
+        let (el, obj) = elastic(&lp);
+        assert_eq!(el.vars.len(), 3);
+        assert!(lower_bound(&el, &obj, &[1.0]) <= 0.0, "feasible: no proof");
+        lp.vars.iter_mut().for_each(|v| v.upper = 0.4);
+        let (el, obj) = elastic(&lp);
+        let b = lower_bound(&el, &obj, &[1.0]);
+        assert!(b > 0.19 && b <= 0.2, "{b}");
+    }
 }
