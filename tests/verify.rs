@@ -334,3 +334,18 @@ fn vnncomp_test_benchmark() {
     assert_eq!(rows.len(), 5);
     assert!(rows.iter().all(|r| r[2] == r[5]), "every answer is the expected one: {rows:?}");
 }
+
+/// An instance no VNN-COMP 2021 tool solved, with a 2-second time-out: an answer within it.
+#[test]
+fn answers_within_the_time_out() {
+    let Some(anchors) = anchors() else { return };
+    let dir = anchors.join("vnncomp/mnistfc");
+    let start = std::time::Instant::now();
+    let net = format!("N={}", dir.join("mnist-net_256x6.onnx").display());
+    let (ok, out, err) =
+        run(&["verify", dir.join("prop_0_0.05.vnnlib").to_str().unwrap(), "--network", &net, "--timeout", "2"]);
+    let secs = start.elapsed().as_secs_f64();
+    assert!(ok, "{err}");
+    assert!(["sat", "unsat", "unknown", "timed-out"].contains(&out.lines().next().unwrap_or("")), "{out}");
+    assert!(secs < 2.0, "answered after {secs:.2} s");
+}
