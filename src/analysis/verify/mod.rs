@@ -4,8 +4,9 @@
 //! Each disjunct of the property's DNF is decided on its own: the root box gets symbolic, then
 //! LP-tightened bounds and a relaxed LP whose certified optimum bounds the largest constraint
 //! violation from below (`> 0` refutes the disjunct); candidate points come from the LP and a
-//! gradient search. Undecided disjuncts are split on input coordinates (small inputs) or handed
-//! to the MILP, whose points are checked like any other (its optimum proves nothing).
+//! gradient search. Undecided disjuncts are split on input coordinates (small inputs) or on
+//! ReLU phases (module `relu_split`), then handed to the MILP, whose points are checked like any
+//! other (its optimum proves nothing).
 
 mod bind;
 mod relu_split;
