@@ -141,7 +141,7 @@ fn expired(opts: &VerifyOptions) -> bool {
 /// Decides `OR_k AND disjuncts[k]` over `space` (see the module documentation).
 pub fn verify(checker: &Checker, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Result<Answer> {
     let space = checker.space;
-    let ctx = Context { checker: *checker, solver: &opts.solver };
+    let ctx = Context::new(*checker, &opts.solver);
     let mut open = Vec::new();
     let mut notes = Vec::new();
     for items in disjuncts {
@@ -227,7 +227,8 @@ fn deepen(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
     }
     let left = |now: Instant| opts.deadline.map(|d| d.saturating_duration_since(now));
     let bab_deadline = left(Instant::now()).map(|l| Instant::now() + l.mul_f64(2.0 / 3.0));
-    let bab = relu_split::relu_bab(ctx, &d.root, items, nbs, *lower, bab_deadline.or(opts.deadline), opts.max_boxes)?;
+    let bab =
+        relu_split::relu_bab(ctx, &d.root, items, nbs.clone(), *lower, bab_deadline.or(opts.deadline), opts.max_boxes)?;
     if !matches!(bab, BoxResult::Open { .. }) || expired(opts) {
         return Ok(bab);
     }
@@ -235,8 +236,8 @@ fn deepen(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
     if let Some(l) = left(Instant::now()) {
         milp.time_limit = Some(milp.time_limit.map_or(l.as_secs_f64(), |t| t.min(l.as_secs_f64())).max(0.1));
     }
-    let exact = Context { checker: ctx.checker, solver: &milp };
-    match exact.solve_box(&d.root, items, Method::Lp, Mode::Exact)? {
+    let exact = Context::new(ctx.checker, &milp);
+    match exact.solve_with(&d.root, &nbs, items, Mode::Exact)? {
         BoxResult::Sat(w) => Ok(BoxResult::Sat(w)),
         BoxResult::Open { note: Some(n), lower, point } if n.contains("MILP") => {
             let why = match &bab {

@@ -1,6 +1,8 @@
 //! Deciding one disjunct on one box: neuron bounds, the relaxed joint LP with a certified lower
 //! bound on the largest constraint violation, candidate points from the LP and a gradient search.
 
+use std::cell::RefCell;
+
 use super::witness::{Checker, Witness};
 use super::Item;
 use crate::bounds::{self, Interval, LpOptions, Method, NetworkBounds};
@@ -30,6 +32,8 @@ pub fn refutes(lower: f64, items: &[Item]) -> bool {
 pub struct Context<'a> {
     pub checker: Checker<'a>,
     pub solver: &'a SolverConfig,
+    /// Bounds already computed for a box (disjuncts of one query usually share their box).
+    cache: RefCell<Vec<(Interval, Method, Vec<NetworkBounds>)>>,
 }
 
 /// A joint model of one box with the objective "largest violation" (the item itself when there
@@ -39,13 +43,27 @@ struct BoxModel {
     objective: LinExpr,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    pub fn new(checker: Checker<'a>, solver: &'a SolverConfig) -> Context<'a> {
+        Context { checker, solver, cache: RefCell::new(Vec::new()) }
+    }
+
+    /// The networks' bounds on box `b` (remembered for the last few boxes).
     pub fn bounds(&self, b: &Interval, method: Method) -> Result<Vec<NetworkBounds>> {
+        if let Some((_, _, nbs)) = self.cache.borrow().iter().find(|(cb, m, _)| cb == b && *m == method) {
+            return Ok(nbs.clone());
+        }
         let lp = LpOptions { solver: self.solver.clone(), materialize_affine: false, warm_start: true };
         let space = self.checker.space;
-        (0..self.checker.nets.len())
+        let nbs = (0..self.checker.nets.len())
             .map(|k| bounds::compute_with(self.checker.nets[k], &space.network_box(b, k), method, &lp))
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        let mut cache = self.cache.borrow_mut();
+        if cache.len() >= 4 {
+            cache.remove(0);
+        }
+        cache.push((b.clone(), method, nbs.clone()));
+        Ok(nbs)
     }
 
     /// Symbolic bounds on `b` inside `prior` (see `bounds::compute_within`); `None` when they
