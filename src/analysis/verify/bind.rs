@@ -113,6 +113,20 @@ pub fn bind(q: &Query, files: &[(String, PathBuf)]) -> Result<Bound> {
                 net.output_shape()
             )));
         }
+        if let Some((Relation::IsomorphicTo, target)) = &n.relation {
+            let k = q.networks.iter().position(|m| &m.name == target).expect("the parser resolves isomorphic-to");
+            let (a, b) = (&models[k].network, net);
+            let shape = |n: &crate::ir::Network| {
+                n.layers.iter().map(|l| (l.layer.kind(), l.output_shape.clone())).collect::<Vec<_>>()
+            };
+            if a.input_shape != b.input_shape || shape(a) != shape(b) {
+                return Err(Error::Shape(format!(
+                    "network '{}' is declared isomorphic-to '{target}', but {} has another architecture",
+                    n.name,
+                    path.display()
+                )));
+            }
+        }
         runners.push(TractRunner::new(&model)?);
         models.push(model);
     }
