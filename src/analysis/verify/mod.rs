@@ -184,11 +184,18 @@ pub fn verify(checker: &Checker, disjuncts: &[Vec<Item>], opts: &VerifyOptions) 
             }
         }
     }
-    for d in open {
+    let count = open.len();
+    for (k, d) in open.into_iter().enumerate() {
         if expired(opts) {
             return Ok(timed_out());
         }
-        match deepen(&ctx, d, opts)? {
+        // the time left is shared equally by the disjuncts still open
+        let mut share = opts.clone();
+        share.deadline = opts.deadline.map(|end| {
+            let now = Instant::now();
+            now + end.saturating_duration_since(now).div_f64((count - k) as f64)
+        });
+        match deepen(&ctx, d, &share)? {
             BoxResult::Unsat => {}
             BoxResult::Sat(w) => return Ok(sat(w)),
             BoxResult::Open { note, lower, .. } => {
@@ -212,8 +219,8 @@ fn timed_out() -> Answer {
 }
 
 /// Second pass on an open disjunct: input splitting when the space is small; else LP-tightened
-/// bounds, branch and bound on ReLU phases (two thirds of the time left) and the MILP as a
-/// counterexample search.
+/// bounds, branch and bound on ReLU phases and, if that stops undecided before the deadline,
+/// the MILP as a counterexample search.
 fn deepen(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
     let items = &d.items;
     if d.root.len() <= opts.split_dims {
@@ -225,16 +232,14 @@ fn deepen(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
     if let Some(w) = ctx.checker.attack(point, &d.root, items, opts.attack_steps) {
         return Ok(BoxResult::Sat(w));
     }
-    let left = |now: Instant| opts.deadline.map(|d| d.saturating_duration_since(now));
-    let bab_deadline = left(Instant::now()).map(|l| Instant::now() + l.mul_f64(2.0 / 3.0));
-    let bab =
-        relu_split::relu_bab(ctx, &d.root, items, nbs.clone(), *lower, bab_deadline.or(opts.deadline), opts.max_boxes)?;
+    let bab = relu_split::relu_bab(ctx, &d.root, items, nbs.clone(), *lower, opts.deadline, opts.max_boxes)?;
     if !matches!(bab, BoxResult::Open { .. }) || expired(opts) {
         return Ok(bab);
     }
     let mut milp = ctx.solver.clone();
-    if let Some(l) = left(Instant::now()) {
-        milp.time_limit = Some(milp.time_limit.map_or(l.as_secs_f64(), |t| t.min(l.as_secs_f64())).max(0.1));
+    if let Some(end) = opts.deadline {
+        let left = end.saturating_duration_since(Instant::now()).as_secs_f64();
+        milp.time_limit = Some(milp.time_limit.map_or(left, |t| t.min(left)).max(0.1));
     }
     let exact = Context::new(ctx.checker, &milp);
     match exact.solve_with(&d.root, &nbs, items, Mode::Exact)? {
