@@ -57,6 +57,14 @@ impl Session {
         })
     }
 
+    /// Hands HiGHS a feasible point (every variable) as the incumbent of the next MILP solve.
+    pub fn set_start(&mut self, primal: &[f64]) -> Result<()> {
+        let model = self.model.as_mut().ok_or_else(|| Error::Solver("highs: an earlier solve failed".into()))?;
+        model
+            .try_set_solution(Some(primal), None, None, None)
+            .map_err(|e| Error::Solver(format!("highs: cannot take the start point ({e:?})")))
+    }
+
     /// Solves for one objective, starting from the previous solve's basis.
     pub fn solve(&mut self, objective: &LinExpr, sense: Sense) -> Result<Solution> {
         let mut model = self.model.take().ok_or_else(|| Error::Solver("highs: an earlier solve failed".into()))?;

@@ -62,6 +62,15 @@ impl<'a> Session<'a> {
         Ok(Session { lp, cfg, embedded })
     }
 
+    /// Offers a feasible point (a value for every variable) as the MILP's first incumbent.
+    /// `false` when the backend takes none: the file interfaces (CBC, GLPK, …) start from scratch.
+    pub fn set_start(&mut self, primal: &[f64]) -> Result<bool> {
+        match &mut self.embedded {
+            Some(session) => session.set_start(primal).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     /// Solves for one objective with the configured backend.
     pub fn solve(&mut self, objective: &LinExpr, sense: Sense) -> Result<Solution> {
         if let Some(dir) = &self.cfg.keep_model {
@@ -80,6 +89,15 @@ impl<'a> Session<'a> {
             )));
         }
         Ok(sol)
+    }
+}
+
+/// Fails with the solver's own message when the configured backend cannot run (a missing binary),
+/// so that an analysis does not mistake it for many unknown answers.
+pub fn check_available(cfg: &SolverConfig) -> Result<()> {
+    match cfg.kind {
+        SolverKind::Highs => Ok(()),
+        _ => external::binary(cfg).map(drop),
     }
 }
 
