@@ -2,6 +2,7 @@
 //! robustness, resilience, boundary distance, verification-friendly networks and compressed twins.
 
 pub mod batch;
+pub mod boundary;
 pub mod compress;
 pub mod lrom;
 pub mod objective;
