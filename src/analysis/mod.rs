@@ -6,6 +6,7 @@ pub mod boundary;
 pub mod compress;
 pub mod lrom;
 pub mod objective;
+pub mod resilience;
 pub mod robustness;
 pub mod sparsify;
 pub mod summary;
