@@ -145,3 +145,41 @@ fn implication_radius_of_a_twin_with_itself_covers_the_domain() {
     }
     assert!(refuted > 0 && established > 0, "the fixture exercises both ends ({established}, {refuted})");
 }
+
+#[test]
+fn the_command_prints_a_table_and_writes_csv_and_json() {
+    let dir = std::env::temp_dir().join(format!("twinverify-boundary-{}", std::process::id()));
+    let (csv, json) = (dir.join("b.csv"), dir.join("b.json"));
+    let (net, data) = (fixture("tiny_2d.onnx"), fixture("tiny_2d_data.csv"));
+    let args = ["boundary", net.to_str().unwrap(), "--data", data.to_str().unwrap(), "--samples", "0..4"];
+    let files = ["--csv", csv.to_str().unwrap(), "--json", json.to_str().unwrap()];
+    let (ok, out, err) = run_cli(&[&args[..], &["--domain", "0,1", "--exact"], &files].concat());
+    assert!(ok, "{err}");
+    assert!(out.contains("certified") && out.contains("4 samples"), "{out}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 5, "{text}");
+    assert!(text.starts_with("sample,label,status,certified,upper,solver"), "{text}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let first = &doc["samples"][0]["result"];
+    assert!(first["counterexample"]["input"].as_array().is_some_and(|v| v.len() == 2), "{doc}");
+    std::fs::remove_dir_all(&dir).ok();
+    // the pair view and clear errors
+    let (mlp, quant) = (fixture("twin_mlp.onnx"), fixture("twin_mlp_quant8.onnx"));
+    let mlp_data = fixture("twin_mlp_data.csv");
+    let pair = ["boundary", mlp.to_str().unwrap(), "--reference", quant.to_str().unwrap()];
+    let (ok, out, err) = run_cli(&[&pair[..], &["--data", mlp_data.to_str().unwrap(), "--samples", "0..3"]].concat());
+    assert!(ok && out.contains("established"), "{out}{err}");
+    let wrong = fixture("bad/twin_wrong_shape.onnx");
+    let (ok, _, err) = run_cli(&[
+        "boundary",
+        mlp.to_str().unwrap(),
+        "--reference",
+        wrong.to_str().unwrap(),
+        "--data",
+        mlp_data.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("not compatible"), "{err}");
+    let (ok, _, err) =
+        run_cli(&[&args[..], &["--exact", "--solver", "cbc", "--solver-path", "/nonexistent/cbc"]].concat());
+    assert!(!ok && err.contains("not found"), "{err}");
+}

@@ -208,3 +208,25 @@ fn bad_settings_are_errors() {
         resilience(net, &runner, 0, Scope::Local { center: &[0.5], radius: 0.0 }, &config(1, Norm::L1)).unwrap_err();
     assert!(e.to_string().contains("takes 2"), "{e}");
 }
+
+#[test]
+fn the_command_prints_every_class_and_xi() {
+    let net = fixture("tiny_2d.onnx");
+    let (ok, out, err) = run_cli(&["resilience", net.to_str().unwrap(), "--alpha", "1.1", "--k", "2"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("vacuous") && out.contains("Ξ = min over classes"), "{out}");
+    let data = fixture("tiny_2d_data.csv");
+    let local = ["resilience", net.to_str().unwrap(), "--data", data.to_str().unwrap(), "--row", "1", "--norm", "linf"];
+    let (ok, out, err) = run_cli(&local);
+    assert!(ok && out.contains("exact"), "{out}{err}");
+    for (extra, needle) in [
+        (&["--k", "3"][..], "k must be"),
+        (&["--class", "9"][..], "does not exist"),
+        (&["--alpha", "0.2"][..], "alpha"),
+    ] {
+        let (ok, _, err) = run_cli(&[&local[..], extra].concat());
+        assert!(!ok && err.contains(needle), "{err}");
+    }
+    let (ok, _, err) = run_cli(&["resilience", net.to_str().unwrap(), "--radius", "0.1"]);
+    assert!(!ok && err.contains("needs a sample"), "{err}");
+}

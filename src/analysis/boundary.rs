@@ -70,7 +70,6 @@ pub struct Counterexample {
     pub target: usize,
     /// `N[label] − N[target]` at the input (IR, confirmed by tract): < 0.
     pub margin: f64,
-    #[serde(skip)]
     pub input: Vec<f64>,
 }
 

@@ -91,7 +91,6 @@ pub struct ClassResilience {
     pub status: Status,
     /// Whether the final MILP's solver took the start point (the file interfaces do not).
     pub start_used: bool,
-    #[serde(skip)]
     pub witness: Option<Witness>,
     pub milps: usize,
     pub seconds: f64,
@@ -106,7 +105,7 @@ pub fn xi(classes: &[ClassResilience]) -> (f64, Option<f64>) {
 
 /// A checked pair: `input` is classified to m with confidence α, `perturbed` has m out of the
 /// top k (both by the IR, confirmed by tract), and `norm` ≥ the norm of their difference.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Witness {
     pub input: Vec<f64>,
     pub perturbed: Vec<f64>,

@@ -3,10 +3,12 @@
 
 mod args;
 mod bench;
+mod boundary;
 mod bounds;
 mod lrom;
 mod network;
 mod plot;
+mod resilience;
 mod robust;
 mod twins;
 
@@ -42,6 +44,10 @@ enum Command {
     Compress(twins::CompressArgs),
     /// Bar chart (SVG or PNG) of "compact ⇒ original" and "original ⇒ compact" from `lrom --csv` results.
     Plot(plot::PlotArgs),
+    /// Maximum resilience Φ_m (paper 003): the smallest perturbation that drops class m out of the top k.
+    Resilience(Box<resilience::ResilienceArgs>),
+    /// Distance to the decision boundary per sample (paper 004), or the implication radius with --reference.
+    Boundary(Box<boundary::BoundaryArgs>),
 }
 
 /// Parses the command line, runs it and maps errors to a message on stderr and exit code 1.
@@ -57,6 +63,8 @@ pub fn main() -> ExitCode {
         Command::Sparsify(a) => twins::run_sparsify(a),
         Command::Compress(a) => twins::run_compress(a),
         Command::Plot(a) => plot::run(a),
+        Command::Resilience(a) => resilience::run(*a),
+        Command::Boundary(a) => boundary::run(*a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
