@@ -137,43 +137,62 @@ pub fn linf_distance(a: &[f64], b: &[f64]) -> f64 {
 }
 
 impl Ball<'_> {
-    /// Every margin over the ball of radius `eps`: certified LP bounds with checked witnesses;
-    /// with `milp`, MILP minima (`solver`) for the margins the LP leaves below 0, lowest first,
-    /// until a counterexample turns up. Returns the outcome and the closest counterexample.
+    /// Every margin over the ball of radius `eps`, lowest symbolic bound first: the certified LP
+    /// bound where the symbolic one is below 0, and with `milp` a MILP (started from the LP's
+    /// point) where the LP's is too. Stops at the first counterexample, the first margin left
+    /// open, or (LP only) the first margin the LP does not certify.
     pub fn probe(&self, eps: f64, milp: Option<&SolverConfig>) -> Result<(Outcome, Option<Counterexample>)> {
         let (nb, anchor) = self.region(eps)?;
-        let margins = self.margins_on(&nb, &anchor);
-        let mut best: Option<Counterexample> = None;
-        for (j, e) in &margins {
-            self.keep_closer(&mut best, *j, e);
-        }
-        if margins.iter().all(|(_, e)| e.certified >= 0.0) {
-            return Ok((Outcome::Certified, None));
-        }
-        let Some(cfg) = milp.filter(|_| best.is_none()) else {
-            let outcome = match best {
-                Some(_) => Outcome::Counterexample,
-                None => Outcome::Unknown("the LP leaves a margin open".into()),
-            };
-            return Ok((outcome, best));
-        };
-        let mut open: Vec<&(usize, Extremum)> = margins.iter().filter(|(_, e)| e.certified < 0.0).collect();
-        open.sort_by(|a, b| a.1.certified.total_cmp(&b.1.certified));
         let (nets, runners, nbs) = ([self.net], [self.runner.clone()], [&nb]);
-        let model = JointModel::build(&nets, &nbs, &[], &EncodeOptions { mode: Mode::Exact, ..Default::default() });
-        let region = Region::new(&nets, &runners, &nbs, &model, &anchor);
-        let mut session = Session::new(&model.lp, cfg, false)?;
-        let mut unknown = None;
-        for &&(j, _) in &open {
-            let e = region.optimise_with(&margin(self.label, j), Sense::Minimise, Some(&mut session));
-            if self.keep_closer(&mut best, j, &e) {
-                return Ok((Outcome::Counterexample, best));
-            }
-            if e.note.is_some() || e.solver_value.is_none_or(|v| v < 0.0) {
-                unknown = Some(e.note.unwrap_or_else(|| format!("the MILP minimum of margin {j} is below 0")));
-            }
-        }
-        Ok((unknown.map_or(Outcome::SolverSafe, Outcome::Unknown), None))
+        let exact = EncodeOptions { mode: Mode::Exact, ..Default::default() };
+        let model = milp.map(|_| JointModel::build(&nets, &nbs, &[], &exact));
+        let region = model.as_ref().map(|m| Region::new(&nets, &runners, &nbs, m, &anchor));
+        let mut session: Option<Session> = None;
+        let (mut outcome, mut best) = (Outcome::Certified, None);
+        self.each_margin(
+            &nb,
+            &anchor,
+            |v| v < 0.0,
+            |j, lp| {
+                if self.keep_closer(&mut best, j, &lp) {
+                    outcome = Outcome::Counterexample;
+                    return Ok(false);
+                }
+                if lp.certified >= 0.0 {
+                    return Ok(true);
+                }
+                let (Some(cfg), Some(model), Some(region)) = (milp, &model, &region) else {
+                    outcome = Outcome::Unknown(format!("the LP leaves margin {j} open"));
+                    return Ok(false);
+                };
+                let s = match &mut session {
+                    Some(s) => s,
+                    None => session.insert(Session::new(&model.lp, cfg, false)?),
+                };
+                let objective = margin(self.label, j);
+                if s.takes_start() {
+                    let e = model.objective(&objective.terms, 0.0);
+                    if let Some(p) = solve::complete_point(&model.lp, &model.inputs, &lp.witness, &e) {
+                        s.set_start(&p);
+                    }
+                }
+                let e = region.optimise_with(&objective, Sense::Minimise, Some(s));
+                if self.keep_closer(&mut best, j, &e) {
+                    outcome = Outcome::Counterexample;
+                    return Ok(false);
+                }
+                if e.note.is_some() || e.solver_value.is_none_or(|v| v < 0.0) {
+                    // the margins left are no easier: stop at the first one the MILP does not settle
+                    outcome = Outcome::Unknown(
+                        e.note.unwrap_or_else(|| format!("the MILP minimum of margin {j} is below 0")),
+                    );
+                    return Ok(false);
+                }
+                outcome = Outcome::SolverSafe;
+                Ok(true)
+            },
+        )?;
+        Ok((outcome, best))
     }
 
     /// The neuron bounds over the ball of radius `eps` (clipped) and the sample clipped into it.
@@ -183,20 +202,52 @@ impl Ball<'_> {
         Ok((nb, clip(self.x, &region)))
     }
 
-    /// Certified minimum of every margin `N[label] − N[j]` over the ball (relaxed LP, duals).
-    pub fn lp_margins(&self, eps: f64) -> Result<Vec<(usize, Extremum)>> {
+    /// Certified minima of the margins `N[label] − N[j]` over the ball, as `each_margin` gives
+    /// them; stops after `stop` margins that `fails`.
+    pub fn lp_margins(&self, eps: f64, fails: impl Fn(f64) -> bool, stop: usize) -> Result<Vec<(usize, Extremum)>> {
         let (nb, anchor) = self.region(eps)?;
-        Ok(self.margins_on(&nb, &anchor))
+        let (mut out, mut failed) = (Vec::new(), 0);
+        self.each_margin(&nb, &anchor, &fails, |j, e| {
+            failed += fails(e.certified) as usize;
+            out.push((j, e));
+            Ok(failed < stop)
+        })?;
+        Ok(out)
     }
 
-    fn margins_on(&self, nb: &NetworkBounds, anchor: &[f64]) -> Vec<(usize, Extremum)> {
+    /// Hands `visit` every margin `N[label] − N[j]` in the order of their symbolic bounds
+    /// (lowest first), each with its certified LP bound (duals) where the symbolic one `fails`,
+    /// until `visit` returns false.
+    fn each_margin(
+        &self,
+        nb: &NetworkBounds,
+        anchor: &[f64],
+        fails: impl Fn(f64) -> bool,
+        mut visit: impl FnMut(usize, Extremum) -> Result<bool>,
+    ) -> Result<()> {
         let (nets, runners, nbs) = ([self.net], [self.runner.clone()], [nb]);
         let model = JointModel::build(&nets, &nbs, &[], &EncodeOptions::default());
         let region = Region::new(&nets, &runners, &nbs, &model, anchor);
+        let mut symbolic: Vec<(usize, Extremum)> = (0..self.net.output_size())
+            .filter(|&j| j != self.label)
+            .map(|j| (j, region.optimise_with(&margin(self.label, j), Sense::Minimise, None)))
+            .collect();
+        symbolic.sort_by(|a, b| a.1.certified.total_cmp(&b.1.certified));
         let highs = SolverConfig::default();
-        let mut session = Session::new(&model.lp, &highs, true).ok();
-        let targets = (0..self.net.output_size()).filter(|&j| j != self.label);
-        targets.map(|j| (j, region.optimise_with(&margin(self.label, j), Sense::Minimise, session.as_mut()))).collect()
+        let mut session: Option<Option<Session>> = None;
+        for (j, e) in symbolic {
+            let e = match fails(e.certified) {
+                false => e,
+                true => {
+                    let s = session.get_or_insert_with(|| Session::new(&model.lp, &highs, true).ok());
+                    region.optimise_with(&margin(self.label, j), Sense::Minimise, s.as_mut())
+                }
+            };
+            if !visit(j, e)? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Records `e`'s witness when it is a counterexample closer than `best`; true if it is one.
@@ -335,7 +386,11 @@ pub fn distance(
                 }
                 Outcome::Unknown(why) => {
                     result.note = Some(format!("MILP at radius {r}: {why}"));
-                    break false;
+                    if best.is_some() || r >= cap {
+                        break false;
+                    }
+                    // no counterexample yet: look for one further out, where they are easier to find
+                    next = (2.0 * r).min(cap);
                 }
             }
         };

@@ -23,7 +23,7 @@ use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
 use crate::error::{Error, Result};
 use crate::ir::Network;
 use crate::onnx::TractRunner;
-use crate::solve::{self, certify, Sense, Session, SolverConfig, SolverKind, Status as SolveStatus};
+use crate::solve::{self, certify, Sense, Session, SolverConfig, Status as SolveStatus};
 
 /// How a perturbation is measured.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -362,10 +362,10 @@ impl Search<'_> {
         out.lower = relaxation_bound(&pm).min(cut);
         let lp = pm.strict_lp();
         let mut session = Session::new(&lp, &self.cfg.solver, false)?;
-        if let Some(w) = start.filter(|_| self.cfg.solver.kind == SolverKind::Highs) {
-            let fixed = pm.fixed_at(&lp, &w.input, &w.perturbed);
-            if let Ok(sol) = solve::solve(&fixed, &pm.objective, Sense::Minimise, &SolverConfig::default()) {
-                out.start_used = session.set_start(&sol.primal)?;
+        if let Some(w) = start.filter(|_| session.takes_start()) {
+            let pair = [&w.input[..], &w.perturbed[..]].concat();
+            if let Some(p) = solve::complete_point(&lp, &pm.model.inputs, &pair, &pm.objective) {
+                out.start_used = session.set_start(&p);
             }
         }
         match session.solve(&pm.objective, Sense::Minimise) {
@@ -405,7 +405,7 @@ impl Search<'_> {
         };
         let cap = (search_cap(center, Some(self.cfg.domain), f64::INFINITY) - radius).max(0.0);
         largest_radius(0.01f64.min(cap), cap, self.cfg.tolerance, |rho| {
-            let margins = ball.lp_margins(radius + rho)?;
+            let margins = ball.lp_margins(radius + rho, |v| v <= 0.0, k)?;
             Ok((margins.iter().filter(|(_, e)| e.certified <= 0.0).count() < k, None))
         })
     }

@@ -153,20 +153,6 @@ impl PairModel {
         lp.vars.iter_mut().for_each(|v| v.integer = false);
         lp
     }
-
-    /// `lp` with both inputs fixed at `(a, a')` (clipped into their boxes): solving it completes
-    /// the point into a value for every variable.
-    pub fn fixed_at(&self, lp: &LinearProgram, a: &[f64], a2: &[f64]) -> LinearProgram {
-        let mut lp = lp.clone();
-        for (k, x) in [a, a2].into_iter().enumerate() {
-            for (&v, &value) in self.model.inputs[self.model.network_inputs[k].clone()].iter().zip(x) {
-                let var = &mut lp.vars[v];
-                let value = value.clamp(var.lower, var.upper);
-                (var.lower, var.upper) = (value, value);
-            }
-        }
-        lp
-    }
 }
 
 /// Tightens the perturbed copy's bounds to inputs within L1 distance `cut` of `region`: the first
