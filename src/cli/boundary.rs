@@ -48,8 +48,8 @@ pub struct BoundaryArgs {
     /// Largest radius searched.
     #[arg(long, default_value_t = 1.0)]
     pub max_epsilon: f64,
-    /// Neuron bounds under every LP/MILP.
-    #[arg(long, value_enum, default_value = "lp")]
+    /// Neuron bounds under every LP/MILP (lp: tighter, but slow on large balls of large networks).
+    #[arg(long, value_enum, default_value = "symbolic")]
     pub bounds: Method,
     #[command(flatten)]
     pub solver: SolverArgs,

@@ -49,8 +49,8 @@ pub struct ResilienceArgs {
     /// Valid inputs LOW,HIGH (perturbed ones too).
     #[arg(long, value_parser = parse_domain, default_value = "0,1")]
     pub domain: (f64, f64),
-    /// Neuron bounds behind every big-M.
-    #[arg(long, value_enum, default_value = "lp")]
+    /// Neuron bounds behind every big-M (lp: tighter, but slow on large regions of large networks).
+    #[arg(long, value_enum, default_value = "symbolic")]
     pub bounds: Method,
     /// Bounds this close count as proved; resolution of the L∞ bisection.
     #[arg(long, default_value_t = 1e-4)]
