@@ -7,11 +7,12 @@
 //! scores higher. Exact mode bisects with MILPs between the two; the largest radius the MILP
 //! claimed safe is reported as `solver` (not certified: a MILP optimum has no checkable proof).
 
+pub mod attack;
 pub mod pair;
 
 use serde::Serialize;
 
-use super::objective::{clip, Extremum, OutputObjective, Region};
+use super::objective::{clip, tract_agrees, Extremum, OutputObjective, Region};
 use crate::bounds::{self, Interval, LpOptions, Method, NetworkBounds};
 use crate::data::argmax;
 use crate::encode::{EncodeOptions, JointModel, Mode};
@@ -19,6 +20,9 @@ use crate::error::{Error, Result};
 use crate::ir::Network;
 use crate::onnx::TractRunner;
 use crate::solve::{self, Sense, Session, SolverConfig};
+
+/// Sign-gradient steps of the falsifier per margin and radius.
+const ATTACK_STEPS: usize = 40;
 
 /// How the search runs.
 #[derive(Clone, Debug)]
@@ -161,6 +165,11 @@ impl Ball<'_> {
                 if lp.certified >= 0.0 {
                     return Ok(true);
                 }
+                if let Some(c) = self.attack(j, eps)? {
+                    keep_closest(&mut best, Some(c));
+                    outcome = Outcome::Counterexample;
+                    return Ok(false);
+                }
                 let (Some(cfg), Some(model), Some(region)) = (milp, &model, &region) else {
                     outcome = Outcome::Unknown(format!("the LP leaves margin {j} open"));
                     return Ok(false);
@@ -248,6 +257,21 @@ impl Ball<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A counterexample for margin `j` within radius `eps` found by the falsifier, if it
+    /// survives re-execution (IR margin < 0, confirmed by tract).
+    pub fn attack(&self, j: usize, eps: f64) -> Result<Option<Counterexample>> {
+        let ball = Interval::around(self.x, eps, self.domain)?;
+        let (p, _) = attack::minimise_margin(self.net, self.x, &ball, self.label, j, ATTACK_STEPS)?;
+        let (ir, tract) = (self.net.forward(&p)?, self.runner.run(&p)?);
+        let (v, t) = (ir[self.label] - ir[j], tract[self.label] - tract[j]);
+        Ok((v < 0.0 && tract_agrees(v, t)).then(|| Counterexample {
+            distance: linf_distance(self.x, &p),
+            target: j,
+            margin: v,
+            input: p,
+        }))
     }
 
     /// Records `e`'s witness when it is a counterexample closer than `best`; true if it is one.
@@ -356,6 +380,14 @@ pub fn distance(
         // phase 2: MILP bisection between the certified radius and the closest counterexample;
         // without one yet, MILPs at the radius the LP failed at, doubled while they claim safety
         let (mut lo, mut next) = (certified, failed);
+        // no counterexample yet: look further out with the falsifier (cheap) before any MILP
+        let mut r = failed;
+        while best.is_none() && r < cap {
+            r = (2.0 * r).min(cap);
+            for j in (0..net.output_size()).filter(|&j| j != label) {
+                keep_closest(&mut best, ball.attack(j, r)?);
+            }
+        }
         let converged = loop {
             let hi = best.as_ref().map(|c| c.distance);
             if hi.is_some_and(|h| h - lo <= cfg.tolerance) {

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use self::model::{Built, PairModel, Problem, STRICT};
 use super::boundary::{embedded_lp, largest_radius, margin, search_cap, Ball};
-use super::objective::{clip, TRACT_TOLERANCE};
+use super::objective::{clip, tract_agrees};
 use crate::bounds::{Acc, Interval, Method, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
 use crate::error::{Error, Result};
@@ -296,7 +296,7 @@ impl Search<'_> {
         let (ir, tract) = (self.problem.net.forward(a)?, self.runner.run(a)?);
         Ok((0..ir.len()).filter(|&j| j != m).all(|j| {
             let (v, t) = (ir[m] - ir[j], tract[m] - tract[j]);
-            v >= threshold && (v - t).abs() <= TRACT_TOLERANCE * (1.0 + v.abs().max(t.abs()))
+            v >= threshold && tract_agrees(v, t)
         }))
     }
 

@@ -1,0 +1,111 @@
+//! A cheap falsifier for the boundary search: projected sign-gradient descent on one margin over
+//! an L∞ ball clipped to the domain, through a backward pass over the IR's layers.
+//!
+//! Its points are only candidates: the caller re-executes them through the IR and tract before
+//! one counts as a counterexample. It proves nothing and only narrows the search from above.
+
+use crate::bounds::Interval;
+use crate::error::Result;
+use crate::ir::{Layer, Network};
+
+/// Gradient of `Σ_k coeffs[k]·N(x)[k]` with respect to `x` (a subgradient at ReLU kinks and
+/// max-pool ties: the branch the forward pass took).
+pub fn gradient(net: &Network, x: &[f64], coeffs: &[f64]) -> Result<Vec<f64>> {
+    let outs = net.forward_all(x)?;
+    let mut g = coeffs.to_vec();
+    for (i, node) in net.layers.iter().enumerate().rev() {
+        let input: &[f64] = if i == 0 { x } else { &outs[i - 1] };
+        let mut back = vec![0.0; input.len()];
+        match &node.layer {
+            Layer::Affine(a) => back = a.weights.transpose_mul_vec(&g),
+            Layer::Relu => {
+                back.iter_mut().zip(input).zip(&g).for_each(|((b, &v), &gr)| *b = if v > 0.0 { gr } else { 0.0 })
+            }
+            Layer::MaxPool(p) => {
+                for (w, &gr) in p.windows.iter().zip(&g) {
+                    let arg =
+                        *w.iter().max_by(|&&a, &&b| input[a].total_cmp(&input[b])).expect("windows are non-empty");
+                    back[arg] += gr;
+                }
+            }
+            Layer::IndexMap(m) => m.map.iter().zip(&g).for_each(|(j, &gr)| {
+                if let Some(j) = j {
+                    back[*j] += gr;
+                }
+            }),
+        }
+        g = back;
+    }
+    Ok(g)
+}
+
+/// The point of `ball` (which contains `x`) with the lowest `N[label] − N[target]` found by
+/// `steps` sign-gradient steps from `x` (step `width/4`, halved every quarter of the steps).
+pub fn minimise_margin(
+    net: &Network,
+    x: &[f64],
+    ball: &Interval,
+    label: usize,
+    target: usize,
+    steps: usize,
+) -> Result<(Vec<f64>, f64)> {
+    let mut coeffs = vec![0.0; net.output_size()];
+    (coeffs[label], coeffs[target]) = (1.0, -1.0);
+    let margin = |p: &[f64]| net.forward(p).map(|o| o[label] - o[target]);
+    let width = (0..x.len()).map(|i| ball.upper[i] - ball.lower[i]).fold(0.0, f64::max);
+    let (mut p, mut best) = (x.to_vec(), (x.to_vec(), margin(x)?));
+    let mut step = width / 4.0;
+    for k in 0..steps {
+        if k > 0 && k % (steps / 4).max(1) == 0 {
+            step /= 2.0;
+        }
+        let g = gradient(net, &p, &coeffs)?;
+        for (i, v) in p.iter_mut().enumerate() {
+            if g[i] != 0.0 {
+                *v = (*v - step * g[i].signum()).clamp(ball.lower[i], ball.upper[i]);
+            }
+        }
+        let m = margin(&p)?;
+        if m < best.1 {
+            best = (p.clone(), m);
+        }
+    }
+    Ok(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Affine, LayerNode, SparseMatrix};
+
+    /// `y = relu(W x + b)` then `V y`: the gradient against finite differences.
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let affine = |rows: Vec<Vec<f64>>, bias: Vec<f64>| LayerNode {
+            output_shape: vec![1, rows.len()],
+            layer: Layer::Affine(Affine {
+                weights: SparseMatrix::from_dense(rows.len(), rows[0].len(), &rows.concat()),
+                bias,
+            }),
+            origin: vec![],
+        };
+        let net = Network {
+            name: "t".into(),
+            input_shape: vec![1, 2],
+            layers: vec![
+                affine(vec![vec![1.0, -2.0], vec![0.5, 1.5], vec![-1.0, 0.3]], vec![0.1, -0.2, 0.4]),
+                LayerNode { layer: Layer::Relu, output_shape: vec![1, 3], origin: vec![] },
+                affine(vec![vec![1.0, 2.0, -1.0], vec![-0.5, 0.25, 3.0]], vec![0.0, 0.0]),
+            ],
+            notes: vec![],
+        };
+        let x = [0.35, 0.1]; // no ReLU at its kink
+        let g = gradient(&net, &x, &[1.0, -1.0]).unwrap();
+        let f = |p: &[f64]| net.forward(p).map(|o| o[0] - o[1]).unwrap();
+        for i in 0..2 {
+            let mut p = x;
+            p[i] += 1e-6;
+            assert!(((f(&p) - f(&x)) / 1e-6 - g[i]).abs() < 1e-6, "{i}: {g:?}");
+        }
+    }
+}
