@@ -8,6 +8,8 @@ use common::*;
 use twinverify::analysis::boundary::pair::implication_radius;
 use twinverify::analysis::boundary::{distance, linf_distance, BoundaryConfig, Status};
 use twinverify::analysis::lrom::LromConfig;
+use twinverify::analysis::resilience::{resilience, Norm, ResilienceConfig, Scope};
+use twinverify::analysis::robustness::{check, Robustness};
 use twinverify::bounds::Method;
 use twinverify::data::argmax;
 use twinverify::ir::Network;
@@ -182,4 +184,42 @@ fn the_command_prints_a_table_and_writes_csv_and_json() {
     let (ok, _, err) =
         run_cli(&[&args[..], &["--exact", "--solver", "cbc", "--solver-path", "/nonexistent/cbc"]].concat());
     assert!(!ok && err.contains("not found"), "{err}");
+}
+
+/// fcnn7 from ../shared/anchors (minutes: TWINVERIFY_SLOW=1). The robustness analysis verifies
+/// the ball of the certified radius, and Φ_m with k = 1, α = 1 in the L∞ norm (the same quantity,
+/// by another encoding) has an interval that overlaps the boundary distance's.
+#[test]
+fn anchor_fcnn7_agrees_with_robustness_and_resilience() {
+    let Some(root) = anchors() else { return };
+    if std::env::var_os("TWINVERIFY_SLOW").is_none() {
+        eprintln!("SKIPPED: fcnn7 boundary distance (set TWINVERIFY_SLOW=1 to run it)");
+        return;
+    }
+    let model = onnx::load(root.join("FANC/proof_transfer/nets/fcnn7.onnx")).unwrap();
+    let runner = TractRunner::new(&model).unwrap();
+    let net = &model.network;
+    let domain = Some((0.0, 1.0));
+    let highs = SolverConfig { time_limit: Some(5.0), ..Default::default() };
+    for (label, x) in csv_rows(&root.join("FANC/data/mnist_test.csv"), 1.0 / 255.0, 2) {
+        let cfg = BoundaryConfig { bounds: Method::Symbolic, tolerance: 0.005, start: 0.02, ..Default::default() };
+        let b = distance(net, &runner, &x, label, domain, &cfg).unwrap();
+        assert!(b.certified > 0.0, "{b:?}");
+        let verdict = check(net, &runner, &x, label, b.certified, domain, Method::Symbolic, &highs).unwrap();
+        assert_eq!(verdict, Robustness::Verified, "{b:?}");
+        let upper = b.upper().expect("the falsifier finds a counterexample on fcnn7");
+        assert!(b.certified < upper, "{b:?}");
+        let rc = ResilienceConfig {
+            alpha: 1.0,
+            k: 1,
+            norm: Norm::Linf,
+            domain: (0.0, 1.0),
+            bounds: Method::Symbolic,
+            solver: highs.clone(),
+            tolerance: 0.005,
+        };
+        let r = resilience(net, &runner, label, Scope::Local { center: &x, radius: 0.0 }, &rc).unwrap();
+        eprintln!("boundary [{}, {upper}]  resilience [{}, {:?}]", b.certified, r.lower, r.upper);
+        assert!(r.lower <= upper && r.upper.is_none_or(|u| b.certified <= u), "{b:?} {r:?}");
+    }
 }

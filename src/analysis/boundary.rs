@@ -374,20 +374,20 @@ pub fn distance(
         seconds: 0.0,
         note: None,
     };
+    // no counterexample yet: look further out with the falsifier (cheap)
+    let mut r = failed;
+    while best.is_none() && certified < cap && r < cap {
+        r = (2.0 * r).min(cap);
+        for j in (0..net.output_size()).filter(|&j| j != label) {
+            keep_closest(&mut best, ball.attack(j, r)?);
+        }
+    }
     if certified >= cap {
         result.note = Some(format!("no class change within radius {cap} (certified)"));
     } else if cfg.exact {
         // phase 2: MILP bisection between the certified radius and the closest counterexample;
-        // without one yet, MILPs at the radius the LP failed at, doubled while they claim safety
+        // without one, MILPs from the radius the LP failed at, doubled while they claim safety
         let (mut lo, mut next) = (certified, failed);
-        // no counterexample yet: look further out with the falsifier (cheap) before any MILP
-        let mut r = failed;
-        while best.is_none() && r < cap {
-            r = (2.0 * r).min(cap);
-            for j in (0..net.output_size()).filter(|&j| j != label) {
-                keep_closest(&mut best, ball.attack(j, r)?);
-            }
-        }
         let converged = loop {
             let hi = best.as_ref().map(|c| c.distance);
             if hi.is_some_and(|h| h - lo <= cfg.tolerance) {
