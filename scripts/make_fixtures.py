@@ -294,6 +294,14 @@ def twin_mlp(name: str = "twin_mlp", n_in: int = 6) -> onnx.ModelProto:
     return center_logits(g.model(g.gemm(h, 12, 3), [1, 3]))
 
 
+def tiny_2d() -> onnx.ModelProto:
+    """2 inputs, two hidden layers of 4 ReLUs, 3 classes: small enough for brute force on a grid."""
+    g = Graph("tiny_2d", [1, 2])
+    h = g.relu(g.gemm(g.x, 2, 4))
+    h = g.relu(g.gemm(h, 4, 4))
+    return center_logits(g.model(g.gemm(h, 4, 3), [1, 3]))
+
+
 def twin_conv() -> onnx.ModelProto:
     g = Graph("twin_conv", [1, 1, 6, 6])
     h = g.relu(g.conv(g.x, 1, 2, 3, pads=[1, 1, 1, 1], strides=[2, 2]))
@@ -416,6 +424,9 @@ VALID = [
          "twin original: Conv k3, MaxPool k2 s2, Flatten, Gemm 8-3 (final bias centred)", UNIT),
     Spec("twin_pool_quant8.onnx", lambda: derive(twin_pool(), "twin_pool_quant8", quant8), "twin",
          "twin_pool with int8 fake-quantised weights", UNIT),
+    Spec("tiny_2d.onnx", tiny_2d, "other",
+         "Gemm 2-4-4-3 MLP on [0,1]^2 (final bias centred): resilience and boundary distance against a dense grid",
+         UNIT),
 ]
 
 BAD_MODELS = [
@@ -435,6 +446,7 @@ TWIN_DATA = [
     ("twin_mlp_data.csv", twin_mlp, 40, 6, False),
     ("twin_conv_data.csv", twin_conv, 20, 36, True),
     ("twin_pool_data.csv", twin_pool, 20, 36, True),
+    ("tiny_2d_data.csv", tiny_2d, 12, 2, False),
 ]
 
 
@@ -567,6 +579,8 @@ def readme(manifest: list[dict]) -> str:
                      f"label = argmax of `{build.__name__}.onnx` logits |")
     lines += ["", "## Bad inputs (`bad/`, not in the manifest)", "", "| file | must be rejected because |", "|---|---|"]
     lines += [f"| `bad/{f}` | {doc} |" for f, doc in BAD_DOCS]
+    lines += ["", "`results_small.csv` is written by hand (not by the script): a small `lrom --csv` result for",
+              "`tests/plot.rs`, with known implication percentages; the expected values are in that test."]
     return "\n".join(lines) + "\n"
 
 

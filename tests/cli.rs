@@ -3,14 +3,9 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_twinverify")).args(args).output().expect("binary runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
+use run_cli as run;
 
 #[test]
 fn info_prints_layers_shapes_and_parameters() {

@@ -151,8 +151,7 @@ impl<'a> Region<'a> {
     /// The IR's value of `obj` from outputs, if tract's value confirms it.
     fn confirmed(obj: &OutputObjective, (ir, tract): &Outputs) -> Option<f64> {
         let (v, t) = (obj.value(ir), obj.value(tract));
-        let scale = 1.0 + v.abs().max(t.abs());
-        ((v - t).abs() <= TRACT_TOLERANCE * scale).then_some(v)
+        tract_agrees(v, t).then_some(v)
     }
 
     /// The IR's value at `x` if tract confirms it.
@@ -215,6 +214,11 @@ impl<'a> Region<'a> {
         }
         best
     }
+}
+
+/// Whether tract's value `t` confirms the IR's value `v` (within `TRACT_TOLERANCE`, relative).
+pub fn tract_agrees(v: f64, t: f64) -> bool {
+    (v - t).abs() <= TRACT_TOLERANCE * (1.0 + v.abs().max(t.abs()))
 }
 
 /// Projects a solver point (feasible up to tolerances) into the box.

@@ -3,11 +3,13 @@
 
 mod args;
 mod bench;
+mod boundary;
 mod bounds;
 mod instances;
 mod lrom;
 mod network;
 mod plot;
+mod resilience;
 mod robust;
 mod twins;
 mod verify;
@@ -56,6 +58,10 @@ enum Command {
     RunInstances(instances::RunInstancesArgs),
     /// Bar chart (SVG or PNG) of "compact ⇒ original" and "original ⇒ compact" from `lrom --csv` results.
     Plot(plot::PlotArgs),
+    /// Maximum resilience Φ_m (paper 003): the smallest perturbation that drops class m out of the top k.
+    Resilience(Box<resilience::ResilienceArgs>),
+    /// Distance to the decision boundary per sample (paper 004), or the implication radius with --reference.
+    Boundary(Box<boundary::BoundaryArgs>),
 }
 
 /// Parses the command line, runs it and maps errors to a message on stderr and exit code 1.
@@ -83,6 +89,8 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => verify::run(*a),
         Command::Supports(a) => verify::supports(a),
         Command::RunInstances(a) => instances::run(a),
+        Command::Resilience(a) => resilience::run(*a),
+        Command::Boundary(a) => boundary::run(*a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

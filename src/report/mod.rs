@@ -83,7 +83,8 @@ fn create(path: &Path) -> Result<std::fs::File> {
     std::fs::File::create(path).map_err(|e| Error::io(path, e))
 }
 
-pub fn write_csv(path: &Path, rows: &[CsvRow]) -> Result<()> {
+/// Writes one CSV row per item (flat structs: a header from the field names).
+pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     let mut w = csv::Writer::from_writer(create(path)?);
     for r in rows {
         w.serialize(r).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
@@ -97,9 +98,13 @@ pub fn read_csv(path: &Path) -> Result<Vec<CsvRow>> {
 }
 
 pub fn write_json(path: &Path, outcomes: &[Outcome], names: &[String]) -> Result<()> {
-    let doc = serde_json::json!({ "networks": names, "regions": outcomes });
+    write_json_doc(path, &serde_json::json!({ "networks": names, "regions": outcomes }))
+}
+
+/// Writes any serialisable document as pretty JSON.
+pub fn write_json_doc<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
     let mut f = create(path)?;
-    serde_json::to_writer_pretty(&mut f, &doc).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+    serde_json::to_writer_pretty(&mut f, doc).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
     writeln!(f).map_err(|e| Error::io(path, e))
 }
 

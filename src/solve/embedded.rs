@@ -18,6 +18,7 @@ pub struct Session {
     integer: bool,
     time_limit: Option<f64>,
     spent: f64,
+    start: Option<Vec<f64>>,
 }
 
 impl Session {
@@ -54,7 +55,14 @@ impl Session {
             integer: lp.integer_count() > 0,
             time_limit: cfg.time_limit,
             spent: 0.0,
+            start: None,
         })
+    }
+
+    /// Hands HiGHS a feasible point (every variable) as the incumbent of the next MILP solve.
+    /// It is passed just before that solve: changing the objective discards a solution.
+    pub fn set_start(&mut self, primal: &[f64]) {
+        self.start = Some(primal.to_vec());
     }
 
     /// Solves for one objective, starting from the previous solve's basis.
@@ -76,6 +84,11 @@ impl Session {
             model
                 .try_set_option("time_limit", self.spent + t)
                 .map_err(|_| Error::Solver("highs: invalid time limit".into()))?;
+        }
+        if let Some(p) = self.start.take() {
+            model
+                .try_set_solution(Some(&p), None, None, None)
+                .map_err(|e| Error::Solver(format!("highs: cannot take the start point ({e:?})")))?;
         }
         let start = Instant::now();
         let solved = model.try_solve().map_err(|e| Error::Solver(format!("highs: solve failed ({e:?})")))?;

@@ -14,17 +14,23 @@ use super::{lpfile::to_good_lp, Sense, Solution, SolverConfig, SolverKind, Statu
 use crate::encode::{LinExpr, LinearProgram};
 use crate::error::{Error, Result};
 
-pub fn solve(lp: &LinearProgram, objective: &LinExpr, sense: Sense, cfg: &SolverConfig) -> Result<Solution> {
+/// The solver executable `cfg` names, if it can be found.
+pub fn binary(cfg: &SolverConfig) -> Result<String> {
     let binary = match &cfg.path {
         Some(p) => p.to_string_lossy().into_owned(),
         None => cfg.kind.default_binary().expect("external kinds have a binary").to_string(),
     };
-    if which(&binary).is_none() {
-        return Err(Error::Solver(format!(
+    match which(&binary) {
+        Some(_) => Ok(binary),
+        None => Err(Error::Solver(format!(
             "{}: solver binary '{binary}' not found (install it, put it on PATH or give its path with --solver-path)",
             cfg.kind
-        )));
+        ))),
     }
+}
+
+pub fn solve(lp: &LinearProgram, objective: &LinExpr, sense: Sense, cfg: &SolverConfig) -> Result<Solution> {
+    let binary = binary(cfg)?;
     let secs = cfg.time_limit.map(|t| t.ceil().max(1.0) as u32);
     let gap = cfg.mip_gap.map(|g| g as f32);
     match cfg.kind {

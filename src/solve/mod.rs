@@ -62,6 +62,23 @@ impl<'a> Session<'a> {
         Ok(Session { lp, cfg, embedded })
     }
 
+    /// Whether the backend takes a start point: the file interfaces (CBC, GLPK, …) do not.
+    pub fn takes_start(&self) -> bool {
+        self.embedded.is_some()
+    }
+
+    /// Offers a feasible point (a value for every variable) as the MILP's first incumbent;
+    /// `false` when the backend takes none.
+    pub fn set_start(&mut self, primal: &[f64]) -> bool {
+        match &mut self.embedded {
+            Some(session) => {
+                session.set_start(primal);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Solves for one objective with the configured backend.
     pub fn solve(&mut self, objective: &LinExpr, sense: Sense) -> Result<Solution> {
         if let Some(dir) = &self.cfg.keep_model {
@@ -81,6 +98,27 @@ impl<'a> Session<'a> {
         }
         Ok(sol)
     }
+}
+
+/// Fails with the solver's own message when the configured backend cannot run (a missing binary),
+/// so that an analysis does not mistake it for many unknown answers.
+pub fn check_available(cfg: &SolverConfig) -> Result<()> {
+    match cfg.kind {
+        SolverKind::Highs => Ok(()),
+        _ => external::binary(cfg).map(drop),
+    }
+}
+
+/// A value for every variable of `lp` with `vars` fixed at `values` (clamped into their bounds),
+/// the others found by the embedded solver: a start point for a MILP. `None` if there is none.
+pub fn complete_point(lp: &LinearProgram, vars: &[usize], values: &[f64], objective: &LinExpr) -> Option<Vec<f64>> {
+    let mut fixed = lp.clone();
+    for (&v, &x) in vars.iter().zip(values) {
+        let var = &mut fixed.vars[v];
+        let x = x.clamp(var.lower, var.upper);
+        (var.lower, var.upper) = (x, x);
+    }
+    solve(&fixed, objective, Sense::Minimise, &SolverConfig::default()).ok().map(|s| s.primal)
 }
 
 /// Solves `lp` for one objective with the configured backend.

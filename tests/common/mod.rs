@@ -52,6 +52,12 @@ pub fn rel_diff(got: &[f64], want: &[f64]) -> f64 {
     got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale
 }
 
+/// Runs the binary: (success, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_twinverify")).args(args).output().expect("binary runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
 /// Rows of a "label,features" CSV file, scaled.
 pub fn csv_rows(path: &Path, scale: f64, n: usize) -> Vec<(usize, Vec<f64>)> {
     twinverify::data::read_samples(path, scale)

@@ -1,0 +1,460 @@
+//! Maximum resilience (paper 003, Definition 1): the smallest L1 (or L∞) perturbation Φ_m that
+//! makes class m lose its place among the top k, for inputs classified to m with confidence α.
+//!
+//! Global form: over every input of the domain; local form: over the inputs within `radius` of a
+//! sample. Paper 003's heuristic 3 runs first: a confident input `a_ini`, then Φ_m^ini with `a`
+//! fixed there (MILPs with a growing cut C until one finds a perturbation), then problem (6) over
+//! the whole region with `(a_ini, a_ini + ε_ini)` handed to the solver and `Σ ε_abs ≤ Φ_m^ini`.
+//!
+//! Reported: `lower`, proved (the certified LP relaxation of the last MILP, or a certified
+//! L∞ bisection in the local form); `upper`, the norm of a perturbation re-executed through the
+//! IR and tract; `solver_value`, the MILP optimum (not certified). The answer is `exact` when the
+//! MILP finished and the checked witness attains its optimum.
+
+pub mod model;
+
+use serde::Serialize;
+
+use self::model::{Built, PairModel, Problem, STRICT};
+use super::boundary::{embedded_lp, largest_radius, margin, search_cap, Ball};
+use super::objective::{clip, tract_agrees};
+use crate::bounds::{Acc, Interval, Method, NetworkBounds};
+use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
+use crate::error::{Error, Result};
+use crate::ir::Network;
+use crate::onnx::TractRunner;
+use crate::solve::{self, certify, Sense, Session, SolverConfig, Status as SolveStatus};
+
+/// How a perturbation is measured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Norm {
+    /// `Σ |ε_i|` (the paper's).
+    #[default]
+    L1,
+    /// `max |ε_i|`.
+    Linf,
+}
+
+/// Over which inputs `a` the confident class is taken.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    /// Every input of the domain (Definition 1 as stated).
+    Global,
+    /// The inputs within L∞ distance `radius` of `center` (radius 0: the sample alone).
+    Local { center: &'a [f64], radius: f64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct ResilienceConfig {
+    /// Confidence: `N[m] − N[j] ≥ ln α` for every other class j (softmax ratio ≥ α).
+    pub alpha: f64,
+    /// m must drop out of the top k.
+    pub k: usize,
+    pub norm: Norm,
+    /// Valid inputs (perturbed ones too).
+    pub domain: (f64, f64),
+    /// Neuron bounds behind every big-M (interval, symbolic or LP-tightened).
+    pub bounds: Method,
+    /// Runs the MILPs. Certified LPs always run on the embedded HiGHS: only it returns duals.
+    pub solver: SolverConfig,
+    /// `lower` and `upper` this close count as proved; also the bisection's resolution.
+    pub tolerance: f64,
+}
+
+/// How far the answer got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// `lower` and `upper` meet within the tolerance.
+    Proved,
+    /// The MILP finished and the checked witness attains its optimum (exact by the solver's word).
+    Exact,
+    /// Only `[lower, upper]` is known (time-out, no witness, solver failure).
+    Interval,
+    /// No input of the region is classified to m with confidence α (proved): Φ_m is unbounded.
+    Vacuous,
+}
+
+/// Φ_m for one class.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassResilience {
+    pub class: usize,
+    /// Proved lower bound.
+    pub lower: f64,
+    /// Norm of the checked witness: a proved upper bound.
+    pub upper: Option<f64>,
+    /// The final MILP's optimum (not certified).
+    pub solver_value: Option<f64>,
+    /// Φ_m^ini: the checked perturbation found with `a` fixed at the confident input.
+    pub initial: Option<f64>,
+    pub status: Status,
+    /// Whether the final MILP's solver took the start point (the file interfaces do not).
+    pub start_used: bool,
+    pub witness: Option<Witness>,
+    pub milps: usize,
+    pub seconds: f64,
+    pub note: Option<String>,
+}
+
+/// Ξ = min over classes of Φ_m (Definition 2): bounds from the per-class ones.
+pub fn xi(classes: &[ClassResilience]) -> (f64, Option<f64>) {
+    let lower = classes.iter().map(|c| c.lower).fold(f64::INFINITY, f64::min);
+    (lower, classes.iter().filter_map(|c| c.upper).min_by(f64::total_cmp))
+}
+
+/// A checked pair: `input` is classified to m with confidence α, `perturbed` has m out of the
+/// top k (both by the IR, confirmed by tract), and `norm` ≥ the norm of their difference.
+#[derive(Clone, Debug, Serialize)]
+pub struct Witness {
+    pub input: Vec<f64>,
+    pub perturbed: Vec<f64>,
+    pub norm: f64,
+}
+
+/// One MILP of the search: its witness (checked), the solver's claim and a certified lower bound.
+struct Attempt {
+    witness: Option<Witness>,
+    solver_value: Option<f64>,
+    optimal: bool,
+    /// Proved: Φ (over the attempt's region) ≥ this.
+    lower: f64,
+    start_used: bool,
+    /// No pair within the cut, by the bounds or by the solver's claim: a larger cut may help.
+    none_within: bool,
+    note: Option<String>,
+}
+
+struct Search<'a> {
+    problem: Problem<'a>,
+    runner: &'a TractRunner,
+    cfg: &'a ResilienceConfig,
+}
+
+/// Φ_m (bounds, witness and the solver's value) for class `class` of `net` over `scope`.
+pub fn resilience(
+    net: &Network,
+    runner: &TractRunner,
+    class: usize,
+    scope: Scope,
+    cfg: &ResilienceConfig,
+) -> Result<ClassResilience> {
+    let start = std::time::Instant::now();
+    let region = validate(net, class, scope, cfg)?;
+    solve::check_available(&cfg.solver)?;
+    let problem = Problem {
+        net,
+        class,
+        log_alpha: cfg.alpha.ln().next_down(),
+        k: cfg.k,
+        norm: cfg.norm,
+        domain: cfg.domain,
+        bounds: cfg.bounds,
+        lp: embedded_lp(),
+    };
+    let s = Search { problem, runner, cfg };
+    let mut out = ClassResilience {
+        class,
+        lower: 0.0,
+        upper: None,
+        solver_value: None,
+        initial: None,
+        status: Status::Interval,
+        start_used: false,
+        witness: None,
+        milps: 0,
+        seconds: 0.0,
+        note: None,
+    };
+    let finish = |mut out: ClassResilience| {
+        if out.status == Status::Interval && out.upper.is_some_and(|u| u - out.lower <= cfg.tolerance) {
+            out.status = Status::Proved;
+        }
+        out.seconds = start.elapsed().as_secs_f64();
+        Ok(out)
+    };
+    // step 1: an input classified to m with confidence α
+    let a_ini = match s.confident_input(&region, scope)? {
+        Ok(a) => a,
+        Err(vacuous) => {
+            match vacuous {
+                true => (out.status, out.lower) = (Status::Vacuous, f64::INFINITY),
+                false => out.note = Some("no input classified to m with confidence α was found".into()),
+            }
+            return finish(out);
+        }
+    };
+    let single = matches!(scope, Scope::Local { radius, .. } if radius == 0.0);
+    // a proved lower bound and a first cut from L∞ balls around the sample (local form)
+    let mut cut = 0.05 * (cfg.domain.1 - cfg.domain.0);
+    if let Scope::Local { center, radius } = scope {
+        let (proved, failed) = s.linf_lower(center, radius)?;
+        out.lower = proved;
+        cut = failed.max(cfg.tolerance);
+    }
+    // step 2: Φ_m^ini, `a` fixed at a_ini; the cut doubles until a perturbation is found
+    let point = Interval { lower: a_ini.clone(), upper: a_ini.clone() };
+    let cover = match cfg.norm {
+        Norm::L1 => (cfg.domain.1 - cfg.domain.0) * a_ini.len() as f64,
+        Norm::Linf => cfg.domain.1 - cfg.domain.0,
+    };
+    let initial = loop {
+        let attempt = s.attempt(&point, cut, None)?;
+        out.milps += 1;
+        if single {
+            out.lower = out.lower.max(attempt.lower);
+        }
+        if attempt.witness.is_some() || !attempt.none_within || cut >= cover {
+            break attempt;
+        }
+        cut = (2.0 * cut).min(cover);
+    };
+    let Some(w) = initial.witness.clone() else {
+        out.note = initial.note.or(Some(format!("no perturbation of norm ≤ {cut} was found")));
+        return finish(out);
+    };
+    let value = w.norm;
+    (out.initial, out.upper, out.witness) = (Some(value), Some(value), Some(w));
+    // step 3: problem (6) over the whole region, started from the initial pair, cut at Φ_m^ini
+    let last = if single { initial } else { s.attempt(&region, value, out.witness.as_ref())? };
+    if !single {
+        out.milps += 1;
+        out.lower = out.lower.max(last.lower);
+    }
+    out.solver_value = last.solver_value;
+    out.start_used = last.start_used;
+    out.note = last.note;
+    if let Some(w) = last.witness.filter(|w| w.norm < value) {
+        (out.upper, out.witness) = (Some(w.norm), Some(w));
+    }
+    let attained = |v: f64| out.upper.is_some_and(|u| (u - v).abs() <= cfg.tolerance.max(1e-6 * v.abs()));
+    if last.optimal && last.solver_value.is_some_and(attained) {
+        out.status = Status::Exact;
+    }
+    finish(out)
+}
+
+impl Search<'_> {
+    /// An input of `region` classified to m with confidence α: the sample when it is one, else a
+    /// MILP's (checked). `Err(true)` when a certified bound proves there is none, `Err(false)`
+    /// when none was found.
+    fn confident_input(&self, region: &Interval, scope: Scope) -> Result<std::result::Result<Vec<f64>, bool>> {
+        let (net, m) = (self.problem.net, self.problem.class);
+        let nb = crate::bounds::compute_with(net, region, self.cfg.bounds, &embedded_lp())?;
+        if self.confidence_bound(&nb) < self.problem.log_alpha {
+            return Ok(Err(true));
+        }
+        if let Scope::Local { center, .. } = scope {
+            if self.confident(center)? {
+                return Ok(Ok(center.to_vec()));
+            }
+        }
+        let mut model =
+            JointModel::build(&[net], &[&nb], &[], &EncodeOptions { mode: Mode::Exact, ..Default::default() });
+        for j in (0..net.output_size()).filter(|&j| j != m) {
+            let e = model.objective(&margin(m, j).terms, 0.0);
+            model.constrain(e, RowKind::Ge, self.problem.log_alpha + STRICT);
+        }
+        let found = Session::new(&model.lp, &self.cfg.solver, false)?.solve(&LinExpr::default(), Sense::Minimise);
+        let a = found.ok().map(|sol| clip(&model.input_point(&sol.primal), region));
+        match a {
+            Some(a) if self.confident(&a)? => Ok(Ok(a)),
+            _ => Ok(Err(false)),
+        }
+    }
+
+    /// A proved upper bound on `max_a min_j (N(a)[m] − N(a)[j])` over the bounds' input box: the
+    /// certified LP `max t s.t. N[m] − N[j] ≥ t`, or the smallest symbolic bound of one margin.
+    fn confidence_bound(&self, nb: &NetworkBounds) -> f64 {
+        let (net, m) = (self.problem.net, self.problem.class);
+        let others: Vec<usize> = (0..net.output_size()).filter(|&j| j != m).collect();
+        let symbolic = others
+            .iter()
+            .map(|&j| margin(m, j).symbolic_bound(&[net], &[nb], Sense::Maximise))
+            .fold(f64::INFINITY, f64::min);
+        let mut model = JointModel::build(&[net], &[nb], &[], &EncodeOptions::default());
+        let out = nb.output();
+        let gaps = others.iter().map(|&j| (out.lower[m] - out.upper[j], out.upper[m] - out.lower[j]));
+        let (lo, hi) = gaps.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), (a, b)| (l.min(a), h.max(b)));
+        let t = model.lp.add_var(lo.next_down(), hi.next_up(), false);
+        for &j in &others {
+            let mut e = model.objective(&margin(m, j).terms, 0.0);
+            e.terms.push((t, -1.0));
+            model.constrain(e, RowKind::Ge, 0.0);
+        }
+        let objective = LinExpr::var(t);
+        let lp = solve::solve(&model.lp, &objective, Sense::Maximise, &SolverConfig::default()).ok();
+        let certified =
+            lp.and_then(|sol| sol.row_duals).map(|d| certify::bound(&model.lp, &objective, Sense::Maximise, &d));
+        certified.map_or(symbolic, |c| c.min(symbolic))
+    }
+
+    /// Whether `a` is classified to m with confidence α, by the IR and confirmed by tract.
+    fn confident(&self, a: &[f64]) -> Result<bool> {
+        let m = self.problem.class;
+        let threshold = self.cfg.alpha.ln().next_up();
+        let (ir, tract) = (self.problem.net.forward(a)?, self.runner.run(a)?);
+        Ok((0..ir.len()).filter(|&j| j != m).all(|j| {
+            let (v, t) = (ir[m] - ir[j], tract[m] - tract[j]);
+            v >= threshold && tract_agrees(v, t)
+        }))
+    }
+
+    /// Whether m is out of the top k at `a2`: at least k other classes score ≥ m, by the IR and
+    /// by tract alike.
+    fn loses(&self, a2: &[f64]) -> Result<bool> {
+        let m = self.problem.class;
+        let (ir, tract) = (self.problem.net.forward(a2)?, self.runner.run(a2)?);
+        let count = |o: &[f64]| (0..o.len()).filter(|&j| j != m && o[j] >= o[m]).count();
+        Ok(count(&ir) >= self.cfg.k && count(&tract) >= self.cfg.k)
+    }
+
+    /// The norm of `a2 − a`, rounded up.
+    fn norm(&self, a: &[f64], a2: &[f64]) -> f64 {
+        let d = a.iter().zip(a2).map(|(x, y)| (y - x).abs().next_up());
+        match self.cfg.norm {
+            Norm::Linf => d.fold(0.0, f64::max),
+            Norm::L1 => {
+                let mut acc = Acc::new(0.0);
+                d.for_each(|v| acc.add(1.0, v));
+                acc.upper()
+            }
+        }
+    }
+
+    /// A checked witness from a solver pair: as given, else with the perturbation stretched a
+    /// little (a MILP point sits on the class boundary, up to the solver's tolerances).
+    fn witness(&self, a: Vec<f64>, a2: &[f64], perturbed: &Interval) -> Result<Option<Witness>> {
+        if !self.confident(&a)? {
+            return Ok(None);
+        }
+        for stretch in [1.0, 1.0 + 1e-6, 1.0 + 1e-4, 1.0 + 1e-3, 1.0 + 1e-2] {
+            let p: Vec<f64> = a.iter().zip(a2).map(|(&x, &y)| x + stretch * (y - x)).collect();
+            let p = clip(&p, perturbed);
+            if self.loses(&p)? {
+                let norm = self.norm(&a, &p);
+                return Ok(Some(Witness { input: a, perturbed: p, norm }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// One MILP of problem (6) over `region` cut at `cut`, started from `start` when the backend
+    /// takes one; plus the certified bound of its LP relaxation.
+    fn attempt(&self, region: &Interval, cut: f64, start: Option<&Witness>) -> Result<Attempt> {
+        let mut out = Attempt {
+            witness: None,
+            solver_value: None,
+            optimal: false,
+            lower: 0.0,
+            start_used: false,
+            none_within: false,
+            note: None,
+        };
+        let pm = match self.problem.build(region, cut)? {
+            Built::Impossible => {
+                (out.lower, out.none_within) = (cut, true);
+                out.note = Some(format!("the bounds prove no perturbation of norm ≤ {cut} succeeds"));
+                return Ok(out);
+            }
+            Built::Model(pm) => pm,
+        };
+        out.lower = relaxation_bound(&pm).min(cut);
+        let lp = pm.strict_lp();
+        let mut session = Session::new(&lp, &self.cfg.solver, false)?;
+        if let Some(w) = start.filter(|_| session.takes_start()) {
+            let pair = [&w.input[..], &w.perturbed[..]].concat();
+            if let Some(p) = solve::complete_point(&lp, &pm.model.inputs, &pair, &pm.objective) {
+                out.start_used = session.set_start(&p);
+            }
+        }
+        match session.solve(&pm.objective, Sense::Minimise) {
+            Err(e) => {
+                // the backends word it "infeasible": the solver claims no pair within the cut
+                out.none_within = e.to_string().contains("infeasible");
+                out.note = Some(e.to_string());
+            }
+            Ok(sol) => {
+                out.optimal = sol.status == SolveStatus::Optimal;
+                if let SolveStatus::Unknown(why) = &sol.status {
+                    out.note = Some(why.clone());
+                }
+                out.solver_value = Some(sol.objective);
+                let a = clip(&pm.model.network_input(&sol.primal, 0), region);
+                let a2 = pm.model.network_input(&sol.primal, 1);
+                out.witness = self.witness(a, &a2, &pm.perturbed)?;
+                if out.witness.is_none() {
+                    out.note = Some("the solver's pair was not confirmed by the IR and tract; dropped".into());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The largest L∞ radius ρ (proved) such that on the ball of radius `radius + ρ` around the
+    /// sample fewer than k classes can reach m's score, and the radius at which that failed.
+    fn linf_lower(&self, center: &[f64], radius: f64) -> Result<(f64, f64)> {
+        let (net, m, k) = (self.problem.net, self.problem.class, self.cfg.k);
+        let ball = Ball {
+            net,
+            runner: self.runner,
+            x: center,
+            label: m,
+            domain: Some(self.cfg.domain),
+            bounds: self.cfg.bounds,
+        };
+        let cap = (search_cap(center, Some(self.cfg.domain), f64::INFINITY) - radius).max(0.0);
+        largest_radius(0.01f64.min(cap), cap, self.cfg.tolerance, |rho| {
+            let margins = ball.lp_margins(radius + rho, |v| v <= 0.0, k)?;
+            Ok((margins.iter().filter(|(_, e)| e.certified <= 0.0).count() < k, None))
+        })
+    }
+}
+
+/// The certified lower bound of a pair model's LP relaxation (0 when the LP gives none).
+fn relaxation_bound(pm: &PairModel) -> f64 {
+    let relaxed = PairModel::relaxed(&pm.model.lp);
+    match solve::solve(&relaxed, &pm.objective, Sense::Minimise, &SolverConfig::default()) {
+        Ok(sol) => {
+            sol.row_duals.map_or(0.0, |d| certify::bound(&pm.model.lp, &pm.objective, Sense::Minimise, &d).max(0.0))
+        }
+        Err(_) => 0.0,
+    }
+}
+
+/// Checks the settings against the network and returns the region of `a`.
+fn validate(net: &Network, class: usize, scope: Scope, cfg: &ResilienceConfig) -> Result<Interval> {
+    let classes = net.output_size();
+    let bad = |m: String| Err(Error::Input(m));
+    if class >= classes {
+        return bad(format!("class {class} does not exist (the network has {classes} outputs)"));
+    }
+    if !(cfg.alpha >= 1.0 && cfg.alpha.is_finite()) {
+        return bad(format!("alpha must be a finite number ≥ 1, got {}", cfg.alpha));
+    }
+    if cfg.k == 0 || cfg.k >= classes {
+        return bad(format!("k must be between 1 and {} (classes − 1), got {}", classes - 1, cfg.k));
+    }
+    let (lo, hi) = cfg.domain;
+    if !(lo < hi && lo.is_finite() && hi.is_finite()) {
+        return bad(format!("the domain [{lo}, {hi}] is empty or not finite"));
+    }
+    if !(cfg.tolerance > 0.0 && cfg.tolerance.is_finite()) {
+        return bad(format!("tolerance must be positive, got {}", cfg.tolerance));
+    }
+    match scope {
+        Scope::Global => Ok(Interval { lower: vec![lo; net.input_size()], upper: vec![hi; net.input_size()] }),
+        Scope::Local { center, radius } => {
+            if center.len() != net.input_size() {
+                return bad(format!("the sample has {} values, the network takes {}", center.len(), net.input_size()));
+            }
+            if let Some(i) = center.iter().position(|&v| !(lo..=hi).contains(&v)) {
+                return bad(format!("the sample's value {i} ({}) is outside the domain [{lo}, {hi}]", center[i]));
+            }
+            match radius {
+                0.0 => Ok(Interval { lower: center.to_vec(), upper: center.to_vec() }),
+                _ => Interval::around(center, radius, Some(cfg.domain)),
+            }
+        }
+    }
+}

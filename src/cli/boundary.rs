@@ -1,0 +1,249 @@
+//! `twinverify boundary`: distance to the decision boundary per sample (paper 004), or with
+//! `--reference` the largest radius at which "reference ⇒ network" is established (LROM).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use super::args::{parse_domain, SolverArgs};
+use crate::analysis::boundary::pair::{implication_radius, PairRadius};
+use crate::analysis::boundary::{distance, BoundaryConfig, BoundaryResult, Status};
+use crate::analysis::lrom::{correctly_classified, LromConfig};
+use crate::bounds::Method;
+use crate::data::{parse_scale, read_samples, Sample};
+use crate::error::Result;
+use crate::onnx::{self, TractRunner};
+use crate::report::{self, median};
+use crate::spec::{parse_selection, Selection};
+
+#[derive(Debug, Args)]
+pub struct BoundaryArgs {
+    /// The ONNX model (N1 with --reference).
+    pub net: PathBuf,
+    /// Pair view: the reference network N2; reports the largest radius where N2 ⇒ N1 is established.
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
+    /// CSV data file with rows "label,f1,…,fn".
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value = "1")]
+    pub scale: String,
+    /// Rows to use: 0..100, 7 or 1,5,9 (default: all). Misclassified rows are skipped.
+    #[arg(long, value_parser = parse_selection)]
+    pub samples: Option<Selection>,
+    /// Input domain LOW,HIGH the balls are clipped to.
+    #[arg(long, value_parser = parse_domain)]
+    pub domain: Option<(f64, f64)>,
+    /// After the certified-LP bisection, bisect with MILPs (exact by the solver's word).
+    #[arg(long)]
+    pub exact: bool,
+    /// Stop when the bracket is this narrow.
+    #[arg(long, default_value_t = 1e-3)]
+    pub tolerance: f64,
+    /// First radius tried (doubled while certified).
+    #[arg(long, default_value_t = 0.01)]
+    pub start: f64,
+    /// Largest radius searched.
+    #[arg(long, default_value_t = 1.0)]
+    pub max_epsilon: f64,
+    /// Neuron bounds under every LP/MILP (lp: tighter, but slow on large balls of large networks).
+    #[arg(long, value_enum, default_value = "symbolic")]
+    pub bounds: Method,
+    #[command(flatten)]
+    pub solver: SolverArgs,
+    /// Write one CSV row per sample.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Write every result as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// One CSV row of the single-network view.
+#[derive(Serialize)]
+struct Row {
+    sample: usize,
+    label: usize,
+    status: Status,
+    certified: f64,
+    upper: Option<f64>,
+    solver: Option<f64>,
+    target: Option<usize>,
+    probes: usize,
+    milp_probes: usize,
+    seconds: f64,
+    note: Option<String>,
+}
+
+/// One CSV row of the pair view.
+#[derive(Serialize)]
+struct PairRow {
+    sample: usize,
+    label: usize,
+    status: Status,
+    established: f64,
+    refuted: Option<f64>,
+    violated: Option<f64>,
+    probes: usize,
+    seconds: f64,
+}
+
+pub fn run(args: BoundaryArgs) -> Result<()> {
+    let models = std::iter::once(&args.net).chain(&args.reference).map(onnx::load).collect::<Result<Vec<_>>>()?;
+    if let Some(r) = models.get(1) {
+        models[0].network.check_compatible(&r.network)?;
+    }
+    let runners = models.iter().map(TractRunner::new).collect::<Result<Vec<_>>>()?;
+    let nets: Vec<_> = models.iter().map(|m| &m.network).collect();
+    let all = read_samples(&args.data, parse_scale(&args.scale)?)?;
+    let rows = match &args.samples {
+        Some(s) => s.indices(all.len())?,
+        None => (0..all.len()).collect(),
+    };
+    let search = BoundaryConfig {
+        bounds: args.bounds,
+        solver: args.solver.apply(Default::default()),
+        exact: args.exact,
+        tolerance: args.tolerance,
+        max_epsilon: args.max_epsilon,
+        start: args.start,
+    };
+    let mut picked: Vec<&Sample> = Vec::new();
+    for &i in &rows {
+        if correctly_classified(&nets, &all[i].features, all[i].label)? {
+            picked.push(&all[i]);
+        }
+    }
+    let skipped = rows.len() - picked.len();
+    let bar = ProgressBar::new(picked.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} samples  {elapsed} elapsed, ETA {eta}")
+            .expect("a valid template"),
+    );
+    if nets.len() == 2 {
+        let cfg = LromConfig { bounds: args.bounds, ..Default::default() };
+        let mut out: Vec<(usize, PairRadius)> = Vec::new();
+        for s in &picked {
+            let r = implication_radius([nets[0], nets[1]], &runners, &s.features, s.label, args.domain, &cfg, &search)?;
+            bar.inc(1);
+            out.push((s.index, r));
+        }
+        bar.finish_and_clear();
+        print_pairs(&out, skipped);
+        return write(&args, &out, |(i, r)| PairRow {
+            sample: *i,
+            label: r.label,
+            status: r.status,
+            established: r.established,
+            refuted: r.refuted,
+            violated: r.violated,
+            probes: r.probes,
+            seconds: r.seconds,
+        });
+    }
+    let mut out: Vec<(usize, BoundaryResult)> = Vec::new();
+    for s in &picked {
+        out.push((s.index, distance(nets[0], &runners[0], &s.features, s.label, args.domain, &search)?));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    print_distances(&out, skipped, &search);
+    write(&args, &out, |(i, r)| Row {
+        sample: *i,
+        label: r.label,
+        status: r.status,
+        certified: r.certified,
+        upper: r.upper(),
+        solver: r.solver,
+        target: r.counterexample.as_ref().map(|c| c.target),
+        probes: r.probes,
+        milp_probes: r.milp_probes,
+        seconds: r.seconds,
+        note: r.note.clone(),
+    })
+}
+
+/// Writes the CSV (flat rows from `row`) and JSON (everything) files that were asked for.
+fn write<T: Serialize, R: Serialize>(
+    args: &BoundaryArgs,
+    out: &[(usize, T)],
+    row: impl Fn(&(usize, T)) -> R,
+) -> Result<()> {
+    if let Some(p) = &args.csv {
+        report::write_csv(p, &out.iter().map(row).collect::<Vec<_>>())?;
+        println!("wrote {}", p.display());
+    }
+    if let Some(p) = &args.json {
+        let samples: Vec<_> = out.iter().map(|(i, r)| serde_json::json!({ "sample": i, "result": r })).collect();
+        report::write_json_doc(
+            p,
+            &serde_json::json!({ "network": args.net, "reference": args.reference, "samples": samples }),
+        )?;
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.5}"))
+}
+
+fn print_distances(out: &[(usize, BoundaryResult)], skipped: usize, cfg: &BoundaryConfig) {
+    println!(
+        "certified: proved radius; upper: distance of a checked counterexample; solver: MILP bisection (not certified)"
+    );
+    println!(
+        "{:>6} {:>5} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>8}  note",
+        "sample", "label", "status", "certified", "upper", "solver", "target", "probes", "seconds"
+    );
+    for (i, r) in out {
+        println!(
+            "{i:>6} {:>5} {:>9} {:>9.5} {:>9} {:>9} {:>6} {:>6} {:>8.2}  {}",
+            r.label,
+            format!("{:?}", r.status).to_lowercase(),
+            r.certified,
+            num(r.upper()),
+            num(r.solver),
+            r.counterexample.as_ref().map_or("-".into(), |c| c.target.to_string()),
+            r.probes,
+            r.seconds,
+            r.note.as_deref().unwrap_or("")
+        );
+    }
+    let count = |s: Status| out.iter().filter(|(_, r)| r.status == s).count();
+    let mut certified: Vec<f64> = out.iter().map(|(_, r)| r.certified).collect();
+    let mut seconds: Vec<f64> = out.iter().map(|(_, r)| r.seconds).collect();
+    println!(
+        "{} samples ({skipped} misclassified skipped): {} proved, {} exact, {} interval (tolerance {}); median certified {}, median {} s",
+        out.len(),
+        count(Status::Proved),
+        count(Status::Exact),
+        count(Status::Interval),
+        cfg.tolerance,
+        num(median(&mut certified)),
+        num(median(&mut seconds))
+    );
+}
+
+fn print_pairs(out: &[(usize, PairRadius)], skipped: usize) {
+    println!("established: proved radius of reference ⇒ network; refuted: checked LROM < 0; violated: checked input where the reference is right and the network wrong");
+    println!(
+        "{:>6} {:>5} {:>9} {:>11} {:>9} {:>9} {:>6} {:>8}",
+        "sample", "label", "status", "established", "refuted", "violated", "probes", "seconds"
+    );
+    for (i, r) in out {
+        println!(
+            "{i:>6} {:>5} {:>9} {:>11.5} {:>9} {:>9} {:>6} {:>8.2}",
+            r.label,
+            format!("{:?}", r.status).to_lowercase(),
+            r.established,
+            num(r.refuted),
+            num(r.violated),
+            r.probes,
+            r.seconds
+        );
+    }
+    println!("{} samples ({skipped} misclassified by either network skipped)", out.len());
+}

@@ -1,0 +1,179 @@
+//! `twinverify resilience`: maximum resilience Φ_m per class (paper 003) and Ξ = min over the
+//! classes, over the whole domain or around one sample; a table plus optional CSV/JSON.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::args::{parse_domain, PointArgs, SolverArgs};
+use crate::analysis::resilience::{resilience, xi, ClassResilience, Norm, ResilienceConfig, Scope};
+use crate::bounds::Method;
+use crate::data::argmax;
+use crate::error::{Error, Result};
+use crate::onnx::{self, TractRunner};
+use crate::report;
+
+#[derive(Debug, Args)]
+pub struct ResilienceArgs {
+    /// The ONNX model.
+    pub net: PathBuf,
+    /// Classes m (comma-separated). Default: every class (global form) or the sample's
+    /// predicted class (local form).
+    #[arg(long, value_delimiter = ',')]
+    pub class: Vec<usize>,
+    /// Confidence α ≥ 1: the inputs considered score N[m] − N[j] ≥ ln α over every other class.
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
+    /// m must drop out of the top k (1 ≤ k < classes).
+    #[arg(long, default_value_t = 1)]
+    pub k: usize,
+    /// How perturbations are measured.
+    #[arg(long, value_enum, default_value = "l1")]
+    pub norm: Norm,
+    /// Local form: the sample, as a CSV row or JSON array or a file holding one (else use --data).
+    #[arg(long, conflicts_with = "data")]
+    pub center: Option<String>,
+    /// Local form: a CSV data file with rows "label,f1,…,fn"; pick the row with --row.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Row of --data (0-based).
+    #[arg(long, default_value_t = 0, requires = "data")]
+    pub row: usize,
+    /// Multiply the sample's values by this factor (a number or a fraction such as 1/255).
+    #[arg(long, default_value = "1")]
+    pub scale: String,
+    /// Local form: the confident inputs are those within this L∞ radius of the sample.
+    #[arg(long, default_value_t = 0.0)]
+    pub radius: f64,
+    /// Valid inputs LOW,HIGH (perturbed ones too).
+    #[arg(long, value_parser = parse_domain, default_value = "0,1")]
+    pub domain: (f64, f64),
+    /// Neuron bounds behind every big-M (lp: tighter, but slow on large regions of large networks).
+    #[arg(long, value_enum, default_value = "symbolic")]
+    pub bounds: Method,
+    /// Bounds this close count as proved; resolution of the L∞ bisection.
+    #[arg(long, default_value_t = 1e-4)]
+    pub tolerance: f64,
+    #[command(flatten)]
+    pub solver: SolverArgs,
+    /// Write one CSV row per class.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Write every result (and Ξ) as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// One CSV row.
+#[derive(Serialize)]
+struct Row {
+    class: usize,
+    status: String,
+    lower: f64,
+    upper: Option<f64>,
+    solver_value: Option<f64>,
+    initial: Option<f64>,
+    start_used: bool,
+    milps: usize,
+    seconds: f64,
+    note: Option<String>,
+}
+
+pub fn run(args: ResilienceArgs) -> Result<()> {
+    let model = onnx::load(&args.net)?;
+    let runner = TractRunner::new(&model)?;
+    let net = &model.network;
+    let sample = match (&args.center, &args.data) {
+        (None, None) => None,
+        _ => {
+            let point = PointArgs {
+                input: args.center.clone(),
+                data: args.data.clone(),
+                row: args.row,
+                scale: args.scale.clone(),
+            };
+            Some(point.resolve()?.0)
+        }
+    };
+    let scope = match &sample {
+        Some(x) => Scope::Local { center: x, radius: args.radius },
+        None if args.radius > 0.0 => return Err(Error::Input("--radius needs a sample (--center or --data)".into())),
+        None => Scope::Global,
+    };
+    let classes = match (&args.class[..], &sample) {
+        ([], Some(x)) => vec![argmax(&net.forward(x)?)],
+        ([], None) => (0..net.output_size()).collect(),
+        (given, _) => given.to_vec(),
+    };
+    let cfg = ResilienceConfig {
+        alpha: args.alpha,
+        k: args.k,
+        norm: args.norm,
+        domain: args.domain,
+        bounds: args.bounds,
+        solver: args.solver.apply(Default::default()),
+        tolerance: args.tolerance,
+    };
+    let form = match scope {
+        Scope::Global => format!("global over [{}, {}]", args.domain.0, args.domain.1),
+        Scope::Local { radius, .. } => format!("local, radius {radius}"),
+    };
+    println!("Φ_m ({form}, {:?} norm, α = {}, k = {}, solver {})", args.norm, args.alpha, args.k, cfg.solver.kind);
+    println!("lower: proved; upper: a perturbation checked through the IR and tract; solver: the MILP optimum (not certified)");
+    println!(
+        "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9}  note",
+        "class", "status", "lower", "upper", "solver", "initial", "start", "milps", "seconds"
+    );
+    let mut results: Vec<ClassResilience> = Vec::new();
+    for &m in &classes {
+        let r = resilience(net, &runner, m, scope, &cfg)?;
+        let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.6}"));
+        let lower = if r.lower.is_finite() { num(Some(r.lower)) } else { "∞".into() };
+        println!(
+            "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9.2}  {}",
+            m,
+            format!("{:?}", r.status).to_lowercase(),
+            lower,
+            num(r.upper),
+            num(r.solver_value),
+            num(r.initial),
+            if r.start_used { "yes" } else { "no" },
+            r.milps,
+            r.seconds,
+            r.note.as_deref().unwrap_or("")
+        );
+        results.push(r);
+    }
+    let (lower, upper) = xi(&results);
+    if results.len() > 1 {
+        let upper = upper.map_or("-".into(), |u| format!("{u:.6}"));
+        println!("Ξ = min over classes: proved ≥ {lower:.6}, checked ≤ {upper}");
+    }
+    if let Some(p) = &args.csv {
+        let rows: Vec<Row> = results
+            .iter()
+            .map(|r| Row {
+                class: r.class,
+                status: format!("{:?}", r.status).to_lowercase(),
+                lower: r.lower,
+                upper: r.upper,
+                solver_value: r.solver_value,
+                initial: r.initial,
+                start_used: r.start_used,
+                milps: r.milps,
+                seconds: r.seconds,
+                note: r.note.clone(),
+            })
+            .collect();
+        report::write_csv(p, &rows)?;
+        println!("wrote {}", p.display());
+    }
+    if let Some(p) = &args.json {
+        let doc = serde_json::json!({ "network": net.name, "norm": args.norm, "alpha": args.alpha, "k": args.k,
+            "form": form, "classes": results, "xi": { "lower": lower, "upper": upper } });
+        report::write_json_doc(p, &doc)?;
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
