@@ -141,10 +141,10 @@ pub fn linf_distance(a: &[f64], b: &[f64]) -> f64 {
 }
 
 impl Ball<'_> {
-    /// Every margin over the ball of radius `eps`, lowest symbolic bound first: the certified LP
-    /// bound where the symbolic one is below 0, and with `milp` a MILP (started from the LP's
-    /// point) where the LP's is too. Stops at the first counterexample, the first margin left
-    /// open, or (LP only) the first margin the LP does not certify.
+    /// Every margin over the ball of radius `eps`, lowest symbolic bound first. Where the symbolic
+    /// bound is below 0: without `milp` the certified LP bound, with it a MILP started from the
+    /// falsifier's point; the falsifier runs first on every open margin. Stops at the first
+    /// counterexample or the first margin left open.
     pub fn probe(&self, eps: f64, milp: Option<&SolverConfig>) -> Result<(Outcome, Option<Counterexample>)> {
         let (nb, anchor) = self.region(eps)?;
         let (nets, runners, nbs) = ([self.net], [self.runner.clone()], [&nb]);
@@ -153,54 +153,53 @@ impl Ball<'_> {
         let region = model.as_ref().map(|m| Region::new(&nets, &runners, &nbs, m, &anchor));
         let mut session: Option<Session> = None;
         let (mut outcome, mut best) = (Outcome::Certified, None);
-        self.each_margin(
-            &nb,
-            &anchor,
-            |v| v < 0.0,
-            |j, lp| {
-                if self.keep_closer(&mut best, j, &lp) {
-                    outcome = Outcome::Counterexample;
-                    return Ok(false);
+        // the MILP phase works (mostly) above the radius the LP failed at, where the LP bound
+        // fails too and costs far more than a MILP time-out: it goes from symbolic to MILP
+        let lp_fails = |v: f64| milp.is_none() && v < 0.0;
+        self.each_margin(&nb, &anchor, lp_fails, |j, lp| {
+            if self.keep_closer(&mut best, j, &lp) {
+                outcome = Outcome::Counterexample;
+                return Ok(false);
+            }
+            if lp.certified >= 0.0 {
+                return Ok(true);
+            }
+            let (point, c) = self.attack(j, eps)?;
+            if c.is_some() {
+                keep_closest(&mut best, c);
+                outcome = Outcome::Counterexample;
+                return Ok(false);
+            }
+            let (Some(cfg), Some(model), Some(region)) = (milp, &model, &region) else {
+                outcome = Outcome::Unknown(format!("the certified LP leaves margin {j} open"));
+                return Ok(false);
+            };
+            let s = match &mut session {
+                Some(s) => s,
+                None => session.insert(Session::new(&model.lp, cfg, false)?),
+            };
+            let objective = margin(self.label, j);
+            // start from the falsifier's best point, completed into a MILP point
+            if s.takes_start() {
+                let e = model.objective(&objective.terms, 0.0);
+                if let Some(p) = solve::complete_point(&model.lp, &model.inputs, &point, &e) {
+                    s.set_start(&p);
                 }
-                if lp.certified >= 0.0 {
-                    return Ok(true);
-                }
-                if let Some(c) = self.attack(j, eps)? {
-                    keep_closest(&mut best, Some(c));
-                    outcome = Outcome::Counterexample;
-                    return Ok(false);
-                }
-                let (Some(cfg), Some(model), Some(region)) = (milp, &model, &region) else {
-                    outcome = Outcome::Unknown(format!("the LP leaves margin {j} open"));
-                    return Ok(false);
-                };
-                let s = match &mut session {
-                    Some(s) => s,
-                    None => session.insert(Session::new(&model.lp, cfg, false)?),
-                };
-                let objective = margin(self.label, j);
-                if s.takes_start() {
-                    let e = model.objective(&objective.terms, 0.0);
-                    if let Some(p) = solve::complete_point(&model.lp, &model.inputs, &lp.witness, &e) {
-                        s.set_start(&p);
-                    }
-                }
-                let e = region.optimise_with(&objective, Sense::Minimise, Some(s));
-                if self.keep_closer(&mut best, j, &e) {
-                    outcome = Outcome::Counterexample;
-                    return Ok(false);
-                }
-                if e.note.is_some() || e.solver_value.is_none_or(|v| v < 0.0) {
-                    // the margins left are no easier: stop at the first one the MILP does not settle
-                    outcome = Outcome::Unknown(
-                        e.note.unwrap_or_else(|| format!("the MILP minimum of margin {j} is below 0")),
-                    );
-                    return Ok(false);
-                }
-                outcome = Outcome::SolverSafe;
-                Ok(true)
-            },
-        )?;
+            }
+            let e = region.optimise_with(&objective, Sense::Minimise, Some(s));
+            if self.keep_closer(&mut best, j, &e) {
+                outcome = Outcome::Counterexample;
+                return Ok(false);
+            }
+            if e.note.is_some() || e.solver_value.is_none_or(|v| v < 0.0) {
+                // the margins left are no easier: stop at the first one the MILP does not settle
+                outcome =
+                    Outcome::Unknown(e.note.unwrap_or_else(|| format!("the MILP minimum of margin {j} is below 0")));
+                return Ok(false);
+            }
+            outcome = Outcome::SolverSafe;
+            Ok(true)
+        })?;
         Ok((outcome, best))
     }
 
@@ -259,19 +258,20 @@ impl Ball<'_> {
         Ok(())
     }
 
-    /// A counterexample for margin `j` within radius `eps` found by the falsifier, if it
-    /// survives re-execution (IR margin < 0, confirmed by tract).
-    pub fn attack(&self, j: usize, eps: f64) -> Result<Option<Counterexample>> {
+    /// The falsifier's best point for margin `j` within radius `eps`, and the counterexample it
+    /// is if it survives re-execution (IR margin < 0, confirmed by tract).
+    pub fn attack(&self, j: usize, eps: f64) -> Result<(Vec<f64>, Option<Counterexample>)> {
         let ball = Interval::around(self.x, eps, self.domain)?;
         let (p, _) = attack::minimise_margin(self.net, self.x, &ball, self.label, j, ATTACK_STEPS)?;
         let (ir, tract) = (self.net.forward(&p)?, self.runner.run(&p)?);
         let (v, t) = (ir[self.label] - ir[j], tract[self.label] - tract[j]);
-        Ok((v < 0.0 && tract_agrees(v, t)).then(|| Counterexample {
+        let c = (v < 0.0 && tract_agrees(v, t)).then(|| Counterexample {
             distance: linf_distance(self.x, &p),
             target: j,
             margin: v,
-            input: p,
-        }))
+            input: p.clone(),
+        });
+        Ok((p, c))
     }
 
     /// Records `e`'s witness when it is a counterexample closer than `best`; true if it is one.
@@ -374,12 +374,24 @@ pub fn distance(
         seconds: 0.0,
         note: None,
     };
-    // no counterexample yet: look further out with the falsifier (cheap)
+    // the falsifier alone (cheap): further out while there is no counterexample, then closer in
+    let attack_all = |r: f64, best: &mut Option<Counterexample>| -> Result<()> {
+        for j in (0..net.output_size()).filter(|&j| j != label) {
+            keep_closest(best, ball.attack(j, r)?.1);
+        }
+        Ok(())
+    };
     let mut r = failed;
     while best.is_none() && certified < cap && r < cap {
         r = (2.0 * r).min(cap);
-        for j in (0..net.output_size()).filter(|&j| j != label) {
-            keep_closest(&mut best, ball.attack(j, r)?);
+        attack_all(r, &mut best)?;
+    }
+    let mut below = certified;
+    while let Some(hi) = best.as_ref().map(|c| c.distance).filter(|&h| h - below > cfg.tolerance) {
+        let r = 0.5 * (below + hi);
+        attack_all(r, &mut best)?;
+        if best.as_ref().is_some_and(|c| c.distance >= hi) {
+            below = r;
         }
     }
     if certified >= cap {

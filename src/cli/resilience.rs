@@ -53,7 +53,7 @@ pub struct ResilienceArgs {
     #[arg(long, value_enum, default_value = "symbolic")]
     pub bounds: Method,
     /// Bounds this close count as proved; resolution of the L∞ bisection.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 1e-3)]
     pub tolerance: f64,
     #[command(flatten)]
     pub solver: SolverArgs,

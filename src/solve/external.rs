@@ -3,11 +3,17 @@
 //!
 //! These interfaces return no duals and only f32 values: their answers are never certified by
 //! themselves (the analyses fall back to a provable bound and re-execute every witness).
+//! good_lp's bridge reports every answer as optimal, so the status the solution file gives
+//! ("Stopped on time", a feasible but non-optimal point) is kept by a wrapper of our own.
+
+use std::sync::{Arc, Mutex};
 
 use good_lp::solvers::lp_solvers::{
-    CbcSolver, GlpkSolver, GurobiSolver, LpSolver, SolverTrait, WithMaxSeconds, WithMipGap, WithNbThreads,
+    CbcSolver, GlpkSolver, GurobiSolver, LpSolver, SolverTrait, Status as FileStatus, WithMaxSeconds, WithMipGap,
+    WithNbThreads,
 };
-use good_lp::{ResolutionError, Solution as _, SolutionStatus, SolverModel};
+use good_lp::{ResolutionError, Solution as _, SolverModel};
+use lp_solvers::lp_format::LpProblem;
 
 use super::glpk::Glpk;
 use super::{lpfile::to_good_lp, Sense, Solution, SolverConfig, SolverKind, Status};
@@ -74,6 +80,23 @@ fn apply<S: WithMaxSeconds<S> + WithMipGap<S>>(
     }
 }
 
+/// A file-interface solver that remembers the status of its last solution file.
+#[derive(Clone)]
+struct Tracked<T> {
+    inner: T,
+    status: Arc<Mutex<Option<FileStatus>>>,
+}
+
+impl<T: SolverTrait> SolverTrait for Tracked<T> {
+    fn run<'a, P: LpProblem<'a>>(&self, problem: &'a P) -> std::result::Result<lp_solvers::solvers::Solution, String> {
+        let solution = self.inner.run(problem)?;
+        if let Ok(mut s) = self.status.lock() {
+            *s = Some(solution.status.clone());
+        }
+        Ok(solution)
+    }
+}
+
 fn run<T: SolverTrait + Clone>(
     solver: LpSolver<T>,
     lp: &LinearProgram,
@@ -82,7 +105,8 @@ fn run<T: SolverTrait + Clone>(
     kind: SolverKind,
 ) -> Result<Solution> {
     let (problem, vars, constraints) = to_good_lp(lp, objective, sense);
-    let mut model = problem.using(solver);
+    let status = Arc::new(Mutex::new(None));
+    let mut model = problem.using(LpSolver(Tracked { inner: solver.0, status: status.clone() }));
     for c in constraints {
         model.add_constraint(c);
     }
@@ -92,9 +116,11 @@ fn run<T: SolverTrait + Clone>(
         Err(ResolutionError::Unbounded) => return Err(Error::Solver(format!("{kind}: the model is unbounded"))),
         Err(e) => return Err(Error::Solver(format!("{kind}: {e}"))),
     };
-    let status = match solved.status() {
-        SolutionStatus::Optimal | SolutionStatus::GapLimit => Status::Optimal,
-        SolutionStatus::TimeLimit => Status::Unknown("time limit reached".into()),
+    let status = match status.lock().ok().and_then(|s| s.clone()) {
+        Some(FileStatus::Optimal | FileStatus::MipGap) => Status::Optimal,
+        Some(FileStatus::TimeLimit) => Status::Unknown("time limit reached".into()),
+        Some(other) => Status::Unknown(format!("{kind} stopped early ({other:?}): time limit or similar")),
+        None => Status::Unknown(format!("{kind} gave no status")),
     };
     let primal: Vec<f64> = vars.iter().map(|&v| solved.value(v)).collect();
     Ok(Solution { status, objective: objective.eval(&primal), primal, row_duals: None, seconds: 0.0 })
