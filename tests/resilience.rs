@@ -84,10 +84,15 @@ fn check(r: &twinverify::analysis::resilience::ClassResilience, grid: f64, slack
         assert!(r.lower <= u, "{what}: lower {} above the witness {u}", r.lower);
     }
     if grid.is_finite() {
-        let v = r.solver_value.unwrap_or_else(|| panic!("{what}: no MILP value ({r:?})"));
         assert!(matches!(r.status, Status::Exact | Status::Proved), "{what}: {r:?}");
+        // proved: the bounds meet; exact: the MILP's value, attained by the witness
+        let v = match r.status {
+            Status::Proved => r.upper.unwrap(),
+            _ => r.solver_value.unwrap_or_else(|| panic!("{what}: no MILP value ({r:?})")),
+        };
         assert!((v - grid).abs() <= slack, "{what}: MILP value {v} against the grid's {grid}");
-        assert!(r.lower <= v + 1e-9 && v <= r.upper.unwrap() + 1e-6, "{what}: {r:?}");
+        // the solver's copy has gaps strict by 1e-5: its optimum may sit above a witness (by ≤ the tolerance)
+        assert!(r.lower <= v + 1e-9 && v <= r.upper.unwrap() + 1e-4, "{what}: {r:?}");
     }
 }
 

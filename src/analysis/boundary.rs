@@ -22,7 +22,7 @@ use crate::onnx::TractRunner;
 use crate::solve::{self, Sense, Session, SolverConfig};
 
 /// Sign-gradient steps of the falsifier per margin and radius.
-const ATTACK_STEPS: usize = 40;
+pub const ATTACK_STEPS: usize = 40;
 
 /// How the search runs.
 #[derive(Clone, Debug)]
@@ -262,7 +262,7 @@ impl Ball<'_> {
     /// is if it survives re-execution (IR margin < 0, confirmed by tract).
     pub fn attack(&self, j: usize, eps: f64) -> Result<(Vec<f64>, Option<Counterexample>)> {
         let ball = Interval::around(self.x, eps, self.domain)?;
-        let (p, _) = attack::minimise_margin(self.net, self.x, &ball, self.label, j, ATTACK_STEPS)?;
+        let (p, _) = attack::minimise_margin(self.net, self.x, &ball, self.label, &[j], ATTACK_STEPS)?;
         let (ir, tract) = (self.net.forward(&p)?, self.runner.run(&p)?);
         let (v, t) = (ir[self.label] - ir[j], tract[self.label] - tract[j]);
         let c = (v < 0.0 && tract_agrees(v, t)).then(|| Counterexample {

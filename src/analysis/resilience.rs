@@ -16,7 +16,8 @@ pub mod model;
 use serde::Serialize;
 
 use self::model::{Built, PairModel, Problem, STRICT};
-use super::boundary::{embedded_lp, largest_radius, margin, search_cap, Ball};
+use super::boundary::attack::minimise_margin;
+use super::boundary::{embedded_lp, largest_radius, margin, search_cap, Ball, ATTACK_STEPS};
 use super::objective::{clip, tract_agrees};
 use crate::bounds::{Acc, Interval, Method, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
@@ -120,8 +121,6 @@ struct Attempt {
     /// Proved: Φ (over the attempt's region) ≥ this.
     lower: f64,
     start_used: bool,
-    /// No pair within the cut, by the bounds or by the solver's claim: a larger cut may help.
-    none_within: bool,
     note: Option<String>,
 }
 
@@ -192,24 +191,32 @@ pub fn resilience(
         out.lower = proved;
         cut = failed.max(cfg.tolerance);
     }
-    // step 2: Φ_m^ini, `a` fixed at a_ini; the cut doubles until a perturbation is found
+    // step 2: Φ_m^ini, `a` fixed at a_ini. A checked perturbation from the falsifier (cheap)
+    // sets the cut and the start; without one the cut doubles until a MILP finds one
     let point = Interval { lower: a_ini.clone(), upper: a_ini.clone() };
     let cover = match cfg.norm {
         Norm::L1 => (cfg.domain.1 - cfg.domain.0) * a_ini.len() as f64,
         Norm::Linf => cfg.domain.1 - cfg.domain.0,
     };
+    let guess = s.falsify(&a_ini, cut)?;
+    if let Some(w) = &guess {
+        // a little room: the solver's copy needs strict gaps, so its optimum lies just above
+        cut = w.norm + cfg.tolerance.max(1e-3 * w.norm);
+    }
     let initial = loop {
-        let attempt = s.attempt(&point, cut, None)?;
+        let attempt = s.attempt(&point, cut, guess.as_ref())?;
         out.milps += 1;
         if single {
             out.lower = out.lower.max(attempt.lower);
         }
-        if attempt.witness.is_some() || !attempt.none_within || cut >= cover {
+        // none within the cut (proved, claimed or not found in time): a larger cut may help
+        if attempt.witness.is_some() || guess.is_some() || cut >= cover {
             break attempt;
         }
         cut = (2.0 * cut).min(cover);
     };
-    let Some(w) = initial.witness.clone() else {
+    let found = [initial.witness.clone(), guess].into_iter().flatten().min_by(|a, b| a.norm.total_cmp(&b.norm));
+    let Some(w) = found else {
         out.note = initial.note.or(Some(format!("no perturbation of norm ≤ {cut} was found")));
         return finish(out);
     };
@@ -339,21 +346,35 @@ impl Search<'_> {
         Ok(None)
     }
 
+    /// A checked perturbation of `a` from the falsifier: in L∞ balls of radius `r`, `2r`, … up to
+    /// the domain's width, a point where the k classes closest to m all score at least as high.
+    fn falsify(&self, a: &[f64], mut r: f64) -> Result<Option<Witness>> {
+        let (net, m, domain) = (self.problem.net, self.problem.class, self.cfg.domain);
+        let out = net.forward(a)?;
+        let mut others: Vec<usize> = (0..out.len()).filter(|&j| j != m).collect();
+        others.sort_by(|&i, &j| out[j].total_cmp(&out[i]));
+        let targets = &others[..self.cfg.k];
+        loop {
+            let ball = Interval::around(a, r, Some(domain))?;
+            let (p, _) = minimise_margin(net, a, &ball, m, targets, ATTACK_STEPS)?;
+            if let Some(w) = self.witness(a.to_vec(), &p, &ball)? {
+                return Ok(Some(w));
+            }
+            if r >= domain.1 - domain.0 {
+                return Ok(None);
+            }
+            r = (2.0 * r).min(domain.1 - domain.0);
+        }
+    }
+
     /// One MILP of problem (6) over `region` cut at `cut`, started from `start` when the backend
     /// takes one; plus the certified bound of its LP relaxation.
     fn attempt(&self, region: &Interval, cut: f64, start: Option<&Witness>) -> Result<Attempt> {
-        let mut out = Attempt {
-            witness: None,
-            solver_value: None,
-            optimal: false,
-            lower: 0.0,
-            start_used: false,
-            none_within: false,
-            note: None,
-        };
+        let mut out =
+            Attempt { witness: None, solver_value: None, optimal: false, lower: 0.0, start_used: false, note: None };
         let pm = match self.problem.build(region, cut)? {
             Built::Impossible => {
-                (out.lower, out.none_within) = (cut, true);
+                out.lower = cut;
                 out.note = Some(format!("the bounds prove no perturbation of norm ≤ {cut} succeeds"));
                 return Ok(out);
             }
@@ -369,11 +390,7 @@ impl Search<'_> {
             }
         }
         match session.solve(&pm.objective, Sense::Minimise) {
-            Err(e) => {
-                // the backends word it "infeasible": the solver claims no pair within the cut
-                out.none_within = e.to_string().contains("infeasible");
-                out.note = Some(e.to_string());
-            }
+            Err(e) => out.note = Some(e.to_string()),
             Ok(sol) => {
                 out.optimal = sol.status == SolveStatus::Optimal;
                 if let SolveStatus::Unknown(why) = &sol.status {

@@ -8,35 +8,43 @@ use crate::bounds::Interval;
 use crate::error::Result;
 use crate::ir::Network;
 
-/// The point of `ball` (which contains `x`) with the lowest `N[label] − N[target]` found by
-/// `steps` sign-gradient steps from `x` (step `width/4`, halved every quarter of the steps).
+/// The point of `ball` (which contains `x`) with the lowest `max_{j ∈ targets} N[label] − N[j]`
+/// found by `steps` sign-gradient steps from `x` on the worst target of each step (step
+/// `width/4`, halved every quarter of the steps), and that value.
 pub fn minimise_margin(
     net: &Network,
     x: &[f64],
     ball: &Interval,
     label: usize,
-    target: usize,
+    targets: &[usize],
     steps: usize,
 ) -> Result<(Vec<f64>, f64)> {
-    let mut coeffs = vec![0.0; net.output_size()];
-    (coeffs[label], coeffs[target]) = (1.0, -1.0);
-    let margin = |p: &[f64]| net.forward(p).map(|o| o[label] - o[target]);
+    // the worst target's margin and the target
+    let worst = |p: &[f64]| -> Result<(f64, usize)> {
+        let o = net.forward(p)?;
+        let m = targets.iter().map(|&j| (o[label] - o[j], j)).max_by(|a, b| a.0.total_cmp(&b.0));
+        Ok(m.unwrap_or((f64::INFINITY, label)))
+    };
     let width = (0..x.len()).map(|i| ball.upper[i] - ball.lower[i]).fold(0.0, f64::max);
-    let (mut p, mut best) = (x.to_vec(), (x.to_vec(), margin(x)?));
+    let mut p = x.to_vec();
+    let mut current = worst(&p)?;
+    let mut best = (p.clone(), current.0);
     let mut step = width / 4.0;
     for k in 0..steps {
         if k > 0 && k % (steps / 4).max(1) == 0 {
             step /= 2.0;
         }
+        let mut coeffs = vec![0.0; net.output_size()];
+        (coeffs[label], coeffs[current.1]) = (1.0, -1.0);
         let g = net.gradient(&p, &coeffs)?;
         for (i, v) in p.iter_mut().enumerate() {
             if g[i] != 0.0 {
                 *v = (*v - step * g[i].signum()).clamp(ball.lower[i], ball.upper[i]);
             }
         }
-        let m = margin(&p)?;
-        if m < best.1 {
-            best = (p.clone(), m);
+        current = worst(&p)?;
+        if current.0 < best.1 {
+            best = (p.clone(), current.0);
         }
     }
     Ok(best)
