@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::ir::Network;
 
 /// One labelled sample, already scaled.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,10 +28,10 @@ pub fn parse_scale(s: &str) -> Result<f64> {
         }
         None => s.trim().parse().map_err(|_| bad())?,
     };
-    if v.is_finite() {
+    if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
-        Err(bad())
+        Err(Error::Input(format!("invalid scale '{s}': it must be a finite number > 0")))
     }
 }
 
@@ -57,29 +58,38 @@ pub fn parse_vector(text: &str) -> Result<Vec<f64>> {
     Ok(values)
 }
 
-/// Reads every sample of a "label,features…" CSV file and multiplies the features by `scale`.
+/// Reads every sample of a "label,features…" CSV file (no header; blank lines skipped) and
+/// multiplies the features by `scale`. Labels must be class indices, features finite numbers.
 pub fn read_samples(path: &Path, scale: f64) -> Result<Vec<Sample>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
     let mut out = Vec::new();
-    for (lineno, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+    for record in reader.records() {
+        let record = record.map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let at = |msg: String| Error::Input(format!("{}:{line}: {msg}", path.display()));
+        if record.iter().all(str::is_empty) {
             continue;
         }
-        let at = |msg: String| Error::Input(format!("{}:{}: {msg}", path.display(), lineno + 1));
-        let mut fields = line.split(',').map(str::trim);
-        let label_text = fields.next().unwrap_or_default();
+        let label_text = record.get(0).unwrap_or_default();
         let label: f64 = label_text.parse().map_err(|_| at(format!("label '{label_text}' is not a number")))?;
-        if label < 0.0 || label.fract() != 0.0 {
+        if !(label >= 0.0 && label.fract() == 0.0 && label < u32::MAX as f64) {
             return Err(at(format!("label '{label_text}' is not a class index")));
         }
-        let features = fields
+        let features = record
+            .iter()
+            .skip(1)
             .enumerate()
             .map(|(i, t)| {
                 t.parse::<f64>()
                     .ok()
                     .filter(|v| v.is_finite())
                     .map(|v| v * scale)
-                    .ok_or_else(|| at(format!("feature {} ('{t}') is not a number", i + 1)))
+                    .ok_or_else(|| at(format!("feature {} ('{t}') is not a finite number", i + 1)))
             })
             .collect::<Result<Vec<_>>>()?;
         if let Some(first) = out.first().map(|s: &Sample| s.features.len()) {
@@ -93,6 +103,30 @@ pub fn read_samples(path: &Path, scale: f64) -> Result<Vec<Sample>> {
         return Err(Error::Input(format!("{}: no samples", path.display())));
     }
     Ok(out)
+}
+
+/// Whether every network classifies `x` as `label` (the papers analyse those samples only). A
+/// label that is not one of a network's classes is an input error, not a misclassification.
+pub fn correctly_classified(nets: &[&Network], x: &[f64], label: usize) -> Result<bool> {
+    for n in nets {
+        check_label(n, label)?;
+        if argmax(&n.forward(x)?) != label {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// A label must be one of the network's classes.
+pub fn check_label(net: &Network, label: usize) -> Result<()> {
+    match label < net.output_size() {
+        true => Ok(()),
+        false => Err(Error::Input(format!(
+            "label {label} is not a class of network '{}' ({} classes)",
+            net.name,
+            net.output_size()
+        ))),
+    }
 }
 
 /// Index of the largest value (the predicted class); ties go to the first.

@@ -11,8 +11,11 @@ pub mod ir;
 pub mod onnx;
 pub mod par;
 pub mod report;
+pub mod round;
 pub mod solve;
 pub mod spec;
+pub mod tighten;
+pub mod twins;
 pub mod vnnlib;
 
 pub use error::{Error, Result};

@@ -61,25 +61,33 @@ fn bisection_brackets_the_grid_distance() {
         let lp = distance(net, &runner, &x, label, Some((0.0, 1.0)), &config(false, SolverKind::Highs)).unwrap();
         let ex = distance(net, &runner, &x, label, Some((0.0, 1.0)), &config(true, SolverKind::Highs)).unwrap();
         for r in [&lp, &ex] {
-            assert!(r.certified <= d + 1e-12, "certified {} beyond the grid distance {d} at {x:?}", r.certified);
+            assert!(
+                r.bracket.certified <= d + 1e-12,
+                "certified {} beyond the grid distance {d} at {x:?}",
+                r.bracket.certified
+            );
             let c = r.counterexample.as_ref().expect("a counterexample within the unit square");
             assert!(c.distance >= d - 2.0 * H, "counterexample at {} closer than the boundary {d}", c.distance);
             assert_ne!(argmax(&net.forward(&c.input).unwrap()), label, "the counterexample keeps the label");
             assert_ne!(argmax(&runner.run(&c.input).unwrap()), label, "tract disagrees with the counterexample");
         }
-        let solver = ex.solver.expect("exact mode reports the MILP's radius");
-        assert!(matches!(ex.status, Status::Exact | Status::Proved), "{ex:?}");
-        assert!(ex.certified <= solver && solver <= ex.upper().unwrap(), "{ex:?}");
+        let solver = ex.bracket.solver_value.expect("exact mode reports the MILP's radius");
+        assert!(matches!(ex.bracket.status, Status::Exact | Status::Proved), "{ex:?}");
+        assert!(ex.bracket.certified <= solver && solver <= ex.upper().unwrap(), "{ex:?}");
         assert!((solver - d).abs() <= 2.0 * H + 1e-4, "MILP radius {solver} against grid {d} at {x:?}");
-        assert!(lp.certified <= ex.upper().unwrap(), "LP {} above the exact interval {ex:?}", lp.certified);
-        lp_gaps.push(solver - lp.certified);
+        assert!(
+            lp.bracket.certified <= ex.upper().unwrap(),
+            "LP {} above the exact interval {ex:?}",
+            lp.bracket.certified
+        );
+        lp_gaps.push(solver - lp.bracket.certified);
         eprintln!(
             "grid {d:.5}  LP [{:.5}, {:.5}]  MILP {solver:.5} [{:.5}, {:.5}] {:?}",
-            lp.certified,
+            lp.bracket.certified,
             lp.upper().unwrap(),
-            ex.certified,
+            ex.bracket.certified,
             ex.upper().unwrap(),
-            ex.status
+            ex.bracket.status
         );
     }
     eprintln!("MILP radius − certified LP radius per sample: {lp_gaps:?}");
@@ -87,8 +95,7 @@ fn bisection_brackets_the_grid_distance() {
 
 #[test]
 fn cbc_agrees_with_the_embedded_solver() {
-    if twinverify::solve::check_available(&SolverConfig { kind: SolverKind::Cbc, ..Default::default() }).is_err() {
-        eprintln!("SKIPPED: cbc is not installed");
+    if !have_solver(SolverKind::Cbc) {
         return;
     }
     let model = onnx::load(fixture("tiny_2d.onnx")).unwrap();
@@ -96,7 +103,7 @@ fn cbc_agrees_with_the_embedded_solver() {
     for (label, x) in csv_rows(&fixture("tiny_2d_data.csv"), 1.0, 3) {
         let [a, b] = [SolverKind::Highs, SolverKind::Cbc]
             .map(|k| distance(&model.network, &runner, &x, label, Some((0.0, 1.0)), &config(true, k)).unwrap());
-        let (sa, sb) = (a.solver.unwrap(), b.solver.unwrap());
+        let (sa, sb) = (a.bracket.solver_value.unwrap(), b.bracket.solver_value.unwrap());
         assert!((sa - sb).abs() <= 2e-4, "highs {sa} against cbc {sb}");
     }
 }
@@ -133,17 +140,17 @@ fn implication_radius_of_a_twin_with_itself_covers_the_domain() {
             &search,
         )
         .unwrap();
-        assert_eq!(same.established, 0.3, "{same:?}");
+        assert_eq!(same.bracket.certified, 0.3, "{same:?}");
         let r =
             implication_radius([&a.network, &b.network], &runners, &x, label, Some((0.0, 1.0)), &cfg, &search).unwrap();
-        if let Some(u) = r.refuted {
-            assert!(r.established <= u, "{r:?}");
+        if let Some(u) = r.bracket.attained {
+            assert!(r.bracket.certified <= u, "{r:?}");
             refuted += 1;
         }
         if let Some(v) = r.violated {
-            assert!(r.established < v, "the implication was established beyond a violation: {r:?}");
+            assert!(r.bracket.certified < v, "the implication was established beyond a violation: {r:?}");
         }
-        established += (r.established > 0.0) as usize;
+        established += (r.bracket.certified > 0.0) as usize;
     }
     assert!(refuted > 0 && established > 0, "the fixture exercises both ends ({established}, {refuted})");
 }
@@ -192,8 +199,7 @@ fn the_command_prints_a_table_and_writes_csv_and_json() {
 #[test]
 fn anchor_fcnn7_agrees_with_robustness_and_resilience() {
     let Some(root) = anchors() else { return };
-    if std::env::var_os("TWINVERIFY_SLOW").is_none() {
-        eprintln!("SKIPPED: fcnn7 boundary distance (set TWINVERIFY_SLOW=1 to run it)");
+    if !slow("fcnn7 boundary distance") {
         return;
     }
     let model = onnx::load(root.join("FANC/proof_transfer/nets/fcnn7.onnx")).unwrap();
@@ -204,11 +210,11 @@ fn anchor_fcnn7_agrees_with_robustness_and_resilience() {
     for (label, x) in csv_rows(&root.join("FANC/data/mnist_test.csv"), 1.0 / 255.0, 2) {
         let cfg = BoundaryConfig { bounds: Method::Symbolic, tolerance: 0.005, start: 0.02, ..Default::default() };
         let b = distance(net, &runner, &x, label, domain, &cfg).unwrap();
-        assert!(b.certified > 0.0, "{b:?}");
-        let verdict = check(net, &runner, &x, label, b.certified, domain, Method::Symbolic, &highs).unwrap();
+        assert!(b.bracket.certified > 0.0, "{b:?}");
+        let verdict = check(net, &runner, &x, label, b.bracket.certified, domain, Method::Symbolic, &highs).unwrap();
         assert_eq!(verdict, Robustness::Verified, "{b:?}");
         let upper = b.upper().expect("the falsifier finds a counterexample on fcnn7");
-        assert!(b.certified < upper, "{b:?}");
+        assert!(b.bracket.certified < upper, "{b:?}");
         let rc = ResilienceConfig {
             alpha: 1.0,
             k: 1,
@@ -219,7 +225,13 @@ fn anchor_fcnn7_agrees_with_robustness_and_resilience() {
             tolerance: 0.005,
         };
         let r = resilience(net, &runner, label, Scope::Local { center: &x, radius: 0.0 }, &rc).unwrap();
-        eprintln!("boundary [{}, {upper}]  resilience [{}, {:?}]", b.certified, r.lower, r.upper);
-        assert!(r.lower <= upper && r.upper.is_none_or(|u| b.certified <= u), "{b:?} {r:?}");
+        eprintln!(
+            "boundary [{}, {upper}]  resilience [{}, {:?}]",
+            b.bracket.certified, r.bracket.certified, r.bracket.attained
+        );
+        assert!(
+            r.bracket.certified <= upper && r.bracket.attained.is_none_or(|u| b.bracket.certified <= u),
+            "{b:?} {r:?}"
+        );
     }
 }

@@ -70,11 +70,11 @@ fn check_all_methods(net: &Network, center: &[f64], delta: f64, domain: Option<(
     let region = Interval::around(center, delta, domain).unwrap();
     let t = std::time::Instant::now();
     let pts = sample_points(&region, SAMPLES, seed);
-    let interval = bounds::compute(net, &region, Method::Interval).unwrap();
+    let interval = bounds::propagate(net, &region, Method::Interval, None).unwrap();
     let t1 = t.elapsed().as_secs_f64();
-    let symbolic = bounds::compute(net, &region, Method::Symbolic).unwrap();
+    let symbolic = bounds::propagate(net, &region, Method::Symbolic, None).unwrap();
     let t2 = t.elapsed().as_secs_f64();
-    let lp = bounds::compute(net, &region, Method::Lp).unwrap();
+    let lp = twinverify::tighten::compute(net, &region, Method::Lp, &Default::default()).unwrap();
     let t3 = t.elapsed().as_secs_f64();
     let what = |m: &str| format!("{} δ={delta} {m}", net.name);
     assert_encloses(net, &interval, &pts, &what("interval"));
@@ -116,8 +116,7 @@ fn bounds_are_sound_and_nested_on_anchor_networks() {
         let net = onnx::load_network(root.join(format!("FANC/proof_transfer/nets/{name}.onnx"))).unwrap();
         for delta in [0.001, 0.01, 0.03] {
             // LP tightening of lenet at δ=0.03 (~1 900 unstable ReLUs) takes minutes: opt-in
-            if name == "lenet" && delta == 0.03 && std::env::var_os("TWINVERIFY_SLOW").is_none() {
-                eprintln!("SKIPPED: lenet δ=0.03 (set TWINVERIFY_SLOW=1 to run it)");
+            if name == "lenet" && delta == 0.03 && !slow("LP tightening of lenet at δ=0.03") {
                 continue;
             }
             let [i, s, l] = check_all_methods(&net, &mnist[0].1, delta, Some((0.0, 1.0)), 11);
@@ -130,7 +129,7 @@ fn bounds_are_sound_and_nested_on_anchor_networks() {
 fn a_single_point_region_has_no_unstable_relu_and_brackets_the_value() {
     let net = onnx::load_network(fixture("conv_ops.onnx")).unwrap();
     let x = floats(&manifest()[2]["reference"][0]["input"]);
-    let nb = bounds::compute(&net, &Interval::around(&x, 0.0, None).unwrap(), Method::Symbolic).unwrap();
+    let nb = bounds::propagate(&net, &Interval::around(&x, 0.0, None).unwrap(), Method::Symbolic, None).unwrap();
     let y = net.forward(&x).unwrap();
     let out = nb.output();
     for (i, v) in y.iter().enumerate() {

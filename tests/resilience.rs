@@ -75,24 +75,24 @@ fn config(k: usize, norm: Norm) -> ResilienceConfig {
 
 /// The checks every result must pass against the grid's value `grid` (∞: no losing point).
 fn check(r: &twinverify::analysis::resilience::ClassResilience, grid: f64, slack: f64, what: &str) {
-    if r.status == Status::Vacuous {
+    if r.bracket.status == Status::Vacuous {
         return;
     }
-    assert!(r.lower <= grid + 1e-9, "{what}: lower {} above the grid's {grid}", r.lower);
-    if let Some(u) = r.upper {
+    assert!(r.bracket.certified <= grid + 1e-9, "{what}: lower {} above the grid's {grid}", r.bracket.certified);
+    if let Some(u) = r.bracket.attained {
         assert!(u >= grid - slack, "{what}: witness {u} below the grid's {grid}");
-        assert!(r.lower <= u, "{what}: lower {} above the witness {u}", r.lower);
+        assert!(r.bracket.certified <= u, "{what}: lower {} above the witness {u}", r.bracket.certified);
     }
     if grid.is_finite() {
-        assert!(matches!(r.status, Status::Exact | Status::Proved), "{what}: {r:?}");
+        assert!(matches!(r.bracket.status, Status::Exact | Status::Proved), "{what}: {r:?}");
         // proved: the bounds meet; exact: the MILP's value, attained by the witness
-        let v = match r.status {
-            Status::Proved => r.upper.unwrap(),
-            _ => r.solver_value.unwrap_or_else(|| panic!("{what}: no MILP value ({r:?})")),
+        let v = match r.bracket.status {
+            Status::Proved => r.bracket.attained.unwrap(),
+            _ => r.bracket.solver_value.unwrap_or_else(|| panic!("{what}: no MILP value ({r:?})")),
         };
         assert!((v - grid).abs() <= slack, "{what}: MILP value {v} against the grid's {grid}");
         // the solver's copy has gaps strict by 1e-5: its optimum may sit above a witness (by ≤ the tolerance)
-        assert!(r.lower <= v + 1e-9 && v <= r.upper.unwrap() + 1e-4, "{what}: {r:?}");
+        assert!(r.bracket.certified <= v + 1e-9 && v <= r.bracket.attained.unwrap() + 1e-4, "{what}: {r:?}");
     }
 }
 
@@ -114,11 +114,11 @@ fn global_resilience_matches_the_grid() {
                 let what = format!("global m={m} k={k} {norm:?}");
                 eprintln!(
                     "{what}: grid {grid:.5}  [{:.5}, {:?}] solver {:?} {:?}",
-                    r.lower, r.upper, r.solver_value, r.status
+                    r.bracket.certified, r.bracket.attained, r.bracket.solver_value, r.bracket.status
                 );
                 if !confident.iter().any(|&c| c) {
-                    assert_eq!(r.upper, None, "{what}");
-                    vacuous += (r.status == Status::Vacuous) as usize;
+                    assert_eq!(r.bracket.attained, None, "{what}");
+                    vacuous += (r.bracket.status == Status::Vacuous) as usize;
                 }
                 check(&r, grid, 4.0 * H, &what);
                 results.push(r);
@@ -154,11 +154,11 @@ fn local_resilience_matches_the_grid() {
                 let what = format!("local {x:?} m={label} k={k} {norm:?}");
                 eprintln!(
                     "{what}: grid {grid:.5}  [{:.5}, {:?}] solver {:?} {:?}",
-                    r.lower, r.upper, r.solver_value, r.status
+                    r.bracket.certified, r.bracket.attained, r.bracket.solver_value, r.bracket.status
                 );
-                assert_eq!(r.status == Status::Vacuous, !confident, "{what}: {r:?}");
+                assert_eq!(r.bracket.status == Status::Vacuous, !confident, "{what}: {r:?}");
                 check(&r, grid, 2.0 * H, &what);
-                exact += (r.status == Status::Exact) as usize;
+                exact += (r.bracket.status == Status::Exact) as usize;
             }
         }
     }
@@ -176,20 +176,19 @@ fn local_radius_and_cbc_stay_consistent() {
     // a larger region of confident inputs can only lower Φ_m
     let wide = Scope::Local { center: &x, radius: 0.05 };
     let r = resilience(net, &runner, label, wide, &config(1, Norm::L1)).unwrap();
-    assert!(r.lower <= point.upper.unwrap() + 1e-9, "{r:?} {point:?}");
-    assert!(r.upper.unwrap() <= point.upper.unwrap() + 1e-9, "{r:?} {point:?}");
+    assert!(r.bracket.certified <= point.bracket.attained.unwrap() + 1e-9, "{r:?} {point:?}");
+    assert!(r.bracket.attained.unwrap() <= point.bracket.attained.unwrap() + 1e-9, "{r:?} {point:?}");
     assert!(r.start_used, "HiGHS took the initial point");
     let cbc = ResilienceConfig {
         solver: SolverConfig { kind: SolverKind::Cbc, ..Default::default() },
         ..config(1, Norm::L1)
     };
-    if twinverify::solve::check_available(&cbc.solver).is_err() {
-        eprintln!("SKIPPED: cbc is not installed");
+    if !have_solver(SolverKind::Cbc) {
         return;
     }
     let c = resilience(net, &runner, label, wide, &cbc).unwrap();
     assert!(!c.start_used, "CBC's file interface takes no start point");
-    let (a, b) = (r.solver_value.unwrap(), c.solver_value.unwrap());
+    let (a, b) = (r.bracket.solver_value.unwrap(), c.bracket.solver_value.unwrap());
     assert!((a - b).abs() <= 1e-3, "highs {a} against cbc {b}");
 }
 

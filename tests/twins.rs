@@ -10,12 +10,12 @@ use std::process::Command;
 use common::*;
 use prost::Message;
 use tract_onnx::pb;
-use twinverify::analysis::compress::{self, Compression, Precision, QuantRule};
-use twinverify::analysis::sparsify::{self, InactiveRule, SparsifyOptions};
-use twinverify::analysis::summary;
 use twinverify::data::{argmax, read_samples};
 use twinverify::onnx::writer::{node_params, Bias, NodeParams};
 use twinverify::onnx::{self, TractRunner};
+use twinverify::twins::compress::{self, Compression, Precision, QuantRule};
+use twinverify::twins::sparsify::{self, InactiveRule, SparsifyOptions};
+use twinverify::twins::summary;
 
 fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("twinverify-{}-{name}", std::process::id()))

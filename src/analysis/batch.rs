@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use super::lrom::{analyse, correctly_classified, LromConfig, RegionResult};
+use super::lrom::{analyse, LromConfig, RegionResult};
+use crate::data::correctly_classified;
 use crate::data::Sample;
 use crate::error::Result;
 use crate::ir::Network;

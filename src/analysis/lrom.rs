@@ -4,13 +4,14 @@
 use serde::Serialize;
 
 use super::objective::{clip, Extremum, OutputObjective, Region};
-use crate::bounds::{self, relu_stats, Interval, LpOptions, Method, NetworkBounds};
-use crate::data::argmax;
+use crate::bounds::{relu_stats, Interval, Method, NetworkBounds};
+use crate::data::check_label;
 use crate::encode::{EncodeOptions, JointModel, Mode, RowKind};
 use crate::error::Result;
 use crate::ir::Network;
 use crate::onnx::TractRunner;
 use crate::solve::{Sense, Session, SolverConfig};
+use crate::tighten::{self, LpOptions, Tightened};
 
 /// How one region is analysed.
 #[derive(Clone, Debug)]
@@ -113,20 +114,20 @@ pub fn analyse(
 ) -> Result<RegionResult> {
     let start = std::time::Instant::now();
     nets[0].check_compatible(nets[1])?;
+    check_label(nets[0], label)?;
     let region = Interval::around(x, delta, domain)?;
     let computed = nets
         .iter()
-        .map(|n| bounds::compute_with_relaxation(n, &region, cfg.bounds, &cfg.lp_options()))
+        .map(|n| tighten::compute_with_relaxation(n, &region, cfg.bounds, &cfg.lp_options()))
         .collect::<Result<Vec<_>>>()?;
-    let (nb, relaxations): (Vec<NetworkBounds>, Vec<_>) = computed.into_iter().unzip();
+    let (nb, relaxations): (Vec<NetworkBounds>, Vec<_>) =
+        computed.into_iter().map(|Tightened { bounds, relaxation }| (bounds, relaxation)).unzip();
     let nbr: Vec<&NetworkBounds> = nb.iter().collect();
     // LP tightening already relaxed most of both networks: reuse that, unless layers are shared
     // (they must then be encoded once) or the mode is exact
     let reuse = cfg.encode.mode == Mode::Relaxed && nets[0].shared_prefix(nets[1]) == 0;
     let model = match relaxations.into_iter().collect::<Option<Vec<_>>>() {
-        Some(r) if reuse => {
-            JointModel::from_relaxations(r.into_iter().map(|r| r.into_parts()).collect(), &nets, &nbr, &cfg.encode)
-        }
+        Some(r) if reuse => JointModel::from_prefixes(r, &nets, &nbr, &cfg.encode),
         _ => JointModel::build(&nets, &nbr, &[], &cfg.encode),
     };
     let anchor = clip(x, &region);
@@ -205,14 +206,4 @@ fn implication_only(joint: &Region, c: usize, j: usize, cfg: &LromConfig) -> Ext
         best.note = Some("no checked point with N2's margin ≥ 0 was found".into());
     }
     best
-}
-
-/// Whether both networks classify `x` as `label` (the papers analyse those samples only).
-pub fn correctly_classified(nets: &[&Network], x: &[f64], label: usize) -> Result<bool> {
-    for n in nets {
-        if argmax(&n.forward(x)?) != label {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }

@@ -1,13 +1,13 @@
 //! Analyses built on the bounds, the translator and the solvers: LROM and local implication,
-//! robustness, resilience, boundary distance, verification-friendly networks and compressed twins.
+//! robustness, resilience, boundary distance and the VNN-LIB queries (`verify`).
 
+pub mod ball;
 pub mod batch;
 pub mod boundary;
-pub mod compress;
+pub mod falsify;
 pub mod lrom;
 pub mod objective;
+pub mod outcome;
 pub mod resilience;
 pub mod robustness;
-pub mod sparsify;
-pub mod summary;
 pub mod verify;

@@ -24,6 +24,11 @@ pub struct OutputObjective {
 
 impl OutputObjective {
     /// Value given every network's outputs.
+    /// The margin `N[label] − N[j]` of one network.
+    pub fn margin(label: usize, j: usize) -> OutputObjective {
+        OutputObjective { terms: vec![(1.0, 0, label), (-1.0, 0, j)], constant: 0.0 }
+    }
+
     pub fn value(&self, outs: &[Vec<f64>]) -> f64 {
         self.constant + self.terms.iter().map(|&(w, n, i)| w * outs[n][i]).sum::<f64>()
     }

@@ -16,15 +16,18 @@ pub mod model;
 use serde::Serialize;
 
 use self::model::{Built, PairModel, Problem, STRICT};
-use super::boundary::attack::minimise_margin;
-use super::boundary::{embedded_lp, largest_radius, margin, search_cap, Ball, ATTACK_STEPS};
-use super::objective::{clip, tract_agrees};
-use crate::bounds::{Acc, Interval, Method, NetworkBounds};
+use super::ball::{largest_radius, search_cap, Ball};
+use super::falsify::{self, minimise_margin};
+use super::objective::{clip, tract_agrees, OutputObjective};
+pub use super::outcome::{Bracket, Status};
+use crate::bounds::{Interval, Method, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
 use crate::error::{Error, Result};
 use crate::ir::Network;
 use crate::onnx::TractRunner;
+use crate::round::Acc;
 use crate::solve::{self, certify, Sense, Session, SolverConfig, Status as SolveStatus};
+use crate::tighten::{self, LpOptions};
 
 /// How a perturbation is measured.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -63,45 +66,26 @@ pub struct ResilienceConfig {
     pub tolerance: f64,
 }
 
-/// How far the answer got.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// `lower` and `upper` meet within the tolerance.
-    Proved,
-    /// The MILP finished and the checked witness attains its optimum (exact by the solver's word).
-    Exact,
-    /// Only `[lower, upper]` is known (time-out, no witness, solver failure).
-    Interval,
-    /// No input of the region is classified to m with confidence α (proved): Φ_m is unbounded.
-    Vacuous,
-}
-
-/// Φ_m for one class.
+/// Φ_m for one class: `bracket.certified` is the proved lower bound, `bracket.attained` the norm
+/// of the checked witness (a proved upper bound), `bracket.solver_value` the final MILP's optimum.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClassResilience {
     pub class: usize,
-    /// Proved lower bound.
-    pub lower: f64,
-    /// Norm of the checked witness: a proved upper bound.
-    pub upper: Option<f64>,
-    /// The final MILP's optimum (not certified).
-    pub solver_value: Option<f64>,
+    #[serde(flatten)]
+    pub bracket: Bracket,
     /// Φ_m^ini: the checked perturbation found with `a` fixed at the confident input.
     pub initial: Option<f64>,
-    pub status: Status,
     /// Whether the final MILP's solver took the start point (the file interfaces do not).
     pub start_used: bool,
     pub witness: Option<Witness>,
     pub milps: usize,
     pub seconds: f64,
-    pub note: Option<String>,
 }
 
 /// Ξ = min over classes of Φ_m (Definition 2): bounds from the per-class ones.
 pub fn xi(classes: &[ClassResilience]) -> (f64, Option<f64>) {
-    let lower = classes.iter().map(|c| c.lower).fold(f64::INFINITY, f64::min);
-    (lower, classes.iter().filter_map(|c| c.upper).min_by(f64::total_cmp))
+    let lower = classes.iter().map(|c| c.bracket.certified).fold(f64::INFINITY, f64::min);
+    (lower, classes.iter().filter_map(|c| c.bracket.attained).min_by(f64::total_cmp))
 }
 
 /// A checked pair: `input` is classified to m with confidence α, `perturbed` has m out of the
@@ -149,26 +133,20 @@ pub fn resilience(
         norm: cfg.norm,
         domain: cfg.domain,
         bounds: cfg.bounds,
-        lp: embedded_lp(),
+        lp: LpOptions::embedded(),
     };
     let s = Search { problem, runner, cfg };
     let mut out = ClassResilience {
         class,
-        lower: 0.0,
-        upper: None,
-        solver_value: None,
+        bracket: Bracket::open(0.0),
         initial: None,
-        status: Status::Interval,
         start_used: false,
         witness: None,
         milps: 0,
         seconds: 0.0,
-        note: None,
     };
     let finish = |mut out: ClassResilience| {
-        if out.status == Status::Interval && out.upper.is_some_and(|u| u - out.lower <= cfg.tolerance) {
-            out.status = Status::Proved;
-        }
+        out.bracket.close_within(cfg.tolerance);
         out.seconds = start.elapsed().as_secs_f64();
         Ok(out)
     };
@@ -177,8 +155,8 @@ pub fn resilience(
         Ok(a) => a,
         Err(vacuous) => {
             match vacuous {
-                true => (out.status, out.lower) = (Status::Vacuous, f64::INFINITY),
-                false => out.note = Some("no input classified to m with confidence α was found".into()),
+                true => (out.bracket.status, out.bracket.certified) = (Status::Vacuous, f64::INFINITY),
+                false => out.bracket.note = Some("no input classified to m with confidence α was found".into()),
             }
             return finish(out);
         }
@@ -188,7 +166,7 @@ pub fn resilience(
     let mut cut = 0.05 * (cfg.domain.1 - cfg.domain.0);
     if let Scope::Local { center, radius } = scope {
         let (proved, failed) = s.linf_lower(center, radius)?;
-        out.lower = proved;
+        out.bracket.certified = proved;
         cut = failed.max(cfg.tolerance);
     }
     // step 2: Φ_m^ini, `a` fixed at a_ini. A checked perturbation from the falsifier (cheap)
@@ -207,7 +185,7 @@ pub fn resilience(
         let attempt = s.attempt(&point, cut, guess.as_ref())?;
         out.milps += 1;
         if single {
-            out.lower = out.lower.max(attempt.lower);
+            out.bracket.certified = out.bracket.certified.max(attempt.lower);
         }
         // none within the cut (proved, claimed or not found in time): a larger cut may help
         if attempt.witness.is_some() || guess.is_some() || cut >= cover {
@@ -217,26 +195,26 @@ pub fn resilience(
     };
     let found = [initial.witness.clone(), guess].into_iter().flatten().min_by(|a, b| a.norm.total_cmp(&b.norm));
     let Some(w) = found else {
-        out.note = initial.note.or(Some(format!("no perturbation of norm ≤ {cut} was found")));
+        out.bracket.note = initial.note.or(Some(format!("no perturbation of norm ≤ {cut} was found")));
         return finish(out);
     };
     let value = w.norm;
-    (out.initial, out.upper, out.witness) = (Some(value), Some(value), Some(w));
+    (out.initial, out.bracket.attained, out.witness) = (Some(value), Some(value), Some(w));
     // step 3: problem (6) over the whole region, started from the initial pair, cut at Φ_m^ini
     let last = if single { initial } else { s.attempt(&region, value, out.witness.as_ref())? };
     if !single {
         out.milps += 1;
-        out.lower = out.lower.max(last.lower);
+        out.bracket.certified = out.bracket.certified.max(last.lower);
     }
-    out.solver_value = last.solver_value;
+    out.bracket.solver_value = last.solver_value;
     out.start_used = last.start_used;
-    out.note = last.note;
+    out.bracket.note = last.note;
     if let Some(w) = last.witness.filter(|w| w.norm < value) {
-        (out.upper, out.witness) = (Some(w.norm), Some(w));
+        (out.bracket.attained, out.witness) = (Some(w.norm), Some(w));
     }
-    let attained = |v: f64| out.upper.is_some_and(|u| (u - v).abs() <= cfg.tolerance.max(1e-6 * v.abs()));
+    let attained = |v: f64| out.bracket.attained.is_some_and(|u| (u - v).abs() <= cfg.tolerance.max(1e-6 * v.abs()));
     if last.optimal && last.solver_value.is_some_and(attained) {
-        out.status = Status::Exact;
+        out.bracket.status = Status::Exact;
     }
     finish(out)
 }
@@ -247,7 +225,7 @@ impl Search<'_> {
     /// when none was found.
     fn confident_input(&self, region: &Interval, scope: Scope) -> Result<std::result::Result<Vec<f64>, bool>> {
         let (net, m) = (self.problem.net, self.problem.class);
-        let nb = crate::bounds::compute_with(net, region, self.cfg.bounds, &embedded_lp())?;
+        let nb = tighten::compute(net, region, self.cfg.bounds, &LpOptions::embedded())?;
         if self.confidence_bound(&nb) < self.problem.log_alpha {
             return Ok(Err(true));
         }
@@ -259,7 +237,7 @@ impl Search<'_> {
         let mut model =
             JointModel::build(&[net], &[&nb], &[], &EncodeOptions { mode: Mode::Exact, ..Default::default() });
         for j in (0..net.output_size()).filter(|&j| j != m) {
-            let e = model.objective(&margin(m, j).terms, 0.0);
+            let e = model.objective(&OutputObjective::margin(m, j).terms, 0.0);
             model.constrain(e, RowKind::Ge, self.problem.log_alpha + STRICT);
         }
         let found = Session::new(&model.lp, &self.cfg.solver, false)?.solve(&LinExpr::default(), Sense::Minimise);
@@ -277,7 +255,7 @@ impl Search<'_> {
         let others: Vec<usize> = (0..net.output_size()).filter(|&j| j != m).collect();
         let symbolic = others
             .iter()
-            .map(|&j| margin(m, j).symbolic_bound(&[net], &[nb], Sense::Maximise))
+            .map(|&j| OutputObjective::margin(m, j).symbolic_bound(&[net], &[nb], Sense::Maximise))
             .fold(f64::INFINITY, f64::min);
         let mut model = JointModel::build(&[net], &[nb], &[], &EncodeOptions::default());
         let out = nb.output();
@@ -285,7 +263,7 @@ impl Search<'_> {
         let (lo, hi) = gaps.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), (a, b)| (l.min(a), h.max(b)));
         let t = model.lp.add_var(lo.next_down(), hi.next_up(), false);
         for &j in &others {
-            let mut e = model.objective(&margin(m, j).terms, 0.0);
+            let mut e = model.objective(&OutputObjective::margin(m, j).terms, 0.0);
             e.terms.push((t, -1.0));
             model.constrain(e, RowKind::Ge, 0.0);
         }
@@ -356,7 +334,7 @@ impl Search<'_> {
         let targets = &others[..self.cfg.k];
         loop {
             let ball = Interval::around(a, r, Some(domain))?;
-            let (p, _) = minimise_margin(net, a, &ball, m, targets, ATTACK_STEPS)?;
+            let (p, _) = minimise_margin(net, a, &ball, m, targets, falsify::STEPS)?;
             if let Some(w) = self.witness(a.to_vec(), &p, &ball)? {
                 return Ok(Some(w));
             }

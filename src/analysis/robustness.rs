@@ -4,12 +4,14 @@
 use serde::Serialize;
 
 use super::objective::{clip, OutputObjective, Region};
-use crate::bounds::{self, Interval, LpOptions, Method, NetworkBounds};
+use crate::bounds::{Interval, Method, NetworkBounds};
+use crate::data::check_label;
 use crate::encode::{EncodeOptions, JointModel};
 use crate::error::Result;
 use crate::ir::Network;
 use crate::onnx::TractRunner;
 use crate::solve::{Sense, Session, SolverConfig};
+use crate::tighten::{self, LpOptions};
 
 /// The outcome for one region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -34,9 +36,9 @@ pub fn check(
     bounds_method: Method,
     solver: &SolverConfig,
 ) -> Result<Robustness> {
+    check_label(net, label)?;
     let region = Interval::around(x, delta, domain)?;
-    let lp = LpOptions { solver: solver.clone(), materialize_affine: false, warm_start: true };
-    let nb: NetworkBounds = bounds::compute_with(net, &region, bounds_method, &lp)?;
+    let nb: NetworkBounds = tighten::compute(net, &region, bounds_method, &LpOptions::with_solver(solver))?;
     let model = JointModel::build(&[net], &[&nb], &[], &EncodeOptions::default());
     let anchor = clip(x, &region);
     let (nets, runners, nbs) = ([net], [runner.clone()], [&nb]);

@@ -1,9 +1,9 @@
 //! Interval propagation: a box on a layer's input gives a box on its output, with every affine
 //! sum widened outward by its rounding-error bound (see `round`).
 
-use super::round::{magnitude, Acc};
 use super::Interval;
 use crate::ir::{Affine, Layer};
+use crate::round::{magnitude, Acc};
 
 /// The box of a layer's output given a box of its input.
 pub fn propagate(layer: &Layer, x: &Interval) -> Interval {

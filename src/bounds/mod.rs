@@ -8,15 +8,10 @@
 //! the values of the IR evaluated in exact real arithmetic.
 
 pub mod interval;
-mod lp;
-mod round;
 pub mod symbolic;
-
-pub use round::{gamma, two_sum, Acc};
 
 use crate::error::{Error, Result};
 use crate::ir::{Layer, Network};
-use crate::solve::SolverConfig;
 
 /// A box: one closed interval per coordinate.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,50 +118,18 @@ pub fn relu_stats(net: &Network, nb: &NetworkBounds) -> Vec<ReluStats> {
         .collect()
 }
 
-/// Bounds by interval propagation or symbolic back-substitution (LP tightening needs a
-/// solver: use `compute_with`).
-pub fn compute(net: &Network, input: &Interval, method: Method) -> Result<NetworkBounds> {
-    compute_with(net, input, method, &LpOptions::default())
-}
-
-/// How LP tightening solves its LPs.
-#[derive(Clone, Debug, Default)]
-pub struct LpOptions {
-    pub solver: SolverConfig,
-    /// Paper-faithful LPs: every affine output a variable with an equality row.
-    pub materialize_affine: bool,
-    /// Re-solve one model per worker from the previous basis (else a fresh model per LP).
-    pub warm_start: bool,
-}
-
-/// Bounds by the chosen method; LP tightening runs after the symbolic bounds of every affine
-/// layer that feeds a ReLU, so later layers start from the tightened bounds.
-pub fn compute_with(net: &Network, input: &Interval, method: Method, lp: &LpOptions) -> Result<NetworkBounds> {
-    compute_with_relaxation(net, input, method, lp).map(|(nb, _)| nb)
-}
-
-/// Like `compute_with`, also returning (for `Method::Lp`) the LP relaxation the tightening
-/// built, encoded up to the last tightened layer, so a joint model can reuse it.
-pub fn compute_with_relaxation(
+/// Bounds by interval propagation, or symbolic back-substitution for `Symbolic` and `Lp` (LP
+/// tightening needs a solver and lives above the solvers, in `tighten`, which starts from these).
+/// With `prior` (bounds known to hold on the same region, e.g. a parent's bounds with one ReLU's
+/// phase fixed by a split) each layer's bounds are intersected with it before the next layer is
+/// computed; the result may then be empty (lower > upper somewhere): no input of the region
+/// reaches it.
+pub fn propagate(
     net: &Network,
     input: &Interval,
     method: Method,
-    lp: &LpOptions,
-) -> Result<(NetworkBounds, Option<lp::Relaxation>)> {
-    compute_within(net, input, method, lp, None)
-}
-
-/// Like `compute_with_relaxation`, each layer's bounds intersected with `prior` (bounds known to
-/// hold on the same region, e.g. a parent's bounds with one ReLU's phase fixed by a split)
-/// before the next layer is computed. The result may be empty (lower > upper somewhere): then
-/// no input of the region reaches it.
-pub fn compute_within(
-    net: &Network,
-    input: &Interval,
-    method: Method,
-    lp: &LpOptions,
     prior: Option<&NetworkBounds>,
-) -> Result<(NetworkBounds, Option<lp::Relaxation>)> {
+) -> Result<NetworkBounds> {
     if input.len() != net.input_size() {
         return Err(Error::Shape(format!(
             "the input box has {} values, network '{}' takes {}",
@@ -193,23 +156,10 @@ pub fn compute_within(
         }
         nb.layers.push(b);
     }
-    if method != Method::Lp {
-        return Ok((nb, None));
-    }
-    // LP tightening, layer by layer on top of the symbolic bounds (so LP ⊆ symbolic): each LP
-    // relaxes the earlier layers with their tightened bounds, which is at least as tight as
-    // back-substitution over those bounds; later layers are re-propagated by intervals.
-    let mut relaxation = lp::Relaxation::new(input, lp);
-    for j in 1..net.layers.len() {
-        let again = interval::propagate(&net.layers[j].layer, nb.position(j));
-        nb.layers[j] = nb.layers[j].intersect(&again);
-        if matches!(net.layers[j].layer, Layer::Affine(_)) && feeds_relu(net, j) {
-            relaxation.tighten_layer(net, &mut nb, j, lp);
-        }
-    }
-    Ok((nb, Some(relaxation)))
+    Ok(nb)
 }
 
-fn feeds_relu(net: &Network, j: usize) -> bool {
+/// Whether layer `j`'s output feeds a ReLU (the neurons whose bounds LP tightening refines).
+pub fn feeds_relu(net: &Network, j: usize) -> bool {
     matches!(net.layers.get(j + 1).map(|l| &l.layer), Some(Layer::Relu))
 }

@@ -5,9 +5,9 @@
 //! step also bounds its own rounding error: the exact real form differs from the computed one by
 //! at most `error`, which is subtracted when the form is concretised (see `round`).
 
-use super::round::{gamma, magnitude, two_sum, Acc};
 use super::{interval, Interval, NetworkBounds};
 use crate::ir::{Layer, Network};
+use crate::round::{gamma, magnitude, two_sum, Acc};
 
 const UNIT: f64 = 2.220446049250313e-16; // 2u: one rounding of a product, doubled
 

@@ -68,6 +68,24 @@ pub fn parse_domain(s: &str) -> std::result::Result<(f64, f64), String> {
     Ok((a, b))
 }
 
+/// A number that must be finite (e.g. a threshold).
+pub fn parse_finite(s: &str) -> std::result::Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("'{s}' is not a number"))?;
+    v.is_finite().then_some(v).ok_or(format!("{s} is not a finite number"))
+}
+
+/// A finite number ≥ 0 (a radius, a tolerance of zero allowed).
+pub fn parse_nonnegative(s: &str) -> std::result::Result<f64, String> {
+    let v = parse_finite(s)?;
+    (v >= 0.0).then_some(v).ok_or(format!("{s} is negative"))
+}
+
+/// A finite number > 0 (a time limit, a tolerance, a starting radius).
+pub fn parse_positive(s: &str) -> std::result::Result<f64, String> {
+    let v = parse_finite(s)?;
+    (v > 0.0).then_some(v).ok_or(format!("{s} is not > 0"))
+}
+
 /// Solver selection and the options passed through to it.
 #[derive(Debug, Clone, Args)]
 pub struct SolverArgs {
@@ -78,13 +96,13 @@ pub struct SolverArgs {
     #[arg(long)]
     pub solver_path: Option<PathBuf>,
     /// Time limit per solve, in seconds.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_positive)]
     pub time_limit: Option<f64>,
     /// Solver threads.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
     /// Relative MIP gap (exact mode).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_nonnegative)]
     pub mip_gap: Option<f64>,
     /// Write every model to this directory (LP format) before solving it.
     #[arg(long)]

@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::analysis::lrom::{analyse, correctly_classified, LromConfig, RegionResult};
+use crate::analysis::lrom::{analyse, LromConfig, RegionResult};
 use crate::bounds::Method;
+use crate::data::correctly_classified;
 use crate::data::{parse_scale, read_samples};
 use crate::encode::EncodeOptions;
 use crate::error::{Error, Result};
@@ -30,7 +31,7 @@ pub struct BenchArgs {
     /// Number of correctly classified rows (from the top of the file) to run.
     #[arg(long, default_value_t = 20)]
     pub samples: usize,
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = super::args::parse_nonnegative)]
     pub delta: f64,
 }
 

@@ -10,8 +10,9 @@ use serde::Serialize;
 use super::args::{parse_domain, SolverArgs};
 use crate::analysis::boundary::pair::{implication_radius, PairRadius};
 use crate::analysis::boundary::{distance, BoundaryConfig, BoundaryResult, Status};
-use crate::analysis::lrom::{correctly_classified, LromConfig};
+use crate::analysis::lrom::LromConfig;
 use crate::bounds::Method;
+use crate::data::correctly_classified;
 use crate::data::{parse_scale, read_samples, Sample};
 use crate::error::Result;
 use crate::onnx::{self, TractRunner};
@@ -40,13 +41,13 @@ pub struct BoundaryArgs {
     #[arg(long)]
     pub exact: bool,
     /// Stop when the bracket is this narrow.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = super::args::parse_positive)]
     pub tolerance: f64,
     /// First radius tried (doubled while certified).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = super::args::parse_positive)]
     pub start: f64,
     /// Largest radius searched.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::args::parse_positive)]
     pub max_epsilon: f64,
     /// Neuron bounds under every LP/MILP (lp: tighter, but slow on large balls of large networks).
     #[arg(long, value_enum, default_value = "symbolic")]
@@ -135,9 +136,9 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
         return write(&args, &out, |(i, r)| PairRow {
             sample: *i,
             label: r.label,
-            status: r.status,
-            established: r.established,
-            refuted: r.refuted,
+            status: r.bracket.status,
+            established: r.bracket.certified,
+            refuted: r.bracket.attained,
             violated: r.violated,
             probes: r.probes,
             seconds: r.seconds,
@@ -153,15 +154,15 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
     write(&args, &out, |(i, r)| Row {
         sample: *i,
         label: r.label,
-        status: r.status,
-        certified: r.certified,
+        status: r.bracket.status,
+        certified: r.bracket.certified,
         upper: r.upper(),
-        solver: r.solver,
+        solver: r.bracket.solver_value,
         target: r.counterexample.as_ref().map(|c| c.target),
         probes: r.probes,
         milp_probes: r.milp_probes,
         seconds: r.seconds,
-        note: r.note.clone(),
+        note: r.bracket.note.clone(),
     })
 }
 
@@ -202,18 +203,18 @@ fn print_distances(out: &[(usize, BoundaryResult)], skipped: usize, cfg: &Bounda
         println!(
             "{i:>6} {:>5} {:>9} {:>9.5} {:>9} {:>9} {:>6} {:>6} {:>8.2}  {}",
             r.label,
-            format!("{:?}", r.status).to_lowercase(),
-            r.certified,
+            format!("{:?}", r.bracket.status).to_lowercase(),
+            r.bracket.certified,
             num(r.upper()),
-            num(r.solver),
+            num(r.bracket.solver_value),
             r.counterexample.as_ref().map_or("-".into(), |c| c.target.to_string()),
             r.probes,
             r.seconds,
-            r.note.as_deref().unwrap_or("")
+            r.bracket.note.as_deref().unwrap_or("")
         );
     }
-    let count = |s: Status| out.iter().filter(|(_, r)| r.status == s).count();
-    let mut certified: Vec<f64> = out.iter().map(|(_, r)| r.certified).collect();
+    let count = |s: Status| out.iter().filter(|(_, r)| r.bracket.status == s).count();
+    let mut certified: Vec<f64> = out.iter().map(|(_, r)| r.bracket.certified).collect();
     let mut seconds: Vec<f64> = out.iter().map(|(_, r)| r.seconds).collect();
     println!(
         "{} samples ({skipped} misclassified skipped): {} proved, {} exact, {} interval (tolerance {}); median certified {}, median {} s",
@@ -237,9 +238,9 @@ fn print_pairs(out: &[(usize, PairRadius)], skipped: usize) {
         println!(
             "{i:>6} {:>5} {:>9} {:>11.5} {:>9} {:>9} {:>6} {:>8.2}",
             r.label,
-            format!("{:?}", r.status).to_lowercase(),
-            r.established,
-            num(r.refuted),
+            format!("{:?}", r.bracket.status).to_lowercase(),
+            r.bracket.certified,
+            num(r.bracket.attained),
             num(r.violated),
             r.probes,
             r.seconds

@@ -11,6 +11,7 @@ use super::args::{parse_domain, PointArgs, SolverArgs};
 use crate::bounds::{self, Interval, Method};
 use crate::error::Result;
 use crate::onnx;
+use crate::tighten;
 
 #[derive(Debug, Args)]
 pub struct BoundsArgs {
@@ -19,7 +20,7 @@ pub struct BoundsArgs {
     #[command(flatten)]
     pub point: PointArgs,
     /// L∞ radius of the region around the point.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = super::args::parse_nonnegative)]
     pub delta: f64,
     /// Clip the region to this input domain, written LOW,HIGH (for example 0,1).
     #[arg(long, value_parser = parse_domain)]
@@ -39,12 +40,12 @@ pub fn run(args: BoundsArgs) -> Result<()> {
     let (x, _) = args.point.resolve()?;
     let region = Interval::around(&x, args.delta, args.domain)?;
     let start = Instant::now();
-    let lp = bounds::LpOptions {
+    let lp = tighten::LpOptions {
         solver: args.solver.apply(Default::default()),
         materialize_affine: false,
         warm_start: true,
     };
-    let nb = bounds::compute_with(&net, &region, args.method, &lp)?;
+    let nb = tighten::compute(&net, &region, args.method, &lp)?;
     let seconds = start.elapsed().as_secs_f64();
     let stats = bounds::relu_stats(&net, &nb);
     let out = nb.output();

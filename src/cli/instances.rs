@@ -27,7 +27,7 @@ pub struct RunInstancesArgs {
     #[arg(long)]
     pub expected: Option<PathBuf>,
     /// Multiply every instance's time-out by this factor.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::args::parse_positive)]
     pub timeout_scale: f64,
     /// Run only the first N instances.
     #[arg(long)]

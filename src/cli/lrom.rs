@@ -38,7 +38,7 @@ pub struct LromArgs {
     #[arg(long, value_parser = parse_selection)]
     pub samples: Option<Selection>,
     /// Radius of the L∞ region (repeat or comma-separate for several).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = super::args::parse_nonnegative)]
     pub delta: Vec<f64>,
     /// Input domain LOW,HIGH the region is clipped to.
     #[arg(long, value_parser = parse_domain)]
@@ -71,7 +71,7 @@ pub struct LromArgs {
     #[arg(long)]
     pub materialize: bool,
     /// Implication is established when every certified LROM minimum is ≥ this.
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::parse_finite)]
     pub threshold: Option<f64>,
     #[command(flatten)]
     pub solver: SolverArgs,
@@ -92,7 +92,7 @@ fn parse_pair(s: &str) -> std::result::Result<(usize, usize), String> {
 /// The spec from the file, or one built from the flags; flags override the file.
 fn spec(args: &LromArgs) -> Result<Spec> {
     let mut spec = match &args.spec {
-        Some(path) => Spec::load(path)?,
+        Some(path) => Spec::read(path)?,
         None => {
             if args.nets.len() < 2 {
                 return Err(Error::Input("give at least two networks, or --spec FILE".into()));
@@ -146,6 +146,7 @@ fn spec(args: &LromArgs) -> Result<Spec> {
     spec.solver = args.solver.apply(spec.solver);
     spec.output.csv = args.csv.clone().or(spec.output.csv);
     spec.output.json = args.json.clone().or(spec.output.json);
+    spec.check()?;
     Ok(spec)
 }
 
@@ -181,7 +182,7 @@ pub fn run(args: LromArgs) -> Result<()> {
         parallel: true,
         warm_start: true,
     };
-    let pairs = spec.pair_indices();
+    let pairs = spec.pair_indices()?;
     let deltas = spec.delta.values();
     let batch = Batch {
         nets: &nets,

@@ -20,7 +20,7 @@ pub struct PlotArgs {
     #[arg(long)]
     pub original: Option<String>,
     /// Draw only this radius (default: one facet per radius, side by side).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::parse_nonnegative)]
     pub delta: Option<f64>,
     /// TrueType font for the chart's text.
     #[arg(long, default_value = DEFAULT_FONT)]

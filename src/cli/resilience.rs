@@ -23,7 +23,7 @@ pub struct ResilienceArgs {
     #[arg(long, value_delimiter = ',')]
     pub class: Vec<usize>,
     /// Confidence α ≥ 1: the inputs considered score N[m] − N[j] ≥ ln α over every other class.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::args::parse_finite)]
     pub alpha: f64,
     /// m must drop out of the top k (1 ≤ k < classes).
     #[arg(long, default_value_t = 1)]
@@ -44,7 +44,7 @@ pub struct ResilienceArgs {
     #[arg(long, default_value = "1")]
     pub scale: String,
     /// Local form: the confident inputs are those within this L∞ radius of the sample.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::args::parse_nonnegative)]
     pub radius: f64,
     /// Valid inputs LOW,HIGH (perturbed ones too).
     #[arg(long, value_parser = parse_domain, default_value = "0,1")]
@@ -53,7 +53,7 @@ pub struct ResilienceArgs {
     #[arg(long, value_enum, default_value = "symbolic")]
     pub bounds: Method,
     /// Bounds this close count as proved; resolution of the L∞ bisection.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = super::args::parse_positive)]
     pub tolerance: f64,
     #[command(flatten)]
     pub solver: SolverArgs,
@@ -129,19 +129,19 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
     for &m in &classes {
         let r = resilience(net, &runner, m, scope, &cfg)?;
         let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.6}"));
-        let lower = if r.lower.is_finite() { num(Some(r.lower)) } else { "∞".into() };
+        let lower = if r.bracket.certified.is_finite() { num(Some(r.bracket.certified)) } else { "∞".into() };
         println!(
             "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9.2}  {}",
             m,
-            format!("{:?}", r.status).to_lowercase(),
+            format!("{:?}", r.bracket.status).to_lowercase(),
             lower,
-            num(r.upper),
-            num(r.solver_value),
+            num(r.bracket.attained),
+            num(r.bracket.solver_value),
             num(r.initial),
             if r.start_used { "yes" } else { "no" },
             r.milps,
             r.seconds,
-            r.note.as_deref().unwrap_or("")
+            r.bracket.note.as_deref().unwrap_or("")
         );
         results.push(r);
     }
@@ -155,15 +155,15 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
             .iter()
             .map(|r| Row {
                 class: r.class,
-                status: format!("{:?}", r.status).to_lowercase(),
-                lower: r.lower,
-                upper: r.upper,
-                solver_value: r.solver_value,
+                status: format!("{:?}", r.bracket.status).to_lowercase(),
+                lower: r.bracket.certified,
+                upper: r.bracket.attained,
+                solver_value: r.bracket.solver_value,
                 initial: r.initial,
                 start_used: r.start_used,
                 milps: r.milps,
                 seconds: r.seconds,
-                note: r.note.clone(),
+                note: r.bracket.note.clone(),
             })
             .collect();
         report::write_csv(p, &rows)?;

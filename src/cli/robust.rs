@@ -7,9 +7,9 @@ use clap::Args;
 use indicatif::ProgressBar;
 
 use super::args::{parse_domain, SolverArgs};
-use crate::analysis::lrom::correctly_classified;
 use crate::analysis::robustness::{check, Robustness};
 use crate::bounds::Method;
+use crate::data::correctly_classified;
 use crate::data::{parse_scale, read_samples};
 use crate::error::Result;
 use crate::onnx::{self, TractRunner};
@@ -29,7 +29,7 @@ pub struct RobustArgs {
     #[arg(long, value_parser = parse_selection)]
     pub samples: Option<Selection>,
     /// Radii (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "0.01")]
+    #[arg(long, value_delimiter = ',', default_value = "0.01", value_parser = super::args::parse_nonnegative)]
     pub delta: Vec<f64>,
     /// Input domain LOW,HIGH the region is clipped to.
     #[arg(long, value_parser = parse_domain)]

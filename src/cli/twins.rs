@@ -7,13 +7,13 @@ use clap::Args;
 use serde_json::json;
 
 use super::args::parse_domain;
-use crate::analysis::compress::{self, Compression, Precision, QuantRule};
-use crate::analysis::sparsify::{self, InactiveRule, LayerReport, SparsifyOptions};
-use crate::analysis::summary::{self, Accuracy, NodeNonzeros, TractCheck, Unstable};
 use crate::data::{parse_scale, read_samples, Sample};
 use crate::error::{Error, Result};
 use crate::onnx;
 use crate::solve::SolverConfig;
+use crate::twins::compress::{self, Compression, Precision, QuantRule};
+use crate::twins::sparsify::{self, InactiveRule, LayerReport, SparsifyOptions};
+use crate::twins::summary::{self, Accuracy, NodeNonzeros, TractCheck, Unstable};
 
 /// What the report measures on both networks.
 #[derive(Debug, Args)]
@@ -22,7 +22,7 @@ pub struct ReportArgs {
     #[arg(long, default_value = "1")]
     pub scale: String,
     /// L∞ radii at which unstable ReLUs are counted (comma-separated).
-    #[arg(long, default_value = "0.01", value_delimiter = ',')]
+    #[arg(long, default_value = "0.01", value_delimiter = ',', value_parser = super::args::parse_nonnegative)]
     pub delta: Vec<f64>,
     /// Average the unstable ReLU count over this many rows that the original classifies correctly.
     #[arg(long, default_value_t = 10)]
@@ -46,7 +46,7 @@ pub struct SparsifyArgs {
     #[arg(long)]
     pub rows: Option<usize>,
     /// Relative freedom of each optimised layer's outputs, |x̃ − x| ≤ ε·|x| (0 ≤ ε < 1).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::args::parse_nonnegative)]
     pub epsilon: f64,
     /// Where the verification-friendly network is written.
     #[arg(long)]
@@ -55,7 +55,7 @@ pub struct SparsifyArgs {
     #[arg(long, value_enum, default_value = "keep")]
     pub inactive: InactiveRule,
     /// Seconds per LP.
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::parse_positive)]
     pub time_limit: Option<f64>,
     #[command(flatten)]
     pub report: ReportArgs,
@@ -67,7 +67,7 @@ pub struct CompressArgs {
     /// The ONNX model.
     pub net: PathBuf,
     /// Zero this fraction (0..1) of every weight tensor, smallest magnitudes first.
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::parse_nonnegative)]
     pub prune: Option<f64>,
     /// Quantise every weight tensor per tensor, symmetrically, and store it back as float32.
     #[arg(long, value_enum)]

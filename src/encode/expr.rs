@@ -1,7 +1,7 @@
 //! Sparse affine expressions over LP variables, with a bound on their accumulated rounding
 //! error, and the one linear-combination routine every encoding step uses.
 
-use crate::bounds::{gamma, Acc};
+use crate::round::{gamma, Acc};
 
 /// `Σ coeff·var + constant`, exact to within `error` over the variables' box.
 #[derive(Clone, Debug, Default, PartialEq)]

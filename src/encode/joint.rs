@@ -2,7 +2,7 @@
 //! plus optional linear input constraints) is encoded once, then every network on top of it.
 
 use super::expr::Combiner;
-use super::{encode_network, EncodeOptions, LinExpr, LinearProgram, RowKind};
+use super::{encode_network, EncodeOptions, LinExpr, LinearProgram, Prefix, RowKind};
 use crate::bounds::{Interval, NetworkBounds};
 use crate::ir::Network;
 
@@ -103,8 +103,8 @@ impl JointModel {
     /// Joins relaxations that each start with their own copy of the same input variables (the
     /// models LP tightening built, given as model, expressions and position) and encodes the
     /// remaining layers of every network. Only for networks that share no layer.
-    pub fn from_relaxations(
-        parts: Vec<(LinearProgram, Vec<LinExpr>, usize)>,
+    pub fn from_prefixes(
+        parts: Vec<Prefix>,
         nets: &[&Network],
         bounds: &[&NetworkBounds],
         opts: &EncodeOptions,
@@ -112,7 +112,7 @@ impl JointModel {
         let n = bounds[0].input.len();
         let mut lp = LinearProgram::default();
         let mut outputs = Vec::with_capacity(parts.len());
-        for (k, (part, exprs, position)) in parts.into_iter().enumerate() {
+        for (k, Prefix { lp: part, exprs, position }) in parts.into_iter().enumerate() {
             let offset = if k == 0 { 0 } else { lp.vars.len() - n };
             let map = |v: usize| if v < n { v } else { v + offset };
             lp.vars.extend(part.vars.into_iter().skip(if k == 0 { 0 } else { n }));

@@ -7,10 +7,23 @@
 mod expr;
 mod joint;
 mod network;
+#[cfg(test)]
+mod tests;
 
 pub use expr::{Combiner, LinExpr};
 pub use joint::{InputConstraint, JointModel};
 pub use network::{encode_network, EncodeOptions, Mode};
+
+use crate::round::one_op_error;
+
+/// One network encoded up to layer `position` (exclusive): the model so far and the
+/// expressions of the vector at `position` (LP tightening hands this on for reuse).
+#[derive(Clone, Debug, Default)]
+pub struct Prefix {
+    pub lp: LinearProgram,
+    pub exprs: Vec<LinExpr>,
+    pub position: usize,
+}
 
 /// A variable with finite bounds; `integer` marks the binaries of exact mode.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,7 +72,7 @@ impl LinearProgram {
     pub fn add_row(&mut self, expr: LinExpr, kind: RowKind, rhs: f64) {
         let rhs_moved = rhs - expr.constant;
         // the subtraction is rounded (by at most half an ulp): fold that into the row's error
-        let error = (expr.error + f64::EPSILON * rhs_moved.abs()).next_up();
+        let error = (expr.error + one_op_error(rhs_moved)).next_up();
         self.rows.push(Row { coeffs: expr.terms, kind, rhs: rhs_moved, error });
     }
 

@@ -5,8 +5,9 @@
 use super::expr::{Combiner, DenseExprs};
 use super::{LinExpr, LinearProgram, RowKind};
 use crate::bounds::symbolic::relu_upper_line;
-use crate::bounds::{Acc, Interval, NetworkBounds};
+use crate::bounds::{Interval, NetworkBounds};
 use crate::ir::{Layer, Network};
+use crate::round::Acc;
 
 /// Relaxed (LP) or exact (MILP) encoding of ReLU and max-pool.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize)]

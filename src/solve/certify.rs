@@ -8,8 +8,8 @@
 //! outward. Multipliers of the wrong sign are set to zero, so a wrong solver answer can only make
 //! the bound weaker. Integrality is ignored, so for a MILP this bounds its LP relaxation.
 
-use crate::bounds::{gamma, Acc};
 use crate::encode::{LinExpr, LinearProgram, RowKind};
+use crate::round::{gamma, Acc};
 
 use super::Sense;
 

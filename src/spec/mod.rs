@@ -84,6 +84,17 @@ pub struct DataSpec {
     pub centers: Option<Vec<Center>>,
 }
 
+impl DataSpec {
+    /// The scale factor (1 when none is given): a finite number > 0.
+    pub fn scale(&self) -> Result<f64> {
+        match &self.scale {
+            None => Ok(1.0),
+            Some(Scale::Number(v)) => parse_scale(&v.to_string()),
+            Some(Scale::Text(t)) => parse_scale(t),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
 pub enum Scale {
@@ -188,6 +199,12 @@ impl Selection {
                     b.trim().parse::<usize>().map_err(|_| bad(format!("'{b}' is not a row number")))?
                         + inclusive as usize
                 };
+                if a > b {
+                    return Err(bad(format!("'{r}' is reversed (the first row is after the last)")));
+                }
+                if a >= n {
+                    return Err(bad(format!("'{r}' starts after the last row ({n} rows)")));
+                }
                 (a..b.min(n)).collect()
             }
         };
@@ -225,6 +242,14 @@ impl Spec {
 
     /// Reads and checks a spec file; relative paths in it become relative to its folder.
     pub fn load(path: &Path) -> Result<Spec> {
+        let spec = Spec::read(path)?;
+        spec.check()?;
+        Ok(spec)
+    }
+
+    /// Reads a spec file without checking it (the command line checks it once, after its flags
+    /// are merged in); relative paths in it become relative to its folder.
+    pub fn read(path: &Path) -> Result<Spec> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let mut spec: Spec =
             serde_saphyr::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
@@ -239,11 +264,13 @@ impl Spec {
         spec.output.csv.iter_mut().for_each(rebase);
         spec.output.json.iter_mut().for_each(rebase);
         spec.solver.keep_model.iter_mut().for_each(rebase);
-        spec.check()?;
         Ok(spec)
     }
 
-    fn check(&self) -> Result<()> {
+    /// Rejects what cannot mean anything: fewer than two networks, repeated or unknown names,
+    /// no radius or a non-finite or negative one, a non-finite or empty domain, a non-finite
+    /// threshold or scale, non-finite centres, bad solver settings.
+    pub fn check(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Input(format!("spec: {m}")));
         if self.networks.len() < 2 {
             return bad("list at least two networks".into());
@@ -261,9 +288,21 @@ impl Spec {
                 }
             }
         }
-        if self.delta.values().iter().any(|d| !(d.is_finite() && *d >= 0.0)) {
-            return bad("every delta must be a finite number ≥ 0".into());
+        let deltas = self.delta.values();
+        if deltas.is_empty() || deltas.iter().any(|d| !(d.is_finite() && *d >= 0.0)) {
+            return bad(format!("delta must list at least one finite number ≥ 0 (got {deltas:?})"));
         }
+        if let Some([lo, hi]) = self.domain.filter(|[lo, hi]| !(lo.is_finite() && hi.is_finite() && lo <= hi)) {
+            return bad(format!("domain [{lo}, {hi}] must be two finite numbers, low ≤ high"));
+        }
+        if !self.threshold.is_finite() {
+            return bad(format!("threshold {} must be a finite number", self.threshold));
+        }
+        self.data.scale()?;
+        if let Some(c) = self.data.centers.iter().flatten().find(|c| c.x.iter().any(|v| !v.is_finite())) {
+            return bad(format!("the centre with label {} has a value that is not a finite number", c.label));
+        }
+        self.solver.validate()?;
         match (&self.data.csv, &self.data.centers) {
             (Some(_), Some(_)) | (None, None) => bad("data needs exactly one of `csv` and `centers`".into()),
             _ => Ok(()),
@@ -275,14 +314,15 @@ impl Spec {
     }
 
     /// Ordered pairs (N1, N2) by index: the listed ones, else every ordered pair.
-    pub fn pair_indices(&self) -> Vec<(usize, usize)> {
+    pub fn pair_indices(&self) -> Result<Vec<(usize, usize)>> {
+        let index = |name: &str| {
+            self.network_index(name).ok_or_else(|| Error::Input(format!("spec: pair names unknown network '{name}'")))
+        };
         match &self.pairs {
-            Some(p) => {
-                p.iter().map(|[a, b]| (self.network_index(a).unwrap(), self.network_index(b).unwrap())).collect()
-            }
+            Some(p) => p.iter().map(|[a, b]| Ok((index(a)?, index(b)?))).collect(),
             None => {
                 let n = self.networks.len();
-                (0..n).flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b))).collect()
+                Ok((0..n).flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b))).collect())
             }
         }
     }
@@ -290,14 +330,7 @@ impl Spec {
     /// The selected samples, scaled.
     pub fn samples(&self) -> Result<Vec<Sample>> {
         let all = match (&self.data.csv, &self.data.centers) {
-            (Some(csv), _) => {
-                let scale = match &self.data.scale {
-                    None => 1.0,
-                    Some(Scale::Number(v)) => *v,
-                    Some(Scale::Text(t)) => parse_scale(t)?,
-                };
-                read_samples(csv, scale)?
-            }
+            (Some(csv), _) => read_samples(csv, self.data.scale()?)?,
             (None, Some(centers)) => centers
                 .iter()
                 .enumerate()

@@ -15,15 +15,60 @@ pub fn fixture(name: &str) -> PathBuf {
     fixtures().join(name)
 }
 
-/// `../shared/anchors` when it exists (it is optional: tests that use it skip and say so).
+/// Why a check did not run. `Missing` data or tools are always there in CI (`.ci/run` sets
+/// CI=true and installs cbc and glpsol; `../shared` lies beside the clone), so there a missing one
+/// fails the test; `OptIn` checks (slow ones, licensed solvers) are only listed.
+pub enum Skip {
+    Missing,
+    OptIn,
+}
+
+/// Records a skipped check where the person running the tests sees it: on stderr and in
+/// `target/skipped-checks.txt`, which `scripts/test.sh` prints after the run (libtest hides the
+/// stderr of passing tests).
+pub fn skip(kind: Skip, reason: &str) {
+    if matches!(kind, Skip::Missing) && std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{reason} (CI always has it: this is a failure there, not a skip)");
+    }
+    eprintln!("SKIPPED: {reason}");
+    let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/skipped-checks.txt");
+    let line = format!("{}: {reason}\n", std::thread::current().name().unwrap_or("?"));
+    let _ = std::fs::OpenOptions::new().create(true).append(true).open(log).and_then(|mut f| {
+        use std::io::Write;
+        f.write_all(line.as_bytes())
+    });
+}
+
+/// Whether the opt-in slow checks run (TWINVERIFY_SLOW=1); records the skip of `what` if not.
+pub fn slow(what: &str) -> bool {
+    let on = std::env::var_os("TWINVERIFY_SLOW").is_some();
+    if !on {
+        skip(Skip::OptIn, &format!("{what} (set TWINVERIFY_SLOW=1 to run it)"));
+    }
+    on
+}
+
+/// `../shared/anchors` when it exists (optional locally: tests that use it record the skip).
 pub fn anchors() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/anchors");
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIPPED: ../shared/anchors is not present; the anchor cross-check did not run");
+        skip(Skip::Missing, "../shared/anchors is not present; the anchor cross-check did not run");
         None
     }
+}
+
+/// Whether the external `solver` can run (cbc and glpsol are installed by scripts/deps.sh, so
+/// missing is a failure in CI; Gurobi and CPLEX are licensed: opt-in).
+pub fn have_solver(kind: twinverify::solve::SolverKind) -> bool {
+    use twinverify::solve::{check_available, SolverConfig, SolverKind};
+    let ok = check_available(&SolverConfig { kind, ..Default::default() }).is_ok();
+    if !ok {
+        let licensed = matches!(kind, SolverKind::Gurobi | SolverKind::Cplex);
+        skip(if licensed { Skip::OptIn } else { Skip::Missing }, &format!("{kind} is not installed"));
+    }
+    ok
 }
 
 /// The entries of tests/fixtures/manifest.json.

@@ -8,8 +8,10 @@
 
 use serde::Serialize;
 
-use super::{largest_radius, linf_distance, search_cap, BoundaryConfig, Status};
+use super::BoundaryConfig;
+use crate::analysis::ball::{largest_radius, linf_distance, search_cap};
 use crate::analysis::lrom::{analyse, LromConfig, Verdict};
+use crate::analysis::outcome::Bracket;
 use crate::data::argmax;
 use crate::error::Result;
 use crate::ir::Network;
@@ -19,13 +21,12 @@ use crate::onnx::TractRunner;
 #[derive(Clone, Debug, Serialize)]
 pub struct PairRadius {
     pub label: usize,
-    /// Proved: N2 ⇒ N1 is established on the ball of this radius.
-    pub established: f64,
-    /// Distance of the closest checked input with LROM below the threshold.
-    pub refuted: Option<f64>,
+    /// `certified`: N2 ⇒ N1 is established on the ball of this radius (proved); `attained`: the
+    /// distance of the closest checked input with LROM below the threshold.
+    #[serde(flatten)]
+    pub bracket: Bracket,
     /// Distance of the closest checked input where N2 gives the label and N1 does not.
     pub violated: Option<f64>,
-    pub status: Status,
     pub probes: usize,
     pub seconds: f64,
 }
@@ -62,11 +63,9 @@ pub fn implication_radius(
         }
         Ok((r.verdict == Verdict::Established, refuted))
     })?;
-    let status = match refuted {
-        Some(u) if u - established <= search.tolerance => Status::Proved,
-        _ => Status::Interval,
-    };
-    Ok(PairRadius { label, established, refuted, violated, status, probes, seconds: start.elapsed().as_secs_f64() })
+    let mut bracket = Bracket { attained: refuted, ..Bracket::open(established) };
+    bracket.close_within(search.tolerance);
+    Ok(PairRadius { label, bracket, violated, probes, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Whether N2 classifies `w` as `label` and N1 does not, by the IR and by tract alike.

@@ -8,13 +8,14 @@
 //! its points survive the re-execution; the LP relaxation of the plain one is certified.
 
 use super::Norm;
-use crate::analysis::boundary::margin;
+use crate::analysis::objective::OutputObjective;
 use crate::bounds::interval::propagate;
-use crate::bounds::{self, Interval, LpOptions, Method, NetworkBounds};
+use crate::bounds::{Interval, Method, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, LinExpr, LinearProgram, Mode, RowKind};
 use crate::error::Result;
 use crate::ir::{Layer, Network};
 use crate::solve::Sense;
+use crate::tighten::{self, LpOptions};
 
 /// Margin by which the solver's copy makes the confidence and class-selection rows strict.
 pub const STRICT: f64 = 1e-5;
@@ -59,8 +60,8 @@ impl Problem<'_> {
             lower: region.lower.iter().map(|&v| (v - cut).next_down().max(lo)).collect(),
             upper: region.upper.iter().map(|&v| (v + cut).next_up().min(hi)).collect(),
         };
-        let nb_a = bounds::compute_with(self.net, region, self.bounds, &self.lp)?;
-        let mut nb_p = bounds::compute_with(self.net, &perturbed, self.bounds, &self.lp)?;
+        let nb_a = tighten::compute(self.net, region, self.bounds, &self.lp)?;
+        let mut nb_p = tighten::compute(self.net, &perturbed, self.bounds, &self.lp)?;
         if self.norm == Norm::L1 {
             tighten_l1(self.net, &mut nb_p, region, cut);
         }
@@ -69,7 +70,7 @@ impl Problem<'_> {
         let mut reach: Vec<(usize, f64)> = Vec::new();
         let mut always = 0;
         for j in (0..classes).filter(|&j| j != m) {
-            let gap = margin(m, j);
+            let gap = OutputObjective::margin(m, j);
             let out = nb_p.output();
             let upper =
                 gap.symbolic_bound(&[self.net], &[&nb_p], Sense::Maximise).min((out.upper[m] - out.lower[j]).next_up());
@@ -92,7 +93,7 @@ impl Problem<'_> {
         // a is classified to m with confidence α: N(a)[m] − N(a)[j] ≥ ln α
         for j in (0..classes).filter(|&j| j != m) {
             strict.push(model.lp.rows.len());
-            let e = model.objective(&margin(m, j).terms, 0.0);
+            let e = model.objective(&OutputObjective::margin(m, j).terms, 0.0);
             model.constrain(e, RowKind::Ge, self.log_alpha);
         }
         // at least `need` selected classes j with N(a')[j] ≥ N(a')[m]: c_j = 1 ⇒ row holds,

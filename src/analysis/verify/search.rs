@@ -5,10 +5,11 @@ use std::cell::RefCell;
 
 use super::witness::{Checker, Witness};
 use super::Item;
-use crate::bounds::{self, Interval, LpOptions, Method, NetworkBounds};
+use crate::bounds::{self, Interval, Method, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
 use crate::error::Result;
 use crate::solve::{certify, Sense, Session, SolverConfig, Status};
+use crate::tighten::{self, LpOptions};
 
 /// What one box gave.
 pub enum BoxResult {
@@ -53,10 +54,10 @@ impl<'a> Context<'a> {
         if let Some((_, _, nbs)) = self.cache.borrow().iter().find(|(cb, m, _)| cb == b && *m == method) {
             return Ok(nbs.clone());
         }
-        let lp = LpOptions { solver: self.solver.clone(), materialize_affine: false, warm_start: true };
+        let lp = LpOptions::with_solver(self.solver);
         let space = self.checker.space;
         let nbs = (0..self.checker.nets.len())
-            .map(|k| bounds::compute_with(self.checker.nets[k], &space.network_box(b, k), method, &lp))
+            .map(|k| tighten::compute(self.checker.nets[k], &space.network_box(b, k), method, &lp))
             .collect::<Result<Vec<_>>>()?;
         let mut cache = self.cache.borrow_mut();
         if cache.len() >= 4 {
@@ -66,15 +67,14 @@ impl<'a> Context<'a> {
         Ok(nbs)
     }
 
-    /// Symbolic bounds on `b` inside `prior` (see `bounds::compute_within`); `None` when they
+    /// Symbolic bounds on `b` inside `prior` (see `bounds::propagate`); `None` when they
     /// are empty somewhere (no input of `b` lies in `prior`'s region).
     pub fn bounds_within(&self, b: &Interval, prior: &[NetworkBounds]) -> Result<Option<Vec<NetworkBounds>>> {
         let space = self.checker.space;
         let mut out = Vec::with_capacity(prior.len());
         for (k, p) in prior.iter().enumerate() {
-            let lp = LpOptions::default();
             let net = self.checker.nets[k];
-            let (nb, _) = bounds::compute_within(net, &space.network_box(b, k), Method::Symbolic, &lp, Some(p))?;
+            let nb = bounds::propagate(net, &space.network_box(b, k), Method::Symbolic, Some(p))?;
             if nb.layers.iter().any(|l| l.lower.iter().zip(&l.upper).any(|(lo, hi)| lo > hi)) {
                 return Ok(None);
             }

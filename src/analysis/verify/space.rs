@@ -3,6 +3,7 @@
 
 use super::Item;
 use crate::bounds::Interval;
+use crate::round::Acc;
 use crate::vnnlib::{CmpOp, LinearConstraint, Property, Var, VarKind};
 
 /// Input variables shared by the networks: network `k` reads variable `maps[k][i]` as input `i`.
@@ -140,18 +141,14 @@ pub fn tighten(b: &Interval, items: &[Item]) -> Option<Interval> {
         let mut changed = false;
         for it in items.iter().filter(|it| it.outputs.is_empty()) {
             for (j, &(aj, gj)) in it.inputs.iter().enumerate() {
-                // aj·x_j ≤ rhs − Σ_{i≠j} min(a_i x_i)
-                let mut rest = 0.0f64;
-                let mut mag = it.rhs.abs();
+                // aj·x_j ≤ rhs − Σ_{i≠j} min(a_i x_i), the right side rounded upwards
+                let mut slack = Acc::new(it.rhs);
                 for &(a, g) in it.inputs.iter().enumerate().filter(|&(i, _)| i != j).map(|(_, t)| t) {
-                    let m = (a * b.lower[g]).min(a * b.upper[g]);
-                    rest += m;
-                    mag += m.abs();
+                    if a != 0.0 {
+                        slack.add(-a, if a > 0.0 { b.lower[g] } else { b.upper[g] });
+                    }
                 }
-                let slack = it.rhs - rest;
-                // rounding of n products and sums: widen by 2(n+2)ε·Σ|terms| (and one subnormal step)
-                let err = 2.0 * (it.inputs.len() as f64 + 2.0) * f64::EPSILON * (mag + slack.abs()) + f64::MIN_POSITIVE;
-                let limit = slack + err;
+                let limit = slack.upper();
                 if !limit.is_finite() {
                     continue;
                 }

@@ -4,10 +4,12 @@
 
 use super::space::InputSpace;
 use super::Item;
+use crate::analysis::falsify;
 use crate::analysis::objective::TRACT_TOLERANCE;
-use crate::bounds::{two_sum, Interval};
+use crate::bounds::Interval;
 use crate::ir::Network;
 use crate::onnx::TractRunner;
+use crate::round::upper_sum_minus;
 
 /// A checked assignment: every network's input (float32 values) and tract's outputs there.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,31 +26,12 @@ pub struct Checker<'a> {
     pub space: &'a InputSpace,
 }
 
-/// `Σ a·v − rhs` and an upper bound on it that is rigorous for the given values (products
-/// and sums with their exact rounding errors).
-fn violation(terms: impl Iterator<Item = (f64, f64)>, rhs: f64) -> f64 {
-    let (mut s, mut err, mut n) = (-rhs, 0.0f64, 1usize);
-    for (a, v) in terms {
-        let p = a * v;
-        let e = a.mul_add(v, -p);
-        let (t, e2) = two_sum(s, p);
-        s = t;
-        err += e.abs() + e2.abs();
-        n += 2;
-    }
-    if err == 0.0 {
-        s
-    } else {
-        s + err * (1.0 + 2.0 * n as f64 * f64::EPSILON) + f64::MIN_POSITIVE
-    }
-}
-
 impl Item {
     /// Does the item hold (rigorously) for these input values and network outputs?
     pub fn holds(&self, x: &[f64], outs: &[Vec<f64>]) -> bool {
         let terms =
             self.inputs.iter().map(|&(a, g)| (a, x[g])).chain(self.outputs.iter().map(|&(a, n, i)| (a, outs[n][i])));
-        let g = violation(terms, self.rhs);
+        let g = upper_sum_minus(terms, self.rhs);
         if self.strict {
             g < 0.0
         } else {
@@ -123,34 +106,18 @@ impl Checker<'_> {
         Some(grad)
     }
 
-    /// Signed-gradient descent on the largest item value, projected on `b`, from `start`;
-    /// returns a checked witness if one turns up.
+    /// The falsifier (`falsify::descend`) on the largest item value, projected on `b`, from
+    /// `start`; returns a checked witness if one turns up.
     pub fn attack(&self, start: &[f64], b: &Interval, items: &[Item], steps: usize) -> Option<Witness> {
         if items.is_empty() {
             return self.check(start, b, items);
         }
-        let width: Vec<f64> = (0..b.len()).map(|g| b.upper[g] - b.lower[g]).collect();
-        let mut x = start.to_vec();
-        for step in 0..steps {
-            let (value, k) = self.worst(&x, items)?;
-            if value < 0.0 || (value <= 0.0 && !items[k].strict) {
-                if let Some(w) = self.check(&x, b, items) {
-                    return Some(w);
-                }
-            }
-            let grad = self.sensitivity(&x, items)?;
-            let rate = 0.25 * (1.0 - step as f64 / steps as f64) + 0.01;
-            for g in 0..x.len() {
-                let dir = if grad[g] > 0.0 {
-                    -1.0
-                } else if grad[g] < 0.0 {
-                    1.0
-                } else {
-                    0.0
-                };
-                x[g] = (x[g] + dir * rate * width[g]).clamp(b.lower[g], b.upper[g]);
-            }
-        }
-        self.check(&x, b, items)
+        let mut found = None;
+        let probe = |x: &[f64]| Some((self.worst(x, items)?.0, self.sensitivity(x, items)?));
+        falsify::descend(b, start, steps, probe, |x, value| {
+            found = if value <= 0.0 { self.check(x, b, items) } else { None };
+            found.is_some()
+        });
+        found
     }
 }

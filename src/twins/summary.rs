@@ -93,7 +93,7 @@ pub fn average_unstable(net: &Network, points: &[&[f64]], delta: f64, domain: Op
     }
     let mut total = 0usize;
     for x in points {
-        let nb = bounds::compute(net, &Interval::around(x, delta, domain)?, Method::Symbolic)?;
+        let nb = bounds::propagate(net, &Interval::around(x, delta, domain)?, Method::Symbolic, None)?;
         total += bounds::relu_stats(net, &nb).iter().map(|s| s.unstable).sum::<usize>();
     }
     Ok(total as f64 / points.len() as f64)

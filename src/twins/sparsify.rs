@@ -132,7 +132,7 @@ pub fn sparsify(
     }
     let slots = dense_slots(model)?;
     let mut net = model.network.clone();
-    let reference = crate::analysis::summary::predictions(&net, inputs)?;
+    let reference = crate::twins::summary::predictions(&net, inputs)?;
     let mut reports = Vec::new();
     for (l, slot) in &slots {
         let start = Instant::now();

@@ -1,5 +1,5 @@
-//! Outward rounding by rigorous error terms: every sum of products is computed in ordinary f64
-//! and then widened by a bound on its accumulated rounding error (Higham's γₙ).
+//! Outward rounding by rigorous error terms (the ground floor: bounds, encode, solve and the
+//! analyses all widen their f64 sums here, by a bound on the accumulated rounding error, Higham's γₙ).
 //!
 //! For a sum `s = Σᵢ aᵢ bᵢ` of `n` products evaluated in any order with round-to-nearest,
 //! `|fl(s) − s| ≤ γₙ Σᵢ |aᵢ bᵢ| + n·η`, where `γₙ = n·u/(1 − n·u)`, `u = 2⁻⁵³` and `η = 2⁻¹⁰⁷⁴`
@@ -83,6 +83,32 @@ pub fn two_sum(a: f64, b: f64) -> (f64, f64) {
     let s = a + b;
     let bb = s - a;
     (s, (a - (s - bb)) + (b - bb))
+}
+
+/// A bound on the rounding error of one f64 addition or subtraction whose result is `x`
+/// (half an ulp, over-estimated by a full machine epsilon of `|x|`, plus one subnormal step).
+#[inline]
+pub fn one_op_error(x: f64) -> f64 {
+    (f64::EPSILON * x.abs()).next_up() + SUBNORMAL_UNIT
+}
+
+/// A rigorous upper bound on `Σ aᵢvᵢ − rhs` for the given f64 values: products and sums are
+/// computed with their exact rounding errors (FMA and TwoSum), whose total is added, widened.
+pub fn upper_sum_minus(terms: impl Iterator<Item = (f64, f64)>, rhs: f64) -> f64 {
+    let (mut s, mut err, mut n) = (-rhs, 0.0f64, 1usize);
+    for (a, v) in terms {
+        let p = a * v;
+        let e = a.mul_add(v, -p);
+        let (t, e2) = two_sum(s, p);
+        s = t;
+        err += e.abs() + e2.abs();
+        n += 2;
+    }
+    if err == 0.0 {
+        s
+    } else {
+        s + err * (1.0 + 2.0 * n as f64 * f64::EPSILON) + f64::MIN_POSITIVE
+    }
 }
 
 /// Upper bound on `|x|` over an interval.
