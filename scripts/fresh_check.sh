@@ -27,7 +27,7 @@ die() { echo "fresh_check: $*" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, chroot, mounts)"
 
 src=$(cd "$(dirname "$0")/.." && pwd)
-dir=${1:-${TWINVERIFY_FRESH_DIR:-/var/tmp/twinverify-fresh}}
+dir=$(realpath -m "${1:-${TWINVERIFY_FRESH_DIR:-/var/tmp/twinverify-fresh}}")
 commit=${2:-${TWINVERIFY_FRESH_COMMIT:-HEAD}}
 commit=$(git -C "$src" rev-parse --verify "$commit^{commit}") || die "no commit $commit in $src"
 suite=bookworm
