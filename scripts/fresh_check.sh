@@ -147,7 +147,10 @@ results=(); failed=0
 for c in "${cmds[@]}"; do
   echo "fresh_check: ==> ${c%%$'\n'*}"
   t0=$(date +%s)
-  if in_chroot "$c"; then r=PASS; else r="FAIL (exit $?)"; failed=1; fi
+  # in the background so that a signal runs the clean-up at once (bash defers traps while a
+  # foreground child runs)
+  in_chroot "$c" &
+  if wait $!; then r=PASS; else r="FAIL (exit $?)"; failed=1; fi
   label=${c%%$'\n'*}; [ "$label" = "$c" ] || label="$label …"
   line="$r  $label  ($(hms $(($(date +%s) - t0))))"
   echo "fresh_check: <== $line"
