@@ -55,8 +55,8 @@ impl Layer {
         }
     }
 
-    /// Applies the layer to one input vector. NaN propagates as in IEEE arithmetic (and in
-    /// tract): ReLU and max-pool of a NaN are NaN, never a number that hides it.
+    /// Applies the layer to one input vector. NaN propagates as in IEEE arithmetic: ReLU and
+    /// max-pool of a NaN are NaN, never a number that hides it.
     pub fn apply(&self, x: &[f64]) -> Vec<f64> {
         match self {
             Layer::Affine(a) => a.apply(x),

@@ -355,4 +355,16 @@ mod tests {
         let seven = ConstTensor::scalar(7.0, true);
         assert_eq!(seven.div(&ConstTensor::scalar(2.0, true)).unwrap().data, vec![3.0]);
     }
+
+    #[test]
+    fn inconsistent_attributes_are_errors_not_panics() {
+        let t = ConstTensor::iota(&[2, 3]);
+        assert!(t.slice(&[0, 0], &[1], None, None).is_err(), "ends shorter than starts");
+        assert!(t.slice(&[0], &[1], None, Some(&[])).is_err(), "steps shorter than starts");
+        assert!(t.slice(&[0, 0, 0], &[1, 1, 1], None, None).is_err(), "more axes than the rank");
+        assert!(t.unsqueeze(&[2, 2]).is_err(), "a repeated axis");
+        assert!(t.pad(&[0, 0, 1 << 40, 0], 0.0).is_err(), "a huge pad");
+        assert!(checked_numel(&[1 << 40, 1 << 40]).is_err() && checked_numel(&[2, 3]) == Ok(6));
+        assert!(reshape_target(&[6], &[1 << 40, 1 << 40, -1], false).is_err());
+    }
 }
