@@ -65,6 +65,18 @@ fn an_unknown_opset_is_rejected_by_every_command() {
 }
 
 #[test]
+fn compress_refuses_a_non_finite_weight_naming_it() {
+    let out = std::env::temp_dir().join(format!("twinverify-nan-twin-{}.onnx", std::process::id()));
+    let (ok, _, err) =
+        run_cli(&["compress", &arg("bad/nan_weight.onnx"), "--prune", "0.5", "--out", out.to_str().unwrap()]);
+    assert!(!ok && !out.exists(), "{err}");
+    assert!(
+        err.contains("'W_1'") && err.contains("'Gemm_1'") && err.contains("NaN") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[test]
 fn non_finite_initialisers_are_typed_errors_of_the_library() {
     for (file, tensor) in [("nan_weight.onnx", "W_1"), ("inf_bias.onnx", "B_0")] {
         match onnx::load(fixture(&format!("bad/{file}"))) {

@@ -80,6 +80,20 @@ impl ConstTensor {
         Self::new(shape.to_vec(), (0..n).map(|i| i as f64).collect(), true)
     }
 
+    /// Every value must be finite: a NaN or an infinity in a weight, bias or constant would make
+    /// every bound and verdict downstream meaningless. `name` names the tensor in the error.
+    pub fn check_finite(&self, name: &str) -> R<()> {
+        match self.data.iter().position(|v| !v.is_finite()) {
+            None => Ok(()),
+            Some(i) => Err(format!(
+                "input '{name}' holds {} (at flat index {i} of {}); weights, biases and constants must be finite \
+                 numbers",
+                self.data[i],
+                self.data.len()
+            )),
+        }
+    }
+
     /// Values as integers (for shapes, axes, indices).
     pub fn as_ints(&self) -> Vec<i64> {
         self.data.iter().map(|&v| v as i64).collect()

@@ -93,19 +93,11 @@ impl<'a> Converter<'a> {
         self.finish(graph)
     }
 
-    /// Every constant a node reads (weights, biases, constants) must be finite: a NaN or an
-    /// infinity would make every bound and verdict downstream meaningless.
+    /// Every constant a node reads (weights, biases, constants) must be finite.
     fn check_finite_inputs(&self, node: &pb::NodeProto) -> R<()> {
         for name in &node.input {
             if let Some(Value::Const(c)) = self.values.get(name) {
-                if let Some(i) = c.data.iter().position(|v| !v.is_finite()) {
-                    return Err(format!(
-                        "input '{name}' holds {} (at flat index {i} of {}); weights, biases and constants must be \
-                         finite numbers",
-                        c.data[i],
-                        c.data.len()
-                    ));
-                }
+                c.check_finite(name)?;
             }
         }
         Ok(())

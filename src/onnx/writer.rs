@@ -108,6 +108,7 @@ impl<'g> ParamReader<'g> {
             return Err(self.bad(node, op, format!("initializer '{name}' is not float32 (data type {})", t.data_type)));
         }
         let c = decode_tensor(t).map_err(|e| self.bad(node, op, e))?;
+        c.check_finite(name).map_err(|e| self.bad(node, op, e))?;
         Ok(Initializer { name: name.to_string(), dims: c.shape, values: c.data.iter().map(|&v| v as f32).collect() })
     }
 
