@@ -138,6 +138,7 @@ pub fn propagate(
             net.input_size()
         )));
     }
+    net.check_finite()?;
     let mut nb = NetworkBounds { input: input.clone(), layers: Vec::with_capacity(net.layers.len()) };
     for (j, node) in net.layers.iter().enumerate() {
         let mut b = interval::propagate(&node.layer, nb.position(j));
@@ -154,9 +155,24 @@ pub fn propagate(
         if let Some(p) = prior {
             b = b.intersect(&p.layers[j]);
         }
+        check_finite(net, j, &b)?;
         nb.layers.push(b);
     }
     Ok(nb)
+}
+
+/// Encodings need finite bounds on every neuron: an infinite or NaN bound (an overflow, or a
+/// non-finite input) is an error rather than a model that could prove anything.
+fn check_finite(net: &Network, j: usize, b: &Interval) -> Result<()> {
+    match b.lower.iter().chain(&b.upper).find(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(v) => Err(Error::Input(format!(
+            "network '{}': layer {j} (from {}) has a non-finite bound ({v}) on this input region; the \
+             weights or inputs are too large for sound bounds",
+            net.name,
+            net.layers[j].origin.join(", ")
+        ))),
+    }
 }
 
 /// Whether layer `j`'s output feeds a ReLU (the neurons whose bounds LP tightening refines).

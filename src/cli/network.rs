@@ -68,10 +68,11 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let (x, label) = args.point.resolve()?;
     let logits = model.network.forward(&x)?;
     let tract = if args.tract { Some(TractRunner::new(&model)?.run(&x)?) } else { None };
-    let diff = tract.as_ref().map(|t| t.iter().zip(&logits).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max));
+    let diff = tract.as_ref().map(|t| onnx::max_abs_diff(&logits, t));
     let predicted = argmax(&logits);
     if args.json {
-        let doc = json!({"logits": logits, "predicted": predicted, "label": label, "tract_logits": tract, "max_abs_diff": diff});
+        let doc = json!({"logits": logits, "predicted": predicted, "label": label, "tract_logits": tract,
+            "max_abs_diff": diff, "tract_agrees": diff.map(f64::is_finite)});
         println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of plain values"));
         return Ok(());
     }
@@ -79,7 +80,12 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     println!("predicted  {predicted}{}", label.map_or(String::new(), |l| format!("   (label {l})")));
     if let (Some(t), Some(d)) = (tract, diff) {
         println!("tract      {}", fmt_vec(&t));
-        println!("max |IR − tract| = {d:.3e} over {} outputs", numel(model.network.output_shape()));
+        let n = numel(model.network.output_shape());
+        if d.is_nan() {
+            println!("IR and tract DISAGREE: a logit is not finite (NaN or infinite) on one side, over {n} outputs");
+        } else {
+            println!("max |IR − tract| = {d:.3e} over {n} outputs");
+        }
     }
     Ok(())
 }

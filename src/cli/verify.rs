@@ -206,23 +206,15 @@ pub struct SupportsArgs {
     serialise_assignments: bool,
 }
 
-/// ONNX operators `supports` claims: those the front-end converts in every use. Not claimed:
-/// operators it evaluates only on constant sub-graphs (Cast, Equal, Greater, Less, Shape,
-/// Where), only with one constant operand (Mul, Div: no product of activations, no branching),
-/// only on constants (Concat), and Softmax (dropped as a last layer, which `verify` refuses).
-pub fn claimed_operators() -> Vec<&'static str> {
-    const NOT_CLAIMED: &[&str] =
-        &["Cast", "Concat", "Div", "Equal", "Greater", "Less", "LogSoftmax", "Mul", "Shape", "Softmax", "Where"];
-    crate::onnx::SUPPORTED_OPS.iter().copied().filter(|op| !NOT_CLAIMED.contains(op)).collect()
-}
-
 pub fn supports(a: SupportsArgs) -> Result<()> {
+    let opsets = crate::onnx::OPSET_VERSIONS;
+    let opsets = [opsets.start().to_string(), opsets.end().to_string()];
     let lines: Vec<&str> = if a.onnx_opset_versions {
-        vec!["9", "21"]
+        opsets.iter().map(String::as_str).collect()
     } else if a.onnx_element_types {
         vec!["float32", "real"]
     } else if a.onnx_operators {
-        claimed_operators()
+        crate::onnx::claimed_operators()
     } else if a.vnnlib_versions {
         vec!["1.0", "2.0"]
     } else if a.hidden_node_theories {

@@ -55,13 +55,14 @@ impl Layer {
         }
     }
 
-    /// Applies the layer to one input vector.
+    /// Applies the layer to one input vector. NaN propagates as in IEEE arithmetic: ReLU and
+    /// max-pool of a NaN are NaN, never a number that hides it.
     pub fn apply(&self, x: &[f64]) -> Vec<f64> {
         match self {
             Layer::Affine(a) => a.apply(x),
-            Layer::Relu => x.iter().map(|&v| v.max(0.0)).collect(),
+            Layer::Relu => x.iter().map(|&v| if v < 0.0 { 0.0 } else { v }).collect(),
             Layer::MaxPool(p) => {
-                p.windows.iter().map(|w| w.iter().map(|&j| x[j]).fold(f64::NEG_INFINITY, f64::max)).collect()
+                p.windows.iter().map(|w| w.iter().map(|&j| x[j]).fold(f64::NEG_INFINITY, nan_max)).collect()
             }
             Layer::IndexMap(m) => m.map.iter().map(|j| j.map_or(0.0, |j| x[j])).collect(),
         }
@@ -73,6 +74,15 @@ impl Layer {
             Layer::Affine(a) => a.weights.nnz() + a.bias.len(),
             _ => 0,
         }
+    }
+}
+
+/// The larger of two numbers, NaN when either is NaN (`f64::max` would drop the NaN).
+pub fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
     }
 }
 
@@ -138,6 +148,25 @@ impl Network {
                 self.input_shape,
                 x.len()
             )));
+        }
+        Ok(())
+    }
+
+    /// Checks that every weight and bias is finite: bounds, encodings and verdicts are
+    /// meaningless otherwise. The ONNX front-end rejects such files (naming the tensor); this is
+    /// the defence for networks that reach the analyses another way.
+    pub fn check_finite(&self) -> Result<()> {
+        for (i, node) in self.layers.iter().enumerate() {
+            let Layer::Affine(a) = &node.layer else { continue };
+            let weights = a.weights.entries().map(|(_, _, v)| v);
+            if let Some(v) = weights.chain(a.bias.iter().copied()).find(|v| !v.is_finite()) {
+                return Err(Error::Input(format!(
+                    "network '{}': layer {i} (from {}) has a non-finite parameter ({v}); weights and biases must be \
+                     finite numbers",
+                    self.name,
+                    node.origin.join(", ")
+                )));
+            }
         }
         Ok(())
     }
@@ -216,5 +245,38 @@ impl Network {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(layers: Vec<Layer>) -> Network {
+        let layers =
+            layers.into_iter().map(|layer| LayerNode { layer, output_shape: vec![2], origin: vec![] }).collect();
+        Network { name: "t".into(), input_shape: vec![2], layers, notes: vec![] }
+    }
+
+    #[test]
+    fn nan_propagates_through_relu_and_max_pool() {
+        let x = [f64::NAN, -1.0];
+        assert!(Layer::Relu.apply(&x)[0].is_nan());
+        assert_eq!(Layer::Relu.apply(&[-0.5, 2.0]), vec![0.0, 2.0]);
+        let pool = Layer::MaxPool(MaxPool { windows: vec![vec![1, 0], vec![1]] });
+        let y = pool.apply(&x);
+        assert!(y[0].is_nan() && y[1] == -1.0, "{y:?}");
+        let shift = Layer::Affine(Affine { weights: SparseMatrix::diagonal(&[1.0, 1.0]), bias: vec![f64::NAN, 0.0] });
+        let out = net(vec![shift, Layer::Relu]).forward(&[1.0, 1.0]).unwrap();
+        assert!(out[0].is_nan(), "the IR does not hide a NaN behind ReLU: {out:?}");
+    }
+
+    #[test]
+    fn non_finite_parameters_are_an_error_naming_the_layer() {
+        let ok = Layer::Affine(Affine { weights: SparseMatrix::diagonal(&[1.0, 2.0]), bias: vec![0.0, 0.0] });
+        net(vec![ok.clone(), Layer::Relu]).check_finite().unwrap();
+        let inf = Layer::Affine(Affine { weights: SparseMatrix::diagonal(&[1.0, f64::INFINITY]), bias: vec![0.0; 2] });
+        let msg = net(vec![ok, Layer::Relu, inf]).check_finite().unwrap_err().to_string();
+        assert!(msg.contains("layer 2") && msg.contains("inf"), "{msg}");
     }
 }

@@ -30,6 +30,18 @@ pub fn axis(a: i64, rank: usize) -> R<usize> {
     }
 }
 
+/// The most elements a tensor built by the front-end (constant or activation) may have.
+pub const MAX_ELEMENTS: usize = 1 << 26;
+
+/// The number of elements of a shape, or an error when it exceeds `MAX_ELEMENTS`.
+pub fn checked_numel(shape: &[usize]) -> R<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= MAX_ELEMENTS)
+        .ok_or_else(|| format!("a tensor of shape {shape:?} would have more than {MAX_ELEMENTS} elements"))
+}
+
 /// The numpy broadcast of two shapes.
 pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> R<Vec<usize>> {
     let n = a.len().max(b.len());
@@ -68,6 +80,20 @@ impl ConstTensor {
         Self::new(shape.to_vec(), (0..n).map(|i| i as f64).collect(), true)
     }
 
+    /// Every value must be finite: a NaN or an infinity in a weight, bias or constant would make
+    /// every bound and verdict downstream meaningless. `name` names the tensor in the error.
+    pub fn check_finite(&self, name: &str) -> R<()> {
+        match self.data.iter().position(|v| !v.is_finite()) {
+            None => Ok(()),
+            Some(i) => Err(format!(
+                "input '{name}' holds {} (at flat index {i} of {}); weights, biases and constants must be finite \
+                 numbers",
+                self.data[i],
+                self.data.len()
+            )),
+        }
+    }
+
     /// Values as integers (for shapes, axes, indices).
     pub fn as_ints(&self) -> Vec<i64> {
         self.data.iter().map(|&v| v as i64).collect()
@@ -79,6 +105,7 @@ impl ConstTensor {
         if out != shape {
             return Err(format!("cannot broadcast {:?} to {:?}", self.shape, shape));
         }
+        checked_numel(shape)?;
         let src = strides(&self.shape);
         let off = shape.len() - self.shape.len();
         let bstr: Vec<usize> =
@@ -151,6 +178,9 @@ impl ConstTensor {
         let rank = self.shape.len() + axes.len();
         let mut axes = axes.iter().map(|&a| axis(a, rank)).collect::<R<Vec<_>>>()?;
         axes.sort_unstable();
+        if axes.windows(2).any(|w| w[0] == w[1]) {
+            return Err(format!("Unsqueeze axes {axes:?} repeat an axis"));
+        }
         let mut shape = self.shape.clone();
         for a in axes {
             shape.insert(a, 1);
@@ -233,7 +263,9 @@ impl ConstTensor {
             return Err(format!("Pad needs {} non-negative pads, got {pads:?}", 2 * rank));
         }
         let istr = strides(&self.shape);
-        let shape = (0..rank).map(|d| self.shape[d] + (pads[d] + pads[d + rank]) as usize).collect();
+        let shape: Vec<usize> =
+            (0..rank).map(|d| self.shape[d].saturating_add((pads[d] + pads[d + rank]) as usize)).collect();
+        checked_numel(&shape)?;
         Ok(self.gather_by(shape, value, |o| {
             let mut flat = 0;
             for d in 0..rank {
@@ -253,6 +285,12 @@ impl ConstTensor {
             Some(a) => a.iter().map(|&a| axis(a, rank)).collect::<R<_>>()?,
             None => (0..starts.len()).collect(),
         };
+        let k = starts.len();
+        if ends.len() != k || axes.len() != k || steps.is_some_and(|s| s.len() != k) || k > rank {
+            return Err(format!(
+                "Slice starts, ends, axes and steps must have the same length, at most the rank {rank}"
+            ));
+        }
         let mut start = vec![0i64; rank];
         let mut step = vec![1i64; rank];
         let mut shape = self.shape.clone();
@@ -297,7 +335,7 @@ pub fn reshape_target(input: &[usize], target: &[i64], allow_zero: bool) -> R<Ve
             _ => return Err(format!("invalid Reshape target {target:?}")),
         }
     }
-    let known: usize = shape.iter().product();
+    let known = checked_numel(&shape)?;
     if let Some(i) = infer {
         if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {input:?} to {target:?}"));
@@ -330,5 +368,17 @@ mod tests {
         assert_eq!(c.data, vec![1.0, -1.0]);
         let seven = ConstTensor::scalar(7.0, true);
         assert_eq!(seven.div(&ConstTensor::scalar(2.0, true)).unwrap().data, vec![3.0]);
+    }
+
+    #[test]
+    fn inconsistent_attributes_are_errors_not_panics() {
+        let t = ConstTensor::iota(&[2, 3]);
+        assert!(t.slice(&[0, 0], &[1], None, None).is_err(), "ends shorter than starts");
+        assert!(t.slice(&[0], &[1], None, Some(&[])).is_err(), "steps shorter than starts");
+        assert!(t.slice(&[0, 0, 0], &[1, 1, 1], None, None).is_err(), "more axes than the rank");
+        assert!(t.unsqueeze(&[2, 2]).is_err(), "a repeated axis");
+        assert!(t.pad(&[0, 0, 1 << 40, 0], 0.0).is_err(), "a huge pad");
+        assert!(checked_numel(&[1 << 40, 1 << 40]).is_err() && checked_numel(&[2, 3]) == Ok(6));
+        assert!(reshape_target(&[6], &[1 << 40, 1 << 40, -1], false).is_err());
     }
 }

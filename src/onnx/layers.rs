@@ -59,7 +59,7 @@ impl Window {
                 for d in 0..n {
                     let out = spatial[d].div_ceil(strides[d]);
                     let span = (kernel[d] - 1) * dilations[d] + 1;
-                    let total = ((out - 1) * strides[d] + span).saturating_sub(spatial[d]);
+                    let total = (out.saturating_sub(1) * strides[d] + span).saturating_sub(spatial[d]);
                     let (small, big) = (total / 2, total - total / 2);
                     (pads[d], pads[d + n]) = if mode == "SAME_UPPER" { (small, big) } else { (big, small) };
                 }
@@ -133,15 +133,16 @@ pub fn conv(
     if in_shape.len() < 3 || in_shape[0] != 1 {
         return Err(format!("Conv input must be [1, C, spatial…], got {in_shape:?}"));
     }
+    if w.shape.len() != in_shape.len() {
+        return Err(format!("Conv weight {:?} does not fit input {in_shape:?}", w.shape));
+    }
     let c = in_shape[1];
-    let m = w.shape[0];
-    if group == 0
-        || !c.is_multiple_of(group)
-        || !m.is_multiple_of(group)
-        || w.shape.len() != in_shape.len()
-        || w.shape[1] * group != c
-    {
+    let (m, per_group) = (w.shape[0], w.shape[1]);
+    if group == 0 || !c.is_multiple_of(group) || !m.is_multiple_of(group) || per_group * group != c {
         return Err(format!("Conv weight {:?} does not fit input {in_shape:?} with group {group}", w.shape));
+    }
+    if !attrs.kernel.iter().map(|&k| k as usize).eq(w.shape[2..].iter().copied()) {
+        return Err(format!("Conv kernel_shape {:?} differs from the weight's shape {:?}", attrs.kernel, w.shape));
     }
     let win = Window::new(attrs, &in_shape[2..])?;
     let (cg, mg) = (c / group, m / group);
@@ -234,6 +235,9 @@ pub fn matmul(in_shape: &[usize], w: &ConstTensor, act_left: bool) -> R<(SparseM
     }
     let (wr, wc) = (w.shape[0], w.shape[1]);
     let rank = in_shape.len();
+    if rank == 0 {
+        return Err("MatMul of a scalar is not supported".into());
+    }
     let mismatch = || format!("MatMul shapes {in_shape:?} and {:?} do not match", w.shape);
     let mut rows = Vec::new();
     let out_shape = if act_left {
@@ -277,7 +281,7 @@ pub fn matmul(in_shape: &[usize], w: &ConstTensor, act_left: bool) -> R<(SparseM
 /// BatchNormalization (inference) on `[1, C, …]` as a diagonal affine map.
 pub fn batch_norm(in_shape: &[usize], p: [&ConstTensor; 4], eps: f64) -> R<Layer> {
     let [scale, shift, mean, var] = p;
-    let c = *in_shape.get(1).ok_or("BatchNormalization input needs a channel axis")?;
+    let c = *in_shape.get(1).filter(|&&c| c > 0).ok_or("BatchNormalization input needs a channel axis")?;
     if [scale, shift, mean, var].iter().any(|t| t.data.len() != c) {
         return Err(format!("BatchNormalization parameters must have {c} values"));
     }

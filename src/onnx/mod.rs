@@ -4,56 +4,23 @@
 mod consts;
 mod convert;
 mod layers;
+mod ops;
 mod proto;
 mod tract_ref;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
 
-pub use tract_ref::TractRunner;
+pub use ops::{claimed_operators, SUPPORTED_OPS};
+pub use tract_ref::{max_abs_diff, TractRunner};
 
 use crate::error::{Error, Result};
 use crate::ir::{IndexMap, Layer, LayerNode, Network};
 
-/// Every ONNX operator the front-end accepts (constant sub-graph operators included).
-pub const SUPPORTED_OPS: &[&str] = &[
-    "Add",
-    "AveragePool",
-    "BatchNormalization",
-    "Cast",
-    "Concat",
-    "Constant",
-    "ConstantOfShape",
-    "Conv",
-    "Div",
-    "Dropout",
-    "Equal",
-    "Expand",
-    "Flatten",
-    "Gather",
-    "Gemm",
-    "GlobalAveragePool",
-    "Greater",
-    "Identity",
-    "Less",
-    "LogSoftmax",
-    "MatMul",
-    "MaxPool",
-    "Mul",
-    "Neg",
-    "Pad",
-    "Relu",
-    "Reshape",
-    "Shape",
-    "Size",
-    "Slice",
-    "Softmax",
-    "Squeeze",
-    "Sub",
-    "Transpose",
-    "Unsqueeze",
-    "Where",
-];
+/// Operator set versions of the default ONNX domain the front-end knows. From 7 on, arithmetic
+/// broadcasts as numpy does (6 and older had `broadcast` attributes); operators newer than 21
+/// are not known to this front-end. `supports --onnx-opset-versions` prints these bounds.
+pub const OPSET_VERSIONS: std::ops::RangeInclusive<i64> = 7..=21;
 
 /// A network read from ONNX, with what is needed to replay it through tract.
 #[derive(Clone, Debug)]
@@ -78,15 +45,14 @@ impl OnnxModel {
 pub fn load(path: impl AsRef<Path>) -> Result<OnnxModel> {
     let path = path.as_ref();
     let model = proto::read_model(path)?;
-    let graph = model.graph.as_ref().expect("read_model checks the graph");
+    let graph = proto::graph(&model, path)?;
     let initializers: std::collections::HashSet<&str> = graph.initializer.iter().map(|i| i.name.as_str()).collect();
     let inputs: Vec<_> = graph.input.iter().filter(|i| !initializers.contains(i.name.as_str())).collect();
     let malformed = |reason: String| Error::MalformedOnnx { path: path.to_path_buf(), reason };
-    if inputs.len() != 1 {
+    let [input] = inputs[..] else {
         let names: Vec<_> = inputs.iter().map(|i| i.name.as_str()).collect();
         return Err(malformed(format!("the graph has {} inputs {names:?}; exactly one is supported", inputs.len())));
-    }
-    let input = inputs[0];
+    };
     let input_shape = proto::input_shape(input).map_err(malformed)?;
     let converted = convert::Converter::new(path, graph, &input.name, &input_shape)?.run(graph)?;
     let name = path.file_stem().map_or_else(|| "network".into(), |s| s.to_string_lossy().into_owned());
@@ -107,7 +73,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<OnnxModel> {
         network,
         input_name: input.name.clone(),
         logits_name: converted.logits_name,
-        output_name: graph.output[0].name.clone(),
+        output_name: converted.output_name,
     })
 }
 

@@ -9,17 +9,40 @@ use tract_onnx::pb::{self, attribute_proto::AttributeType, tensor_proto::DataTyp
 use super::consts::ConstTensor;
 use crate::error::{Error, Result};
 
-/// Reads and decodes an ONNX file.
+/// Reads and decodes an ONNX file; it must have a graph and a known default-domain opset.
 pub fn read_model(path: &Path) -> Result<pb::ModelProto> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let model = pb::ModelProto::decode(bytes.as_slice()).map_err(|e| Error::MalformedOnnx {
-        path: path.to_path_buf(),
-        reason: format!("protobuf decoding failed: {e}"),
-    })?;
-    if model.graph.is_none() {
-        return Err(Error::MalformedOnnx { path: path.to_path_buf(), reason: "the model has no graph".into() });
-    }
+    let malformed = |reason: String| Error::MalformedOnnx { path: path.to_path_buf(), reason };
+    let model =
+        pb::ModelProto::decode(bytes.as_slice()).map_err(|e| malformed(format!("protobuf decoding failed: {e}")))?;
+    graph(&model, path)?;
+    check_opset(&model).map_err(malformed)?;
     Ok(model)
+}
+
+/// The model's graph (a model without one is malformed).
+pub fn graph<'m>(model: &'m pb::ModelProto, path: &Path) -> Result<&'m pb::GraphProto> {
+    model.graph.as_ref().ok_or_else(|| no_graph(path))
+}
+
+/// The error for a model without a graph.
+pub fn no_graph(path: &Path) -> Error {
+    Error::MalformedOnnx { path: path.to_path_buf(), reason: "the model has no graph".into() }
+}
+
+/// The default ONNX domain's opset must be one the front-end knows (`OPSET_VERSIONS`).
+fn check_opset(model: &pb::ModelProto) -> std::result::Result<(), String> {
+    let known = super::OPSET_VERSIONS;
+    let default: Vec<i64> =
+        model.opset_import.iter().filter(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version).collect();
+    match default[..] {
+        [v] if known.contains(&v) => Ok(()),
+        [v] => {
+            Err(format!("the model uses ONNX opset {v}; twinverify knows opsets {} to {}", known.start(), known.end()))
+        }
+        [] => Err("the model imports no version of the default ONNX operator set".into()),
+        _ => Err(format!("the model imports the default ONNX operator set {} times", default.len())),
+    }
 }
 
 /// The name layers and errors use for node `idx`: its own name, or `#idx` when it has none.
@@ -62,8 +85,8 @@ pub fn decode_tensor(t: &pb::TensorProto) -> std::result::Result<ConstTensor, St
         }
         other => return Err(format!("tensor data type {other:?} is not supported")),
     };
-    let expected: usize = shape.iter().product();
-    if data.len() != expected {
+    let expected = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    if expected != Some(data.len()) {
         return Err(format!("tensor '{}' has {} values for shape {:?}", t.name, data.len(), shape));
     }
     let is_int = !matches!(dt, DataType::Float | DataType::Double | DataType::Float16);
@@ -71,7 +94,11 @@ pub fn decode_tensor(t: &pb::TensorProto) -> std::result::Result<ConstTensor, St
 }
 
 fn le_chunks<const N: usize>(raw: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
-    raw.chunks_exact(N).map(|c| c.try_into().expect("chunk of N bytes"))
+    raw.chunks_exact(N).map(|c| {
+        let mut bytes = [0; N];
+        bytes.copy_from_slice(c);
+        bytes
+    })
 }
 
 fn f16_to_f64(bits: u16) -> f64 {
@@ -147,7 +174,8 @@ pub fn input_shape(info: &pb::ValueInfoProto) -> std::result::Result<Vec<usize>,
         ));
     }
     let dims = tensor.shape.as_ref().ok_or_else(|| format!("input '{}' has no shape", info.name))?;
-    dims.dim
+    let shape = dims
+        .dim
         .iter()
         .enumerate()
         .map(|(i, d)| match &d.value {
@@ -158,5 +186,7 @@ pub fn input_shape(info: &pb::ValueInfoProto) -> std::result::Result<Vec<usize>,
                 info.name
             )),
         })
-        .collect()
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    super::consts::checked_numel(&shape).map_err(|e| format!("input '{}': {e}", info.name))?;
+    Ok(shape)
 }

@@ -33,8 +33,32 @@ impl TractRunner {
         let input = Tensor::from_shape(&self.shape, &data).map_err(|e| Error::Input(format!("{e}")))?;
         let out = self.plan.run(tvec!(input.into())).map_err(|e| Error::Tract(format!("{e:#}")))?;
         let err = |e: TractError| Error::Tract(format!("{e:#}"));
-        let values = out[0].cast_to::<f64>().map_err(err)?;
+        let first = out.first().ok_or_else(|| Error::Tract("the plan computed no output".into()))?;
+        let values = first.cast_to::<f64>().map_err(err)?;
         let view = values.to_plain_array_view::<f64>().map_err(err)?;
         Ok(view.iter().copied().collect())
+    }
+}
+
+/// The largest `|a − b|` between the IR's and tract's outputs; NaN when a value on either side
+/// is not finite (a NaN or an overflow on one side is a disagreement, never a difference of 0).
+pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    if a.len() != b.len() || a.iter().chain(b).any(|v| !v.is_finite()) {
+        return f64::NAN;
+    }
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_abs_diff;
+
+    #[test]
+    fn a_non_finite_value_on_either_side_is_a_disagreement() {
+        assert_eq!(max_abs_diff(&[1.0, -2.0], &[1.5, -2.0]), 0.5);
+        assert!(max_abs_diff(&[1.0, 2.0], &[f64::NAN, 2.0]).is_nan());
+        assert!(max_abs_diff(&[f64::NAN, 2.0], &[1.0, 2.0]).is_nan());
+        assert!(max_abs_diff(&[f64::INFINITY], &[f64::INFINITY]).is_nan());
+        assert!(max_abs_diff(&[1.0], &[1.0, 2.0]).is_nan());
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use prost::Message;
 use tract_onnx::pb::{self, tensor_proto::DataType};
 
-use super::proto::{decode_tensor, node_label, read_model, Attrs};
+use super::proto::{self, decode_tensor, node_label, read_model, Attrs};
 use crate::error::{Error, Result};
 
 /// A float32 initializer, decoded for reading or editing.
@@ -67,86 +67,114 @@ pub struct NodeParams {
 /// that is not a float32 initializer is an error naming the node.
 pub fn node_params(path: &Path) -> Result<Vec<NodeParams>> {
     let model = read_model(path)?;
-    let graph = model.graph.as_ref().expect("read_model checks the graph");
-    let inits: HashMap<&str, &pb::TensorProto> = graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
-    let mut uses: HashMap<&str, usize> = HashMap::new();
-    for n in &graph.node {
-        for i in &n.input {
-            *uses.entry(i.as_str()).or_default() += 1;
-        }
-    }
-    let bad = |node: &str, op: &str, reason: String| Error::BadNode {
-        path: path.to_path_buf(),
-        node: node.to_string(),
-        op: op.to_string(),
-        reason,
-    };
-    let decode = |name: &str, node: &str, op: &str| -> Result<Initializer> {
-        let t = inits[name];
-        if t.data_type != DataType::Float as i32 {
-            return Err(bad(node, op, format!("initializer '{name}' is not float32 (data type {})", t.data_type)));
-        }
-        let c = decode_tensor(t).map_err(|e| bad(node, op, e))?;
-        Ok(Initializer { name: name.to_string(), dims: c.shape, values: c.data.iter().map(|&v| v as f32).collect() })
-    };
+    let graph = proto::graph(&model, path)?;
+    let reader = ParamReader::new(path, graph);
     let mut out = Vec::new();
     for (idx, node) in graph.node.iter().enumerate() {
-        let op = node.op_type.as_str();
-        if !matches!(op, "Gemm" | "MatMul" | "Conv") {
-            continue;
+        if matches!(node.op_type.as_str(), "Gemm" | "MatMul" | "Conv") {
+            out.push(reader.params(&node_label(idx, node), node)?);
         }
-        let label = node_label(idx, node);
-        let is_init = |i: usize| node.input.get(i).is_some_and(|n| inits.contains_key(n.as_str()));
-        let at = Attrs::new(node);
+    }
+    Ok(out)
+}
+
+/// Reads the parameters of single nodes: the graph's initializers and how often each tensor is
+/// used as an input.
+struct ParamReader<'g> {
+    path: &'g Path,
+    graph: &'g pb::GraphProto,
+    inits: HashMap<&'g str, &'g pb::TensorProto>,
+    uses: HashMap<&'g str, usize>,
+}
+
+impl<'g> ParamReader<'g> {
+    fn new(path: &'g Path, graph: &'g pb::GraphProto) -> Self {
+        let inits = graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+        let mut uses: HashMap<&str, usize> = HashMap::new();
+        for i in graph.node.iter().flat_map(|n| &n.input) {
+            *uses.entry(i.as_str()).or_default() += 1;
+        }
+        ParamReader { path, graph, inits, uses }
+    }
+
+    fn bad(&self, node: &str, op: &str, reason: String) -> Error {
+        Error::BadNode { path: self.path.to_path_buf(), node: node.to_string(), op: op.to_string(), reason }
+    }
+
+    /// The float32 initializer `name`, read for node `node`.
+    fn initializer(&self, name: &str, node: &str, op: &str) -> Result<Initializer> {
+        let t = self.inits.get(name).ok_or_else(|| self.bad(node, op, format!("'{name}' is not an initializer")))?;
+        if t.data_type != DataType::Float as i32 {
+            return Err(self.bad(node, op, format!("initializer '{name}' is not float32 (data type {})", t.data_type)));
+        }
+        let c = decode_tensor(t).map_err(|e| self.bad(node, op, e))?;
+        c.check_finite(name).map_err(|e| self.bad(node, op, e))?;
+        Ok(Initializer { name: name.to_string(), dims: c.shape, values: c.data.iter().map(|&v| v as f32).collect() })
+    }
+
+    fn is_init(&self, node: &pb::NodeProto, i: usize) -> bool {
+        node.input.get(i).is_some_and(|n| self.inits.contains_key(n.as_str()))
+    }
+
+    /// The parameters of one Gemm, MatMul or Conv node.
+    fn params(&self, label: &str, node: &pb::NodeProto) -> Result<NodeParams> {
+        let op = node.op_type.as_str();
         let w_index = match op {
             "Conv" => 1,
-            _ if is_init(1) && !is_init(0) => 1,
-            _ if is_init(0) && !is_init(1) => 0,
+            _ if self.is_init(node, 0) && !self.is_init(node, 1) => 0,
             _ => 1,
         };
-        if !is_init(w_index) {
-            return Err(bad(&label, op, "the weight is not a plain initializer".into()));
-        }
-        let weight = decode(&node.input[w_index], &label, op)?;
-        let layout = match (op, w_index) {
-            ("Gemm", 1) if at.int_or("transA", 0) == 0 && weight.dims.len() == 2 => {
-                if at.int_or("transB", 0) != 0 {
-                    Layout::OutIn
-                } else {
-                    Layout::InOut
-                }
-            }
-            ("MatMul", 1) if weight.dims.len() == 2 => Layout::InOut,
-            _ => Layout::Other,
+        let w_name = match node.input.get(w_index) {
+            Some(name) if self.is_init(node, w_index) => name,
+            _ => return Err(self.bad(label, op, "the weight is not a plain initializer".into())),
         };
-        let (mut bias, mut bias_node) = (Bias::Absent, None);
-        let bias_input = match op {
-            "MatMul" => matmul_bias(graph, node).map(|(i, n)| {
-                bias_node = Some(n);
-                i
-            }),
-            _ => node.input.get(2).filter(|n| !n.is_empty()).cloned(),
-        };
-        if let Some(name) = bias_input {
-            bias = match inits.contains_key(name.as_str()) {
-                true => Bias::Init(decode(&name, &label, op)?),
-                false => Bias::NotInitializer(name),
-            };
-        }
+        let weight = self.initializer(w_name, label, op)?;
+        let at = Attrs::new(node);
         let gemm = op == "Gemm";
-        out.push(NodeParams {
-            node: label,
+        let (bias, bias_node) = self.bias(label, node)?;
+        Ok(NodeParams {
+            node: label.to_string(),
             op: op.to_string(),
-            shared: uses.get(node.input[w_index].as_str()).copied().unwrap_or(0) > 1,
+            shared: self.uses.get(w_name.as_str()).copied().unwrap_or(0) > 1,
+            layout: layout(op, w_index, &weight, &at),
             weight,
-            layout,
             alpha: if gemm { at.float_or("alpha", 1.0) } else { 1.0 },
             beta: if gemm { at.float_or("beta", 1.0) } else { 1.0 },
             bias,
             bias_node,
-        });
+        })
     }
-    Ok(out)
+
+    /// The bias of a node (input 2, or the Add after a MatMul) and the Add's label.
+    fn bias(&self, label: &str, node: &pb::NodeProto) -> Result<(Bias, Option<String>)> {
+        let (input, bias_node) = match node.op_type.as_str() {
+            "MatMul" => matmul_bias(self.graph, node).map_or((None, None), |(i, n)| (Some(i), Some(n))),
+            _ => (node.input.get(2).filter(|n| !n.is_empty()).cloned(), None),
+        };
+        let bias = match input {
+            None => Bias::Absent,
+            Some(name) if self.inits.contains_key(name.as_str()) => {
+                Bias::Init(self.initializer(&name, label, &node.op_type)?)
+            }
+            Some(name) => Bias::NotInitializer(name),
+        };
+        Ok((bias, bias_node))
+    }
+}
+
+/// How the weight of a node maps to the IR's matrix.
+fn layout(op: &str, w_index: usize, weight: &Initializer, at: &Attrs) -> Layout {
+    match (op, w_index) {
+        ("Gemm", 1) if at.int_or("transA", 0) == 0 && weight.dims.len() == 2 => {
+            if at.int_or("transB", 0) != 0 {
+                Layout::OutIn
+            } else {
+                Layout::InOut
+            }
+        }
+        ("MatMul", 1) if weight.dims.len() == 2 => Layout::InOut,
+        _ => Layout::Other,
+    }
 }
 
 /// The bias input of the Add that is the only consumer of a MatMul's output, with the Add's label.
@@ -167,7 +195,7 @@ fn matmul_bias(graph: &pb::GraphProto, matmul: &pb::NodeProto) -> Option<(String
 /// shape. Nothing else in the file changes: nodes, names, opset, other initializers.
 pub fn write_replacing(src: &Path, dst: &Path, replacements: &[Initializer]) -> Result<()> {
     let mut model = read_model(src)?;
-    let graph = model.graph.as_mut().expect("read_model checks the graph");
+    let graph = model.graph.as_mut().ok_or_else(|| proto::no_graph(src))?;
     let malformed = |reason: String| Error::MalformedOnnx { path: src.to_path_buf(), reason };
     for r in replacements {
         let t = graph
@@ -175,8 +203,8 @@ pub fn write_replacing(src: &Path, dst: &Path, replacements: &[Initializer]) -> 
             .iter_mut()
             .find(|t| t.name == r.name)
             .ok_or_else(|| malformed(format!("no initializer named '{}'", r.name)))?;
-        let len: i64 = t.dims.iter().product();
-        if t.data_type != DataType::Float as i32 || len != r.values.len() as i64 {
+        let len = t.dims.iter().try_fold(1i64, |n, &d| n.checked_mul(d));
+        if t.data_type != DataType::Float as i32 || len != Some(r.values.len() as i64) {
             return Err(Error::Input(format!(
                 "initializer '{}' ({:?}, data type {}) cannot hold {} float32 values",
                 r.name,

@@ -6,9 +6,9 @@ use std::path::Path;
 use crate::bounds::{self, Interval, Method};
 use crate::data::{argmax, Sample};
 use crate::error::{Error, Result};
-use crate::ir::Network;
+use crate::ir::{nan_max, Network};
 use crate::onnx::writer::{self, Bias};
-use crate::onnx::{OnnxModel, TractRunner};
+use crate::onnx::{max_abs_diff, OnnxModel, TractRunner};
 
 /// Non-zero weights and biases of one Gemm/MatMul/Conv node in the original and in the twin.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -146,7 +146,7 @@ pub fn tract_check(model: &OnnxModel, inputs: &[Vec<f64>]) -> Result<TractCheck>
     for x in inputs {
         let (ir, tract) = (model.network.forward(x)?, runner.run(x)?);
         check.same_predictions += (argmax(&ir) == argmax(&tract)) as usize;
-        check.max_abs_diff = ir.iter().zip(&tract).map(|(a, b)| (a - b).abs()).fold(check.max_abs_diff, f64::max);
+        check.max_abs_diff = nan_max(check.max_abs_diff, max_abs_diff(&ir, &tract));
     }
     Ok(check)
 }

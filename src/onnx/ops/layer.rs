@@ -1,0 +1,160 @@
+//! Operators that make IR layers from the activation: arithmetic with a constant, Neg, Relu,
+//! Softmax (dropped at the end), Gemm/MatMul, Conv, pooling and BatchNormalization.
+
+use super::OpNode;
+use crate::ir::{Affine, Layer};
+use crate::onnx::consts::ConstTensor;
+use crate::onnx::convert::{Act, Converter, Value, R};
+use crate::onnx::layers::{self, Elementwise, WindowAttrs};
+use crate::onnx::proto::Attrs;
+
+/// The four arithmetic operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// Arithmetic on two constants (folded), or between the activation and a constant (an affine
+/// layer); two activations would need a branching graph or are not linear.
+pub fn arithmetic(cx: &mut Converter, n: &OpNode, op: Arith) -> R<Value> {
+    let (a, b) = (cx.get(n.proto, 0)?.clone(), cx.get(n.proto, 1)?.clone());
+    let (act, c, act_first) =
+        match (a, b) {
+            (Value::Const(x), Value::Const(y)) => {
+                return Ok(Value::Const(match op {
+                    Arith::Add => x.binary(&y, |p, q| p + q)?,
+                    Arith::Sub => x.binary(&y, |p, q| p - q)?,
+                    Arith::Mul => x.binary(&y, |p, q| p * q)?,
+                    Arith::Div => x.div(&y)?,
+                }))
+            }
+            (Value::Act(_), Value::Act(_)) => return Err(
+                "both operands are activations (a residual or branching graph); only sequential networks are supported"
+                    .into(),
+            ),
+            (Value::Act(a), Value::Const(c)) => (a, c, true),
+            (Value::Const(c), Value::Act(a)) => (a, c, false),
+        };
+    let shape = cx.act(&act, false)?;
+    let kind = match (op, act_first) {
+        (Arith::Add, _) => Elementwise::Add,
+        (Arith::Mul, _) => Elementwise::Mul,
+        (Arith::Sub, true) => Elementwise::Sub,
+        (Arith::Sub, false) => Elementwise::SubFrom,
+        (Arith::Div, true) => Elementwise::Div,
+        (Arith::Div, false) => return Err("dividing a constant by the activation is not linear".into()),
+    };
+    let layer = layers::elementwise(&shape, &c, kind)?;
+    Ok(cx.push(layer, shape, n.label))
+}
+
+pub fn neg(cx: &mut Converter, n: &OpNode) -> R<Value> {
+    match cx.get(n.proto, 0)? {
+        Value::Const(c) => Ok(Value::Const(ConstTensor { data: c.data.iter().map(|v| -v).collect(), ..c.clone() })),
+        Value::Act(a) => {
+            let shape = cx.act(a, false)?;
+            let layer = layers::elementwise(&shape, &ConstTensor::scalar(-1.0, false), Elementwise::Mul)?;
+            Ok(cx.push(layer, shape, n.label))
+        }
+    }
+}
+
+pub fn relu(cx: &mut Converter, n: &OpNode) -> R<Value> {
+    let shape = cx.act(&cx.act_input(n)?, false)?;
+    Ok(cx.push(Layer::Relu, shape, n.label))
+}
+
+/// Softmax and LogSoftmax: dropped, and allowed only as the last operation (checked when
+/// anything uses its result).
+pub fn softmax(cx: &mut Converter, n: &OpNode) -> R<Value> {
+    let a = cx.act_input(n)?;
+    cx.act(&a, false)?;
+    cx.notes.push(format!("trailing {} '{}' dropped: twinverify reasons on logits", n.op(), n.label));
+    let name = n.proto.input.first().cloned().unwrap_or_default();
+    Ok(Value::Act(Act { before_softmax: Some(name), ..a }))
+}
+
+/// Gemm (`gemm`) or MatMul between the activation and a constant matrix.
+pub fn matmul(cx: &mut Converter, n: &OpNode, gemm: bool) -> R<Value> {
+    let at = &n.at;
+    let (a, b) = (cx.get(n.proto, 0)?.clone(), cx.get(n.proto, 1)?.clone());
+    let (trans_a, trans_b) = (gemm && at.int_or("transA", 0) != 0, gemm && at.int_or("transB", 0) != 0);
+    let alpha = if gemm { at.float_or("alpha", 1.0) as f64 } else { 1.0 };
+    let (act, w, act_left) = match (a, b) {
+        (Value::Act(x), Value::Const(w)) => (x, if trans_b { w.transpose(None)? } else { w }, true),
+        (Value::Const(w), Value::Act(x)) => (x, if trans_a { w.transpose(None)? } else { w }, false),
+        (Value::Act(_), Value::Act(_)) => return Err("product of two activations is not linear".into()),
+        (Value::Const(_), Value::Const(_)) => return Err(format!("{} of two constants is not supported", n.op())),
+    };
+    let mut shape = cx.act(&act, false)?;
+    if (act_left && trans_a) || (!act_left && trans_b) {
+        // transpose the activation first, as an index map
+        let moved = ConstTensor::iota(&shape).transpose(None)?;
+        shape = moved.shape.clone();
+        cx.push_moved(moved, n.label);
+    }
+    let (weights, out_shape) = layers::matmul(&shape, &w, act_left)?;
+    let weights = if alpha != 1.0 { weights.map_values(|_, _, v| v * alpha) } else { weights };
+    let mut bias = vec![0.0; weights.rows()];
+    if let Some(c) = if gemm { cx.opt_konst(n.proto, 2)? } else { None } {
+        let beta = at.float_or("beta", 1.0) as f64;
+        bias = c.broadcast_to(&out_shape)?.data.iter().map(|v| v * beta).collect();
+    }
+    Ok(cx.push(Layer::Affine(Affine { weights, bias }), out_shape, n.label))
+}
+
+pub fn conv(cx: &mut Converter, n: &OpNode) -> R<Value> {
+    let shape = cx.act(&cx.act_input(n)?, false)?;
+    let w = cx.konst(n.proto, 1)?;
+    let b = cx.opt_konst(n.proto, 2)?;
+    let attrs = window_attrs(&n.at, w.shape.get(2..).map(<[usize]>::to_vec).unwrap_or_default());
+    let (layer, out) = layers::conv(&shape, &attrs, w, b, n.at.int_or("group", 1).max(0) as usize)?;
+    Ok(cx.push(layer, out, n.label))
+}
+
+/// MaxPool, or AveragePool (`average`).
+pub fn pool(cx: &mut Converter, n: &OpNode, average: bool) -> R<Value> {
+    let shape = cx.act(&cx.act_input(n)?, false)?;
+    if n.proto.output.get(1).is_some_and(|o| !o.is_empty()) {
+        return Err("MaxPool indices output is not supported".into());
+    }
+    if n.at.int_or("storage_order", 0) != 0 {
+        return Err("MaxPool storage_order=1 is not supported".into());
+    }
+    let kernel = n.at.ints("kernel_shape").ok_or("kernel_shape is required")?;
+    let attrs = WindowAttrs { kernel, ..window_attrs(&n.at, vec![]) };
+    let avg = average.then(|| n.at.int_or("count_include_pad", 0) != 0);
+    let (layer, out) = layers::pool(&shape, &attrs, avg)?;
+    Ok(cx.push(layer, out, n.label))
+}
+
+pub fn global_average_pool(cx: &mut Converter, n: &OpNode) -> R<Value> {
+    let shape = cx.act(&cx.act_input(n)?, false)?;
+    let (layer, out) = layers::global_average(&shape)?;
+    Ok(cx.push(layer, out, n.label))
+}
+
+pub fn batch_norm(cx: &mut Converter, n: &OpNode) -> R<Value> {
+    let shape = cx.act(&cx.act_input(n)?, false)?;
+    if n.at.int_or("spatial", 1) == 0 {
+        return Err("BatchNormalization with spatial=0 (opset 7 and 8) is not supported".into());
+    }
+    let p = [1, 2, 3, 4].map(|i| cx.konst(n.proto, i));
+    let [scale, shift, mean, var] = p;
+    let layer = layers::batch_norm(&shape, [scale?, shift?, mean?, var?], n.at.float_or("epsilon", 1e-5) as f64)?;
+    Ok(cx.push(layer, shape, n.label))
+}
+
+fn window_attrs(at: &Attrs, kernel_from_weights: Vec<usize>) -> WindowAttrs {
+    WindowAttrs {
+        kernel: at.ints("kernel_shape").unwrap_or_else(|| kernel_from_weights.iter().map(|&k| k as i64).collect()),
+        strides: at.ints("strides"),
+        dilations: at.ints("dilations"),
+        pads: at.ints("pads"),
+        auto_pad: at.string("auto_pad"),
+        ceil_mode: at.int_or("ceil_mode", 0) != 0,
+    }
+}

@@ -1,0 +1,141 @@
+//! The operator registry: one entry per ONNX operator the front-end converts, with its function
+//! and how far it is supported; the supported and the claimed operator lists derive from it.
+
+mod constant;
+mod layer;
+mod movement;
+
+use tract_onnx::pb;
+
+use super::convert::{Converter, Value, R};
+use super::proto::Attrs;
+use layer::Arith;
+
+/// One node as an operator function sees it.
+pub(super) struct OpNode<'n> {
+    pub proto: &'n pb::NodeProto,
+    /// The node's name, or `#index` when it has none (as in `LayerNode::origin`).
+    pub label: &'n str,
+    pub at: Attrs<'n>,
+}
+
+impl<'n> OpNode<'n> {
+    pub fn new(proto: &'n pb::NodeProto, label: &'n str) -> Self {
+        OpNode { proto, label, at: Attrs::new(proto) }
+    }
+
+    pub fn op(&self) -> &'n str {
+        &self.proto.op_type
+    }
+}
+
+/// Converts one node: returns the value of its (first) output, pushing layers as needed.
+pub(super) type Convert = fn(&mut Converter<'_>, &OpNode<'_>) -> R<Value>;
+
+/// How far an operator is supported: only `Every` is claimed by `supports --onnx-operators`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Converted in every use a sequential network allows.
+    Every,
+    /// Evaluated only on constant sub-graphs (shape arithmetic, masks), never on the activation.
+    Constants,
+    /// On the activation only with a constant other operand (no product of activations).
+    ConstantOperand,
+    /// Only as the network's last operation, where it is dropped (twinverify reasons on logits).
+    Last,
+}
+
+/// A registered operator.
+pub(super) struct OpDef {
+    pub name: &'static str,
+    pub scope: Scope,
+    pub convert: Convert,
+}
+
+const fn op(name: &'static str, scope: Scope, convert: Convert) -> OpDef {
+    OpDef { name, scope, convert }
+}
+
+use Scope::{ConstantOperand, Constants, Every, Last};
+
+/// Every operator of the default ONNX domain the front-end converts, in alphabetical order.
+pub(super) const OPS: &[OpDef] = &[
+    op("Add", Every, |cx, n| layer::arithmetic(cx, n, Arith::Add)),
+    op("AveragePool", Every, |cx, n| layer::pool(cx, n, true)),
+    op("BatchNormalization", Every, layer::batch_norm),
+    op("Cast", Constants, constant::cast),
+    op("Concat", Constants, constant::concat),
+    op("Constant", Every, constant::constant),
+    op("ConstantOfShape", Every, constant::constant_of_shape),
+    op("Conv", Every, layer::conv),
+    op("Div", ConstantOperand, |cx, n| layer::arithmetic(cx, n, Arith::Div)),
+    op("Dropout", Every, movement::identity),
+    op("Equal", Constants, |cx, n| constant::compare(cx, n, |x, y| x == y)),
+    op("Expand", Every, movement::expand),
+    op("Flatten", Every, movement::flatten),
+    op("Gather", Every, movement::gather),
+    op("Gemm", Every, |cx, n| layer::matmul(cx, n, true)),
+    op("GlobalAveragePool", Every, layer::global_average_pool),
+    op("Greater", Constants, |cx, n| constant::compare(cx, n, |x, y| x > y)),
+    op("Identity", Every, movement::identity),
+    op("Less", Constants, |cx, n| constant::compare(cx, n, |x, y| x < y)),
+    op("LogSoftmax", Last, layer::softmax),
+    op("MatMul", Every, |cx, n| layer::matmul(cx, n, false)),
+    op("MaxPool", Every, |cx, n| layer::pool(cx, n, false)),
+    op("Mul", ConstantOperand, |cx, n| layer::arithmetic(cx, n, Arith::Mul)),
+    op("Neg", Every, layer::neg),
+    op("Pad", Every, movement::pad),
+    op("Relu", Every, layer::relu),
+    op("Reshape", Every, movement::reshape),
+    op("Shape", Constants, constant::shape),
+    op("Size", Every, constant::size),
+    op("Slice", Every, movement::slice),
+    op("Softmax", Last, layer::softmax),
+    op("Squeeze", Every, movement::squeeze),
+    op("Sub", Every, |cx, n| layer::arithmetic(cx, n, Arith::Sub)),
+    op("Transpose", Every, movement::transpose),
+    op("Unsqueeze", Every, movement::unsqueeze),
+    op("Where", Constants, constant::where_),
+];
+
+/// The names of every registered operator (constant sub-graph operators included).
+pub const SUPPORTED_OPS: &[&str] = &names();
+
+const fn names() -> [&'static str; OPS.len()] {
+    let mut out = [""; OPS.len()];
+    let mut i = 0;
+    while i < OPS.len() {
+        out[i] = OPS[i].name;
+        i += 1;
+    }
+    out
+}
+
+/// The registered operator of a node (default ONNX domain only).
+pub(super) fn lookup(node: &pb::NodeProto) -> Option<&'static OpDef> {
+    if !(node.domain.is_empty() || node.domain == "ai.onnx") {
+        return None;
+    }
+    OPS.iter().find(|o| o.name == node.op_type)
+}
+
+/// The operators converted in every use: what `supports --onnx-operators` claims.
+pub fn claimed_operators() -> Vec<&'static str> {
+    OPS.iter().filter(|o| o.scope == Scope::Every).map(|o| o.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_is_sorted_and_claims_only_operators_converted_in_every_use() {
+        assert!(OPS.windows(2).all(|w| w[0].name < w[1].name), "sorted, no duplicates");
+        assert_eq!(SUPPORTED_OPS.len(), OPS.len());
+        let claimed = claimed_operators();
+        for partial in ["Cast", "Concat", "Div", "Equal", "Greater", "Less", "LogSoftmax", "Mul", "Shape", "Softmax"] {
+            assert!(SUPPORTED_OPS.contains(&partial) && !claimed.contains(&partial), "{partial}");
+        }
+        assert_eq!(claimed.len(), OPS.len() - 11);
+    }
+}
