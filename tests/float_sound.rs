@@ -178,3 +178,48 @@ fn networks_outside_the_float32_model_are_refused_with_a_message() {
     let nb = bounds::compute(&unfolded.network, &region, Method::Interval).unwrap();
     assert!(float32::FloatErrors::new(&unfolded.network, &nb).is_ok());
 }
+
+fn example(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("vnnlib-examples").join(name).display().to_string()
+}
+
+#[test]
+fn every_command_takes_the_flag_and_lrom_specs_take_the_key() {
+    let (net, data) =
+        (fixture("twin_mlp.onnx").display().to_string(), fixture("twin_mlp_data.csv").display().to_string());
+    let bounds = |extra: &[&str]| {
+        let (ok, out, err) = run_cli(&[&["bounds", &net, "--data", &data, "--delta", "0", "--json"], extra].concat());
+        assert!(ok, "{err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        floats(&doc["output_lower"])
+    };
+    let (real, sound) = (bounds(&[]), bounds(&["--float-sound"]));
+    assert!(real.iter().zip(&sound).all(|(r, s)| s < r && r - s < 1e-5), "{real:?} {sound:?}");
+    let prune = fixture("twin_mlp_prune50.onnx").display().to_string();
+    let lrom = ["lrom", &net, &prune, "--data", &data, "--samples", "0..3", "--delta", "0.01", "--float-sound"];
+    let (ok, out, err) = run_cli(&lrom);
+    assert!(ok && out.contains("established"), "{err}");
+    let (ok, out, err) = run_cli(&["robust", &net, "--data", &data, "--samples", "0..3", "--float-sound"]);
+    assert!(ok && out.contains("verified"), "{err}");
+    // a margin with room stays unsat; identical twins' LROM is 0 in real arithmetic, but the
+    // float32 error bound leaves "< 0" open
+    let query = |q: &str, nets: &[String], extra: &[&str]| {
+        let mut args = vec!["verify".to_string(), example(q)];
+        nets.iter().for_each(|n| args.extend(["--network".to_string(), n.clone()]));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let (ok, out, err) = run_cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(ok, "{err}");
+        out.lines().next().unwrap_or_default().to_string()
+    };
+    assert_eq!(query("robust_row0_v1.vnnlib", &[format!("N={net}")], &["--float-sound"]), "unsat");
+    let twins = [format!("N1={net}"), format!("N2={}", fixture("twin_mlp_same.onnx").display())];
+    assert_eq!(query("twin_v2.vnnlib", &twins, &[]), "unsat");
+    let open = query("twin_v2.vnnlib", &twins, &["--float-sound", "--timeout", "2"]);
+    assert!(open == "unknown" || open == "timed-out", "{open}");
+    let spec = std::env::temp_dir().join(format!("twinverify-float-sound-{}.yaml", std::process::id()));
+    let text = format!("networks: [{{name: a, path: {net}}}, {{name: b, path: {prune}}}]\ndata: {{csv: {data}}}\ndelta: 0.01\nfloat_sound: true\n");
+    std::fs::write(&spec, text).unwrap();
+    let loaded = twinverify::spec::Spec::load(&spec).unwrap();
+    std::fs::remove_file(&spec).unwrap();
+    assert!(loaded.float_sound);
+}
