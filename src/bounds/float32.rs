@@ -4,7 +4,7 @@
 //! With `v` the IR in real arithmetic and `v̂` its float32 evaluation, `e[p][i] ≥ |v̂ − v|` at
 //! position `p` for every input of the region (whose bounds on `v` are given):
 //! * input: the rounding of a real input to float32, `u·|x| + η` (`u = 2⁻²⁴`);
-//! * affine row of `n` terms: `γ_{n+K}·(Σ|w|·(|v| + e) + |b|) + Σ|w|·e + (n+K)·η` — the sum
+//! * affine row of `n` terms: `γ_{n+K}·(Σ|w|·(|v| + e) + |b|) + Σ|w|·e + 2(n+K)·η` — the sum
 //!   rounded in any order (Higham's `γₙ = nu/(1 − nu)`), `K` extra roundings per term (a Gemm's
 //!   alpha/beta, a division done as a multiplication by a rounded reciprocal, an average's
 //!   division), plus the earlier errors carried through `|W|`;
@@ -12,6 +12,8 @@
 //!   error of its window, index maps move errors. `η = 2⁻¹²⁶` per operation covers underflow even
 //!   with subnormals flushed to zero.
 //!
+//! The runtime is assumed to compute each node as float32 sums of products (any order, FMA and
+//! blocking included), not by Winograd, Strassen, FFT or reduced-precision (TF32) kernels.
 //! It needs one IR layer per ONNX node (`onnx::load_float32`): a layer folded from several nodes
 //! rounds in float32 at places the folded map no longer shows.
 
@@ -136,7 +138,7 @@ fn affine_row(a: &Affine, i: usize, x: &Interval, e: &[f64]) -> (f64, f64) {
         size.add(w.abs(), add_up(magnitude(x.lower[c], x.upper[c]), e[c]));
         carried.add(w.abs(), e[c]);
     }
-    let mut local = Acc::new(n as f64 * UNDERFLOW);
+    let mut local = Acc::new(2.0 * n as f64 * UNDERFLOW); // a product and an addition per term
     local.add(gamma32(n), size.upper());
     let local = local.upper();
     (local, add_up(carried.upper(), local))
