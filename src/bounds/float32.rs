@@ -171,10 +171,10 @@ impl Gradient {
                 }
             }
             Layer::Relu => {
-                for k in 0..n {
-                    if e[k] <= x.lower[k] {
+                for (k, &e) in e.iter().enumerate() {
+                    if e <= x.lower[k] {
                         add(k, self.mid[k], self.rad[k], 1.0); // active for real and float values
-                    } else if e[k] > -x.upper[k] {
+                    } else if e > -x.upper[k] {
                         let (m, r) = self.hull_with_zero(k);
                         add(k, m, r, 1.0);
                     }
