@@ -98,8 +98,7 @@ impl Relaxation {
             return;
         }
         self.advance(net, nb, j + 1);
-        let mut cfg = opts.solver.clone();
-        cfg.threads = Some(1);
+        let cfg = &opts.solver;
         let jobs: Vec<(usize, Sense)> =
             unstable.iter().flat_map(|&i| [(i, Sense::Minimise), (i, Sense::Maximise)]).collect();
         let (lp, exprs) = (&self.prefix.lp, &self.prefix.exprs);
@@ -107,11 +106,11 @@ impl Relaxation {
         let results = crate::par::map_with(
             &jobs,
             true,
-            || opts.warm_start.then(|| solve::Session::new(lp, &cfg, !opts.materialize_affine)),
+            || opts.warm_start.then(|| solve::Session::new(lp, cfg, !opts.materialize_affine)),
             |session, &(i, sense)| {
                 let sol = match session {
                     Some(s) => s.as_mut().ok()?.solve(&exprs[i], sense).ok()?,
-                    None => solve::solve(lp, &exprs[i], sense, &cfg).ok()?,
+                    None => solve::solve(lp, &exprs[i], sense, cfg).ok()?,
                 };
                 sol.row_duals.map(|d| certify::bound(lp, &exprs[i], sense, &d))
             },

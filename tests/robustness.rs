@@ -23,7 +23,8 @@ fn verdicts_agree_with_sampling_and_grow_monotonically() {
         let mut previous = Robustness::Verified;
         for delta in [0.01, 0.05, 0.2] {
             let v =
-                check(net, &runner, &x, label, delta, Some((0.0, 1.0)), Method::Lp, &SolverConfig::default()).unwrap();
+                check(net, &runner, &x, label, delta, Some((0.0, 1.0)), Method::Lp, &SolverConfig::default(), false)
+                    .unwrap();
             if v == Robustness::Verified {
                 verified += 1;
                 assert_eq!(previous, Robustness::Verified, "a smaller region was not verified");

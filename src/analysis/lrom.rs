@@ -35,6 +35,8 @@ pub struct LromConfig {
     pub parallel: bool,
     /// Re-solve one model per worker from the previous basis (else a fresh model per LP).
     pub warm_start: bool,
+    /// Certified bounds also hold for float32 inference (networks from `onnx::load_float32`).
+    pub float_sound: bool,
 }
 
 impl LromConfig {
@@ -62,6 +64,7 @@ impl Default for LromConfig {
             threshold: 0.0,
             parallel: true,
             warm_start: true,
+            float_sound: false,
         }
     }
 }
@@ -131,7 +134,7 @@ pub fn analyse(
         _ => JointModel::build(&nets, &nbr, &[], &cfg.encode),
     };
     let anchor = clip(x, &region);
-    let joint = Region::new(&nets, runners, &nbr, &model, &anchor);
+    let joint = Region::new(&nets, runners, &nbr, &model, &anchor).float_sound_if(cfg.float_sound)?;
     // the independent baseline's single-network models do not depend on the class pair
     let single_models: Vec<JointModel> = match cfg.independent {
         true => (0..2).map(|k| JointModel::build(&[nets[k]], &[nbr[k]], &[], &cfg.encode)).collect(),
@@ -140,8 +143,10 @@ pub fn analyse(
     let singles: Vec<Region> = single_models
         .iter()
         .enumerate()
-        .map(|(k, m)| Region::new(&nets[k..=k], &runners[k..=k], &nbr[k..=k], m, &anchor))
-        .collect();
+        .map(|(k, m)| {
+            Region::new(&nets[k..=k], &runners[k..=k], &nbr[k..=k], m, &anchor).float_sound_if(cfg.float_sound)
+        })
+        .collect::<Result<_>>()?;
     let solver = cfg.solve.then_some(&cfg.solver);
     let classes = nets[0].output_size();
     let pairs: Vec<(usize, usize)> = if cfg.all_pairs {
@@ -193,14 +198,15 @@ fn independent_range(singles: &[Region], c: usize, j: usize, cfg: &LromConfig) -
 
 /// Minimum of N1's margin over the part of the region where N2's margin is ≥ 0.
 fn implication_only(joint: &Region, c: usize, j: usize, cfg: &LromConfig) -> Extremum {
+    let n2_margin = OutputObjective { terms: vec![(1.0, 1, c), (-1.0, 1, j)], constant: 0.0 };
     let mut model = joint.model.clone();
-    let n2_margin = model.objective(&[(1.0, 1, c), (-1.0, 1, j)], 0.0);
-    model.constrain(n2_margin, RowKind::Ge, 0.0);
+    // float-sound: N2's float32 margin ≥ 0 only says its real margin is ≥ −(its float32 error)
+    let row = model.objective(&n2_margin.terms, 0.0);
+    model.constrain(row, RowKind::Ge, -joint.float_error_of(&n2_margin));
     let region = joint.with_model(&model);
     let n1_margin = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j)], constant: 0.0 };
     let mut best = region.optimise(&n1_margin, Sense::Minimise, cfg.solve.then_some(&cfg.solver));
     // the witness must lie where N2's margin is ≥ 0, else it attains nothing for this problem
-    let n2_margin = OutputObjective { terms: vec![(1.0, 1, c), (-1.0, 1, j)], constant: 0.0 };
     if region.checked_value(&n2_margin, &best.witness).is_none_or(|m| m < 0.0) {
         best.attained = f64::NAN;
         best.note = Some("no checked point with N2's margin ≥ 0 was found".into());

@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+use crate::bounds::float32::{self, FloatErrors};
 use crate::bounds::symbolic::{backsubstitute_to, Forms};
 use crate::bounds::{Interval, NetworkBounds};
 use crate::encode::JointModel;
@@ -33,6 +34,26 @@ impl OutputObjective {
         self.constant + self.terms.iter().map(|&(w, n, i)| w * outs[n][i]).sum::<f64>()
     }
 
+    /// The objective's coefficients on network `n`'s outputs (`size` of them), times `sign`.
+    pub fn coefficients(&self, n: usize, size: usize, sign: f64) -> Vec<f64> {
+        let mut coeffs = vec![0.0; size];
+        self.terms.iter().filter(|t| t.1 == n).for_each(|&(w, _, i)| coeffs[i] += sign * w);
+        coeffs
+    }
+
+    /// How far the objective of float32 outputs can lie from its value in real arithmetic, given
+    /// each network's float32 error bounds on `bounds`.
+    pub fn float_error(&self, nets: &[&Network], bounds: &[&NetworkBounds], errors: &[FloatErrors]) -> f64 {
+        let mut total = crate::round::Acc::new(0.0);
+        for (n, net) in nets.iter().enumerate() {
+            let coeffs = self.coefficients(n, net.output_size(), 1.0);
+            if coeffs.iter().any(|&c| c != 0.0) {
+                total.add(errors[n].objective(net, bounds[n], &coeffs), 1.0);
+            }
+        }
+        total.upper()
+    }
+
     /// Value through the IR (f64).
     pub fn eval(&self, nets: &[&Network], x: &[f64]) -> Result<f64> {
         let outs = nets.iter().map(|n| n.forward(x)).collect::<Result<Vec<_>>>()?;
@@ -49,8 +70,7 @@ impl OutputObjective {
         let mut at_split: Vec<Forms> = Vec::new();
         let mut at_input: Vec<Forms> = Vec::new();
         for (n, net) in nets.iter().enumerate() {
-            let mut coeffs = vec![0.0; net.output_size()];
-            self.terms.iter().filter(|t| t.1 == n).for_each(|&(w, _, i)| coeffs[i] += sign * w);
+            let coeffs = self.coefficients(n, net.output_size(), sign);
             if coeffs.iter().all(|&c| c == 0.0) {
                 continue;
             }
@@ -117,6 +137,9 @@ pub struct Region<'a> {
     pub anchor: &'a [f64],
     /// Every network's outputs at the anchor, through the IR and through tract.
     anchor_outputs: Option<Outputs>,
+    /// Float32-sound mode: bounds on each network's output rounding error (`bounds::float32`),
+    /// by which every certified bound is widened.
+    float_error: Option<std::sync::Arc<Vec<FloatErrors>>>,
 }
 
 /// Outputs of every network at one point: (IR, tract).
@@ -133,9 +156,31 @@ impl<'a> Region<'a> {
         model: &'a JointModel,
         anchor: &'a [f64],
     ) -> Region<'a> {
-        let mut r = Region { nets, runners, bounds, model, anchor, anchor_outputs: None };
+        let mut r = Region { nets, runners, bounds, model, anchor, anchor_outputs: None, float_error: None };
         r.anchor_outputs = r.outputs(anchor);
         r
+    }
+
+    /// Float32-sound certified bounds: each one also holds for float32 inference of the networks
+    /// (`onnx::load_float32`), whatever its summation order. Fails for networks with folded layers.
+    pub fn float_sound(mut self) -> Result<Region<'a>> {
+        let errors = self.nets.iter().zip(self.bounds).map(|(n, b)| FloatErrors::new(n, b));
+        self.float_error = Some(std::sync::Arc::new(errors.collect::<Result<Vec<_>>>()?));
+        Ok(self)
+    }
+
+    /// `float_sound` when `on`.
+    pub fn float_sound_if(self, on: bool) -> Result<Region<'a>> {
+        if on {
+            self.float_sound()
+        } else {
+            Ok(self)
+        }
+    }
+
+    /// How far `obj` of float32 outputs can lie from its real value (0 unless float-sound).
+    pub fn float_error_of(&self, obj: &OutputObjective) -> f64 {
+        self.float_error.as_ref().map_or(0.0, |e| obj.float_error(self.nets, self.bounds, e))
     }
 
     /// The same region over another model of it (e.g. with an extra constraint).
@@ -180,6 +225,17 @@ impl<'a> Region<'a> {
 
     /// Certified extremum of `obj`, solving with `session` (a session of this region's model).
     pub fn optimise_with(&self, obj: &OutputObjective, sense: Sense, session: Option<&mut solve::Session>) -> Extremum {
+        let mut best = self.optimise_real(obj, sense, session);
+        let e = self.float_error_of(obj);
+        best.certified = match sense {
+            Sense::Minimise => -float32::add_up(-best.certified, e),
+            Sense::Maximise => float32::add_up(best.certified, e),
+        };
+        best
+    }
+
+    /// `optimise_with` for the networks in real arithmetic.
+    fn optimise_real(&self, obj: &OutputObjective, sense: Sense, session: Option<&mut solve::Session>) -> Extremum {
         let better = |a: f64, b: f64| if sense == Sense::Minimise { a < b } else { a > b };
         let symbolic = obj.symbolic_bound(self.nets, self.bounds, sense);
         let mut best = Extremum {

@@ -25,7 +25,8 @@ pub enum Robustness {
 }
 
 #[allow(clippy::too_many_arguments)]
-/// Decides robustness of `net` around `x` (class `label`) within radius `delta` ∩ `domain`.
+/// Decides robustness of `net` around `x` (class `label`) within radius `delta` ∩ `domain`; with
+/// `float_sound`, for float32 inference too (`net` from `onnx::load_float32`).
 pub fn check(
     net: &Network,
     runner: &TractRunner,
@@ -35,6 +36,7 @@ pub fn check(
     domain: Option<(f64, f64)>,
     bounds_method: Method,
     solver: &SolverConfig,
+    float_sound: bool,
 ) -> Result<Robustness> {
     check_label(net, label)?;
     let region = Interval::around(x, delta, domain)?;
@@ -42,7 +44,7 @@ pub fn check(
     let model = JointModel::build(&[net], &[&nb], &[], &EncodeOptions::default());
     let anchor = clip(x, &region);
     let (nets, runners, nbs) = ([net], [runner.clone()], [&nb]);
-    let r = Region::new(&nets, &runners, &nbs, &model, &anchor);
+    let r = Region::new(&nets, &runners, &nbs, &model, &anchor).float_sound_if(float_sound)?;
     let mut session = Session::new(&model.lp, solver, true).ok();
     let mut verdict = Robustness::Verified;
     for j in (0..net.output_size()).filter(|&j| j != label) {

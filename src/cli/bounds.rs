@@ -30,13 +30,16 @@ pub struct BoundsArgs {
     pub method: Method,
     #[command(flatten)]
     pub solver: SolverArgs,
+    /// Bounds of the values float32 inference computes (onnxruntime, tract, PyTorch).
+    #[arg(long)]
+    pub float_sound: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: BoundsArgs) -> Result<()> {
-    let net = onnx::load_network(&args.net)?;
+    let net = onnx::load_as(&args.net, args.float_sound)?.network;
     let (x, _) = args.point.resolve()?;
     let region = Interval::around(&x, args.delta, args.domain)?;
     let start = Instant::now();
@@ -45,12 +48,15 @@ pub fn run(args: BoundsArgs) -> Result<()> {
         materialize_affine: false,
         warm_start: true,
     };
-    let nb = tighten::compute(&net, &region, args.method, &lp)?;
+    let mut nb = tighten::compute(&net, &region, args.method, &lp)?;
+    if args.float_sound {
+        nb = bounds::float32::widen(&net, &nb)?;
+    }
     let seconds = start.elapsed().as_secs_f64();
     let stats = bounds::relu_stats(&net, &nb);
     let out = nb.output();
     if args.json {
-        let doc = json!({"network": net.name, "method": args.method, "delta": args.delta, "seconds": seconds,
+        let doc = json!({"network": net.name, "method": args.method, "delta": args.delta, "float_sound": args.float_sound, "seconds": seconds,
             "relu_layers": stats, "output_lower": out.lower, "output_upper": out.upper});
         println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of plain values"));
         return Ok(());

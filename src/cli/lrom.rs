@@ -70,6 +70,9 @@ pub struct LromArgs {
     /// Paper-faithful encoding: every affine output gets a variable and an equality row.
     #[arg(long)]
     pub materialize: bool,
+    /// Certified bounds also hold for float32 inference (onnxruntime, tract, PyTorch).
+    #[arg(long)]
+    pub float_sound: bool,
     /// Implication is established when every certified LROM minimum is ≥ this.
     #[arg(long, value_parser = super::args::parse_finite)]
     pub threshold: Option<f64>,
@@ -128,6 +131,7 @@ fn spec(args: &LromArgs) -> Result<Spec> {
     spec.include_misclassified |= args.include_misclassified;
     spec.implication_only |= args.implication_only;
     spec.solve &= !args.no_solve;
+    spec.float_sound |= args.float_sound;
     if args.no_independent {
         spec.independent = Some(false);
     }
@@ -152,7 +156,7 @@ fn spec(args: &LromArgs) -> Result<Spec> {
 
 pub fn run(args: LromArgs) -> Result<()> {
     let spec = spec(&args)?;
-    let models = spec.networks.iter().map(|n| onnx::load(&n.path)).collect::<Result<Vec<_>>>()?;
+    let models = spec.networks.iter().map(|n| onnx::load_as(&n.path, spec.float_sound)).collect::<Result<Vec<_>>>()?;
     for m in &models[1..] {
         models[0].network.check_compatible(&m.network)?;
     }
@@ -181,6 +185,7 @@ pub fn run(args: LromArgs) -> Result<()> {
         threshold: spec.threshold,
         parallel: true,
         warm_start: true,
+        float_sound: spec.float_sound,
     };
     let pairs = spec.pair_indices()?;
     let deltas = spec.delta.values();

@@ -39,10 +39,13 @@ pub struct RobustArgs {
     pub bounds: Method,
     #[command(flatten)]
     pub solver: SolverArgs,
+    /// Certified margins also hold for float32 inference (onnxruntime, tract, PyTorch).
+    #[arg(long)]
+    pub float_sound: bool,
 }
 
 pub fn run(args: RobustArgs) -> Result<()> {
-    let model = onnx::load(&args.net)?;
+    let model = onnx::load_as(&args.net, args.float_sound)?;
     let runner = TractRunner::new(&model)?;
     let net = &model.network;
     let all = read_samples(&args.data, parse_scale(&args.scale)?)?;
@@ -65,7 +68,8 @@ pub fn run(args: RobustArgs) -> Result<()> {
                 continue;
             }
             let t = Instant::now();
-            let r = check(net, &runner, &s.features, s.label, delta, args.domain, args.bounds, &solver)?;
+            let r =
+                check(net, &runner, &s.features, s.label, delta, args.domain, args.bounds, &solver, args.float_sound)?;
             secs.push(t.elapsed().as_secs_f64());
             counts[r as usize] += 1;
         }

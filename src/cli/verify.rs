@@ -35,6 +35,10 @@ pub struct VerifyArgs {
     /// Split input coordinates when the (joint) input has at most this many variables.
     #[arg(long, default_value_t = VerifyOptions::default().split_dims)]
     pub split_dims: usize,
+    /// `unsat` also for float32 inference (onnxruntime, tract, PyTorch), not only for the
+    /// networks in real arithmetic.
+    #[arg(long)]
+    pub float_sound: bool,
     #[command(flatten)]
     pub solver: SolverArgs,
 }
@@ -86,13 +90,14 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         start_watchdog(Duration::from_secs_f64(0.9 * t));
     }
     let query = vnnlib::parse_file(&args.query).map_err(|e| Error::Input(e.to_string()))?;
-    let bound = verify::bind(&query, &args.networks)?;
+    let bound = verify::bind_as(&query, &args.networks, args.float_sound)?;
     let nets: Vec<&crate::ir::Network> = bound.models.iter().map(|m| &m.network).collect();
     let checker = Checker { nets: &nets, runners: &bound.runners, space: &bound.space };
     let opts = VerifyOptions {
         solver: args.solver.apply(Default::default()),
         deadline: args.timeout.map(|t| start + Duration::from_secs_f64(0.7 * t)),
         split_dims: args.split_dims,
+        float_sound: args.float_sound,
         ..Default::default()
     };
     let answer = verify::verify(&checker, &bound.disjuncts, &opts)?;

@@ -43,7 +43,21 @@ impl OnnxModel {
 
 /// Reads an ONNX classifier and converts it to the (simplified) layer IR.
 pub fn load(path: impl AsRef<Path>) -> Result<OnnxModel> {
-    let path = path.as_ref();
+    load_with(path.as_ref(), false)
+}
+
+/// Reads an ONNX classifier for float32-sound analysis (`bounds::float32`): one IR layer per
+/// ONNX node (nothing folded), and only graphs that compute in float32 throughout.
+pub fn load_float32(path: impl AsRef<Path>) -> Result<OnnxModel> {
+    load_with(path.as_ref(), true)
+}
+
+/// `load_float32` when `float32`, else `load`.
+pub fn load_as(path: impl AsRef<Path>, float32: bool) -> Result<OnnxModel> {
+    load_with(path.as_ref(), float32)
+}
+
+fn load_with(path: &Path, float32: bool) -> Result<OnnxModel> {
     let model = proto::read_model(path)?;
     let graph = proto::graph(&model, path)?;
     let initializers: std::collections::HashSet<&str> = graph.initializer.iter().map(|i| i.name.as_str()).collect();
@@ -54,12 +68,17 @@ pub fn load(path: impl AsRef<Path>) -> Result<OnnxModel> {
         return Err(malformed(format!("the graph has {} inputs {names:?}; exactly one is supported", inputs.len())));
     };
     let input_shape = proto::input_shape(input).map_err(malformed)?;
+    if float32 {
+        proto::check_float32(graph).map_err(|reason| Error::Input(format!("{}: {reason}", path.display())))?;
+    }
     let converted = convert::Converter::new(path, graph, &input.name, &input_shape)?.run(graph)?;
     let name = path.file_stem().map_or_else(|| "network".into(), |s| s.to_string_lossy().into_owned());
     let mut network = Network { name, input_shape, layers: converted.layers, notes: converted.notes };
     if let Some(last) = network.layers.last_mut() {
         last.output_shape = converted.output_shape.clone();
-        network.simplify();
+        if !float32 {
+            network.simplify();
+        }
     }
     if network.layers.is_empty() {
         // only reshapes (Flatten, Identity, ...): the output is the input, one identity layer

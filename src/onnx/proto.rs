@@ -190,3 +190,30 @@ pub fn input_shape(info: &pb::ValueInfoProto) -> std::result::Result<Vec<usize>,
     super::consts::checked_numel(&shape).map_err(|e| format!("input '{}': {e}", info.name))?;
     Ok(shape)
 }
+
+/// Whether float32 inference of `graph` follows the float32 error model of `bounds::float32`:
+/// no other float type (float16, double, bfloat16 weights or casts) and no BatchNormalization
+/// (its square root and division round in ways the folded affine map does not show).
+pub fn check_float32(graph: &pb::GraphProto) -> std::result::Result<(), String> {
+    const OTHER_FLOATS: [DataType; 3] = [DataType::Float16, DataType::Double, DataType::Bfloat16];
+    let other = |t: i32| OTHER_FLOATS.iter().any(|&d| d as i32 == t);
+    if let Some(t) = graph.initializer.iter().find(|t| other(t.data_type)) {
+        return Err(format!(
+            "--float-sound: initializer '{}' has ONNX type {}; only float32 arithmetic is modelled",
+            t.name, t.data_type
+        ));
+    }
+    for (idx, node) in graph.node.iter().enumerate() {
+        let cast_to_other =
+            node.op_type == "Cast" && node.attribute.iter().any(|a| a.name == "to" && other(a.i as i32));
+        if cast_to_other || node.op_type == "BatchNormalization" {
+            return Err(format!(
+                "--float-sound: node '{}' ({}) is not covered by the float32 error model (float32 \
+                 arithmetic only, no BatchNormalization)",
+                node_label(idx, node),
+                node.op_type
+            ));
+        }
+    }
+    Ok(())
+}

@@ -2,6 +2,7 @@
 //! re-solves it for each new objective from the previous basis (good_lp's solve consumes its
 //! model, so re-solves go to the `highs` crate directly; models for files still go via good_lp).
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use highs::{HighsModelStatus, HighsSolutionStatus, Model, RowProblem, Sense as HSense};
@@ -42,8 +43,10 @@ impl Session {
         if warm {
             model.try_set_option("presolve", "off").map_err(|_| err("cannot switch presolve off"))?;
         }
-        if let Some(n) = cfg.threads {
-            model.try_set_option("threads", n as i32).map_err(|_| err("invalid thread count"))?;
+        model.try_set_option("threads", scheduler_threads(cfg)).map_err(|_| err("invalid thread count"))?;
+        if lp.integer_count() == 0 {
+            // serial dual simplex: an LP's answer must not depend on the thread count
+            model.try_set_option("parallel", "off").map_err(|_| err("cannot switch parallel simplex off"))?;
         }
         if let Some(g) = cfg.mip_gap {
             model.try_set_option("mip_rel_gap", g).map_err(|_| err("invalid MIP gap"))?;
@@ -115,6 +118,15 @@ impl Session {
         self.model = Some(Model::from(solved));
         Ok(Solution { objective: objective.eval(&primal), status, primal, row_duals, seconds: 0.0 })
     }
+}
+
+/// HiGHS runs every instance of a process on one global scheduler, sized by the first solve; an
+/// instance asking for another size fails, and leaving the size to HiGHS (0) made the first
+/// analysis of a process differ from the next ones. So the first configured count (1 unless
+/// `threads` is given) is kept for the whole process and passed to every instance.
+fn scheduler_threads(cfg: &SolverConfig) -> i32 {
+    static THREADS: OnceLock<i32> = OnceLock::new();
+    *THREADS.get_or_init(|| cfg.threads.map_or(1, |n| n.clamp(1, i32::MAX as u32) as i32))
 }
 
 fn describe(s: &Status) -> String {

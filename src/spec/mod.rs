@@ -49,6 +49,9 @@ pub struct Spec {
     pub implication_only: bool,
     #[serde(default)]
     pub threshold: f64,
+    /// Certified bounds also hold for float32 inference (default false; see `--float-sound`).
+    #[serde(default)]
+    pub float_sound: bool,
     #[serde(default)]
     pub solver: SolverConfig,
     #[serde(default)]
@@ -235,6 +238,7 @@ impl Spec {
             independent: None,
             implication_only: false,
             threshold: 0.0,
+            float_sound: false,
             solver: SolverConfig::default(),
             output: OutputSpec::default(),
         }

@@ -64,6 +64,11 @@ fn files_for(q: &Query, files: &[(String, PathBuf)]) -> Result<Vec<PathBuf>> {
 
 /// Checks the query against the supported fragment and the networks, and builds the items.
 pub fn bind(q: &Query, files: &[(String, PathBuf)]) -> Result<Bound> {
+    bind_as(q, files, false)
+}
+
+/// `bind`, the networks read by `onnx::load_float32` when `float32` (for `--float-sound`).
+pub fn bind_as(q: &Query, files: &[(String, PathBuf)], float32: bool) -> Result<Bound> {
     let paths = files_for(q, files)?;
     let mut models = Vec::new();
     let mut runners = Vec::new();
@@ -92,7 +97,7 @@ pub fn bind(q: &Query, files: &[(String, PathBuf)]) -> Result<Bound> {
         }
         let model = match models.iter().zip(&paths).find(|(_, p)| *p == path) {
             Some((m, _)) => OnnxModel::clone(m),
-            None => onnx::load(path)?,
+            None => onnx::load_as(path, float32)?,
         };
         if model.drops_softmax() {
             return Err(unsupported(format!(

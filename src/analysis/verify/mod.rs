@@ -14,7 +14,7 @@ mod search;
 mod space;
 mod witness;
 
-pub use bind::{bind, Bound};
+pub use bind::{bind, bind_as, Bound};
 pub use space::{input_space, items, InputSpace};
 pub use witness::{Checker, Witness};
 
@@ -89,6 +89,9 @@ pub struct VerifyOptions {
     pub max_boxes: usize,
     /// Gradient-search steps per start point.
     pub attack_steps: usize,
+    /// `unsat` also for float32 inference (networks from `onnx::load_float32`): each item is
+    /// proved violated by more than its outputs' float32 error bound.
+    pub float_sound: bool,
 }
 
 impl Default for VerifyOptions {
@@ -99,6 +102,7 @@ impl Default for VerifyOptions {
             split_dims: 16,
             max_boxes: 20_000,
             attack_steps: 40,
+            float_sound: false,
         }
     }
 }
@@ -141,7 +145,7 @@ fn expired(opts: &VerifyOptions) -> bool {
 /// Decides `OR_k AND disjuncts[k]` over `space` (see the module documentation).
 pub fn verify(checker: &Checker, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Result<Answer> {
     let space = checker.space;
-    let ctx = Context::new(*checker, &opts.solver);
+    let ctx = Context::new(*checker, &opts.solver, opts.float_sound);
     let mut open = Vec::new();
     let mut notes = Vec::new();
     for items in disjuncts {
@@ -241,7 +245,7 @@ fn deepen(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
         let left = end.saturating_duration_since(Instant::now()).as_secs_f64();
         milp.time_limit = Some(milp.time_limit.map_or(left, |t| t.min(left)).max(0.1));
     }
-    let exact = Context::new(ctx.checker, &milp);
+    let exact = Context::new(ctx.checker, &milp, opts.float_sound);
     match exact.solve_with(&d.root, &nbs, items, Mode::Exact)? {
         BoxResult::Sat(w) => Ok(BoxResult::Sat(w)),
         BoxResult::Open { note: Some(n), lower, point } if n.contains("MILP") => {

@@ -5,7 +5,7 @@
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
-use super::search::{refutes, BoxResult, Context};
+use super::search::{BoxResult, Context};
 use super::{Item, Queued};
 use crate::bounds::{Interval, NetworkBounds};
 use crate::encode::Mode;
@@ -89,7 +89,6 @@ pub fn relu_bab(
                     if let Some(w) = ctx.checker.attack(&point, root, items, 4) {
                         return Ok(BoxResult::Sat(w));
                     }
-                    debug_assert!(!refutes(lower, items));
                     nodes.push(child);
                     queue.push(Queued { lower, node: nodes.len() - 1 });
                 }

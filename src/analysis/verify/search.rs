@@ -5,6 +5,8 @@ use std::cell::RefCell;
 
 use super::witness::{Checker, Witness};
 use super::Item;
+use crate::analysis::objective::OutputObjective;
+use crate::bounds::float32::{self, FloatErrors};
 use crate::bounds::{self, Interval, Method, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
 use crate::error::Result;
@@ -33,6 +35,8 @@ pub fn refutes(lower: f64, items: &[Item]) -> bool {
 pub struct Context<'a> {
     pub checker: Checker<'a>,
     pub solver: &'a SolverConfig,
+    /// Refute items by more than their float32 error (see `VerifyOptions::float_sound`).
+    float_sound: bool,
     /// Bounds already computed for a box (disjuncts of one query usually share their box).
     cache: RefCell<Vec<(Interval, Method, Vec<NetworkBounds>)>>,
 }
@@ -45,8 +49,24 @@ struct BoxModel {
 }
 
 impl<'a> Context<'a> {
-    pub fn new(checker: Checker<'a>, solver: &'a SolverConfig) -> Context<'a> {
-        Context { checker, solver, cache: RefCell::new(Vec::new()) }
+    pub fn new(checker: Checker<'a>, solver: &'a SolverConfig, float_sound: bool) -> Context<'a> {
+        Context { checker, solver, float_sound, cache: RefCell::new(Vec::new()) }
+    }
+
+    /// The items to refute: in float-sound mode each one tightened by the float32 error bound of
+    /// its outputs on these bounds, so that refuting it refutes the float32 outputs too.
+    fn to_refute(&self, nbs: &[NetworkBounds], items: &[Item]) -> Result<Vec<Item>> {
+        if !self.float_sound {
+            return Ok(items.to_vec());
+        }
+        let nets = self.checker.nets;
+        let errors = nets.iter().zip(nbs).map(|(n, b)| FloatErrors::new(n, b)).collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&NetworkBounds> = nbs.iter().collect();
+        let tightened = |it: &Item| {
+            let objective = OutputObjective { terms: it.outputs.clone(), constant: 0.0 };
+            Item { rhs: float32::add_up(it.rhs, objective.float_error(nets, &refs, &errors)), ..it.clone() }
+        };
+        Ok(items.iter().map(tightened).collect())
     }
 
     /// The networks' bounds on box `b` (remembered for the last few boxes).
@@ -122,7 +142,8 @@ impl<'a> Context<'a> {
 
     /// As `solve_box`, with the networks' bounds given.
     pub fn solve_with(&self, b: &Interval, nbs: &[NetworkBounds], items: &[Item], mode: Mode) -> Result<BoxResult> {
-        let BoxModel { model, objective } = self.model(b, nbs, items, mode);
+        let refuted = self.to_refute(nbs, items)?;
+        let BoxModel { model, objective } = self.model(b, nbs, &refuted, mode);
         let centre: Vec<f64> = (0..b.len()).map(|g| 0.5 * (b.lower[g] + b.upper[g])).collect();
         let mut session = match Session::new(&model.lp, self.solver, false) {
             Ok(s) => s,
@@ -155,7 +176,7 @@ impl<'a> Context<'a> {
         if mode == Mode::Exact && sol.status == Status::Optimal && sol.objective > 0.0 {
             note = Some(format!("the MILP's optimum {:.6e} > 0 says unsat, but it is not certified", sol.objective));
         }
-        if refutes(lower, items) {
+        if refutes(lower, &refuted) {
             return Ok(BoxResult::Unsat);
         }
         Ok(BoxResult::Open { lower, point, note })
