@@ -1,5 +1,6 @@
 //! twinverify: sound verification of neural-network twins (an original and its compressed copy).
-//! Pipeline: onnx → ir → bounds → encode → solve → analysis → report; `cli` is a thin layer on top.
+//! Pipeline: onnx → ir → bounds → encode → solve → tighten → analysis → report, on the ground
+//! floor `round` (outward rounding); `twins` writes new ONNX twins; `cli` is a thin layer on top.
 
 pub mod analysis;
 pub mod bounds;
