@@ -76,7 +76,11 @@ fn gurobi_and_cplex_files_are_read_by_name_and_their_duals_certify_the_optimum()
             ("text", format!("s/{pi}-0.5/{pi}\"x\"/"), "fallback"),
             ("unknown-row", "s/\"r1\"/\"r7\"/".to_string(), "fallback"),
             ("truncated", "20q".to_string(), "error"),
-            ("status", "s/\"Status\": 2/\"Status\": 9/; s/StatusValue=\"1\"/StatusValue=\"11\"/".to_string(), "stopped"),
+            (
+                "status",
+                "s/\"Status\": 2/\"Status\": 9/; s/StatusValue=\"1\"/StatusValue=\"11\"/".to_string(),
+                "stopped",
+            ),
         ];
         for (name, edit, want) in cases {
             let r = run(name, &edit);
@@ -86,7 +90,10 @@ fn gurobi_and_cplex_files_are_read_by_name_and_their_duals_certify_the_optimum()
                     assert!(b <= 0.6, "{kind} {name}: {b} above the optimum");
                 }
                 ("fallback", Ok(s)) => {
-                    assert!(s.row_duals.is_none() && s.note.as_deref().is_some_and(|n| n.contains("duals")), "{kind} {name}")
+                    assert!(
+                        s.row_duals.is_none() && s.note.as_deref().is_some_and(|n| n.contains("duals")),
+                        "{kind} {name}"
+                    )
                 }
                 // NaN is not JSON: Gurobi's whole file is unreadable
                 ("fallback", Err(e)) => assert!(kind == SolverKind::Gurobi && name == "nan", "{kind} {name}: {e}"),
@@ -131,7 +138,8 @@ fn corrupted_cbc_dual_sections_fall_back_or_fail_and_sampling_never_beats_the_bo
     let mut r = rng(5);
     let sampled = (0..3000)
         .map(|_| {
-            let x: Vec<f64> = (0..c.center.len()).map(|i| r.random_range(c.nb.input.lower[i]..=c.nb.input.upper[i])).collect();
+            let x: Vec<f64> =
+                (0..c.center.len()).map(|i| r.random_range(c.nb.input.lower[i]..=c.nb.input.upper[i])).collect();
             obj.eval(&nets, &x).unwrap()
         })
         .fold(f64::INFINITY, f64::min);
@@ -140,9 +148,21 @@ fn corrupted_cbc_dual_sections_fall_back_or_fail_and_sampling_never_beats_the_bo
     let cases = [
         ("intact", String::new(), Some(Certificate::Dual)),
         ("blank-lines", "sed -i 's/$/\\n/' solution.txt".into(), Some(Certificate::Dual)),
-        ("flipped", format!("awk '{rows} {{$NF = -$NF}} {{print}}' solution.txt > s && mv s solution.txt"), Some(Certificate::Dual)),
-        ("shifted", format!("awk '{rows} {{t = $NF; $NF = p + 0; p = t}} {{print}}' solution.txt > s && mv s solution.txt"), None),
-        ("nan", format!("awk '{rows} {{$NF = \"nan\"}} {{print}}' solution.txt > s && mv s solution.txt"), Some(Certificate::Symbolic)),
+        (
+            "flipped",
+            format!("awk '{rows} {{$NF = -$NF}} {{print}}' solution.txt > s && mv s solution.txt"),
+            Some(Certificate::Dual),
+        ),
+        (
+            "shifted",
+            format!("awk '{rows} {{t = $NF; $NF = p + 0; p = t}} {{print}}' solution.txt > s && mv s solution.txt"),
+            None,
+        ),
+        (
+            "nan",
+            format!("awk '{rows} {{$NF = \"nan\"}} {{print}}' solution.txt > s && mv s solution.txt"),
+            Some(Certificate::Symbolic),
+        ),
         ("truncated", "head -c 300 solution.txt > s && mv s solution.txt".into(), Some(Certificate::Symbolic)),
         ("invalid-utf8", "printf '\\377\\376 x\\n' >> solution.txt".into(), Some(Certificate::Symbolic)),
     ];
@@ -224,7 +244,19 @@ fn solver_faults_are_said_counted_noted_and_give_exit_code_3_unless_accepted() {
         (&hang, None, 3, "cbc killed at the time limit"),
     ] {
         let mut args = vec!["lrom", a.to_str().unwrap(), b.to_str().unwrap(), "--data", data.to_str().unwrap()];
-        args.extend(["--samples", "0", "--delta", "0.05", "--bounds", "symbolic", "--no-independent", "--solver", "cbc"]);
+        args.extend([
+            "--pair",
+            "1,2",
+            "--samples",
+            "0",
+            "--delta",
+            "0.05",
+            "--bounds",
+            "symbolic",
+            "--no-independent",
+            "--solver",
+            "cbc",
+        ]);
         args.extend(["--solver-path", bin.to_str().unwrap(), "--time-limit", "0.2", "--csv", csv.to_str().unwrap()]);
         if let Some(f) = extra {
             args.extend(["--solver-fallback", f]);
@@ -255,7 +287,10 @@ fn solver_options_reach_the_backend_and_malformed_ones_are_rejected() {
         assert!(code.is_some_and(|c| c != 0) && err.contains(needle), "{bad}: {err}");
     }
     let (code, out, err) = cli(&[&base[..], &["--solver-option", "no_such_option=1"]].concat());
-    assert!(code == Some(1) && err.contains("highs rejects the option no_such_option=1") && !out.contains("verified"), "{err}");
+    assert!(
+        code == Some(1) && err.contains("highs rejects the option no_such_option=1") && !out.contains("verified"),
+        "{err}"
+    );
     let (code, out, err) = cli(&[&base[..], &["--solver-option", "simplex_strategy=4"]].concat());
     assert!(code == Some(0) && out.contains("100.0%"), "{out}{err}");
     if !have("cbc") {

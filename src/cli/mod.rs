@@ -99,7 +99,9 @@ pub fn main() -> ExitCode {
     }
     match result {
         Ok(()) if strict => {
-            eprintln!("error: the requested solver failed (exit code {SOLVER_FAULT}; --solver-fallback symbolic accepts it)");
+            eprintln!(
+                "error: the requested solver failed (exit code {SOLVER_FAULT}; --solver-fallback symbolic accepts it)"
+            );
             ExitCode::from(SOLVER_FAULT)
         }
         Ok(()) => ExitCode::SUCCESS,

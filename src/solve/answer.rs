@@ -11,6 +11,9 @@ pub enum FileStatus {
     Stopped(String),
     Infeasible,
     Unbounded,
+    /// No usable point although the model was read (numerical trouble, a limit before any
+    /// feasible point): why.
+    NoSolution(String),
 }
 
 /// A solution file's content: status, column values and (for an LP) row duals by name.

@@ -50,7 +50,8 @@ pub fn read(text: &str) -> Result<FileAnswer, String> {
     let (mut columns, mut rows, mut dual_error) = (Vec::new(), Vec::new(), None);
     for line in lines {
         // "**" marks an infeasible row or column; the numbers follow as usual
-        let tokens: Vec<&str> = line.trim_start_matches(|c: char| c == '*' || c.is_whitespace()).split_whitespace().collect();
+        let tokens: Vec<&str> =
+            line.trim_start_matches(|c: char| c == '*' || c.is_whitespace()).split_whitespace().collect();
         let [_, name, value, dual] = tokens[..] else {
             return Err(format!("CBC solution file: unreadable line '{line}'"));
         };

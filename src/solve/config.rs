@@ -152,9 +152,10 @@ mod tests {
 
     #[test]
     fn options_come_from_yaml_maps_and_key_value_flags_and_bad_ones_are_rejected() {
-        let cfg: SolverConfig =
-            serde_saphyr::from_str("name: cbc\noptions:\n  presolve: \"off\"\n  threads: 2\n  ratio: 0.5\nfallback: symbolic\n")
-                .unwrap();
+        let cfg: SolverConfig = serde_saphyr::from_str(
+            "name: cbc\noptions:\n  presolve: \"off\"\n  threads: 2\n  ratio: 0.5\nfallback: symbolic\n",
+        )
+        .unwrap();
         let text: Vec<String> = cfg.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
         assert_eq!(text, ["presolve=off", "ratio=0.5", "threads=2"]);
         assert_eq!(cfg.fallback, Fallback::Symbolic);

@@ -76,7 +76,8 @@ pub fn read(text: &str) -> Result<FileAnswer, String> {
             .collect()
     };
     let columns = named("variable", "value")?;
-    let rows = named("constraint", "dual").and_then(|r| if r.is_empty() { Err("no constraints".into()) } else { Ok(r) });
+    let rows =
+        named("constraint", "dual").and_then(|r| if r.is_empty() { Err("no constraints".into()) } else { Ok(r) });
     Ok(FileAnswer { status, columns, rows })
 }
 

@@ -71,7 +71,8 @@ fn run_in(
         Err(e) => return Err(fault(cfg, "could not be started", &format!("{}: {e}", binary.display()))),
         Ok(Ended::Killed) => {
             let limit = cfg.time_limit.unwrap_or(0.0);
-            let detail = format!("still running {:.1} s after its time limit of {limit} s", child::grace(limit).as_secs_f64());
+            let detail =
+                format!("still running {:.1} s after its time limit of {limit} s", child::grace(limit).as_secs_f64());
             return Err(fault(cfg, "killed at the time limit", &detail));
         }
         Ok(Ended::Exited(Some(0))) => {}
@@ -104,6 +105,7 @@ fn solution(answer: FileAnswer, lp: &LinearProgram, objective: &LinExpr, cfg: &S
         FileStatus::Stopped(why) => Status::Unknown(why),
         FileStatus::Infeasible => return Err(Error::Solver(format!("{kind}: the model is infeasible"))),
         FileStatus::Unbounded => return Err(Error::Solver(format!("{kind}: the model is unbounded"))),
+        FileStatus::NoSolution(why) => return Err(fault(cfg, "found no solution", &why)),
     };
     let primal = by_name(&answer.columns, 'x', lp.vars.len(), &[])
         .map_err(|e| fault(cfg, "wrote an incomplete solution", &format!("columns: {e}")))?;

@@ -67,9 +67,13 @@ pub fn read(solution: &str, report: &str) -> Result<FileAnswer, String> {
         match (t[0], &t[1..]) {
             ("s", [kind, m, n, flags @ ..]) => {
                 if (m.parse::<usize>(), n.parse::<usize>()) != (Ok(row_names.len()), Ok(col_names.len())) {
-                    return Err(format!("glpsol solution of {m}×{n} but a report of {}×{}", row_names.len(), col_names.len()));
+                    return Err(format!(
+                        "glpsol solution of {m}×{n} but a report of {}×{}",
+                        row_names.len(),
+                        col_names.len()
+                    ));
                 }
-                status = Some(solution_status(kind, flags)?);
+                status = Some(solution_status(kind, flags));
             }
             (kind @ ("i" | "j"), [k, rest @ ..]) => {
                 let names = if kind == "i" { &row_names } else { &col_names };
@@ -99,15 +103,16 @@ pub fn read(solution: &str, report: &str) -> Result<FileAnswer, String> {
     Ok(FileAnswer { status, columns, rows })
 }
 
-/// The status of an `s` line: `bas`/`ipt` give primal and dual status, `mip` one status.
-fn solution_status(kind: &str, flags: &[&str]) -> Result<FileStatus, String> {
+/// The status of an `s` line: `bas`/`ipt` give primal and dual status, `mip` one status;
+/// an undefined or infeasible point is no solution.
+fn solution_status(kind: &str, flags: &[&str]) -> FileStatus {
     let stopped = || FileStatus::Stopped("glpk: not proven optimal (time limit or similar)".into());
     match (kind, flags) {
-        ("bas" | "ipt", ["f", "f", _]) | ("mip", ["o", _]) => Ok(FileStatus::Optimal),
-        ("bas" | "ipt", ["n", ..]) | ("mip", ["n", _]) => Ok(FileStatus::Infeasible),
-        ("bas" | "ipt", ["f", "n", _]) => Ok(FileStatus::Unbounded),
-        ("bas" | "ipt", ["f", _, _]) | ("mip", ["f", _]) => Ok(stopped()),
-        _ => Err(format!("glpsol found no feasible point ({kind} {})", flags.join(" "))),
+        ("bas" | "ipt", ["f", "f", _]) | ("mip", ["o", _]) => FileStatus::Optimal,
+        ("bas" | "ipt", ["n", ..]) | ("mip", ["n", _]) => FileStatus::Infeasible,
+        ("bas" | "ipt", ["f", "n", _]) => FileStatus::Unbounded,
+        ("bas" | "ipt", ["f", _, _]) | ("mip", ["f", _]) => stopped(),
+        _ => FileStatus::NoSolution(format!("glpsol's status is '{kind} {}': no usable point", flags.join(" "))),
     }
 }
 
@@ -139,6 +144,7 @@ mod tests {
         let stopped = read(&SOL_LP.replace("f f", "f i"), REPORT_LP).unwrap();
         assert!(matches!(stopped.status, FileStatus::Stopped(_)));
         assert_eq!(read(&SOL_LP.replace("f f", "n f"), REPORT_LP).unwrap().status, FileStatus::Infeasible);
+        assert!(matches!(read(&SOL_LP.replace("f f", "u u"), REPORT_LP).unwrap().status, FileStatus::NoSolution(_)));
     }
 
     #[test]
@@ -150,7 +156,6 @@ mod tests {
             (&SOL_LP.replace("s bas 2 2", "s bas 3 2"), REPORT_LP),
             (&SOL_LP.replace("j 2 b 0.1", "j 3 b 0.1"), REPORT_LP),
             (&SOL_LP.replace("0.4", "zero"), REPORT_LP),
-            (&SOL_LP.replace("f f", "u u"), REPORT_LP),
         ] {
             assert!(read(sol, report).is_err(), "{sol:?}");
         }

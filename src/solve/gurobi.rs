@@ -37,7 +37,8 @@ fn entries(doc: &Value, list: &str, name: &str, value: &str) -> Result<Vec<(Stri
     items
         .iter()
         .map(|it| {
-            let n = it.get(name).and_then(Value::as_str).ok_or_else(|| format!("an entry of '{list}' without '{name}'"))?;
+            let n =
+                it.get(name).and_then(Value::as_str).ok_or_else(|| format!("an entry of '{list}' without '{name}'"))?;
             let v = it.get(value).and_then(Value::as_f64).ok_or_else(|| format!("'{n}' without a number '{value}'"))?;
             Ok((n.to_string(), v))
         })
@@ -72,7 +73,8 @@ mod tests {
     #[test]
     fn parameters_go_before_the_model() {
         let cfg = SolverConfig { time_limit: Some(3.5), threads: Some(2), ..Default::default() };
-        let a: Vec<String> = arguments(&cfg, Path::new("m.lp")).unwrap().iter().map(|s| s.to_string_lossy().into()).collect();
+        let a: Vec<String> =
+            arguments(&cfg, Path::new("m.lp")).unwrap().iter().map(|s| s.to_string_lossy().into()).collect();
         assert_eq!(a, ["TimeLimit=3.5", "Threads=2", "JSONSolDetail=1", "ResultFile=solution.json", "m.lp"]);
     }
 }

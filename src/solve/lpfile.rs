@@ -16,9 +16,14 @@ pub fn keep(dir: &Path, lp: &LinearProgram, objective: &LinExpr, sense: Sense) -
     std::fs::write(&path, lp_format(lp, objective, sense)).map_err(|e| Error::io(&path, e))
 }
 
+/// A linear expression, a few terms per line: the LP format caps lines (CPLEX at 510
+/// characters) and CBC's reader rejects some very long ones.
 fn terms_text(terms: &[(usize, f64)]) -> String {
     let mut s = String::new();
-    for &(v, c) in terms {
+    for (k, &(v, c)) in terms.iter().enumerate() {
+        if k > 0 && k % 8 == 0 {
+            s.push_str("\n   ");
+        }
         let _ = write!(s, " {} {:e} x{v}", if c < 0.0 { "-" } else { "+" }, c.abs());
     }
     if s.is_empty() {
