@@ -87,7 +87,7 @@ fn run_in(
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     };
     let answer = match cfg.kind {
-        SolverKind::Cbc => cbc::read(&file(cbc::SOLUTION)?),
+        SolverKind::Cbc => cbc::read(&file(cbc::SOLUTION)?, std::fs::read(dir.join(cbc::BINARY)).ok().as_deref()),
         SolverKind::Glpk => glpk::read(&file(glpk::SOLUTION)?, &file(glpk::REPORT)?),
         SolverKind::Gurobi => gurobi::read(&file(gurobi::SOLUTION)?),
         _ => cplex::read(&file(cplex::SOLUTION)?),
