@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use rand::Rng;
+use twinverify::analysis::lrom::{analyse, LromConfig};
 use twinverify::analysis::objective::{Certificate, OutputObjective, Region};
 use twinverify::bounds::{self, Interval, Method, NetworkBounds};
 use twinverify::encode::{EncodeOptions, JointModel, LinExpr, LinearProgram, Mode};
@@ -113,6 +114,58 @@ fn embedded_cbc_and_glpk_agree_on_the_same_lp_and_milp() {
         // the file interfaces return f32 values, so agreement is to f32 precision of the point
         for (a, b) in highs.iter().zip(objective_values(kind)) {
             assert!((a - b).abs() <= 1e-6 * (1.0 + a.abs()), "{kind}: {b} vs embedded {a}");
+        }
+    }
+}
+
+/// Certified bounds: every installed file backend's duals go through the same certificate as
+/// HiGHS's and give the same bound within 1e-6 (relative), for both senses.
+#[test]
+fn certified_bounds_of_cbc_and_glpk_equal_the_embedded_ones() {
+    for file in ["twin_mlp.onnx", "maxpool_net.onnx", "conv_ops.onnx", "mlp_tf.onnx"] {
+        let c = case(file, 0.15);
+        let m = model(&c, Mode::Relaxed);
+        let (nets, runners, nbs) = ([&c.net], [c.runner.clone()], [&c.nb]);
+        let region = Region::new(&nets, &runners, &nbs, &m, &c.center);
+        let obj = OutputObjective { terms: vec![(1.0, 0, 0), (-1.0, 0, 1)], constant: 0.0 };
+        for sense in [Sense::Minimise, Sense::Maximise] {
+            let highs = region.optimise(&obj, sense, Some(&SolverConfig::default()));
+            for (kind, binary) in [(SolverKind::Cbc, "cbc"), (SolverKind::Glpk, "glpsol")] {
+                if !have(binary) {
+                    continue;
+                }
+                let e = region.optimise(&obj, sense, Some(&config(kind)));
+                assert_eq!(e.certificate, Certificate::Dual, "{file} {kind} {sense:?}: {:?}", e.note);
+                let rel = (e.certified - highs.certified).abs() / highs.certified.abs().max(1.0);
+                assert!(rel <= 1e-6, "{file} {kind} {sense:?}: {} vs highs {}", e.certified, highs.certified);
+            }
+        }
+    }
+}
+
+/// The same on an anchor: fcnn7 against its 8-bit twin, LROM of sample 0 at δ = 0.005 (every
+/// class pair's certified minimum and maximum, LP-tightened bounds), when ../shared/anchors is
+/// present. (With the region clipped to [0, 1] glpsol's presolve calls some tightening LPs
+/// infeasible: those are solver faults, and GLPK's bounds are then weaker.)
+#[test]
+fn anchor_lrom_bounds_agree_across_backends() {
+    let Some(anchors) = anchors() else { return };
+    let nets = anchors.join("FANC/proof_transfer/nets");
+    let models = ["fcnn7.onnx", "fcnn7_quant8.onnx"].map(|n| onnx::load(nets.join(n)).unwrap());
+    let runners: Vec<TractRunner> = models.iter().map(|m| TractRunner::new(m).unwrap()).collect();
+    let (label, x) = csv_rows(&anchors.join("FANC/data/mnist_test.csv"), 1.0 / 255.0, 1).remove(0);
+    let run = |kind: SolverKind| {
+        let cfg = LromConfig { solver: config(kind), independent: false, ..Default::default() };
+        let r = analyse([&models[0].network, &models[1].network], &runners, &x, label, 0.005, None, &cfg);
+        let r = r.unwrap();
+        r.pairs.iter().flat_map(|p| [p.min.certified, p.max.as_ref().unwrap().certified]).collect::<Vec<f64>>()
+    };
+    let highs = run(SolverKind::Highs);
+    for (kind, binary) in [(SolverKind::Cbc, "cbc"), (SolverKind::Glpk, "glpsol")] {
+        if have(binary) {
+            for (a, b) in highs.iter().zip(run(kind)) {
+                assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{kind}: {b} vs highs {a}");
+            }
         }
     }
 }

@@ -255,6 +255,7 @@ impl<'a> Region<'a> {
                 if let Status::Unknown(why) = &sol.status {
                     best.note = Some(why.clone());
                 }
+                best.note = sol.note.clone().or(best.note);
                 if let Some(d) = sol.row_duals.as_ref().filter(|_| sol.status == Status::Optimal) {
                     let b = certify::bound(&self.model.lp, &expr, sense, d);
                     if better(symbolic, b) {

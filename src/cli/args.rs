@@ -107,11 +107,21 @@ pub struct SolverArgs {
     /// Write every model to this directory (LP format) before solving it.
     #[arg(long)]
     pub keep_model: Option<PathBuf>,
+    /// An option passed through to the solver by name, KEY=VALUE (repeatable): HiGHS option
+    /// names; `-KEY VALUE` for cbc, `--KEY VALUE` for glpsol (empty VALUE: a bare flag),
+    /// `KEY=VALUE` for gurobi_cl, `set K E Y VALUE` for cplex (dots in KEY become spaces).
+    #[arg(long = "solver-option", value_parser = crate::solve::parse_option)]
+    pub solver_option: Vec<(String, crate::solve::OptionValue)>,
+    /// On a solver fault (crash, kill, unreadable answer): fail = symbolic bound and exit code 3
+    /// at the end; symbolic = symbolic bound and exit code 0 (faults still said on stderr).
+    #[arg(long, value_enum)]
+    pub solver_fallback: Option<crate::solve::Fallback>,
 }
 
 impl SolverArgs {
-    /// Applies the flags given on top of `base` (a spec's `solver:` block or the defaults).
-    pub fn apply(&self, mut base: crate::solve::SolverConfig) -> crate::solve::SolverConfig {
+    /// Applies the flags given on top of `base` (a spec's `solver:` block or the defaults) and
+    /// checks that the backend can run (binary, options) before any work starts.
+    pub fn apply(&self, mut base: crate::solve::SolverConfig) -> Result<crate::solve::SolverConfig> {
         if let Some(k) = self.solver {
             base.kind = k;
         }
@@ -120,6 +130,10 @@ impl SolverArgs {
         base.threads = self.threads.or(base.threads);
         base.mip_gap = self.mip_gap.or(base.mip_gap);
         base.keep_model = self.keep_model.clone().or(base.keep_model);
-        base
+        base.options.extend(self.solver_option.iter().cloned());
+        base.fallback = self.solver_fallback.unwrap_or(base.fallback);
+        base.validate()?;
+        crate::solve::check_available(&base)?;
+        Ok(base)
     }
 }

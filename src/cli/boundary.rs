@@ -105,7 +105,7 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
     };
     let search = BoundaryConfig {
         bounds: args.bounds,
-        solver: args.solver.apply(Default::default()),
+        solver: args.solver.apply(Default::default())?,
         exact: args.exact,
         tolerance: args.tolerance,
         max_epsilon: args.max_epsilon,

@@ -44,7 +44,7 @@ pub fn run(args: BoundsArgs) -> Result<()> {
     let region = Interval::around(&x, args.delta, args.domain)?;
     let start = Instant::now();
     let lp = tighten::LpOptions {
-        solver: args.solver.apply(Default::default()),
+        solver: args.solver.apply(Default::default())?,
         materialize_affine: false,
         warm_start: true,
     };

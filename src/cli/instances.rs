@@ -90,6 +90,12 @@ fn run_one(dir: &Path, inst: &Instance, timeout: f64, solver: &SolverArgs) -> Re
     if let Some(p) = &solver.solver_path {
         cmd.arg("--solver-path").arg(p);
     }
+    for (k, v) in &solver.solver_option {
+        cmd.arg("--solver-option").arg(format!("{k}={v}"));
+    }
+    if let Some(f) = solver.solver_fallback {
+        cmd.arg("--solver-fallback").arg(format!("{f:?}").to_lowercase());
+    }
     let start = Instant::now();
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -122,6 +128,7 @@ fn run_one(dir: &Path, inst: &Instance, timeout: f64, solver: &SolverArgs) -> Re
 }
 
 pub fn run(args: RunInstancesArgs) -> Result<()> {
+    args.solver.apply(Default::default())?; // an absent backend stops the run before any instance
     let dir = args
         .dir
         .clone()

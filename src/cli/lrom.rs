@@ -147,7 +147,7 @@ fn spec(args: &LromArgs) -> Result<Spec> {
             args.pair.iter().map(|&(a, b)| [spec.networks[a].name.clone(), spec.networks[b].name.clone()]).collect(),
         );
     }
-    spec.solver = args.solver.apply(spec.solver);
+    spec.solver = args.solver.apply(spec.solver)?;
     spec.output.csv = args.csv.clone().or(spec.output.csv);
     spec.output.json = args.json.clone().or(spec.output.json);
     spec.check()?;

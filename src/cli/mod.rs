@@ -64,7 +64,8 @@ enum Command {
     Boundary(Box<boundary::BoundaryArgs>),
 }
 
-/// Parses the command line, runs it and maps errors to a message on stderr and exit code 1.
+/// Parses the command line, runs it and maps errors to a message on stderr and exit code 1,
+/// solver faults to a summary on stderr and exit code 3.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = match cli.command {
@@ -92,7 +93,17 @@ pub fn main() -> ExitCode {
         Command::Resilience(a) => resilience::run(*a),
         Command::Boundary(a) => boundary::run(*a),
     };
+    let (faults, strict) = crate::solve::faults::take();
+    for (kind, n) in &faults {
+        eprintln!("solver faults: {kind}: {n} solve(s); their bounds are the symbolic ones");
+    }
     match result {
+        Ok(()) if strict => {
+            eprintln!(
+                "error: the requested solver failed (exit code {SOLVER_FAULT}; --solver-fallback symbolic accepts it)"
+            );
+            ExitCode::from(SOLVER_FAULT)
+        }
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -100,6 +111,9 @@ pub fn main() -> ExitCode {
         }
     }
 }
+
+/// The exit code of a run that completed with solver faults (without `--solver-fallback symbolic`).
+pub const SOLVER_FAULT: u8 = 3;
 
 fn print_line(s: &str) -> ExitCode {
     println!("{s}");

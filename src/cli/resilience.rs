@@ -112,7 +112,7 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
         norm: args.norm,
         domain: args.domain,
         bounds: args.bounds,
-        solver: args.solver.apply(Default::default()),
+        solver: args.solver.apply(Default::default())?,
         tolerance: args.tolerance,
     };
     let form = match scope {

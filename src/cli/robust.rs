@@ -53,7 +53,7 @@ pub fn run(args: RobustArgs) -> Result<()> {
         Some(s) => s.indices(all.len())?,
         None => (0..all.len()).collect(),
     };
-    let solver = args.solver.apply(Default::default());
+    let solver = args.solver.apply(Default::default())?;
     println!(
         "{:>8} {:>8} {:>10} {:>10} {:>9} {:>9}",
         "delta", "correct", "verified", "falsified", "unknown", "median s"

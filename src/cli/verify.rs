@@ -94,7 +94,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     let nets: Vec<&crate::ir::Network> = bound.models.iter().map(|m| &m.network).collect();
     let checker = Checker { nets: &nets, runners: &bound.runners, space: &bound.space };
     let opts = VerifyOptions {
-        solver: args.solver.apply(Default::default()),
+        solver: args.solver.apply(Default::default())?,
         deadline: args.timeout.map(|t| start + Duration::from_secs_f64(0.7 * t)),
         split_dims: args.split_dims,
         float_sound: args.float_sound,

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::batch::Outcome;
-use crate::analysis::lrom::Verdict;
+use crate::analysis::lrom::{PairResult, Verdict};
 use crate::error::{Error, Result};
 
 /// One CSV row: a class pair of one region. Sample-level fields repeat on each of its rows.
@@ -34,6 +34,9 @@ pub struct CsvRow {
     pub seconds: f64,
     pub unstable_n1: usize,
     pub unstable_n2: usize,
+    /// Why a solver answer was not used (solver fault, no duals, time limit), if so.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 fn verdict_name(v: Verdict) -> &'static str {
@@ -70,10 +73,23 @@ pub fn csv_rows(outcomes: &[Outcome], names: &[String]) -> Vec<CsvRow> {
                 seconds: r.seconds,
                 unstable_n1: r.unstable[0],
                 unstable_n2: r.unstable[1],
+                note: pair_note(p),
             });
         }
     }
     rows
+}
+
+/// The notes of a class pair's solves, joined (each said once).
+fn pair_note(p: &PairResult) -> Option<String> {
+    let mut notes: Vec<&str> = Vec::new();
+    let all = [Some(&p.min), p.max.as_ref(), p.implication_only.as_ref()];
+    for n in all.into_iter().flatten().filter_map(|e| e.note.as_deref()) {
+        if !notes.contains(&n) {
+            notes.push(n);
+        }
+    }
+    (!notes.is_empty()).then(|| notes.join("; "))
 }
 
 fn create(path: &Path) -> Result<std::fs::File> {

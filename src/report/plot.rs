@@ -228,6 +228,7 @@ mod tests {
             seconds: 0.0,
             unstable_n1: 0,
             unstable_n2: 0,
+            note: None,
         }
     }
 

@@ -1,6 +1,9 @@
 //! Solver configuration shared by the YAML `solver:` block and the command-line flags.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+use crate::error::{Error, Result};
 
 /// Which solver runs the LPs and MILPs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
@@ -28,6 +31,17 @@ impl SolverKind {
             SolverKind::Glpk => Some("glpsol"),
             SolverKind::Gurobi => Some("gurobi_cl"),
             SolverKind::Cplex => Some("cplex"),
+        }
+    }
+
+    /// How to get the backend's binary.
+    pub fn install_hint(self) -> &'static str {
+        match self {
+            SolverKind::Highs => "it is built in",
+            SolverKind::Cbc => "Debian/Ubuntu: apt-get install coinor-cbc",
+            SolverKind::Glpk => "Debian/Ubuntu: apt-get install glpk-utils",
+            SolverKind::Gurobi => "from gurobi.com, with a licence",
+            SolverKind::Cplex => "IBM ILOG CPLEX Optimization Studio",
         }
     }
 }
@@ -65,6 +79,94 @@ pub struct SolverConfig {
     /// Directory where every model is written in LP format before it is solved.
     #[serde(default)]
     pub keep_model: Option<PathBuf>,
+    /// Options passed through to the backend by name (`--solver-option KEY=VALUE`).
+    #[serde(default)]
+    pub options: BTreeMap<String, OptionValue>,
+    /// What a failed solve does to the exit code (the bound falls back to the symbolic one).
+    #[serde(default)]
+    pub fallback: Fallback,
+}
+
+/// The value of a pass-through option, as YAML gives it (a flag gives text).
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum OptionValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl std::fmt::Display for OptionValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptionValue::Bool(b) => write!(f, "{b}"),
+            OptionValue::Int(i) => write!(f, "{i}"),
+            OptionValue::Float(x) => write!(f, "{x}"),
+            OptionValue::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// What a solver fault (crash, kill at the time limit, unreadable answer) does to the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fallback {
+    /// Symbolic bounds for the faulty solves and a non-zero exit code (3) at the end.
+    #[default]
+    Fail,
+    /// Symbolic bounds for the faulty solves, reported on stderr, and exit code 0.
+    Symbolic,
+}
+
+/// Parses `KEY=VALUE` (a solver option from the command line).
+pub fn parse_option(s: &str) -> std::result::Result<(String, OptionValue), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("'{s}': write a solver option as KEY=VALUE"))?;
+    let opt = (k.to_string(), OptionValue::Text(v.to_string()));
+    check_option(&opt.0, &opt.1).map(|_| opt)
+}
+
+/// A key is letters, digits, `_`, `.`, `-`; a value has no blank or control character.
+fn check_option(k: &str, v: &OptionValue) -> std::result::Result<(), String> {
+    let key_ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    let text = v.to_string();
+    if !key_ok {
+        return Err(format!("solver option '{k}': a key is letters, digits, '_', '.' or '-'"));
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("solver option {k}='{text}': a value has no blank or control character"));
+    }
+    Ok(())
+}
+
+impl SolverConfig {
+    /// Rejects malformed options (from a spec: the command line checks its own as it parses).
+    pub fn check_options(&self) -> Result<()> {
+        self.options.iter().try_for_each(|(k, v)| check_option(k, v)).map_err(Error::Input)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_come_from_yaml_maps_and_key_value_flags_and_bad_ones_are_rejected() {
+        let cfg: SolverConfig = serde_saphyr::from_str(
+            "name: cbc\noptions:\n  presolve: \"off\"\n  threads: 2\n  ratio: 0.5\nfallback: symbolic\n",
+        )
+        .unwrap();
+        let text: Vec<String> = cfg.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(text, ["presolve=off", "ratio=0.5", "threads=2"]);
+        assert_eq!(cfg.fallback, Fallback::Symbolic);
+        assert!(cfg.check_options().is_ok());
+        assert_eq!(parse_option("mip.tolerances.mipgap=0.01").unwrap().0, "mip.tolerances.mipgap");
+        for bad in ["novalue", "=1", "a b=1", "k=a b", "k=a\tb"] {
+            assert!(parse_option(bad).is_err(), "{bad}");
+        }
+        let bad: SolverConfig = serde_saphyr::from_str("options:\n  \"x;rm\": 1\n").unwrap();
+        assert!(bad.check_options().is_err());
+    }
 }
 
 impl SolverConfig {

@@ -1,13 +1,12 @@
-//! The embedded default backend: HiGHS, linked in. A `Session` keeps one HiGHS model per LP and
-//! re-solves it for each new objective from the previous basis (good_lp's solve consumes its
-//! model, so re-solves go to the `highs` crate directly; models for files still go via good_lp).
+//! The embedded default backend: HiGHS, linked in through the `highs` crate. A `Session` keeps
+//! one HiGHS model per LP and re-solves it for each new objective from the previous basis.
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use highs::{HighsModelStatus, HighsSolutionStatus, Model, RowProblem, Sense as HSense};
 
-use super::{Sense, Solution, SolverConfig, Status};
+use super::{OptionValue, Sense, Solution, SolverConfig, Status};
 use crate::encode::{LinExpr, LinearProgram, RowKind};
 use crate::error::{Error, Result};
 
@@ -51,6 +50,7 @@ impl Session {
         if let Some(g) = cfg.mip_gap {
             model.try_set_option("mip_rel_gap", g).map_err(|_| err("invalid MIP gap"))?;
         }
+        set_options(&mut model, cfg)?;
         Ok(Session {
             model: Some(model),
             costs: vec![0.0; cols.len()],
@@ -116,7 +116,7 @@ impl Session {
         let primal = sol.columns().to_vec();
         let row_duals = (!self.integer && status == Status::Optimal).then(|| sol.dual_rows().to_vec());
         self.model = Some(Model::from(solved));
-        Ok(Solution { objective: objective.eval(&primal), status, primal, row_duals, seconds: 0.0 })
+        Ok(Solution { objective: objective.eval(&primal), status, primal, row_duals, note: None, seconds: 0.0 })
     }
 }
 
@@ -127,6 +127,37 @@ impl Session {
 fn scheduler_threads(cfg: &SolverConfig) -> i32 {
     static THREADS: OnceLock<i32> = OnceLock::new();
     *THREADS.get_or_init(|| cfg.threads.map_or(1, |n| n.clamp(1, i32::MAX as u32) as i32))
+}
+
+/// Sets the pass-through options by name, each as the first type HiGHS accepts for it
+/// (bool, integer, real, text).
+fn set_options(model: &mut Model, cfg: &SolverConfig) -> Result<()> {
+    cfg.check_options()?; // HiGHS's bindings panic on a NUL byte in a name or value
+    for (k, v) in &cfg.options {
+        let text = v.to_string();
+        let accepted = match v {
+            OptionValue::Bool(b) => model.try_set_option(k.as_str(), *b).is_ok(),
+            _ => {
+                text.parse::<bool>().is_ok_and(|b| model.try_set_option(k.as_str(), b).is_ok())
+                    || text.parse::<i32>().is_ok_and(|i| model.try_set_option(k.as_str(), i).is_ok())
+                    || text.parse::<f64>().is_ok_and(|x| model.try_set_option(k.as_str(), x).is_ok())
+                    || model.try_set_option(k.as_str(), text.as_str()).is_ok()
+            }
+        };
+        if !accepted {
+            return Err(Error::Input(format!("highs rejects the option {k}={text} (unknown name or invalid value)")));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the pass-through options on an empty model, before any work.
+pub fn check_options(cfg: &SolverConfig) -> Result<()> {
+    let mut model = RowProblem::default()
+        .try_optimise(HSense::Minimise)
+        .map_err(|e| Error::Solver(format!("highs: cannot create a model ({e:?})")))?;
+    model.make_quiet();
+    set_options(&mut model, cfg)
 }
 
 fn describe(s: &Status) -> String {

@@ -1,134 +1,130 @@
-//! External solvers through the lp-solvers file interfaces (CBC, GLPK, Gurobi, CPLEX): the model
-//! is written as an LP file, the binary runs, and its solution file is read back.
+//! External solvers (CBC, GLPK, Gurobi, CPLEX): the model is written as an LP file in a scratch
+//! directory, the binary runs as a child killed past its time limit, and our own readers take the
+//! status, the point and (for an LP) the row duals, matched to the model's rows by name.
 //!
-//! These interfaces return no duals and only f32 values: their answers are never certified by
-//! themselves (the analyses fall back to a provable bound and re-execute every witness).
-//! good_lp's bridge reports every answer as optimal, so the status the solution file gives
-//! ("Stopped on time", a feasible but non-optimal point) is kept by a wrapper of our own.
+//! Every fault (missing binary, crash, kill, missing or unreadable file) is an error recorded in
+//! `faults`; a missing or unusable dual section only costs the certificate (a note, a fault).
 
-use std::sync::{Arc, Mutex};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use good_lp::solvers::lp_solvers::{
-    CbcSolver, GlpkSolver, GurobiSolver, LpSolver, SolverTrait, Status as FileStatus, WithMaxSeconds, WithMipGap,
-    WithNbThreads,
-};
-use good_lp::{ResolutionError, Solution as _, SolverModel};
-use lp_solvers::lp_format::LpProblem;
-
-use super::glpk::Glpk;
-use super::{lpfile::to_good_lp, Sense, Solution, SolverConfig, SolverKind, Status};
+use super::answer::{by_name, FileAnswer, FileStatus};
+use super::child::{self, Ended};
+use super::{cbc, cplex, faults, glpk, gurobi, lpfile, Sense, Solution, SolverConfig, SolverKind, Status};
 use crate::encode::{LinExpr, LinearProgram};
 use crate::error::{Error, Result};
 
-/// The solver executable `cfg` names, if it can be found.
-pub fn binary(cfg: &SolverConfig) -> Result<String> {
-    let binary = match &cfg.path {
-        Some(p) => p.to_string_lossy().into_owned(),
-        None => cfg.kind.default_binary().expect("external kinds have a binary").to_string(),
+/// The solver executable `cfg` names, if it can be found (an absolute path: the child runs in
+/// a scratch directory).
+pub fn binary(cfg: &SolverConfig) -> Result<PathBuf> {
+    let binary = match (&cfg.path, cfg.kind.default_binary()) {
+        (Some(p), _) => p.to_string_lossy().into_owned(),
+        (None, Some(b)) => b.to_string(),
+        (None, None) => return Err(Error::Solver(format!("{}: not an external solver", cfg.kind))),
     };
     match which(&binary) {
-        Some(_) => Ok(binary),
+        Some(p) => std::path::absolute(&p).map_err(|e| Error::io(p, e)),
         None => Err(Error::Solver(format!(
-            "{}: solver binary '{binary}' not found (install it, put it on PATH or give its path with --solver-path)",
-            cfg.kind
+            "{}: solver binary '{binary}' not found (install it — {} — put it on PATH or give its path with --solver-path)",
+            cfg.kind,
+            cfg.kind.install_hint()
         ))),
     }
 }
 
+/// A fault of `cfg`'s backend: recorded, and an error carrying the note.
+fn fault(cfg: &SolverConfig, what: &str, detail: &str) -> Error {
+    Error::Solver(faults::record(&format!("{} {what}", cfg.kind), detail, cfg.fallback))
+}
+
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
 pub fn solve(lp: &LinearProgram, objective: &LinExpr, sense: Sense, cfg: &SolverConfig) -> Result<Solution> {
-    let binary = binary(cfg)?;
-    let secs = cfg.time_limit.map(|t| t.ceil().max(1.0) as u32);
-    let gap = cfg.mip_gap.map(|g| g as f32);
-    match cfg.kind {
-        SolverKind::Cbc => {
-            let mut s = CbcSolver::new().command_name(binary);
-            s = apply(s, secs, gap, cfg.kind)?;
-            if let Some(t) = cfg.threads {
-                s = s.with_nb_threads(t);
-            }
-            run(LpSolver(s), lp, objective, sense, cfg.kind)
-        }
-        SolverKind::Glpk => {
-            let s = apply(Glpk(GlpkSolver::new().command_name(binary)), secs, gap, cfg.kind)?;
-            run(LpSolver(s), lp, objective, sense, cfg.kind)
-        }
-        SolverKind::Gurobi => {
-            let mut s = GurobiSolver::new().command_name(binary);
-            s = apply(s, secs, gap, cfg.kind)?;
-            run(LpSolver(s), lp, objective, sense, cfg.kind)
-        }
-        SolverKind::Cplex => {
-            run(LpSolver(good_lp::solvers::lp_solvers::Cplex::with_command(binary)), lp, objective, sense, cfg.kind)
-        }
-        SolverKind::Highs => unreachable!("the embedded solver is not an external one"),
-    }
+    let binary = binary(cfg).map_err(|e| fault(cfg, "is missing", &e.to_string()))?;
+    let n = RUNS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("twinverify-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let result = run_in(&dir, &binary, lp, objective, sense, cfg);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
-fn apply<S: WithMaxSeconds<S> + WithMipGap<S>>(
-    s: S,
-    secs: Option<u32>,
-    gap: Option<f32>,
-    kind: SolverKind,
-) -> Result<S> {
-    let s = match secs {
-        Some(t) => s.with_max_seconds(t),
-        None => s,
-    };
-    match gap {
-        Some(g) => s.with_mip_gap(g).map_err(|e| Error::Solver(format!("{kind}: invalid MIP gap {g}: {e}"))),
-        None => Ok(s),
-    }
-}
-
-/// A file-interface solver that remembers the status of its last solution file.
-#[derive(Clone)]
-struct Tracked<T> {
-    inner: T,
-    status: Arc<Mutex<Option<FileStatus>>>,
-}
-
-impl<T: SolverTrait> SolverTrait for Tracked<T> {
-    fn run<'a, P: LpProblem<'a>>(&self, problem: &'a P) -> std::result::Result<lp_solvers::solvers::Solution, String> {
-        let solution = self.inner.run(problem)?;
-        if let Ok(mut s) = self.status.lock() {
-            *s = Some(solution.status.clone());
-        }
-        Ok(solution)
-    }
-}
-
-fn run<T: SolverTrait + Clone>(
-    solver: LpSolver<T>,
+fn run_in(
+    dir: &Path,
+    binary: &Path,
     lp: &LinearProgram,
     objective: &LinExpr,
     sense: Sense,
-    kind: SolverKind,
+    cfg: &SolverConfig,
 ) -> Result<Solution> {
-    let (problem, vars, constraints) = to_good_lp(lp, objective, sense);
-    let status = Arc::new(Mutex::new(None));
-    let mut model = problem.using(LpSolver(Tracked { inner: solver.0, status: status.clone() }));
-    for c in constraints {
-        model.add_constraint(c);
+    let model = Path::new("model.lp");
+    std::fs::write(dir.join(model), lpfile::lp_format(lp, objective, sense)).map_err(|e| Error::io(dir, e))?;
+    let args: Vec<OsString> = match cfg.kind {
+        SolverKind::Cbc => cbc::arguments(cfg, model),
+        SolverKind::Glpk => glpk::arguments(cfg, model),
+        SolverKind::Gurobi => gurobi::arguments(cfg, model).map_err(Error::Input)?,
+        SolverKind::Cplex => cplex::arguments(cfg, model),
+        SolverKind::Highs => return Err(Error::Solver("highs is not an external solver".into())),
+    };
+    match child::run(binary, &args, dir, cfg.time_limit) {
+        Err(e) => return Err(fault(cfg, "could not be started", &format!("{}: {e}", binary.display()))),
+        Ok(Ended::Killed) => {
+            let limit = cfg.time_limit.unwrap_or(0.0);
+            let detail =
+                format!("still running {:.1} s after its time limit of {limit} s", child::grace(limit).as_secs_f64());
+            return Err(fault(cfg, "killed at the time limit", &detail));
+        }
+        Ok(Ended::Exited(Some(0))) => {}
+        Ok(Ended::Exited(code)) => {
+            let how = code.map_or("ended by a signal".to_string(), |c| format!("exit code {c}"));
+            return Err(fault(cfg, "crashed", &format!("{how}: {}", child::output_tail(dir))));
+        }
     }
-    let solved = match model.solve() {
-        Ok(s) => s,
-        Err(ResolutionError::Infeasible) => return Err(Error::Solver(format!("{kind}: the model is infeasible"))),
-        Err(ResolutionError::Unbounded) => return Err(Error::Solver(format!("{kind}: the model is unbounded"))),
-        Err(e) => return Err(Error::Solver(format!("{kind}: {e}"))),
+    let file = |name: &str| -> Result<String> {
+        let bytes = std::fs::read(dir.join(name))
+            .map_err(|_| fault(cfg, "wrote no solution", &format!("no {name}: {}", child::output_tail(dir))))?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     };
-    let status = match status.lock().ok().and_then(|s| s.clone()) {
-        Some(FileStatus::Optimal | FileStatus::MipGap) => Status::Optimal,
-        Some(FileStatus::TimeLimit) => Status::Unknown("time limit reached".into()),
-        Some(other) => Status::Unknown(format!("{kind} stopped early ({other:?}): time limit or similar")),
-        None => Status::Unknown(format!("{kind} gave no status")),
+    let answer = match cfg.kind {
+        SolverKind::Cbc => cbc::read(&file(cbc::SOLUTION)?, std::fs::read(dir.join(cbc::BINARY)).ok().as_deref()),
+        SolverKind::Glpk => glpk::read(&file(glpk::SOLUTION)?, &file(glpk::REPORT)?),
+        SolverKind::Gurobi => gurobi::read(&file(gurobi::SOLUTION)?),
+        _ => cplex::read(&file(cplex::SOLUTION)?),
+    }
+    .map_err(|e| fault(cfg, "wrote an unreadable solution", &e))?;
+    solution(answer, lp, objective, cfg)
+}
+
+/// Our solution from a file's answer: the status, the point by column name and, for an optimal
+/// LP, the row duals by row name (else a note and a fault: the bound falls back).
+fn solution(answer: FileAnswer, lp: &LinearProgram, objective: &LinExpr, cfg: &SolverConfig) -> Result<Solution> {
+    let kind = cfg.kind;
+    let status = match answer.status {
+        FileStatus::Optimal => Status::Optimal,
+        FileStatus::Stopped(why) => Status::Unknown(why),
+        FileStatus::Infeasible => return Err(Error::Solver(format!("{kind}: the model is infeasible"))),
+        FileStatus::Unbounded => return Err(Error::Solver(format!("{kind}: the model is unbounded"))),
+        FileStatus::NoSolution(why) => return Err(fault(cfg, "found no solution", &why)),
     };
-    let primal: Vec<f64> = vars.iter().map(|&v| solved.value(v)).collect();
-    Ok(Solution { status, objective: objective.eval(&primal), primal, row_duals: None, seconds: 0.0 })
+    let primal = by_name(&answer.columns, 'x', lp.vars.len(), &[])
+        .map_err(|e| fault(cfg, "wrote an incomplete solution", &format!("columns: {e}")))?;
+    let (mut row_duals, mut note) = (None, None);
+    if lp.integer_count() == 0 && status == Status::Optimal {
+        match answer.rows.and_then(|r| by_name(&r, 'r', lp.rows.len(), &["obj"])) {
+            Ok(d) => row_duals = Some(d),
+            Err(e) => {
+                let f = faults::record(&format!("{kind} gave no usable duals"), &e, cfg.fallback);
+                note = Some(format!("{f}: no dual certificate"));
+            }
+        }
+    }
+    Ok(Solution { status, objective: objective.eval(&primal), primal, row_duals, note, seconds: 0.0 })
 }
 
 /// The path of an executable: as given when it contains a slash, else searched on PATH.
-pub fn which(binary: &str) -> Option<std::path::PathBuf> {
-    let p = std::path::Path::new(binary);
+pub fn which(binary: &str) -> Option<PathBuf> {
+    let p = Path::new(binary);
     if binary.contains('/') {
         return p.is_file().then(|| p.to_path_buf());
     }

@@ -1,125 +1,165 @@
-//! GLPK through the lp-solvers file interface, with a solution reader of our own: lp-solvers'
-//! reader takes the wrong column of glpsol's MIP report (there is no status column there), so
-//! every MILP answer would be a bound instead of the solution.
+//! GLPK's `glpsol`: its command line and a reader of the two files it writes, the plain solution
+//! (`-w`: status, values and duals in full precision, by number) and the report (`-o`: the names).
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use good_lp::solvers::lp_solvers::{
-    GlpkSolver, Solution, SolverProgram, SolverWithSolutionParsing, Status, WithMaxSeconds, WithMipGap,
-};
-use lp_solvers::lp_format::LpProblem;
+use super::answer::{number, FileAnswer, FileStatus};
+use super::SolverConfig;
 
-/// glpsol, run exactly as lp-solvers runs it, with a correct reader of its `-o` report.
-#[derive(Clone, Debug)]
-pub struct Glpk(pub GlpkSolver);
+/// The plain solution file and the printable report glpsol is told to write.
+pub const SOLUTION: &str = "solution.txt";
+pub const REPORT: &str = "report.txt";
 
-impl SolverProgram for Glpk {
-    fn command_name(&self) -> &str {
-        SolverProgram::command_name(&self.0)
+/// glpsol's arguments: the model, limits and options, then both output files.
+pub fn arguments(cfg: &SolverConfig, model: &Path) -> Vec<OsString> {
+    let mut a: Vec<OsString> = vec!["--lp".into(), model.into()];
+    if let Some(t) = cfg.time_limit {
+        // whole seconds only; the child is killed soon after the limit anyway
+        a.extend(["--tmlim".into(), (t.ceil().max(1.0) as u64).to_string().into()]);
     }
-
-    fn arguments(&self, lp_file: &Path, solution_file: &Path) -> Vec<OsString> {
-        self.0.arguments(lp_file, solution_file)
+    if let Some(g) = cfg.mip_gap {
+        a.extend(["--mipgap".into(), g.to_string().into()]);
     }
+    for (k, v) in &cfg.options {
+        a.push(format!("--{k}").into());
+        a.extend(Some(v.to_string()).filter(|v| !v.is_empty()).map(OsString::from));
+    }
+    a.extend(["-w", SOLUTION, "-o", REPORT].map(OsString::from));
+    a
 }
 
-impl WithMaxSeconds<Glpk> for Glpk {
-    fn max_seconds(&self) -> Option<u32> {
-        self.0.max_seconds()
-    }
-    fn with_max_seconds(&self, seconds: u32) -> Glpk {
-        Glpk(self.0.with_max_seconds(seconds))
-    }
-}
-
-impl WithMipGap<Glpk> for Glpk {
-    fn mip_gap(&self) -> Option<f32> {
-        self.0.mip_gap()
-    }
-    fn with_mip_gap(&self, gap: f32) -> Result<Glpk, String> {
-        self.0.with_mip_gap(gap).map(Glpk)
-    }
-}
-
-impl SolverWithSolutionParsing for Glpk {
-    fn read_specific_solution<'a, P: LpProblem<'a>>(&self, f: &File, _: Option<&'a P>) -> Result<Solution, String> {
-        let lines: Vec<String> = BufReader::new(f).lines().collect::<Result<_, _>>().map_err(|e| e.to_string())?;
-        parse_report(&lines)
-    }
-}
-
-/// Parses glpsol's printable report (`-o`): the status line and the column section.
-pub fn parse_report(lines: &[String]) -> Result<Solution, String> {
-    let status_text = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("Status:"))
-        .map(str::trim)
-        .ok_or("glpsol report without a Status line")?;
-    let status = match status_text {
-        "OPTIMAL" | "INTEGER OPTIMAL" => Status::Optimal,
-        "FEASIBLE" | "INTEGER NON-OPTIMAL" => Status::SubOptimal,
-        "INFEASIBLE (FINAL)" | "INTEGER EMPTY" | "INFEASIBLE (INTERMEDIATE)" => Status::Infeasible,
-        "UNBOUNDED" => Status::Unbounded,
-        "UNDEFINED" | "INTEGER UNDEFINED" => Status::NotSolved,
-        other => return Err(format!("glpsol report with unknown status '{other}'")),
-    };
-    let header = lines
-        .iter()
-        .position(|l| l.trim_start().starts_with("No. Column name"))
-        .ok_or("glpsol report without a column section")?;
-    let has_status_column = lines[header].contains(" St ");
-    let mut values = std::collections::HashMap::new();
-    let mut pending: Option<String> = None;
-    for line in lines[header + 2..].iter().take_while(|l| !l.trim().is_empty()) {
-        let tokens: Vec<&str> = line.split_whitespace().collect();
-        // a long name sits alone on its line, its values on the next one
-        let (name, rest) = match pending.take() {
-            Some(name) => (name, &tokens[..]),
-            None if tokens.len() == 2 => {
-                pending = Some(tokens[1].to_string());
-                continue;
+/// Row and column names by number, from the report's two tables.
+fn names(report: &str) -> Result<[Vec<String>; 2], String> {
+    let lines: Vec<&str> = report.lines().collect();
+    let table = |title: &str| -> Result<Vec<String>, String> {
+        let head = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with("No.") && l.contains(title))
+            .ok_or_else(|| format!("glpsol report without a '{title}' table"))?;
+        let mut out = Vec::new();
+        let mut continued = false;
+        for line in lines[head + 2..].iter().take_while(|l| !l.trim().is_empty()) {
+            if std::mem::take(&mut continued) {
+                continue; // the values of an entry whose long name sat alone on its line
             }
-            None if tokens.len() >= 3 => (tokens[1].to_string(), &tokens[2..]),
-            None => return Err(format!("glpsol report: unreadable column line '{line}'")),
-        };
-        let skip = if has_status_column || rest.first() == Some(&"*") { 1 } else { 0 };
-        let value = rest.get(skip).ok_or_else(|| format!("glpsol report: no value for column {name}"))?;
-        let v: f32 = value.parse().map_err(|_| format!("glpsol report: '{value}' is not a number"))?;
-        values.insert(name, v);
+            let tokens: Vec<&str> = line.split_whitespace().collect();
+            match tokens[..] {
+                [no, name, ..] if no.parse::<usize>() == Ok(out.len() + 1) => {
+                    continued = tokens.len() == 2;
+                    out.push(name.to_string());
+                }
+                _ => return Err(format!("glpsol report: unreadable line '{line}'")),
+            }
+        }
+        Ok(out)
+    };
+    Ok([table("Row name")?, table("Column name")?])
+}
+
+/// Parses the plain solution (`-w`) with the names from the report (`-o`).
+pub fn read(solution: &str, report: &str) -> Result<FileAnswer, String> {
+    let [row_names, col_names] = names(report)?;
+    let mut status = None;
+    let (mut columns, mut rows) = (Vec::new(), Ok(Vec::new()));
+    for line in solution.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('c')) {
+        let t: Vec<&str> = line.split_whitespace().collect();
+        match (t[0], &t[1..]) {
+            ("s", [kind, m, n, flags @ ..]) => {
+                if (m.parse::<usize>(), n.parse::<usize>()) != (Ok(row_names.len()), Ok(col_names.len())) {
+                    return Err(format!(
+                        "glpsol solution of {m}×{n} but a report of {}×{}",
+                        row_names.len(),
+                        col_names.len()
+                    ));
+                }
+                status = Some(solution_status(kind, flags));
+            }
+            (kind @ ("i" | "j"), [k, rest @ ..]) => {
+                let names = if kind == "i" { &row_names } else { &col_names };
+                let name = k.parse::<usize>().ok().and_then(|k| names.get(k.wrapping_sub(1)));
+                let name = name.ok_or_else(|| format!("glpsol solution: no {kind} entry number {k}"))?.clone();
+                // a basis status letter comes first in simplex solutions
+                let nums = match rest.first() {
+                    Some(s) if s.parse::<f64>().is_err() => &rest[1..],
+                    _ => rest,
+                };
+                let value = number(nums.first().unwrap_or(&""), &name)?;
+                if kind == "j" {
+                    columns.push((name, value));
+                } else if let Ok(r) = &mut rows {
+                    match nums.get(1).map(|d| number(d, &name)) {
+                        Some(Ok(d)) => r.push((name, d)),
+                        Some(Err(e)) => rows = Err(format!("unreadable dual ({e})")),
+                        None => rows = Err("no duals (a MIP solution)".into()),
+                    }
+                }
+            }
+            ("e", _) => break,
+            _ => return Err(format!("glpsol solution: unreadable line '{line}'")),
+        }
     }
-    Ok(Solution::new(status, values))
+    let status = status.ok_or("glpsol solution without a status line")?;
+    Ok(FileAnswer { status, columns, rows })
+}
+
+/// The status of an `s` line: `bas`/`ipt` give primal and dual status, `mip` one status;
+/// an undefined or infeasible point is no solution.
+fn solution_status(kind: &str, flags: &[&str]) -> FileStatus {
+    let stopped = || FileStatus::Stopped("glpk: not proven optimal (time limit or similar)".into());
+    match (kind, flags) {
+        ("bas" | "ipt", ["f", "f", _]) | ("mip", ["o", _]) => FileStatus::Optimal,
+        ("bas" | "ipt", ["n", ..]) | ("mip", ["n", _]) => FileStatus::Infeasible,
+        ("bas" | "ipt", ["f", "n", _]) => FileStatus::Unbounded,
+        ("bas" | "ipt", ["f", _, _]) | ("mip", ["f", _]) => stopped(),
+        _ => FileStatus::NoSolution(format!("glpsol's status is '{kind} {}': no usable point", flags.join(" "))),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn lines(s: &str) -> Vec<String> {
-        s.lines().map(String::from).collect()
+    const REPORT_LP: &str = "Status:     OPTIMAL\n\n   No.   Row name   St   Activity     Lower bound   Upper bound    Marginal\n\
+        ------ ------------ -- ------------- ------------- ------------- -------------\n\
+             1 r0           NL           0.5           0.5                         1.5 \n\
+             2 a_very_long_row_name\n                    NU           0.3                         0.3          -0.5 \n\n\
+           No. Column name  St   Activity     Lower bound   Upper bound    Marginal\n\
+        ------ ------------ -- ------------- ------------- ------------- -------------\n\
+             1 x0           B            0.4             0             1 \n\
+             2 x1           B            0.1             0             1 \n\n";
+    const SOL_LP: &str = "c Problem:\nc Status: OPTIMAL\ns bas 2 2 f f 0.6\ni 1 l 0.5 1.5000000000000002\n\
+                          i 2 u 0.3 -0.5\nj 1 b 0.4 0\nj 2 b 0.1 0\ne o f\n";
+
+    #[test]
+    fn reads_full_precision_values_and_duals_named_by_the_report() {
+        let a = read(SOL_LP, REPORT_LP).unwrap();
+        assert_eq!(a.status, FileStatus::Optimal);
+        assert_eq!(a.columns, vec![("x0".into(), 0.4), ("x1".into(), 0.1)]);
+        assert_eq!(a.rows, Ok(vec![("r0".into(), 1.5000000000000002), ("a_very_long_row_name".into(), -0.5)]));
+        let mip = read("s mip 2 2 o 2\ni 1 1\ni 2 -1\nj 1 0\nj 2 1\ne o f\n", REPORT_LP).unwrap();
+        assert_eq!(mip.status, FileStatus::Optimal);
+        assert_eq!(mip.columns[1], ("x1".into(), 1.0));
+        assert!(mip.rows.is_err());
+        let stopped = read(&SOL_LP.replace("f f", "f i"), REPORT_LP).unwrap();
+        assert!(matches!(stopped.status, FileStatus::Stopped(_)));
+        assert_eq!(read(&SOL_LP.replace("f f", "n f"), REPORT_LP).unwrap().status, FileStatus::Infeasible);
+        assert!(matches!(read(&SOL_LP.replace("f f", "u u"), REPORT_LP).unwrap().status, FileStatus::NoSolution(_)));
     }
 
     #[test]
-    fn reads_lp_and_mip_reports() {
-        let mip = lines(
-            "Status:     INTEGER OPTIMAL\n\n   No. Column name       Activity     Lower bound   Upper bound\n\
-             ------ ------------    ------------- ------------- -------------\n\
-                  1 x0                     0.25             0             1\n\
-                  2 x1           *              1             0             1\n\n",
-        );
-        let s = parse_report(&mip).unwrap();
-        assert_eq!(s.status, Status::Optimal);
-        assert_eq!((s.results["x0"], s.results["x1"]), (0.25, 1.0));
-        let lp = lines(
-            "Status:     OPTIMAL\n   No. Column name  St   Activity     Lower bound   Upper bound    Marginal\n\
-             ------ ------------ -- ------------- ------------- ------------- -------------\n\
-                  1 x0           B           0.5             0             1\n\
-                  2 a_very_long_column_name\n                  NL             0             0             1         < eps\n\n",
-        );
-        let s = parse_report(&lp).unwrap();
-        assert_eq!((s.results["x0"], s.results["a_very_long_column_name"]), (0.5, 0.0));
-        assert!(parse_report(&lines("garbage")).is_err());
+    fn garbage_and_mismatches_are_errors_a_bad_dual_only_loses_the_duals() {
+        for (sol, report) in [
+            ("garbage", REPORT_LP),
+            ("", REPORT_LP),
+            (SOL_LP, ""),
+            (&SOL_LP.replace("s bas 2 2", "s bas 3 2"), REPORT_LP),
+            (&SOL_LP.replace("j 2 b 0.1", "j 3 b 0.1"), REPORT_LP),
+            (&SOL_LP.replace("0.4", "zero"), REPORT_LP),
+        ] {
+            assert!(read(sol, report).is_err(), "{sol:?}");
+        }
+        let a = read(&SOL_LP.replace("-0.5", "-0.5x"), REPORT_LP).unwrap();
+        assert!(a.rows.is_err() && a.columns.len() == 2);
     }
 }

@@ -1,57 +1,12 @@
-//! Conversion of our model to good_lp's (shared by every backend) and the `--keep-model` copy
-//! written in CPLEX LP format, so a user can inspect or re-run exactly what was solved.
+//! Our model in CPLEX LP format (rows `r<i>`, columns `x<i>`): the file every external backend
+//! reads, and the `--keep-model` copy, so a user can inspect or re-run exactly what was solved.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use good_lp::{variable, Constraint, Expression, ProblemVariables, Variable};
-
 use super::Sense;
 use crate::encode::{LinExpr, LinearProgram, RowKind};
 use crate::error::{Error, Result};
-
-/// good_lp variables (in our order), the unsolved problem and the constraints (in our order).
-pub fn to_good_lp(
-    lp: &LinearProgram,
-    objective: &LinExpr,
-    sense: Sense,
-) -> (good_lp::variable::UnsolvedProblem, Vec<Variable>, Vec<Constraint>) {
-    let mut pv = ProblemVariables::new();
-    let vars: Vec<Variable> = lp
-        .vars
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let def = variable().min(v.lower).max(v.upper).name(format!("x{i}"));
-            pv.add(if v.integer { def.integer() } else { def })
-        })
-        .collect();
-    let expr = |terms: &[(usize, f64)]| {
-        let mut e = Expression::with_capacity(terms.len());
-        for &(v, c) in terms {
-            e.add_mul(c, vars[v]);
-        }
-        e
-    };
-    let obj = expr(&objective.terms);
-    let problem = match sense {
-        Sense::Minimise => pv.minimise(obj),
-        Sense::Maximise => pv.maximise(obj),
-    };
-    let constraints = lp
-        .rows
-        .iter()
-        .map(|r| {
-            let e = expr(&r.coeffs);
-            match r.kind {
-                RowKind::Ge => e.geq(r.rhs),
-                RowKind::Le => e.leq(r.rhs),
-                RowKind::Eq => e.eq(r.rhs),
-            }
-        })
-        .collect();
-    (problem, vars, constraints)
-}
 
 /// Writes the model to `dir/model-NNNN.lp` (numbered so successive solves do not overwrite).
 pub fn keep(dir: &Path, lp: &LinearProgram, objective: &LinExpr, sense: Sense) -> Result<()> {
@@ -61,9 +16,14 @@ pub fn keep(dir: &Path, lp: &LinearProgram, objective: &LinExpr, sense: Sense) -
     std::fs::write(&path, lp_format(lp, objective, sense)).map_err(|e| Error::io(&path, e))
 }
 
+/// A linear expression, a few terms per line: the LP format caps lines (CPLEX at 510
+/// characters) and CBC's reader rejects some very long ones.
 fn terms_text(terms: &[(usize, f64)]) -> String {
     let mut s = String::new();
-    for &(v, c) in terms {
+    for (k, &(v, c)) in terms.iter().enumerate() {
+        if k > 0 && k % 8 == 0 {
+            s.push_str("\n   ");
+        }
         let _ = write!(s, " {} {:e} x{v}", if c < 0.0 { "-" } else { "+" }, c.abs());
     }
     if s.is_empty() {

@@ -1,18 +1,25 @@
 //! Solver backends chosen by configuration: embedded HiGHS (the default, nothing to install) and
-//! the lp-solvers file interfaces to CBC, GLPK, Gurobi and CPLEX; plus dual-based certification.
+//! LP-file interfaces to CBC, GLPK, Gurobi and CPLEX; plus dual-based certification.
 //!
-//! A backend only proposes numbers. `certify` turns row duals into a rigorous bound on the very
-//! model that was solved; witnesses are re-executed by the analyses. A missing binary, a crash,
-//! an unreadable answer, infeasibility or a time-out is an error or `Status::Unknown`, never a bound.
+//! A backend only proposes numbers. `certify` turns row duals (from any backend) into a rigorous
+//! bound on the very model that was solved; witnesses are re-executed by the analyses. A missing
+//! binary, a crash, an unreadable answer, infeasibility or a time-out is an error or
+//! `Status::Unknown`, never a bound; faults are also recorded in `faults` for the exit code.
 
+mod answer;
+mod cbc;
 pub mod certify;
+mod child;
 mod config;
+mod cplex;
 mod embedded;
 mod external;
+pub mod faults;
 mod glpk;
+mod gurobi;
 mod lpfile;
 
-pub use config::{SolverConfig, SolverKind};
+pub use config::{parse_option, Fallback, OptionValue, SolverConfig, SolverKind};
 
 use std::time::Instant;
 
@@ -41,6 +48,8 @@ pub struct Solution {
     pub objective: f64,
     pub primal: Vec<f64>,
     pub row_duals: Option<Vec<f64>>,
+    /// Why an optimal LP answer carries no usable duals, when it does not.
+    pub note: Option<String>,
     pub seconds: f64,
 }
 
@@ -100,11 +109,12 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Fails with the solver's own message when the configured backend cannot run (a missing binary),
-/// so that an analysis does not mistake it for many unknown answers.
+/// Fails with a clear message when the configured backend cannot run (a missing binary, an option
+/// it rejects), so that every command stops before any work instead of falling back.
 pub fn check_available(cfg: &SolverConfig) -> Result<()> {
+    cfg.check_options()?;
     match cfg.kind {
-        SolverKind::Highs => Ok(()),
+        SolverKind::Highs => embedded::check_options(cfg),
         _ => external::binary(cfg).map(drop),
     }
 }
