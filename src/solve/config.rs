@@ -146,6 +146,24 @@ impl SolverConfig {
     }
 }
 
+impl SolverConfig {
+    /// Rejects settings that cannot mean anything: a time limit that is not a finite number
+    /// > 0, a MIP gap that is not a finite number ≥ 0, zero threads.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |m: String| Err(crate::Error::Input(m));
+        if let Some(t) = self.time_limit.filter(|t| !(t.is_finite() && *t > 0.0)) {
+            return bad(format!("time limit {t}: give a finite number of seconds > 0"));
+        }
+        if let Some(g) = self.mip_gap.filter(|g| !(g.is_finite() && *g >= 0.0)) {
+            return bad(format!("MIP gap {g}: give a finite number ≥ 0"));
+        }
+        if self.threads == Some(0) {
+            return bad("threads: give at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,23 +184,5 @@ mod tests {
         }
         let bad: SolverConfig = serde_saphyr::from_str("options:\n  \"x;rm\": 1\n").unwrap();
         assert!(bad.check_options().is_err());
-    }
-}
-
-impl SolverConfig {
-    /// Rejects settings that cannot mean anything: a time limit that is not a finite number
-    /// > 0, a MIP gap that is not a finite number ≥ 0, zero threads.
-    pub fn validate(&self) -> crate::Result<()> {
-        let bad = |m: String| Err(crate::Error::Input(m));
-        if let Some(t) = self.time_limit.filter(|t| !(t.is_finite() && *t > 0.0)) {
-            return bad(format!("time limit {t}: give a finite number of seconds > 0"));
-        }
-        if let Some(g) = self.mip_gap.filter(|g| !(g.is_finite() && *g >= 0.0)) {
-            return bad(format!("MIP gap {g}: give a finite number ≥ 0"));
-        }
-        if self.threads == Some(0) {
-            return bad("threads: give at least 1".into());
-        }
-        Ok(())
     }
 }
