@@ -28,10 +28,14 @@ pub fn parse_scale(s: &str) -> Result<f64> {
         }
         None => s.trim().parse().map_err(|_| bad())?,
     };
-    if v.is_finite() && v > 0.0 {
-        Ok(v)
-    } else {
-        Err(Error::Input(format!("invalid scale '{s}': it must be a finite number > 0")))
+    check_scale(v)
+}
+
+/// A scale factor must be a finite number > 0.
+pub fn check_scale(v: f64) -> Result<f64> {
+    match v.is_finite() && v > 0.0 {
+        true => Ok(v),
+        false => Err(Error::Input(format!("invalid scale {v}: it must be a finite number > 0"))),
     }
 }
 

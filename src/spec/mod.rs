@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::bounds::Method;
-use crate::data::{parse_scale, read_samples, Sample};
+use crate::data::{check_scale, parse_scale, read_samples, Sample};
 use crate::encode::Mode;
 use crate::error::{Error, Result};
 use crate::solve::SolverConfig;
@@ -92,7 +92,7 @@ impl DataSpec {
     pub fn scale(&self) -> Result<f64> {
         match &self.scale {
             None => Ok(1.0),
-            Some(Scale::Number(v)) => parse_scale(&v.to_string()),
+            Some(Scale::Number(v)) => check_scale(*v),
             Some(Scale::Text(t)) => parse_scale(t),
         }
     }
