@@ -2,18 +2,29 @@
 //! reads, and the `--keep-model` copy, so a user can inspect or re-run exactly what was solved.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 
 use super::Sense;
 use crate::encode::{LinExpr, LinearProgram, RowKind};
 use crate::error::{Error, Result};
 
-/// Writes the model to `dir/model-NNNN.lp` (numbered so successive solves do not overwrite).
+/// Writes the model to `dir/model-NNNN.lp`, numbered so successive solves do not overwrite: the
+/// first free number from the directory's size on, claimed atomically (parallel solves each
+/// get a file of their own).
 pub fn keep(dir: &Path, lp: &LinearProgram, objective: &LinExpr, sense: Sense) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let n = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.count();
-    let path = dir.join(format!("model-{n:04}.lp"));
-    std::fs::write(&path, lp_format(lp, objective, sense)).map_err(|e| Error::io(&path, e))
+    let mut n = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.count();
+    loop {
+        let path = dir.join(format!("model-{n:04}.lp"));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut file) => {
+                return file.write_all(lp_format(lp, objective, sense).as_bytes()).map_err(|e| Error::io(&path, e))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+            Err(e) => return Err(Error::io(&path, e)),
+        }
+    }
 }
 
 /// A linear expression, a few terms per line: the LP format caps lines (CPLEX at 510
@@ -68,4 +79,31 @@ pub fn lp_format(lp: &LinearProgram, objective: &LinExpr, sense: Sense) -> Strin
     }
     s.push_str("End\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Solves running in parallel each keep a whole model of their own (counting the directory
+    /// alone gave two of them one number, and a longer model's tail outlived a shorter one).
+    #[test]
+    fn parallel_keeps_write_whole_files_under_distinct_numbers() {
+        let dir = std::env::temp_dir().join(format!("twinverify-keep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut lp = LinearProgram::default();
+        let x = lp.add_var(0.0, 1.0, false);
+        let objective = LinExpr { terms: vec![(x, 1.0)], constant: 0.0, error: 0.0 };
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| (0..5).for_each(|_| keep(&dir, &lp, &objective, Sense::Minimise).unwrap()));
+            }
+        });
+        let texts: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
+        assert_eq!(texts.len(), 40);
+        let whole = lp_format(&lp, &objective, Sense::Minimise);
+        assert!(texts.iter().all(|t| *t == whole), "every kept file is one whole model");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
