@@ -1,5 +1,5 @@
 //! `verify` on degenerate input boxes: point boxes at values float32 cannot represent, ranges
-//! between two neighbouring float32 values, all decided without input splitting.
+//! between two neighbouring float32 values (decided without input splitting), and empty boxes.
 
 mod common;
 
@@ -167,4 +167,29 @@ fn a_range_between_two_float32_neighbours_is_decided() {
     let answer = solve(&query("between_unsat", &ranges, "(assert (>= Y_0 Y_1))\n"));
     assert_eq!(answer.verdict, Verdict::Unsat, "{:?}", answer.note);
     assert_eq!(answer.boxes, 1);
+}
+
+#[test]
+fn an_empty_box_is_unsat_with_a_warning() {
+    let mut ranges = point(0.35);
+    ranges[2] = (0.5, 0.4);
+    let path = query("empty", &ranges, "(assert (>= Y_1 Y_0))\n");
+    let answer = solve(&path);
+    assert_eq!((answer.verdict, answer.boxes), (Verdict::Unsat, 0));
+    let (out, err) = cli(&path);
+    assert_eq!(out.trim(), "unsat");
+    assert!(err.contains("warning") && err.contains("X_2: lower bound 0.5 > upper bound 0.4"), "{err}");
+    // a box emptied by a linear input constraint: the variable it empties is named
+    let ranges = vec![(0.0, 1.0); 6];
+    let path = query("contradictory", &ranges, "(assert (>= (+ X_0 X_1) 3.0))\n(assert (>= Y_1 Y_0))\n");
+    let (out, err) = cli(&path);
+    assert_eq!(out.trim(), "unsat");
+    assert!(
+        err.contains("warning: the input constraints contradict each other (propagated, they leave X_0: lower bound"),
+        "{err}"
+    );
+    // an ordinary box gets no warning
+    let (out, err) = cli(&query("ordinary", &ranges, "(assert (>= Y_1 Y_0))\n"));
+    assert_eq!(out.lines().next(), Some("sat"));
+    assert!(!err.contains("warning"), "{err}");
 }

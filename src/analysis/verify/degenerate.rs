@@ -10,7 +10,7 @@
 //! real point of the box, and a box neither answers is left open instead of being split.
 
 use super::search::{BoxResult, Context};
-use super::space::InputSpace;
+use super::space::{Empty, InputSpace};
 use super::witness::{f32_inside, Witness};
 use super::Item;
 use crate::bounds::{Interval, Method};
@@ -68,6 +68,11 @@ fn listed(entries: impl ExactSizeIterator<Item = String>) -> String {
 fn describe(space: &InputSpace, b: &Interval) -> String {
     let ranges = (0..b.len()).map(|g| format!("{} ∈ [{:?}, {:?}]", space.names[g], b.lower[g], b.upper[g]));
     format!("the box {}", listed(ranges))
+}
+
+/// Why a variable has no value, for the warning of an empty input region.
+pub fn empty_reason(space: &InputSpace, e: &Empty) -> String {
+    format!("{}: lower bound {:?} > upper bound {:?}", space.names[e.var], e.lower, e.upper)
 }
 
 /// How a witness's inputs were rounded (the rule of the module documentation), if any were.

@@ -7,7 +7,7 @@
 //! gradient search. Undecided disjuncts are split on input coordinates (small inputs) or on
 //! ReLU phases (module `relu_split`), then handed to the MILP, whose points are checked like any
 //! other (its optimum proves nothing). Boxes with at most one float32 value per input are decided
-//! without splitting (module `degenerate`).
+//! without splitting (module `degenerate`); an empty input region is `unsat` with a warning.
 
 mod bind;
 mod degenerate;
@@ -77,7 +77,8 @@ pub struct Answer {
     pub verdict: Verdict,
     /// The checked counterexample of a `sat` answer.
     pub witness: Option<Witness>,
-    /// Why the answer is not definite, when it is not; how a witness's inputs were rounded.
+    /// Why the answer is not definite, when it is not; how a witness's inputs were rounded; or
+    /// a warning (`warning: ...`) that the input region is empty.
     pub note: Option<String>,
     /// Input boxes bounded on the way (the root boxes and the halves of input splitting).
     pub boxes: usize,
@@ -161,10 +162,21 @@ pub fn verify(checker: &Checker, disjuncts: &[Vec<Item>], opts: &VerifyOptions) 
 fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Result<Answer> {
     let checker = &ctx.checker;
     let space = checker.space;
+    if let Some(e) = space::empty(&space.bounds) {
+        let why = degenerate::empty_reason(space, &e);
+        return Ok(unsat(Some(format!("warning: the input box is empty ({why}); no input violates the property"))));
+    }
     let mut open = Vec::new();
     let mut notes = Vec::new();
+    let mut empty = Vec::new();
     for items in disjuncts {
-        let Some(root) = space::tighten(&space.bounds, items) else { continue };
+        let root = match space::tighten(&space.bounds, items) {
+            Ok(root) => root,
+            Err(e) => {
+                empty.push(degenerate::empty_reason(space, &e));
+                continue;
+            }
+        };
         let (root, unbounded) = space::bounded_part(space, &root);
         if !unbounded.is_empty() {
             // only a part of the region can be searched: a witness there is a witness
@@ -231,7 +243,15 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
         }
     }
     if notes.is_empty() {
-        return Ok(Answer { verdict: Verdict::Unsat, witness: None, note: None, boxes: 0 });
+        let contradictory = !disjuncts.is_empty() && empty.len() == disjuncts.len();
+        let warning = contradictory.then(|| {
+            format!(
+                "warning: the input constraints contradict each other (propagated, they leave {}); no input \
+                 violates the property",
+                empty.join("; ")
+            )
+        });
+        return Ok(unsat(warning));
     }
     let verdict = if expired(opts) { Verdict::TimedOut } else { Verdict::Unknown };
     Ok(Answer { verdict, witness: None, note: Some(notes.join("; ")), boxes: 0 })
@@ -239,6 +259,10 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
 
 fn sat(w: Witness) -> Answer {
     Answer { verdict: Verdict::Sat, witness: Some(w), note: None, boxes: 0 }
+}
+
+fn unsat(note: Option<String>) -> Answer {
+    Answer { verdict: Verdict::Unsat, witness: None, note, boxes: 0 }
 }
 
 fn timed_out() -> Answer {
@@ -297,7 +321,7 @@ fn split(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
         }
         for half in halves(ctx, &b, items) {
             examined += 1;
-            let Some(half) = space::tighten(&half, items) else { continue };
+            let Ok(half) = space::tighten(&half, items) else { continue };
             if let Some(decided) = degenerate::decide(ctx, &half, items)? {
                 match decided {
                     BoxResult::Sat(w) => return Ok(BoxResult::Sat(w)),
