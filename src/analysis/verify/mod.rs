@@ -6,9 +6,11 @@
 //! violation from below (`> 0` refutes the disjunct); candidate points come from the LP and a
 //! gradient search. Undecided disjuncts are split on input coordinates (small inputs) or on
 //! ReLU phases (module `relu_split`), then handed to the MILP, whose points are checked like any
-//! other (its optimum proves nothing).
+//! other (its optimum proves nothing). Boxes with at most one float32 value per input are decided
+//! without splitting (module `degenerate`); an empty input region is `unsat` with a warning.
 
 mod bind;
+mod degenerate;
 mod relu_split;
 mod search;
 mod space;
@@ -75,8 +77,11 @@ pub struct Answer {
     pub verdict: Verdict,
     /// The checked counterexample of a `sat` answer.
     pub witness: Option<Witness>,
-    /// Why the answer is not definite, when it is not.
+    /// Why the answer is not definite, when it is not; how a witness's inputs were rounded; or
+    /// a warning (`warning: ...`) that the input region is empty.
     pub note: Option<String>,
+    /// Input boxes bounded on the way (the root boxes and the halves of input splitting).
+    pub boxes: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -144,12 +149,34 @@ fn expired(opts: &VerifyOptions) -> bool {
 
 /// Decides `OR_k AND disjuncts[k]` over `space` (see the module documentation).
 pub fn verify(checker: &Checker, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Result<Answer> {
-    let space = checker.space;
     let ctx = Context::new(*checker, &opts.solver, opts.float_sound);
+    let mut answer = decide(&ctx, disjuncts, opts)?;
+    answer.boxes = ctx.boxes();
+    if let Some(note) = answer.witness.as_ref().and_then(|w| degenerate::rounding_note(checker.space, w)) {
+        answer.note = Some(note);
+    }
+    Ok(answer)
+}
+
+/// `verify` on the context's networks.
+fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Result<Answer> {
+    let checker = &ctx.checker;
+    let space = checker.space;
+    if let Some(e) = space::empty(&space.bounds) {
+        let why = degenerate::empty_reason(space, &e);
+        return Ok(unsat(Some(format!("warning: the input box is empty ({why}); no input violates the property"))));
+    }
     let mut open = Vec::new();
     let mut notes = Vec::new();
+    let mut empty = Vec::new();
     for items in disjuncts {
-        let Some(root) = space::tighten(&space.bounds, items) else { continue };
+        let root = match space::tighten(&space.bounds, items) {
+            Ok(root) => root,
+            Err(e) => {
+                empty.push(degenerate::empty_reason(space, &e));
+                continue;
+            }
+        };
         let (root, unbounded) = space::bounded_part(space, &root);
         if !unbounded.is_empty() {
             // only a part of the region can be searched: a witness there is a witness
@@ -172,6 +199,14 @@ pub fn verify(checker: &Checker, disjuncts: &[Vec<Item>], opts: &VerifyOptions) 
         }
         if expired(opts) {
             return Ok(timed_out());
+        }
+        if let Some(decided) = degenerate::decide(ctx, &root, items)? {
+            match decided {
+                BoxResult::Unsat => {}
+                BoxResult::Sat(w) => return Ok(sat(w)),
+                BoxResult::Open { note, .. } => notes.extend(note),
+            }
+            continue;
         }
         let centre: Vec<f64> = (0..root.len()).map(|g| 0.5 * (root.lower[g] + root.upper[g])).collect();
         if let Some(w) = checker.attack(&centre, &root, items, opts.attack_steps) {
@@ -199,7 +234,7 @@ pub fn verify(checker: &Checker, disjuncts: &[Vec<Item>], opts: &VerifyOptions) 
             let now = Instant::now();
             now + end.saturating_duration_since(now).div_f64((count - k) as f64)
         });
-        match deepen(&ctx, d, &share)? {
+        match deepen(ctx, d, &share)? {
             BoxResult::Unsat => {}
             BoxResult::Sat(w) => return Ok(sat(w)),
             BoxResult::Open { note, lower, .. } => {
@@ -208,18 +243,30 @@ pub fn verify(checker: &Checker, disjuncts: &[Vec<Item>], opts: &VerifyOptions) 
         }
     }
     if notes.is_empty() {
-        return Ok(Answer { verdict: Verdict::Unsat, witness: None, note: None });
+        let contradictory = !disjuncts.is_empty() && empty.len() == disjuncts.len();
+        let warning = contradictory.then(|| {
+            format!(
+                "warning: the input constraints contradict each other (propagated, they leave {}); no input \
+                 violates the property",
+                empty.join("; ")
+            )
+        });
+        return Ok(unsat(warning));
     }
     let verdict = if expired(opts) { Verdict::TimedOut } else { Verdict::Unknown };
-    Ok(Answer { verdict, witness: None, note: Some(notes.join("; ")) })
+    Ok(Answer { verdict, witness: None, note: Some(notes.join("; ")), boxes: 0 })
 }
 
 fn sat(w: Witness) -> Answer {
-    Answer { verdict: Verdict::Sat, witness: Some(w), note: None }
+    Answer { verdict: Verdict::Sat, witness: Some(w), note: None, boxes: 0 }
+}
+
+fn unsat(note: Option<String>) -> Answer {
+    Answer { verdict: Verdict::Unsat, witness: None, note, boxes: 0 }
 }
 
 fn timed_out() -> Answer {
-    Answer { verdict: Verdict::TimedOut, witness: None, note: Some("the time limit was reached".into()) }
+    Answer { verdict: Verdict::TimedOut, witness: None, note: Some("the time limit was reached".into()), boxes: 0 }
 }
 
 /// Second pass on an open disjunct: input splitting when the space is small; else LP-tightened
@@ -264,6 +311,8 @@ fn split(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
     let items = &d.items;
     let mut queue = BinaryHeap::from([Queued { lower: d.lower, node: d.root.clone() }]);
     let mut examined = 0;
+    // a box with at most one float32 value per input that stayed open (it is not split further)
+    let mut stuck = None;
     while let Some(Queued { node: b, lower }) = queue.pop() {
         if expired(opts) || examined >= opts.max_boxes {
             let why = if expired(opts) { "the time limit was reached" } else { "the box budget ran out" };
@@ -272,7 +321,15 @@ fn split(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
         }
         for half in halves(ctx, &b, items) {
             examined += 1;
-            let Some(half) = space::tighten(&half, items) else { continue };
+            let Ok(half) = space::tighten(&half, items) else { continue };
+            if let Some(decided) = degenerate::decide(ctx, &half, items)? {
+                match decided {
+                    BoxResult::Sat(w) => return Ok(BoxResult::Sat(w)),
+                    BoxResult::Unsat => {}
+                    open => stuck = Some(open),
+                }
+                continue;
+            }
             match ctx.solve_box(&half, items, Method::Symbolic, Mode::Relaxed)? {
                 BoxResult::Unsat => {}
                 BoxResult::Sat(w) => return Ok(BoxResult::Sat(w)),
@@ -285,7 +342,7 @@ fn split(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
             }
         }
     }
-    Ok(BoxResult::Unsat)
+    Ok(stuck.unwrap_or(BoxResult::Unsat))
 }
 
 /// Splits `b` in two along the coordinate with the largest width times sensitivity.

@@ -1,7 +1,7 @@
 //! Deciding one disjunct on one box: neuron bounds, the relaxed joint LP with a certified lower
 //! bound on the largest constraint violation, candidate points from the LP and a gradient search.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use super::witness::{Checker, Witness};
 use super::Item;
@@ -39,6 +39,8 @@ pub struct Context<'a> {
     float_sound: bool,
     /// Bounds already computed for a box (disjuncts of one query usually share their box).
     cache: RefCell<Vec<(Interval, Method, Vec<NetworkBounds>)>>,
+    /// Boxes decided so far by `solve_box`.
+    boxes: Cell<usize>,
 }
 
 /// A joint model of one box with the objective "largest violation" (the item itself when there
@@ -50,7 +52,12 @@ struct BoxModel {
 
 impl<'a> Context<'a> {
     pub fn new(checker: Checker<'a>, solver: &'a SolverConfig, float_sound: bool) -> Context<'a> {
-        Context { checker, solver, float_sound, cache: RefCell::new(Vec::new()) }
+        Context { checker, solver, float_sound, cache: RefCell::new(Vec::new()), boxes: Cell::new(0) }
+    }
+
+    /// How many boxes `solve_box` has bounded.
+    pub fn boxes(&self) -> usize {
+        self.boxes.get()
     }
 
     /// The items to refute: in float-sound mode each one tightened by the float32 error bound of
@@ -136,6 +143,7 @@ impl<'a> Context<'a> {
 
     /// Decides `items` on box `b` as far as bounds by `method` and one LP (`mode`) allow.
     pub fn solve_box(&self, b: &Interval, items: &[Item], method: Method, mode: Mode) -> Result<BoxResult> {
+        self.boxes.set(self.boxes.get() + 1);
         let nbs = self.bounds(b, method)?;
         self.solve_with(b, &nbs, items, mode)
     }

@@ -133,9 +133,22 @@ pub fn items(space: &InputSpace, disjunct: &[LinearConstraint]) -> Vec<Item> {
     out
 }
 
+/// A variable left without values: its lower bound exceeds its upper bound.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Empty {
+    pub var: usize,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// The first variable of `b` whose range is empty, if any.
+pub fn empty(b: &Interval) -> Option<Empty> {
+    (0..b.len()).find(|&g| b.lower[g] > b.upper[g]).map(|g| Empty { var: g, lower: b.lower[g], upper: b.upper[g] })
+}
+
 /// Tightens `b` with every input-only item (a few rounds of bound propagation, rounded outwards).
-/// Returns `None` when the box becomes empty.
-pub fn tighten(b: &Interval, items: &[Item]) -> Option<Interval> {
+/// Fails with the variable whose range becomes empty.
+pub fn tighten(b: &Interval, items: &[Item]) -> Result<Interval, Empty> {
     let mut b = b.clone();
     for _ in 0..4 {
         let mut changed = false;
@@ -168,14 +181,14 @@ pub fn tighten(b: &Interval, items: &[Item]) -> Option<Interval> {
                 }
             }
         }
-        if (0..b.len()).any(|g| b.lower[g] > b.upper[g]) {
-            return None;
+        if let Some(e) = empty(&b) {
+            return Err(e);
         }
         if !changed {
             break;
         }
     }
-    Some(b)
+    Ok(b)
 }
 
 /// The box with every infinite side replaced by a finite one (one unit beyond the finite side,

@@ -1,6 +1,10 @@
 //! Counterexamples: a candidate point is rounded to float32 inside the box, run through the IR
 //! and through tract, and accepted only if every constraint holds for both; plus a cheap
 //! gradient search that proposes candidates.
+//!
+//! A coordinate whose range holds no float32 value (`X_0 = 0.35`) keeps a real value `r` of its
+//! range and the networks run on `r`'s float32 rounding to nearest: a witness is the float32
+//! rounding of a point that satisfies the input constraints (input terms are judged at the point).
 
 use super::space::InputSpace;
 use super::Item;
@@ -16,6 +20,9 @@ use crate::round::upper_sum_minus;
 pub struct Witness {
     pub inputs: Vec<Vec<f64>>,
     pub outputs: Vec<Vec<f64>>,
+    /// Variables whose range holds no float32 value: (variable, the real value that satisfies
+    /// the constraints, its float32 rounding that the networks ran on).
+    pub rounded: Vec<(usize, f64, f64)>,
 }
 
 /// The networks of a query with their tract replays, over one input space.
@@ -48,7 +55,10 @@ impl Item {
 }
 
 /// The float32 value nearest to `v` inside `[lo, hi]`, if the interval holds one.
-fn f32_inside(v: f64, lo: f64, hi: f64) -> Option<f64> {
+pub fn f32_inside(v: f64, lo: f64, hi: f64) -> Option<f64> {
+    if lo.is_nan() || hi.is_nan() || lo > hi {
+        return None;
+    }
     let mut r = v.clamp(lo, hi) as f32;
     if (r as f64) < lo {
         r = r.next_up();
@@ -65,15 +75,36 @@ impl Checker<'_> {
         self.nets.iter().enumerate().map(|(k, n)| n.forward(&self.space.network_point(x, k)).ok()).collect()
     }
 
-    /// Accepts `x` (rounded to float32 inside `b`) if every item holds with the IR's and with
-    /// tract's outputs and the two agree.
+    /// Accepts `x` (rounded to float32 inside `b`, see the module documentation for ranges
+    /// without a float32 value) if every item holds with the IR's and with tract's outputs and
+    /// the two agree.
     pub fn check(&self, x: &[f64], b: &Interval, items: &[Item]) -> Option<Witness> {
-        let x: Vec<f64> = (0..x.len()).map(|g| f32_inside(x[g], b.lower[g], b.upper[g])).collect::<Option<_>>()?;
-        let ir = self.ir_outputs(&x)?;
-        if !items.iter().all(|it| it.holds(&x, &ir)) {
+        let mut real = Vec::with_capacity(x.len());
+        let mut run = Vec::with_capacity(x.len());
+        let mut rounded = Vec::new();
+        for (g, &v) in x.iter().enumerate() {
+            let (lo, hi) = (b.lower[g], b.upper[g]);
+            let (r, f) = match f32_inside(v, lo, hi) {
+                Some(f) => (f, f),
+                None if lo <= hi => {
+                    let r = v.clamp(lo, hi);
+                    let f = r as f32;
+                    if !f.is_finite() {
+                        return None;
+                    }
+                    rounded.push((g, r, f as f64));
+                    (r, f as f64)
+                }
+                None => return None,
+            };
+            real.push(r);
+            run.push(f);
+        }
+        let ir = self.ir_outputs(&run)?;
+        if !items.iter().all(|it| it.holds(&real, &ir)) {
             return None;
         }
-        let inputs: Vec<Vec<f64>> = (0..self.nets.len()).map(|k| self.space.network_point(&x, k)).collect();
+        let inputs: Vec<Vec<f64>> = (0..self.nets.len()).map(|k| self.space.network_point(&run, k)).collect();
         let tract: Vec<Vec<f64>> =
             self.runners.iter().zip(&inputs).map(|(r, x)| r.run(x).ok()).collect::<Option<_>>()?;
         let agree = ir
@@ -81,7 +112,7 @@ impl Checker<'_> {
             .flatten()
             .zip(tract.iter().flatten())
             .all(|(&a, &t)| (a - t).abs() <= TRACT_TOLERANCE * (1.0 + a.abs().max(t.abs())));
-        (agree && items.iter().all(|it| it.holds(&x, &tract))).then_some(Witness { inputs, outputs: tract })
+        (agree && items.iter().all(|it| it.holds(&real, &tract))).then_some(Witness { inputs, outputs: tract, rounded })
     }
 
     /// The largest item value at `x` (≤ 0 everywhere means a candidate) and its item.
