@@ -57,11 +57,25 @@ fn joint_bounds_are_sound_never_wider_than_independent_and_relaxed_brackets_exac
             let mut cfg = LromConfig::default();
             cfg.encode.mode = Mode::Exact;
             let exact = analyse(nets, &runners, &x, label, delta, Some((0.0, 1.0)), &cfg).unwrap();
+            if relaxed.verdict == Verdict::Established {
+                assert_eq!(exact.verdict, Verdict::Established, "{pair:?}: a verdict relaxed mode decides");
+            }
             for (rp, ep) in relaxed.pairs.iter().zip(&exact.pairs) {
                 let (c, j) = (rp.c, rp.j);
                 let (ilo, ihi) = rp.independent.unwrap();
                 let (rmax, emax) = (rp.max.as_ref().unwrap(), ep.max.as_ref().unwrap());
                 let tol = 1e-6;
+                // exact mode also certifies by the relaxed LP: never weaker (up to the LP's
+                // last digits, as its basis may differ)
+                let close = 1e-9 * (1.0 + rp.min.certified.abs() + rmax.certified.abs());
+                assert!(
+                    ep.min.certified >= rp.min.certified - close && emax.certified <= rmax.certified + close,
+                    "{pair:?}: exact [{}, {}] weaker than relaxed [{}, {}]",
+                    ep.min.certified,
+                    emax.certified,
+                    rp.min.certified,
+                    rmax.certified
+                );
                 assert!(
                     rp.min.certified >= ilo - tol && rmax.certified <= ihi + tol,
                     "{pair:?}: joint wider than independent"

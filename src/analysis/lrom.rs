@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::objective::{clip, Extremum, OutputObjective, Region};
 use crate::bounds::{relu_stats, Interval, Method, NetworkBounds};
 use crate::data::check_label;
-use crate::encode::{EncodeOptions, JointModel, Mode, RowKind};
+use crate::encode::{EncodeOptions, JointModel, Mode, Prefix, RowKind};
 use crate::error::Result;
 use crate::ir::Network;
 use crate::onnx::TractRunner;
@@ -127,24 +127,33 @@ pub fn analyse(
         computed.into_iter().map(|Tightened { bounds, relaxation }| (bounds, relaxation)).unzip();
     let nbr: Vec<&NetworkBounds> = nb.iter().collect();
     // LP tightening already relaxed most of both networks: reuse that, unless layers are shared
-    // (they must then be encoded once) or the mode is exact
-    let reuse = cfg.encode.mode == Mode::Relaxed && nets[0].shared_prefix(nets[1]) == 0;
-    let model = match relaxations.into_iter().collect::<Option<Vec<_>>>() {
-        Some(r) if reuse => JointModel::from_prefixes(r, &nets, &nbr, &cfg.encode),
-        _ => JointModel::build(&nets, &nbr, &[], &cfg.encode),
+    // (they must then be encoded once). Exact mode also certifies every bound by this relaxed
+    // model (a MILP has no duals), so it is never weaker than relaxed mode.
+    let relaxed = EncodeOptions { mode: Mode::Relaxed, ..cfg.encode };
+    let exact = cfg.encode.mode == Mode::Exact;
+    let build_relaxed = |prefixes: Vec<Option<Prefix>>| match prefixes.into_iter().collect::<Option<Vec<_>>>() {
+        Some(r) if nets[0].shared_prefix(nets[1]) == 0 => JointModel::from_prefixes(r, &nets, &nbr, &relaxed),
+        _ => JointModel::build(&nets, &nbr, &[], &relaxed),
+    };
+    let (model, relaxation) = match exact {
+        true => (JointModel::build(&nets, &nbr, &[], &cfg.encode), cfg.solve.then(|| build_relaxed(relaxations))),
+        false => (build_relaxed(relaxations), None),
     };
     let anchor = clip(x, &region);
     let joint = Region::new(&nets, runners, &nbr, &model, &anchor).float_sound_if(cfg.float_sound)?;
+    let joint = joint.with_relaxation(relaxation.as_ref());
     // the independent baseline's single-network models do not depend on the class pair
-    let single_models: Vec<JointModel> = match cfg.independent {
-        true => (0..2).map(|k| JointModel::build(&[nets[k]], &[nbr[k]], &[], &cfg.encode)).collect(),
+    let single = |k: usize, encode: &EncodeOptions| JointModel::build(&[nets[k]], &[nbr[k]], &[], encode);
+    let single_models: Vec<(JointModel, Option<JointModel>)> = match cfg.independent {
+        true => (0..2).map(|k| (single(k, &cfg.encode), (exact && cfg.solve).then(|| single(k, &relaxed)))).collect(),
         false => Vec::new(),
     };
     let singles: Vec<Region> = single_models
         .iter()
         .enumerate()
-        .map(|(k, m)| {
-            Region::new(&nets[k..=k], &runners[k..=k], &nbr[k..=k], m, &anchor).float_sound_if(cfg.float_sound)
+        .map(|(k, (m, r))| {
+            let region = Region::new(&nets[k..=k], &runners[k..=k], &nbr[k..=k], m, &anchor);
+            Ok(region.float_sound_if(cfg.float_sound)?.with_relaxation(r.as_ref()))
         })
         .collect::<Result<_>>()?;
     let solver = cfg.solve.then_some(&cfg.solver);

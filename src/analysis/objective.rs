@@ -126,6 +126,22 @@ pub struct Extremum {
     pub note: Option<String>,
 }
 
+impl Extremum {
+    /// The tighter certified bound and the better checked point of two extrema of one objective
+    /// in direction `sense` (e.g. a MILP's and its LP relaxation's); `self`'s solver value and
+    /// note stay.
+    pub fn merge(mut self, other: Extremum, sense: Sense) -> Extremum {
+        let better = |a: f64, b: f64| if sense == Sense::Minimise { a < b } else { a > b };
+        if better(self.certified, other.certified) {
+            (self.certified, self.certificate) = (other.certified, other.certificate);
+        }
+        if self.attained.is_nan() || better(other.attained, self.attained) {
+            (self.attained, self.witness) = (other.attained, other.witness);
+        }
+        self
+    }
+}
+
 /// Everything one region needs: the networks, their bounds, the joint model and the solver.
 #[derive(Clone)]
 pub struct Region<'a> {
@@ -140,6 +156,10 @@ pub struct Region<'a> {
     /// Float32-sound mode: bounds on each network's output rounding error (`bounds::float32`),
     /// by which every certified bound is widened.
     float_error: Option<std::sync::Arc<Vec<FloatErrors>>>,
+    /// For an exact (MILP) model: its LP relaxation, whose dual-certified bound is taken when it
+    /// is tighter than what the MILP certifies (a MILP has no duals), so exact mode is never
+    /// weaker than relaxed mode.
+    relaxation: Option<&'a JointModel>,
 }
 
 /// Outputs of every network at one point: (IR, tract).
@@ -156,7 +176,8 @@ impl<'a> Region<'a> {
         model: &'a JointModel,
         anchor: &'a [f64],
     ) -> Region<'a> {
-        let mut r = Region { nets, runners, bounds, model, anchor, anchor_outputs: None, float_error: None };
+        let mut r =
+            Region { nets, runners, bounds, model, anchor, anchor_outputs: None, float_error: None, relaxation: None };
         r.anchor_outputs = r.outputs(anchor);
         r
     }
@@ -183,7 +204,14 @@ impl<'a> Region<'a> {
         self.float_error.as_ref().map_or(0.0, |e| obj.float_error(self.nets, self.bounds, e))
     }
 
-    /// The same region over another model of it (e.g. with an extra constraint).
+    /// Also certifies every extremum by `relaxation`, the LP relaxation of this region's
+    /// (MILP) model (`JointModel::relaxation`), when given.
+    pub fn with_relaxation(self, relaxation: Option<&'a JointModel>) -> Region<'a> {
+        Region { relaxation, ..self }
+    }
+
+    /// The same region over another model of it (e.g. with an extra constraint; a relaxation
+    /// of the original model stays valid for a subset of the region, only weaker).
     pub fn with_model(&self, model: &'a JointModel) -> Region<'a> {
         Region { model, ..self.clone() }
     }
@@ -225,7 +253,15 @@ impl<'a> Region<'a> {
 
     /// Certified extremum of `obj`, solving with `session` (a session of this region's model).
     pub fn optimise_with(&self, obj: &OutputObjective, sense: Sense, session: Option<&mut solve::Session>) -> Extremum {
+        let cfg = session.as_ref().map(|s| s.config());
         let mut best = self.optimise_real(obj, sense, session);
+        if let (Some(relaxed), Some(cfg)) = (self.relaxation, cfg) {
+            let lp = Region { model: relaxed, relaxation: None, ..self.clone() };
+            best = match solve::Session::new(&relaxed.lp, cfg, false) {
+                Ok(mut s) => best.merge(lp.optimise_real(obj, sense, Some(&mut s)), sense),
+                Err(e) => Extremum { note: Some(format!("LP relaxation: {e}")), ..best },
+            };
+        }
         let e = self.float_error_of(obj);
         best.certified = match sense {
             Sense::Minimise => -float32::add_up(-best.certified, e),

@@ -71,6 +71,11 @@ impl<'a> Session<'a> {
         Ok(Session { lp, cfg, embedded })
     }
 
+    /// The solver settings this session runs with.
+    pub fn config(&self) -> &'a SolverConfig {
+        self.cfg
+    }
+
     /// Whether the backend takes a start point: the file interfaces (CBC, GLPK, …) do not.
     pub fn takes_start(&self) -> bool {
         self.embedded.is_some()
