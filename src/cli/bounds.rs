@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use super::args::{parse_domain, PointArgs, SolverArgs};
+use super::args::{DomainArgs, PointArgs, SolverArgs};
 use crate::bounds::{self, Interval, Method};
 use crate::error::Result;
 use crate::onnx;
@@ -22,9 +22,8 @@ pub struct BoundsArgs {
     /// L∞ radius of the region around the point.
     #[arg(long, default_value_t = 0.01, value_parser = super::args::parse_nonnegative)]
     pub delta: f64,
-    /// Clip the region to this input domain, written LOW,HIGH (for example 0,1).
-    #[arg(long, value_parser = parse_domain)]
-    pub domain: Option<(f64, f64)>,
+    #[command(flatten)]
+    pub clip: DomainArgs,
     /// How bounds are computed.
     #[arg(long, value_enum, default_value = "symbolic")]
     pub method: Method,
@@ -41,7 +40,7 @@ pub struct BoundsArgs {
 pub fn run(args: BoundsArgs) -> Result<()> {
     let net = onnx::load_as(&args.net, args.float_sound)?.network;
     let (x, _) = args.point.resolve()?;
-    let region = Interval::around(&x, args.delta, args.domain)?;
+    let region = Interval::around(&x, args.delta, args.clip.domain)?;
     let start = Instant::now();
     let lp = tighten::LpOptions {
         solver: args.solver.apply(Default::default())?,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::args::{parse_domain, SolverArgs};
+use super::args::{DataArgs, OutputArgs, RegionArgs, SolverArgs};
 use crate::analysis::batch::Batch;
 use crate::analysis::lrom::LromConfig;
 use crate::bounds::Method;
@@ -14,7 +14,7 @@ use crate::encode::{EncodeOptions, Mode};
 use crate::error::{Error, Result};
 use crate::onnx::{self, TractRunner};
 use crate::report;
-use crate::spec::{parse_selection, AnalysisKind, ClassPairs, NetworkEntry, OneOrMany, Scale, Selection, Spec};
+use crate::spec::{AnalysisKind, ClassPairs, NetworkEntry, OneOrMany, Scale, Spec};
 
 #[derive(Debug, Args)]
 pub struct LromArgs {
@@ -28,21 +28,10 @@ pub struct LromArgs {
     /// Analyse only the pair N1,N2 given by position (1-based), e.g. --pair 1,2 (repeatable).
     #[arg(long, value_parser = parse_pair)]
     pub pair: Vec<(usize, usize)>,
-    /// CSV data file with rows "label,f1,…,fn".
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Scale applied to the features (a number or a fraction such as 1/255).
-    #[arg(long)]
-    pub scale: Option<String>,
-    /// Rows to analyse: 0..100, 7 or 1,5,9 (default: all).
-    #[arg(long, value_parser = parse_selection)]
-    pub samples: Option<Selection>,
-    /// Radius of the L∞ region (repeat or comma-separate for several).
-    #[arg(long, value_delimiter = ',', value_parser = super::args::parse_nonnegative)]
-    pub delta: Vec<f64>,
-    /// Input domain LOW,HIGH the region is clipped to.
-    #[arg(long, value_parser = parse_domain)]
-    pub domain: Option<(f64, f64)>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub region: RegionArgs,
     /// What to compute.
     #[arg(long, value_enum)]
     pub analysis: Option<AnalysisKind>,
@@ -78,12 +67,8 @@ pub struct LromArgs {
     pub threshold: Option<f64>,
     #[command(flatten)]
     pub solver: SolverArgs,
-    /// Write one CSV row per sample, radius, network pair and class pair.
-    #[arg(long)]
-    pub csv: Option<PathBuf>,
-    /// Write every result as JSON.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 fn parse_pair(s: &str) -> std::result::Result<(usize, usize), String> {
@@ -100,7 +85,8 @@ fn spec(args: &LromArgs) -> Result<Spec> {
             if args.nets.len() < 2 {
                 return Err(Error::Input("give at least two networks, or --spec FILE".into()));
             }
-            let data = args.data.clone().ok_or_else(|| Error::Input("give --data CSV (or use --spec)".into()))?;
+            let data =
+                args.data.file.data.clone().ok_or_else(|| Error::Input("give --data CSV (or use --spec)".into()))?;
             let networks = args
                 .nets
                 .iter()
@@ -112,16 +98,16 @@ fn spec(args: &LromArgs) -> Result<Spec> {
             Spec::new(networks, data)
         }
     };
-    if let Some(s) = &args.scale {
-        spec.data.scale = Some(Scale::Text(s.clone()));
+    if let Some(s) = args.data.file.scale {
+        spec.data.scale = Some(Scale::Number(s));
     }
-    if let Some(s) = &args.samples {
+    if let Some(s) = &args.data.samples {
         spec.samples = Some(s.clone());
     }
-    if !args.delta.is_empty() {
-        spec.delta = OneOrMany::Many(args.delta.clone());
+    if !args.region.delta.is_empty() {
+        spec.delta = OneOrMany::Many(args.region.delta.clone());
     }
-    if let Some((a, b)) = args.domain {
+    if let Some((a, b)) = args.region.clip.domain {
         spec.domain = Some([a, b]);
     }
     spec.analysis = args.analysis.unwrap_or(spec.analysis);
@@ -148,8 +134,8 @@ fn spec(args: &LromArgs) -> Result<Spec> {
         );
     }
     spec.solver = args.solver.apply(spec.solver)?;
-    spec.output.csv = args.csv.clone().or(spec.output.csv);
-    spec.output.json = args.json.clone().or(spec.output.json);
+    spec.output.csv = args.output.csv.clone().or(spec.output.csv);
+    spec.output.json = args.output.json.clone().or(spec.output.json);
     spec.check()?;
     Ok(spec)
 }
@@ -216,13 +202,6 @@ pub fn run(args: LromArgs) -> Result<()> {
         }
     }
     print!("{}", report::summary_table(&summaries, &names));
-    if let Some(p) = &spec.output.csv {
-        report::write_csv(p, &report::csv_rows(&outcomes, &names))?;
-        println!("wrote {}", p.display());
-    }
-    if let Some(p) = &spec.output.json {
-        report::write_json(p, &outcomes, &names)?;
-        println!("wrote {}", p.display());
-    }
-    Ok(())
+    let output = OutputArgs { csv: spec.output.csv.clone(), json: spec.output.json.clone() };
+    output.write(|| report::csv_rows(&outcomes, &names), || report::json_doc(&outcomes, &names))
 }

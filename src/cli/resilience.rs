@@ -3,18 +3,19 @@
 
 use std::path::PathBuf;
 
+use clap::builder::Resettable;
 use clap::Args;
 use serde::Serialize;
 
-use super::args::{parse_domain, PointArgs, SolverArgs};
+use super::args::{DomainArgs, OutputArgs, PointArgs, SolverArgs};
 use crate::analysis::resilience::{resilience, xi, ClassResilience, Norm, ResilienceConfig, Scope};
 use crate::bounds::Method;
 use crate::data::argmax;
 use crate::error::{Error, Result};
 use crate::onnx::{self, TractRunner};
-use crate::report;
 
 #[derive(Debug, Args)]
+#[command(mut_arg("input", |a| a.required_unless_present(Resettable::Reset)), mut_arg("domain", |a| a.default_value("0,1")))]
 pub struct ResilienceArgs {
     /// The ONNX model.
     pub net: PathBuf,
@@ -31,24 +32,14 @@ pub struct ResilienceArgs {
     /// How perturbations are measured.
     #[arg(long, value_enum, default_value = "l1")]
     pub norm: Norm,
-    /// Local form: the sample, as a CSV row or JSON array or a file holding one (else use --data).
-    #[arg(long, conflicts_with = "data")]
-    pub center: Option<String>,
-    /// Local form: a CSV data file with rows "label,f1,…,fn"; pick the row with --row.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Row of --data (0-based).
-    #[arg(long, default_value_t = 0, requires = "data")]
-    pub row: usize,
-    /// Multiply the sample's values by this factor (a number or a fraction such as 1/255).
-    #[arg(long, default_value = "1")]
-    pub scale: String,
+    // local form: the sample (--input/--center, or a row of --data)
+    #[command(flatten)]
+    pub point: PointArgs,
     /// Local form: the confident inputs are those within this L∞ radius of the sample.
     #[arg(long, default_value_t = 0.0, value_parser = super::args::parse_nonnegative)]
     pub radius: f64,
-    /// Valid inputs LOW,HIGH (perturbed ones too).
-    #[arg(long, value_parser = parse_domain, default_value = "0,1")]
-    pub domain: (f64, f64),
+    #[command(flatten)]
+    pub clip: DomainArgs,
     /// Neuron bounds behind every big-M (lp: tighter, but slow on large regions of large networks).
     #[arg(long, value_enum, default_value = "symbolic")]
     pub bounds: Method,
@@ -57,12 +48,8 @@ pub struct ResilienceArgs {
     pub tolerance: f64,
     #[command(flatten)]
     pub solver: SolverArgs,
-    /// Write one CSV row per class.
-    #[arg(long)]
-    pub csv: Option<PathBuf>,
-    /// Write every result (and Ξ) as JSON.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// One CSV row.
@@ -84,18 +71,8 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
     let model = onnx::load(&args.net)?;
     let runner = TractRunner::new(&model)?;
     let net = &model.network;
-    let sample = match (&args.center, &args.data) {
-        (None, None) => None,
-        _ => {
-            let point = PointArgs {
-                input: args.center.clone(),
-                data: args.data.clone(),
-                row: args.row,
-                scale: args.scale.clone(),
-            };
-            Some(point.resolve()?.0)
-        }
-    };
+    let sample = args.point.resolve_optional()?.map(|(x, _)| x);
+    let domain = args.clip.domain.unwrap_or((0.0, 1.0));
     let scope = match &sample {
         Some(x) => Scope::Local { center: x, radius: args.radius },
         None if args.radius > 0.0 => return Err(Error::Input("--radius needs a sample (--center or --data)".into())),
@@ -110,13 +87,13 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
         alpha: args.alpha,
         k: args.k,
         norm: args.norm,
-        domain: args.domain,
+        domain,
         bounds: args.bounds,
         solver: args.solver.apply(Default::default())?,
         tolerance: args.tolerance,
     };
     let form = match scope {
-        Scope::Global => format!("global over [{}, {}]", args.domain.0, args.domain.1),
+        Scope::Global => format!("global over [{}, {}]", domain.0, domain.1),
         Scope::Local { radius, .. } => format!("local, radius {radius}"),
     };
     println!("Φ_m ({form}, {:?} norm, α = {}, k = {}, solver {})", args.norm, args.alpha, args.k, cfg.solver.kind);
@@ -150,8 +127,8 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
         let upper = upper.map_or("-".into(), |u| format!("{u:.6}"));
         println!("Ξ = min over classes: proved ≥ {lower:.6}, checked ≤ {upper}");
     }
-    if let Some(p) = &args.csv {
-        let rows: Vec<Row> = results
+    let rows = || {
+        results
             .iter()
             .map(|r| Row {
                 class: r.class,
@@ -165,15 +142,10 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
                 seconds: r.seconds,
                 note: r.bracket.note.clone(),
             })
-            .collect();
-        report::write_csv(p, &rows)?;
-        println!("wrote {}", p.display());
-    }
-    if let Some(p) = &args.json {
-        let doc = serde_json::json!({ "network": net.name, "norm": args.norm, "alpha": args.alpha, "k": args.k,
-            "form": form, "classes": results, "xi": { "lower": lower, "upper": upper } });
-        report::write_json_doc(p, &doc)?;
-        println!("wrote {}", p.display());
-    }
-    Ok(())
+            .collect()
+    };
+    args.output.write(rows, || {
+        serde_json::json!({ "network": net.name, "norm": args.norm, "alpha": args.alpha, "k": args.k,
+            "form": form, "classes": results, "xi": { "lower": lower, "upper": upper } })
+    })
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::json;
 
-use super::args::parse_domain;
-use crate::data::{parse_scale, read_samples, Sample};
+use super::args::{FileArgs, RegionArgs};
+use crate::data::Sample;
 use crate::error::{Error, Result};
 use crate::onnx;
 use crate::solve::SolverConfig;
@@ -18,30 +18,25 @@ use crate::twins::summary::{self, Accuracy, NodeNonzeros, TractCheck, Unstable};
 /// What the report measures on both networks.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Multiply every feature of the data file by this factor (a number or a fraction such as 1/255).
-    #[arg(long, default_value = "1")]
-    pub scale: String,
-    /// L∞ radii at which unstable ReLUs are counted (comma-separated).
-    #[arg(long, default_value = "0.01", value_delimiter = ',', value_parser = super::args::parse_nonnegative)]
-    pub delta: Vec<f64>,
+    // unstable ReLUs are counted in the L∞ regions around the rows of --data
+    #[command(flatten)]
+    pub region: RegionArgs,
     /// Average the unstable ReLU count over this many rows that the original classifies correctly.
     #[arg(long, default_value_t = 10)]
     pub unstable_rows: usize,
-    /// Clip the regions to this input domain, written LOW,HIGH (for example 0,1).
-    #[arg(long, value_parser = parse_domain)]
-    pub domain: Option<(f64, f64)>,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("data", |a| a.required(true)))]
 pub struct SparsifyArgs {
     /// The ONNX model (dense layers and ReLUs).
     pub net: PathBuf,
-    /// Validation rows "label,f1,…,fn": every prediction and ReLU phase on them is kept.
-    #[arg(long)]
-    pub data: PathBuf,
+    // validation rows: every prediction and ReLU phase on them is kept
+    #[command(flatten)]
+    pub data: FileArgs,
     /// Use only the first N rows of --data for the LPs (the rest are held out for the report).
     #[arg(long)]
     pub rows: Option<usize>,
@@ -78,9 +73,9 @@ pub struct CompressArgs {
     /// Where the compressed network is written.
     #[arg(long)]
     pub out: PathBuf,
-    /// Labelled rows "label,f1,…,fn" for accuracy and unstable-ReLU counts.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
+    // labelled rows for accuracy and unstable-ReLU counts
+    #[command(flatten)]
+    pub data: FileArgs,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -113,23 +108,24 @@ fn report(
         unstable_held_out: vec![],
         tract: None,
     };
+    let (deltas, domain) = (args.region.deltas(), args.region.clip.domain);
+    let unstable = |rows| summary::unstable(&a.network, &b.network, rows, &deltas, args.unstable_rows, domain);
     if !held_out.is_empty() {
         r.held_out = Some(summary::accuracy(&a.network, &b.network, held_out)?);
-        r.unstable_held_out =
-            summary::unstable(&a.network, &b.network, held_out, &args.delta, args.unstable_rows, args.domain)?;
+        r.unstable_held_out = unstable(held_out)?;
     }
     if let Some(samples) = samples {
         r.accuracy = Some(summary::accuracy(&a.network, &b.network, samples)?);
         let inputs: Vec<Vec<f64>> = samples.iter().map(|s| s.features.clone()).collect();
         r.tract = Some(summary::tract_check(&b, &inputs)?);
-        r.unstable = summary::unstable(&a.network, &b.network, samples, &args.delta, args.unstable_rows, args.domain)?;
+        r.unstable = unstable(samples)?;
     }
     Ok(r)
 }
 
 /// The rows of a data file, split after the first `rows` (all rows when None).
-fn samples(data: &Path, scale: &str, rows: Option<usize>) -> Result<(Vec<Sample>, Vec<Sample>)> {
-    let mut s = read_samples(data, parse_scale(scale)?)?;
+fn samples(data: &FileArgs, rows: Option<usize>) -> Result<(Vec<Sample>, Vec<Sample>)> {
+    let mut s = data.read()?;
     let n = rows.unwrap_or(s.len());
     if n == 0 {
         return Err(Error::Input("--rows must be at least 1".into()));
@@ -140,7 +136,7 @@ fn samples(data: &Path, scale: &str, rows: Option<usize>) -> Result<(Vec<Sample>
 
 pub fn run_sparsify(args: SparsifyArgs) -> Result<()> {
     let model = onnx::load(&args.net)?;
-    let (rows, held_out) = samples(&args.data, &args.report.scale, args.rows)?;
+    let (rows, held_out) = samples(&args.data, args.rows)?;
     let inputs: Vec<Vec<f64>> = rows.iter().map(|s| s.features.clone()).collect();
     let opts = SparsifyOptions {
         epsilon: args.epsilon,
@@ -168,7 +164,7 @@ pub fn run_compress(args: CompressArgs) -> Result<()> {
         (None, Some(q)) => Compression::Quantize(q, args.rule),
         _ => return Err(Error::Input("give exactly one of --prune and --quantize".into())),
     };
-    let rows = args.data.as_deref().map(|d| samples(d, &args.report.scale, None)).transpose()?.map(|s| s.0);
+    let rows = args.data.data.is_some().then(|| samples(&args.data, None)).transpose()?.map(|s| s.0);
     compress::compress(&args.net, &args.out, how)?;
     let r = report(&args.net, &args.out, rows.as_deref(), &[], &args.report)?;
     let method = match how {

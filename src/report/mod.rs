@@ -113,8 +113,9 @@ pub fn read_csv(path: &Path) -> Result<Vec<CsvRow>> {
     r.deserialize().map(|row| row.map_err(|e| Error::Input(format!("{}: {e}", path.display())))).collect()
 }
 
-pub fn write_json(path: &Path, outcomes: &[Outcome], names: &[String]) -> Result<()> {
-    write_json_doc(path, &serde_json::json!({ "networks": names, "regions": outcomes }))
+/// The JSON document of a batch: the network names and every region's outcome.
+pub fn json_doc(outcomes: &[Outcome], names: &[String]) -> serde_json::Value {
+    serde_json::json!({ "networks": names, "regions": outcomes })
 }
 
 /// Writes any serialisable document as pretty JSON.

@@ -178,6 +178,14 @@ pub fn parse_selection(text: &str) -> std::result::Result<Selection, String> {
     list.map(Selection::List).map_err(|_| format!("'{text}' is not a sample selection (use 0..100, 7 or 1,5,9)"))
 }
 
+/// The rows `selection` picks from `all` (every row when `None`), in the order it lists them.
+pub fn select_rows(selection: Option<&Selection>, all: Vec<Sample>) -> Result<Vec<Sample>> {
+    match selection {
+        Some(sel) => Ok(sel.indices(all.len())?.into_iter().map(|i| all[i].clone()).collect()),
+        None => Ok(all),
+    }
+}
+
 impl Selection {
     /// The selected row indices among `n` rows.
     pub fn indices(&self, n: usize) -> Result<Vec<usize>> {
@@ -342,10 +350,6 @@ impl Spec {
                 .collect(),
             (None, None) => return Err(Error::Input("spec: data needs `csv` or `centers`".into())),
         };
-        let picked = match &self.samples {
-            Some(sel) => sel.indices(all.len())?,
-            None => (0..all.len()).collect(),
-        };
-        Ok(picked.into_iter().map(|i| all[i].clone()).collect())
+        select_rows(self.samples.as_ref(), all)
     }
 }
