@@ -7,12 +7,11 @@ use std::time::Instant;
 use clap::Args;
 
 use super::args::{DataArgs, RegionArgs};
+use super::load;
 use crate::analysis::lrom::{analyse, LromConfig, RegionResult};
 use crate::bounds::Method;
-use crate::data::correctly_classified;
 use crate::encode::EncodeOptions;
 use crate::error::{Error, Result};
-use crate::onnx::{self, TractRunner};
 use crate::report::median;
 
 #[derive(Debug, Args)]
@@ -66,7 +65,9 @@ fn looseness(base: &RegionResult, fast: &RegionResult) -> f64 {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let original = onnx::load(&args.original)?;
+    let paths: Vec<_> = std::iter::once(&args.original).chain(&args.compact).collect();
+    let models = load::models(&paths, false)?;
+    let (original, all_runners) = (&models[0], load::runners(&models)?);
     let samples = args.data.read()?;
     let (deltas, domain) = (args.region.deltas(), args.region.clip.domain);
     let (base_cfg, fast_cfg) = (baseline(), fast());
@@ -80,20 +81,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "{:<28} {:>8} {:>8} {:>12} {:>12} {:>9} {:>14} {:>9}",
         "compact twin", "delta", "samples", "baseline s", "fast s", "speed-up", "max looser by", "verdicts"
     );
-    for path in &args.compact {
-        let compact = onnx::load(path)?;
-        original.network.check_compatible(&compact.network)?;
+    for (k, compact) in models.iter().enumerate().skip(1) {
         let nets = [&original.network, &compact.network];
-        let runners = [TractRunner::new(&original)?, TractRunner::new(&compact)?];
-        let mut picked = Vec::new();
-        for s in &samples {
-            if picked.len() == args.count {
-                break;
-            }
-            if correctly_classified(&nets, &s.features, s.label)? {
-                picked.push(s);
-            }
-        }
+        let runners = [all_runners[0].clone(), all_runners[k].clone()];
+        let picked = load::pick(samples.iter().cloned(), &nets, false, args.count)?.rows;
         if picked.is_empty() {
             return Err(Error::Input("no selected row is classified correctly by both networks".into()));
         }

@@ -4,18 +4,15 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::args::{DataArgs, DomainArgs, OutputArgs, SolverArgs};
+use super::load;
 use crate::analysis::boundary::pair::{implication_radius, PairRadius};
 use crate::analysis::boundary::{distance, BoundaryConfig, BoundaryResult, Status};
 use crate::analysis::lrom::LromConfig;
 use crate::bounds::Method;
-use crate::data::correctly_classified;
-use crate::data::Sample;
 use crate::error::Result;
-use crate::onnx::{self, TractRunner};
 use crate::report::median;
 
 #[derive(Debug, Args)]
@@ -81,13 +78,11 @@ struct PairRow {
 }
 
 pub fn run(args: BoundaryArgs) -> Result<()> {
-    let models = std::iter::once(&args.net).chain(&args.reference).map(onnx::load).collect::<Result<Vec<_>>>()?;
-    if let Some(r) = models.get(1) {
-        models[0].network.check_compatible(&r.network)?;
-    }
-    let runners = models.iter().map(TractRunner::new).collect::<Result<Vec<_>>>()?;
+    let paths: Vec<_> = std::iter::once(&args.net).chain(&args.reference).collect();
+    let models = load::models(&paths, false)?;
+    let runners = load::runners(&models)?;
     let nets: Vec<_> = models.iter().map(|m| &m.network).collect();
-    let rows = args.data.read()?;
+    let load::Picked { rows: picked, skipped } = load::pick(args.data.read()?, &nets, false, usize::MAX)?;
     let search = BoundaryConfig {
         bounds: args.bounds,
         solver: args.solver.apply(Default::default())?,
@@ -96,18 +91,7 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
         max_epsilon: args.max_epsilon,
         start: args.start,
     };
-    let mut picked: Vec<&Sample> = Vec::new();
-    for s in &rows {
-        if correctly_classified(&nets, &s.features, s.label)? {
-            picked.push(s);
-        }
-    }
-    let skipped = rows.len() - picked.len();
-    let bar = ProgressBar::new(picked.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} samples  {elapsed} elapsed, ETA {eta}")
-            .expect("a valid template"),
-    );
+    let bar = load::progress(picked.len(), "samples");
     if nets.len() == 2 {
         let cfg = LromConfig { bounds: args.bounds, ..Default::default() };
         let mut out: Vec<(usize, PairRadius)> = Vec::new();

@@ -7,7 +7,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::args::SolverArgs;
 use crate::error::{Error, Result};
@@ -141,10 +140,7 @@ pub fn run(args: RunInstancesArgs) -> Result<()> {
     let mut w = csv::Writer::from_path(&args.out).map_err(|e| csv_err(&args.out, e))?;
     w.write_record(["onnx", "vnnlib", "result", "seconds", "timeout", "expected", "note"])
         .map_err(|e| csv_err(&args.out, e))?;
-    let bar = ProgressBar::new(instances.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} [{elapsed} < {eta}] {msg}").expect("valid template"),
-    );
+    let bar = super::load::progress(instances.len(), "instances");
     let mut counts: HashMap<String, (usize, f64)> = HashMap::new();
     let mut contradictions = Vec::new();
     for inst in &instances {

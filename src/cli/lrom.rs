@@ -4,15 +4,14 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::args::{DataArgs, OutputArgs, RegionArgs, SolverArgs};
+use super::load;
 use crate::analysis::batch::Batch;
 use crate::analysis::lrom::LromConfig;
 use crate::bounds::Method;
 use crate::encode::{EncodeOptions, Mode};
 use crate::error::{Error, Result};
-use crate::onnx::{self, TractRunner};
 use crate::report;
 use crate::spec::{AnalysisKind, ClassPairs, NetworkEntry, OneOrMany, Scale, Spec};
 
@@ -142,21 +141,12 @@ fn spec(args: &LromArgs) -> Result<Spec> {
 
 pub fn run(args: LromArgs) -> Result<()> {
     let spec = spec(&args)?;
-    let models = spec.networks.iter().map(|n| onnx::load_as(&n.path, spec.float_sound)).collect::<Result<Vec<_>>>()?;
-    for m in &models[1..] {
-        models[0].network.check_compatible(&m.network)?;
-    }
-    let runners = models.iter().map(TractRunner::new).collect::<Result<Vec<_>>>()?;
+    let paths: Vec<_> = spec.networks.iter().map(|n| &n.path).collect();
+    let models = load::models(&paths, spec.float_sound)?;
+    let runners = load::runners(&models)?;
     let nets: Vec<_> = models.iter().map(|m| &m.network).collect();
-    let samples = spec.samples()?;
-    if let Some(s) = samples.iter().find(|s| s.features.len() != nets[0].input_size()) {
-        return Err(Error::Shape(format!(
-            "sample {} has {} features, the networks take {}",
-            s.index,
-            s.features.len(),
-            nets[0].input_size()
-        )));
-    }
+    // misclassified rows are skipped per pair of networks by the batch
+    let samples = load::pick(spec.samples()?, &nets, true, usize::MAX)?.rows;
     let names: Vec<String> = spec.networks.iter().map(|n| n.name.clone()).collect();
     let lrom = spec.analysis == AnalysisKind::Lrom;
     let config = LromConfig {
@@ -185,11 +175,7 @@ pub fn run(args: LromArgs) -> Result<()> {
         include_misclassified: spec.include_misclassified,
         config: &config,
     };
-    let bar = ProgressBar::new(batch.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} regions  {elapsed} elapsed, ETA {eta}  {msg}")
-            .expect("a valid template"),
-    );
+    let bar = load::progress(batch.len(), "regions");
     let outcomes = batch.run(|o| {
         bar.set_message(format!("{} ⇒ {} sample {} δ={}", names[o.n2], names[o.n1], o.sample, o.delta));
         bar.inc(1);

@@ -6,6 +6,7 @@ mod bench;
 mod boundary;
 mod bounds;
 mod instances;
+mod load;
 mod lrom;
 mod network;
 mod plot;

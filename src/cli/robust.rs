@@ -4,14 +4,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use indicatif::ProgressBar;
 
 use super::args::{DataArgs, RegionArgs, SolverArgs};
+use super::load;
 use crate::analysis::robustness::{check, Robustness};
 use crate::bounds::Method;
-use crate::data::correctly_classified;
 use crate::error::Result;
-use crate::onnx::{self, TractRunner};
+use crate::onnx::TractRunner;
 use crate::report::median;
 
 #[derive(Debug, Args)]
@@ -34,23 +33,19 @@ pub struct RobustArgs {
 }
 
 pub fn run(args: RobustArgs) -> Result<()> {
-    let model = onnx::load_as(&args.net, args.float_sound)?;
-    let runner = TractRunner::new(&model)?;
-    let net = &model.network;
-    let rows = args.data.read()?;
+    let models = load::models(&[&args.net], args.float_sound)?;
+    let (net, runner) = (&models[0].network, TractRunner::new(&models[0])?);
+    let rows = load::pick(args.data.read()?, &[net], false, usize::MAX)?.rows;
     let solver = args.solver.apply(Default::default())?;
     println!(
         "{:>8} {:>8} {:>10} {:>10} {:>9} {:>9}",
         "delta", "correct", "verified", "falsified", "unknown", "median s"
     );
     for delta in args.region.deltas() {
-        let bar = ProgressBar::new(rows.len() as u64);
+        let bar = load::progress(rows.len(), "samples");
         let (mut counts, mut secs) = ([0usize; 3], Vec::new());
         for s in &rows {
             bar.inc(1);
-            if !correctly_classified(&[net], &s.features, s.label)? {
-                continue;
-            }
             let t = Instant::now();
             let r = check(
                 net,

@@ -7,6 +7,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::args::{FileArgs, RegionArgs};
+use super::load;
 use crate::data::Sample;
 use crate::error::{Error, Result};
 use crate::onnx;
@@ -98,8 +99,8 @@ fn report(
     held_out: &[Sample],
     args: &ReportArgs,
 ) -> Result<Report> {
-    let (a, b) = (onnx::load(original)?, onnx::load(twin)?);
-    a.network.check_compatible(&b.network)?;
+    let models = load::models(&[original, twin], false)?;
+    let (a, b) = (&models[0], &models[1]);
     let mut r = Report {
         nonzeros: summary::nonzeros(original, twin)?,
         accuracy: None,
@@ -117,7 +118,7 @@ fn report(
     if let Some(samples) = samples {
         r.accuracy = Some(summary::accuracy(&a.network, &b.network, samples)?);
         let inputs: Vec<Vec<f64>> = samples.iter().map(|s| s.features.clone()).collect();
-        r.tract = Some(summary::tract_check(&b, &inputs)?);
+        r.tract = Some(summary::tract_check(b, &inputs)?);
         r.unstable = unstable(samples)?;
     }
     Ok(r)
