@@ -30,7 +30,7 @@ use crate::solve::{self, certify, Sense, Session, SolverConfig, Status as SolveS
 use crate::tighten::{self, LpOptions};
 
 /// How a perturbation is measured.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Norm {
     /// `Σ |ε_i|` (the paper's).

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 
+use super::values;
 use crate::data::{parse_scale, parse_vector, read_samples, Sample};
 use crate::error::{Error, Result};
 use crate::report;
@@ -203,7 +204,7 @@ pub fn parse_positive(s: &str) -> std::result::Result<f64, String> {
 pub struct SolverArgs {
     /// Solver for the LPs/MILPs: embedded HiGHS (default) or an external binary.
     #[arg(long, value_enum)]
-    pub solver: Option<crate::solve::SolverKind>,
+    pub solver: Option<values::SolverKind>,
     /// Path of the external solver binary (default: cbc, glpsol, gurobi_cl or cplex on PATH).
     #[arg(long)]
     pub solver_path: Option<PathBuf>,
@@ -227,7 +228,7 @@ pub struct SolverArgs {
     /// On a solver fault (crash, kill, unreadable answer): fail = symbolic bound and exit code 3
     /// at the end; symbolic = symbolic bound and exit code 0 (faults still said on stderr).
     #[arg(long, value_enum)]
-    pub solver_fallback: Option<crate::solve::Fallback>,
+    pub solver_fallback: Option<values::Fallback>,
 }
 
 impl SolverArgs {
@@ -235,7 +236,7 @@ impl SolverArgs {
     /// checks that the backend can run (binary, options) before any work starts.
     pub fn apply(&self, mut base: crate::solve::SolverConfig) -> Result<crate::solve::SolverConfig> {
         if let Some(k) = self.solver {
-            base.kind = k;
+            base.kind = k.into();
         }
         base.path = self.solver_path.clone().or(base.path);
         base.time_limit = self.time_limit.or(base.time_limit);
@@ -243,7 +244,7 @@ impl SolverArgs {
         base.mip_gap = self.mip_gap.or(base.mip_gap);
         base.keep_model = self.keep_model.clone().or(base.keep_model);
         base.options.extend(self.solver_option.iter().cloned());
-        base.fallback = self.solver_fallback.unwrap_or(base.fallback);
+        base.fallback = self.solver_fallback.map_or(base.fallback, Into::into);
         base.validate()?;
         crate::solve::check_available(&base)?;
         Ok(base)

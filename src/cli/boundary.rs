@@ -7,11 +7,10 @@ use clap::Args;
 use serde::Serialize;
 
 use super::args::{DataArgs, DomainArgs, OutputArgs, SolverArgs};
-use super::load;
+use super::{load, values};
 use crate::analysis::boundary::pair::{implication_radius, PairRadius};
 use crate::analysis::boundary::{distance, BoundaryConfig, BoundaryResult, Status};
 use crate::analysis::lrom::LromConfig;
-use crate::bounds::Method;
 use crate::error::Result;
 use crate::report::median;
 
@@ -41,7 +40,7 @@ pub struct BoundaryArgs {
     pub max_epsilon: f64,
     /// Neuron bounds under every LP/MILP (lp: tighter, but slow on large balls of large networks).
     #[arg(long, value_enum, default_value = "symbolic")]
-    pub bounds: Method,
+    pub bounds: values::Method,
     #[command(flatten)]
     pub solver: SolverArgs,
     #[command(flatten)]
@@ -84,7 +83,7 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
     let nets: Vec<_> = models.iter().map(|m| &m.network).collect();
     let load::Picked { rows: picked, skipped } = load::pick(args.data.read()?, &nets, false, usize::MAX)?;
     let search = BoundaryConfig {
-        bounds: args.bounds,
+        bounds: args.bounds.into(),
         solver: args.solver.apply(Default::default())?,
         exact: args.exact,
         tolerance: args.tolerance,
@@ -93,7 +92,7 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
     };
     let bar = load::progress(picked.len(), "samples");
     if nets.len() == 2 {
-        let cfg = LromConfig { bounds: args.bounds, ..Default::default() };
+        let cfg = LromConfig { bounds: args.bounds.into(), ..Default::default() };
         let mut out: Vec<(usize, PairRadius)> = Vec::new();
         for s in &picked {
             let r = implication_radius(

@@ -8,6 +8,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::args::{DomainArgs, PointArgs, SolverArgs};
+use super::values;
 use crate::bounds::{self, Interval, Method};
 use crate::error::Result;
 use crate::onnx;
@@ -26,7 +27,7 @@ pub struct BoundsArgs {
     pub clip: DomainArgs,
     /// How bounds are computed.
     #[arg(long, value_enum, default_value = "symbolic")]
-    pub method: Method,
+    pub method: values::Method,
     #[command(flatten)]
     pub solver: SolverArgs,
     /// Bounds of the values float32 inference computes (onnxruntime, tract, PyTorch).
@@ -47,7 +48,8 @@ pub fn run(args: BoundsArgs) -> Result<()> {
         materialize_affine: false,
         warm_start: true,
     };
-    let mut nb = tighten::compute(&net, &region, args.method, &lp)?;
+    let method = Method::from(args.method);
+    let mut nb = tighten::compute(&net, &region, method, &lp)?;
     if args.float_sound {
         nb = bounds::float32::widen(&net, &nb)?;
     }
@@ -55,12 +57,12 @@ pub fn run(args: BoundsArgs) -> Result<()> {
     let stats = bounds::relu_stats(&net, &nb);
     let out = nb.output();
     if args.json {
-        let doc = json!({"network": net.name, "method": args.method, "delta": args.delta, "float_sound": args.float_sound, "seconds": seconds,
+        let doc = json!({"network": net.name, "method": method, "delta": args.delta, "float_sound": args.float_sound, "seconds": seconds,
             "relu_layers": stats, "output_lower": out.lower, "output_upper": out.upper});
         println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of plain values"));
         return Ok(());
     }
-    println!("network {}   method {:?}   delta {}   {:.3} s", net.name, args.method, args.delta, seconds);
+    println!("network {}   method {:?}   delta {}   {:.3} s", net.name, method, args.delta, seconds);
     println!("{:>6} {:>8} {:>8} {:>9} {:>9}", "layer", "neurons", "active", "inactive", "unstable");
     let mut total = [0usize; 3];
     for s in &stats {

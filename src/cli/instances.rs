@@ -84,7 +84,7 @@ fn run_one(dir: &Path, inst: &Instance, timeout: f64, solver: &SolverArgs) -> Re
     cmd.arg("verify").arg(dir.join(&inst.vnnlib)).arg("--network").arg(format!("N={}", dir.join(&inst.onnx).display()));
     cmd.arg("--timeout").arg(timeout.to_string());
     if let Some(k) = solver.solver {
-        cmd.arg("--solver").arg(k.to_string());
+        cmd.arg("--solver").arg(crate::solve::SolverKind::from(k).to_string());
     }
     if let Some(p) = &solver.solver_path {
         cmd.arg("--solver-path").arg(p);

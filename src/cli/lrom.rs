@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::{DataArgs, OutputArgs, RegionArgs, SolverArgs};
-use super::load;
+use super::{load, values};
 use crate::analysis::batch::Batch;
 use crate::analysis::lrom::LromConfig;
-use crate::bounds::Method;
-use crate::encode::{EncodeOptions, Mode};
+use crate::encode::EncodeOptions;
 use crate::error::{Error, Result};
 use crate::report;
 use crate::spec::{AnalysisKind, ClassPairs, NetworkEntry, OneOrMany, Scale, Spec};
@@ -33,13 +32,13 @@ pub struct LromArgs {
     pub region: RegionArgs,
     /// What to compute.
     #[arg(long, value_enum)]
-    pub analysis: Option<AnalysisKind>,
+    pub analysis: Option<values::AnalysisKind>,
     /// Relaxed (LP) or exact (MILP).
     #[arg(long, value_enum)]
-    pub mode: Option<Mode>,
+    pub mode: Option<values::Mode>,
     /// Neuron bounds feeding the encoding.
     #[arg(long, value_enum)]
-    pub bounds: Option<Method>,
+    pub bounds: Option<values::Method>,
     /// Every ordered class pair instead of (label, j).
     #[arg(long)]
     pub all_pairs: bool,
@@ -109,9 +108,9 @@ fn spec(args: &LromArgs) -> Result<Spec> {
     if let Some((a, b)) = args.region.clip.domain {
         spec.domain = Some([a, b]);
     }
-    spec.analysis = args.analysis.unwrap_or(spec.analysis);
-    spec.mode = args.mode.unwrap_or(spec.mode);
-    spec.bounds = args.bounds.unwrap_or(spec.bounds);
+    spec.analysis = args.analysis.map_or(spec.analysis, Into::into);
+    spec.mode = args.mode.map_or(spec.mode, Into::into);
+    spec.bounds = args.bounds.map_or(spec.bounds, Into::into);
     spec.threshold = args.threshold.unwrap_or(spec.threshold);
     spec.include_misclassified |= args.include_misclassified;
     spec.implication_only |= args.implication_only;

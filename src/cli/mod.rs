@@ -13,6 +13,7 @@ mod plot;
 mod resilience;
 mod robust;
 mod twins;
+mod values;
 mod verify;
 
 use std::process::ExitCode;

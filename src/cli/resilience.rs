@@ -8,8 +8,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::args::{DomainArgs, OutputArgs, PointArgs, SolverArgs};
-use crate::analysis::resilience::{resilience, xi, ClassResilience, Norm, ResilienceConfig, Scope};
-use crate::bounds::Method;
+use super::values;
+use crate::analysis::resilience::{resilience, xi, ClassResilience, ResilienceConfig, Scope};
 use crate::data::argmax;
 use crate::error::{Error, Result};
 use crate::onnx::{self, TractRunner};
@@ -31,7 +31,7 @@ pub struct ResilienceArgs {
     pub k: usize,
     /// How perturbations are measured.
     #[arg(long, value_enum, default_value = "l1")]
-    pub norm: Norm,
+    pub norm: values::Norm,
     // local form: the sample (--input/--center, or a row of --data)
     #[command(flatten)]
     pub point: PointArgs,
@@ -42,7 +42,7 @@ pub struct ResilienceArgs {
     pub clip: DomainArgs,
     /// Neuron bounds behind every big-M (lp: tighter, but slow on large regions of large networks).
     #[arg(long, value_enum, default_value = "symbolic")]
-    pub bounds: Method,
+    pub bounds: values::Method,
     /// Bounds this close count as proved; resolution of the L∞ bisection.
     #[arg(long, default_value_t = 1e-3, value_parser = super::args::parse_positive)]
     pub tolerance: f64,
@@ -86,9 +86,9 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
     let cfg = ResilienceConfig {
         alpha: args.alpha,
         k: args.k,
-        norm: args.norm,
+        norm: args.norm.into(),
         domain,
-        bounds: args.bounds,
+        bounds: args.bounds.into(),
         solver: args.solver.apply(Default::default())?,
         tolerance: args.tolerance,
     };
@@ -96,7 +96,7 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
         Scope::Global => format!("global over [{}, {}]", domain.0, domain.1),
         Scope::Local { radius, .. } => format!("local, radius {radius}"),
     };
-    println!("Φ_m ({form}, {:?} norm, α = {}, k = {}, solver {})", args.norm, args.alpha, args.k, cfg.solver.kind);
+    println!("Φ_m ({form}, {:?} norm, α = {}, k = {}, solver {})", cfg.norm, args.alpha, args.k, cfg.solver.kind);
     println!("lower: proved; upper: a perturbation checked through the IR and tract; solver: the MILP optimum (not certified)");
     println!(
         "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9}  note",
@@ -145,7 +145,7 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
             .collect()
     };
     args.output.write(rows, || {
-        serde_json::json!({ "network": net.name, "norm": args.norm, "alpha": args.alpha, "k": args.k,
+        serde_json::json!({ "network": net.name, "norm": cfg.norm, "alpha": args.alpha, "k": args.k,
             "form": form, "classes": results, "xi": { "lower": lower, "upper": upper } })
     })
 }

@@ -6,9 +6,8 @@ use std::time::Instant;
 use clap::Args;
 
 use super::args::{DataArgs, RegionArgs, SolverArgs};
-use super::load;
+use super::{load, values};
 use crate::analysis::robustness::{check, Robustness};
-use crate::bounds::Method;
 use crate::error::Result;
 use crate::onnx::TractRunner;
 use crate::report::median;
@@ -24,7 +23,7 @@ pub struct RobustArgs {
     pub region: RegionArgs,
     /// Neuron bounds feeding the encoding.
     #[arg(long, value_enum, default_value = "lp")]
-    pub bounds: Method,
+    pub bounds: values::Method,
     #[command(flatten)]
     pub solver: SolverArgs,
     /// Certified margins also hold for float32 inference (onnxruntime, tract, PyTorch).
@@ -54,7 +53,7 @@ pub fn run(args: RobustArgs) -> Result<()> {
                 s.label,
                 delta,
                 args.region.clip.domain,
-                args.bounds,
+                args.bounds.into(),
                 &solver,
                 args.float_sound,
             )?;

@@ -7,13 +7,13 @@ use clap::Args;
 use serde_json::json;
 
 use super::args::{FileArgs, RegionArgs};
-use super::load;
+use super::{load, values};
 use crate::data::Sample;
 use crate::error::{Error, Result};
 use crate::onnx;
 use crate::solve::SolverConfig;
-use crate::twins::compress::{self, Compression, Precision, QuantRule};
-use crate::twins::sparsify::{self, InactiveRule, LayerReport, SparsifyOptions};
+use crate::twins::compress::{self, Compression};
+use crate::twins::sparsify::{self, LayerReport, SparsifyOptions};
 use crate::twins::summary::{self, Accuracy, NodeNonzeros, TractCheck, Unstable};
 
 /// What the report measures on both networks.
@@ -49,7 +49,7 @@ pub struct SparsifyArgs {
     pub out: PathBuf,
     /// Phase row of an inactive ReLU: the paper's "≤ 0", or "keep" (never closer to the boundary).
     #[arg(long, value_enum, default_value = "keep")]
-    pub inactive: InactiveRule,
+    pub inactive: values::InactiveRule,
     /// Seconds per LP.
     #[arg(long, value_parser = super::args::parse_positive)]
     pub time_limit: Option<f64>,
@@ -67,10 +67,10 @@ pub struct CompressArgs {
     pub prune: Option<f64>,
     /// Quantise every weight tensor per tensor, symmetrically, and store it back as float32.
     #[arg(long, value_enum)]
-    pub quantize: Option<Precision>,
+    pub quantize: Option<values::Precision>,
     /// Integer rounding rule: FANC's truncation on 2^(b−1) levels, or round-to-nearest on 2^(b−1)−1.
     #[arg(long, value_enum, default_value = "fanc")]
-    pub rule: QuantRule,
+    pub rule: values::QuantRule,
     /// Where the compressed network is written.
     #[arg(long)]
     pub out: PathBuf,
@@ -141,7 +141,7 @@ pub fn run_sparsify(args: SparsifyArgs) -> Result<()> {
     let inputs: Vec<Vec<f64>> = rows.iter().map(|s| s.features.clone()).collect();
     let opts = SparsifyOptions {
         epsilon: args.epsilon,
-        inactive: args.inactive,
+        inactive: args.inactive.into(),
         solver: SolverConfig { time_limit: args.time_limit, ..Default::default() },
         ..Default::default()
     };
@@ -153,7 +153,7 @@ pub fn run_sparsify(args: SparsifyArgs) -> Result<()> {
     })?;
     sparsify::write(&model, &done.network, &args.out)?;
     let r = report(&args.net, &args.out, Some(&rows), &held_out, &args.report)?;
-    let method = json!({"sparsify": {"epsilon": args.epsilon, "inactive": args.inactive, "rows": rows.len(), "margin": opts.margin,
+    let method = json!({"sparsify": {"epsilon": args.epsilon, "inactive": opts.inactive, "rows": rows.len(), "margin": opts.margin,
         "zero_tolerance": opts.zero_tolerance}});
     print_report(&args.net, &args.out, method, &r, Some(&done.layers), args.report.json);
     Ok(())
@@ -162,7 +162,7 @@ pub fn run_sparsify(args: SparsifyArgs) -> Result<()> {
 pub fn run_compress(args: CompressArgs) -> Result<()> {
     let how = match (args.prune, args.quantize) {
         (Some(f), None) => Compression::Prune(f),
-        (None, Some(q)) => Compression::Quantize(q, args.rule),
+        (None, Some(q)) => Compression::Quantize(q.into(), args.rule.into()),
         _ => return Err(Error::Input("give exactly one of --prune and --quantize".into())),
     };
     let rows = args.data.data.is_some().then(|| samples(&args.data, None)).transpose()?.map(|s| s.0);

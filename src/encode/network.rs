@@ -10,7 +10,7 @@ use crate::ir::{Layer, Network};
 use crate::round::Acc;
 
 /// Relaxed (LP) or exact (MILP) encoding of ReLU and max-pool.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]

@@ -137,7 +137,7 @@ impl OneOrMany {
 }
 
 /// What is computed for every region.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AnalysisKind {
     /// LROM minimum and maximum for every class pair, with the independent baseline.

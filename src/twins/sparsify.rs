@@ -51,7 +51,7 @@ pub struct SparsifyOptions {
 }
 
 /// The phase row of an inactive ReLU on a validation row with current pre-activation `z ≤ 0`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InactiveRule {
     /// The paper's (9): `W̃a + b̃ ≤ 0` (with the margin: `≤ max(z, −τ)`). The LP may move an inactive
