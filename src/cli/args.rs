@@ -82,7 +82,7 @@ impl PointArgs {
             (Some(text), _) => {
                 let path = Path::new(text);
                 let text = if path.is_file() {
-                    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?
+                    std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?
                 } else {
                     text.clone()
                 };

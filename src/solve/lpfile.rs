@@ -10,10 +10,10 @@ use crate::error::{Error, Result};
 
 /// Writes the model to `dir/model-NNNN.lp` (numbered so successive solves do not overwrite).
 pub fn keep(dir: &Path, lp: &LinearProgram, objective: &LinExpr, sense: Sense) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let n = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.count();
+    std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
+    let n = std::fs::read_dir(dir).map_err(|e| Error::read(dir, e))?.count();
     let path = dir.join(format!("model-{n:04}.lp"));
-    std::fs::write(&path, lp_format(lp, objective, sense)).map_err(|e| Error::io(&path, e))
+    std::fs::write(&path, lp_format(lp, objective, sense)).map_err(|e| Error::write(&path, e))
 }
 
 /// A linear expression, a few terms per line: the LP format caps lines (CPLEX at 510

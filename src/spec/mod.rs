@@ -262,9 +262,9 @@ impl Spec {
     /// Reads a spec file without checking it (the command line checks it once, after its flags
     /// are merged in); relative paths in it become relative to its folder.
     pub fn read(path: &Path) -> Result<Spec> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
         let mut spec: Spec =
-            serde_saphyr::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+            serde_saphyr::from_str(&text).map_err(|e| Error::Spec { path: path.into(), source: Box::new(e) })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let rebase = |p: &mut PathBuf| {
             if p.is_relative() {
