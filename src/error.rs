@@ -78,6 +78,8 @@ pub enum Error {
     Solver(String),
     #[error("plot: {0}")]
     Plot(String),
+    #[error("internal error: {0} (please report this)")]
+    Internal(&'static str),
 }
 
 /// Short alias used across the crate.
@@ -102,6 +104,13 @@ impl Error {
     /// A failure to run the program `path`.
     pub fn run(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), op: IoOp::Run, source }
+    }
+
+    /// A broken internal invariant: a panic in debug builds (the tests), an error in release builds.
+    #[track_caller]
+    pub fn internal(what: &'static str) -> Self {
+        debug_assert!(false, "internal invariant broken: {what}");
+        Error::Internal(what)
     }
 
     /// A CSV failure while reading or writing `path`.

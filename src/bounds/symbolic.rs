@@ -172,10 +172,11 @@ fn step(layer: &Layer, input: &Interval, f: Forms) -> Forms {
                         continue;
                     }
                     let w = &p.windows[i];
-                    let best = *w
-                        .iter()
-                        .max_by(|&&a, &&b| input.lower[a].total_cmp(&input.lower[b]))
-                        .expect("windows are non-empty");
+                    // `Network::check_well_formed` rejects empty windows before any bound
+                    debug_assert!(!w.is_empty(), "max-pool windows are non-empty");
+                    let Some(&best) = w.iter().max_by(|&&a, &&b| input.lower[a].total_cmp(&input.lower[b])) else {
+                        continue;
+                    };
                     let others_max =
                         w.iter().filter(|&&j| j != best).map(|&j| input.upper[j]).fold(f64::NEG_INFINITY, f64::max);
                     if l > 0.0 || input.lower[best] >= others_max {
@@ -232,10 +233,15 @@ fn affine_rows(a: &crate::ir::Affine, rows: &[usize], sign: f64) -> Forms {
 
 const BLOCK: usize = 64;
 
-/// Symbolic bounds of rows `rows` of affine layer `j`'s output, given bounds of every earlier
-/// position; returns `(row, lower, upper)` for each.
-pub fn affine_layer(net: &Network, nb: &NetworkBounds, j: usize, rows: &[usize]) -> Vec<(usize, f64, f64)> {
-    let Layer::Affine(a) = &net.layers[j].layer else { unreachable!("affine_layer is called on affine layers") };
+/// Symbolic bounds of rows `rows` of the output of layer `j`, the affine layer `a`, given bounds
+/// of every earlier position; returns `(row, lower, upper)` for each.
+pub fn affine_layer(
+    net: &Network,
+    nb: &NetworkBounds,
+    j: usize,
+    a: &crate::ir::Affine,
+    rows: &[usize],
+) -> Vec<(usize, f64, f64)> {
     let blocks: Vec<&[usize]> = rows.chunks(BLOCK).collect();
     let per_block = crate::par::map(&blocks, |block| {
         let lo = backsubstitute(net, nb, j, affine_rows(a, block, 1.0));

@@ -168,6 +168,14 @@ impl OutputArgs {
     }
 }
 
+/// Prints a JSON document on standard output (the commands' `--json` flag without a file).
+pub fn print_json(doc: &serde_json::Value) -> Result<()> {
+    let text =
+        serde_json::to_string_pretty(doc).map_err(|source| Error::Json { path: "standard output".into(), source })?;
+    println!("{text}");
+    Ok(())
+}
+
 /// Parses an input domain written `LOW,HIGH` (for example `0,1`).
 pub fn parse_domain(s: &str) -> std::result::Result<(f64, f64), String> {
     let (a, b) = s.split_once(',').ok_or("write the domain as LOW,HIGH (for example 0,1)")?;

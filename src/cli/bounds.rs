@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use super::args::{DomainArgs, PointArgs, SolverArgs};
+use super::args::{print_json, DomainArgs, PointArgs, SolverArgs};
 use super::values;
 use crate::bounds::{self, Interval, Method};
 use crate::error::Result;
@@ -59,7 +59,7 @@ pub fn run(args: BoundsArgs) -> Result<()> {
     if args.json {
         let doc = json!({"network": net.name, "method": method, "delta": args.delta, "float_sound": args.float_sound, "seconds": seconds,
             "relu_layers": stats, "output_lower": out.lower, "output_upper": out.upper});
-        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of plain values"));
+        print_json(&doc)?;
         return Ok(());
     }
     println!("network {}   method {:?}   delta {}   {:.3} s", net.name, method, args.delta, seconds);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::json;
 
-use super::args::{FileArgs, RegionArgs};
+use super::args::{print_json, FileArgs, RegionArgs};
 use super::{load, values};
 use crate::data::Sample;
 use crate::error::{Error, Result};
@@ -155,8 +155,7 @@ pub fn run_sparsify(args: SparsifyArgs) -> Result<()> {
     let r = report(&args.net, &args.out, Some(&rows), &held_out, &args.report)?;
     let method = json!({"sparsify": {"epsilon": args.epsilon, "inactive": opts.inactive, "rows": rows.len(), "margin": opts.margin,
         "zero_tolerance": opts.zero_tolerance}});
-    print_report(&args.net, &args.out, method, &r, Some(&done.layers), args.report.json);
-    Ok(())
+    print_report(&args.net, &args.out, method, &r, Some(&done.layers), args.report.json)
 }
 
 pub fn run_compress(args: CompressArgs) -> Result<()> {
@@ -172,8 +171,7 @@ pub fn run_compress(args: CompressArgs) -> Result<()> {
         Compression::Prune(f) => json!({"prune": f}),
         Compression::Quantize(q, rule) => json!({"quantize": q, "rule": rule}),
     };
-    print_report(&args.net, &args.out, method, &r, None, args.report.json);
-    Ok(())
+    print_report(&args.net, &args.out, method, &r, None, args.report.json)
 }
 
 fn print_report(
@@ -183,13 +181,12 @@ fn print_report(
     r: &Report,
     layers: Option<&[LayerReport]>,
     as_json: bool,
-) {
+) -> Result<()> {
     if as_json {
         let doc = json!({"network": net, "twin": out, "method": method, "nonzeros": r.nonzeros,
             "accuracy": r.accuracy, "held_out_accuracy": r.held_out, "unstable_relus": r.unstable,
             "unstable_relus_held_out": r.unstable_held_out, "tract": r.tract, "sparsify_layers": layers});
-        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of plain values"));
-        return;
+        return print_json(&doc);
     }
     println!("{} → {}   {method}", net.display(), out.display());
     if let Some(layers) = layers {
@@ -252,4 +249,5 @@ fn print_report(
             u.twin
         );
     }
+    Ok(())
 }

@@ -153,7 +153,11 @@ fn max_pool(
     b: &Interval,
     mode: Mode,
 ) -> LinExpr {
-    let best = *window.iter().max_by(|&&i, &&j| b.lower[i].total_cmp(&b.lower[j])).expect("windows are non-empty");
+    // `Network::check_well_formed` rejects empty windows before any bound is computed
+    debug_assert!(!window.is_empty(), "max-pool windows are non-empty");
+    let Some(&best) = window.iter().max_by(|&&i, &&j| b.lower[i].total_cmp(&b.lower[j])) else {
+        return LinExpr::default();
+    };
     let max_lower = b.lower[best];
     // inputs whose upper bound is below the best lower bound can never be the maximum
     let live: Vec<usize> = window.iter().copied().filter(|&j| j == best || b.upper[j] > max_lower).collect();
