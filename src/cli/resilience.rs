@@ -67,6 +67,23 @@ struct Row {
     note: Option<String>,
 }
 
+impl From<&ClassResilience> for Row {
+    fn from(r: &ClassResilience) -> Row {
+        Row {
+            class: r.class,
+            status: format!("{:?}", r.bracket.status).to_lowercase(),
+            lower: r.bracket.certified,
+            upper: r.bracket.attained,
+            solver_value: r.bracket.solver_value,
+            initial: r.initial,
+            start_used: r.start_used,
+            milps: r.milps,
+            seconds: r.seconds,
+            note: r.bracket.note.clone(),
+        }
+    }
+}
+
 pub fn run(args: ResilienceArgs) -> Result<()> {
     let model = onnx::load(&args.net)?;
     let runner = TractRunner::new(&model)?;
@@ -96,30 +113,11 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
         Scope::Global => format!("global over [{}, {}]", domain.0, domain.1),
         Scope::Local { radius, .. } => format!("local, radius {radius}"),
     };
-    println!("Φ_m ({form}, {:?} norm, α = {}, k = {}, solver {})", cfg.norm, args.alpha, args.k, cfg.solver.kind);
-    println!("lower: proved; upper: a perturbation checked through the IR and tract; solver: the MILP optimum (not certified)");
-    println!(
-        "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9}  note",
-        "class", "status", "lower", "upper", "solver", "initial", "start", "milps", "seconds"
-    );
+    print_header(&form, &cfg);
     let mut results: Vec<ClassResilience> = Vec::new();
     for &m in &classes {
         let r = resilience(net, &runner, m, scope, &cfg)?;
-        let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.6}"));
-        let lower = if r.bracket.certified.is_finite() { num(Some(r.bracket.certified)) } else { "∞".into() };
-        println!(
-            "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9.2}  {}",
-            m,
-            format!("{:?}", r.bracket.status).to_lowercase(),
-            lower,
-            num(r.bracket.attained),
-            num(r.bracket.solver_value),
-            num(r.initial),
-            if r.start_used { "yes" } else { "no" },
-            r.milps,
-            r.seconds,
-            r.bracket.note.as_deref().unwrap_or("")
-        );
+        print_row(&r);
         results.push(r);
     }
     let (lower, upper) = xi(&results);
@@ -127,25 +125,38 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
         let upper = upper.map_or("-".into(), |u| format!("{u:.6}"));
         println!("Ξ = min over classes: proved ≥ {lower:.6}, checked ≤ {upper}");
     }
-    let rows = || {
-        results
-            .iter()
-            .map(|r| Row {
-                class: r.class,
-                status: format!("{:?}", r.bracket.status).to_lowercase(),
-                lower: r.bracket.certified,
-                upper: r.bracket.attained,
-                solver_value: r.bracket.solver_value,
-                initial: r.initial,
-                start_used: r.start_used,
-                milps: r.milps,
-                seconds: r.seconds,
-                note: r.bracket.note.clone(),
-            })
-            .collect()
-    };
-    args.output.write(rows, || {
-        serde_json::json!({ "network": net.name, "norm": cfg.norm, "alpha": args.alpha, "k": args.k,
-            "form": form, "classes": results, "xi": { "lower": lower, "upper": upper } })
-    })
+    args.output.write(
+        || results.iter().map(Row::from).collect(),
+        || {
+            serde_json::json!({ "network": net.name, "norm": cfg.norm, "alpha": cfg.alpha, "k": cfg.k,
+                "form": form, "classes": results, "xi": { "lower": lower, "upper": upper } })
+        },
+    )
+}
+
+fn print_header(form: &str, cfg: &ResilienceConfig) {
+    println!("Φ_m ({form}, {:?} norm, α = {}, k = {}, solver {})", cfg.norm, cfg.alpha, cfg.k, cfg.solver.kind);
+    println!("lower: proved; upper: a perturbation checked through the IR and tract; solver: the MILP optimum (not certified)");
+    println!(
+        "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9}  note",
+        "class", "status", "lower", "upper", "solver", "initial", "start", "milps", "seconds"
+    );
+}
+
+fn print_row(r: &ClassResilience) {
+    let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.6}"));
+    let lower = if r.bracket.certified.is_finite() { num(Some(r.bracket.certified)) } else { "∞".into() };
+    println!(
+        "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9.2}  {}",
+        r.class,
+        format!("{:?}", r.bracket.status).to_lowercase(),
+        lower,
+        num(r.bracket.attained),
+        num(r.bracket.solver_value),
+        num(r.initial),
+        if r.start_used { "yes" } else { "no" },
+        r.milps,
+        r.seconds,
+        r.bracket.note.as_deref().unwrap_or("")
+    );
 }

@@ -190,24 +190,35 @@ fn print_report(
     }
     println!("{} → {}   {method}", net.display(), out.display());
     if let Some(layers) = layers {
-        println!(
-            "{:>5} {:<24} {:>6} {:>7} {:>9} {:>7} {:>8}  note",
-            "layer", "from", "LPs", "failed", "coupling", "phases", "seconds"
-        );
-        for l in layers {
-            println!(
-                "{:>5} {:<24} {:>6} {:>7} {:>9} {:>7} {:>8.1}  {}",
-                l.layer,
-                l.origin.join("+"),
-                l.lps,
-                l.failed_lps,
-                l.coupling_rows,
-                l.phase_changes,
-                l.seconds,
-                l.note.as_deref().unwrap_or(if l.sparsified { "sparsified" } else { "" })
-            );
-        }
+        print_layers(layers);
     }
+    print_measures(r);
+    Ok(())
+}
+
+/// What sparsify did layer by layer.
+fn print_layers(layers: &[LayerReport]) {
+    println!(
+        "{:>5} {:<24} {:>6} {:>7} {:>9} {:>7} {:>8}  note",
+        "layer", "from", "LPs", "failed", "coupling", "phases", "seconds"
+    );
+    for l in layers {
+        println!(
+            "{:>5} {:<24} {:>6} {:>7} {:>9} {:>7} {:>8.1}  {}",
+            l.layer,
+            l.origin.join("+"),
+            l.lps,
+            l.failed_lps,
+            l.coupling_rows,
+            l.phase_changes,
+            l.seconds,
+            l.note.as_deref().unwrap_or(if l.sparsified { "sparsified" } else { "" })
+        );
+    }
+}
+
+/// Non-zeros per node, accuracy, tract's check and unstable ReLUs of both networks.
+fn print_measures(r: &Report) {
     println!(
         "{:<16} {:<14} {:>9} {:>12} {:>12} {:>12}",
         "node", "tensor", "weights", "nnz before", "nnz after", "bias nnz"
@@ -249,5 +260,4 @@ fn print_report(
             u.twin
         );
     }
-    Ok(())
 }
