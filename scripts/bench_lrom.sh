@@ -11,4 +11,4 @@ cargo build --locked --bin twinverify
   --original "$A/proof_transfer/nets/fcnn7.onnx" \
   --compact "$A/proof_transfer/nets/fcnn7_prune/fcnn7_prune_tune5.onnx" \
   --compact "$A/proof_transfer/nets/fcnn7_quant8.onnx" \
-  --data "$A/data/mnist_test.csv" --scale 1/255 --samples "${SAMPLES:-20}" --delta 0.01
+  --data "$A/data/mnist_test.csv" --scale 1/255 --count "${SAMPLES:-20}" --delta 0.01

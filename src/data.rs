@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoOp, Result};
 use crate::ir::Network;
 
 /// One labelled sample, already scaled.
@@ -70,10 +70,10 @@ pub fn read_samples(path: &Path, scale: f64) -> Result<Vec<Sample>> {
         .flexible(true)
         .trim(csv::Trim::All)
         .from_path(path)
-        .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+        .map_err(|e| Error::csv(path, IoOp::Read, e))?;
     let mut out = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+        let record = record.map_err(|e| Error::csv(path, IoOp::Read, e))?;
         let line = record.position().map_or(0, |p| p.line());
         let at = |msg: String| Error::Input(format!("{}:{line}: {msg}", path.display()));
         if record.iter().all(str::is_empty) {

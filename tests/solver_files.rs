@@ -39,14 +39,6 @@ fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
     p
 }
 
-fn have(binary: &str) -> bool {
-    let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(binary).is_file()));
-    if !found {
-        eprintln!("SKIPPED: '{binary}' is not installed");
-    }
-    found
-}
-
 #[test]
 fn gurobi_and_cplex_files_are_read_by_name_and_their_duals_certify_the_optimum() {
     let (lp, obj) = tiny();
@@ -127,7 +119,7 @@ fn case() -> Case {
 
 #[test]
 fn corrupted_cbc_dual_sections_fall_back_or_fail_and_sampling_never_beats_the_bound() {
-    if !have("cbc") {
+    if !have_solver(SolverKind::Cbc) {
         return;
     }
     let c = case();
@@ -294,7 +286,7 @@ fn solver_options_reach_the_backend_and_malformed_ones_are_rejected() {
     );
     let (code, out, err) = cli(&[&base[..], &["--solver-option", "simplex_strategy=4"]].concat());
     assert!(code == Some(0) && out.contains("100.0%"), "{out}{err}");
-    if !have("cbc") {
+    if !have_solver(SolverKind::Cbc) {
         return;
     }
     let dir = scratch("options");

@@ -36,15 +36,6 @@ fn model(c: &Case, mode: Mode) -> JointModel {
     JointModel::build(&[&c.net], &[&c.nb], &[], &EncodeOptions { mode, ..Default::default() })
 }
 
-fn have(binary: &str) -> bool {
-    let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(binary).is_file()));
-    if !found {
-        let licensed = matches!(binary, "gurobi_cl" | "cplex");
-        skip(if licensed { Skip::OptIn } else { Skip::Missing }, &format!("'{binary}' is not installed"));
-    }
-    found
-}
-
 fn config(kind: SolverKind) -> SolverConfig {
     SolverConfig { kind, ..Default::default() }
 }
@@ -107,8 +98,8 @@ fn objective_values(kind: SolverKind) -> Vec<f64> {
 #[test]
 fn embedded_cbc_and_glpk_agree_on_the_same_lp_and_milp() {
     let highs = objective_values(SolverKind::Highs);
-    for (kind, binary) in [(SolverKind::Cbc, "cbc"), (SolverKind::Glpk, "glpsol")] {
-        if !have(binary) {
+    for kind in [SolverKind::Cbc, SolverKind::Glpk] {
+        if !have_solver(kind) {
             continue;
         }
         // the file interfaces return f32 values, so agreement is to f32 precision of the point
@@ -130,8 +121,8 @@ fn certified_bounds_of_cbc_and_glpk_equal_the_embedded_ones() {
         let obj = OutputObjective { terms: vec![(1.0, 0, 0), (-1.0, 0, 1)], constant: 0.0 };
         for sense in [Sense::Minimise, Sense::Maximise] {
             let highs = region.optimise(&obj, sense, Some(&SolverConfig::default()));
-            for (kind, binary) in [(SolverKind::Cbc, "cbc"), (SolverKind::Glpk, "glpsol")] {
-                if !have(binary) {
+            for kind in [SolverKind::Cbc, SolverKind::Glpk] {
+                if !have_solver(kind) {
                     continue;
                 }
                 let e = region.optimise(&obj, sense, Some(&config(kind)));
@@ -162,8 +153,8 @@ fn anchor_lrom_bounds_agree_across_backends() {
     };
     for delta in [0.005, 0.01] {
         let highs = run(SolverKind::Highs, delta);
-        for (kind, binary) in [(SolverKind::Cbc, "cbc"), (SolverKind::Glpk, "glpsol")] {
-            if have(binary) {
+        for kind in [SolverKind::Cbc, SolverKind::Glpk] {
+            if have_solver(kind) {
                 for (a, b) in highs.iter().zip(run(kind, delta)) {
                     assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{kind} δ = {delta}: {b} vs highs {a}");
                 }
@@ -175,8 +166,8 @@ fn anchor_lrom_bounds_agree_across_backends() {
 #[test]
 fn gurobi_and_cplex_agree_when_installed() {
     let highs = objective_values(SolverKind::Highs);
-    for (kind, binary) in [(SolverKind::Gurobi, "gurobi_cl"), (SolverKind::Cplex, "cplex")] {
-        if have(binary) {
+    for kind in [SolverKind::Gurobi, SolverKind::Cplex] {
+        if have_solver(kind) {
             for (a, b) in highs.iter().zip(objective_values(kind)) {
                 assert!((a - b).abs() <= 1e-6 * (1.0 + a.abs()), "{kind}: {b} vs embedded {a}");
             }
@@ -234,7 +225,7 @@ fn solver_faults_are_errors_never_answers() {
         3.0,
     );
     for kind in [SolverKind::Highs, SolverKind::Cbc, SolverKind::Glpk] {
-        if kind == SolverKind::Highs || have(kind.default_binary().unwrap()) {
+        if have_solver(kind) {
             let e = solve::solve(&bad, &obj, Sense::Minimise, &config(kind));
             assert!(e.is_err(), "{kind}: infeasible model must be an error");
         }
@@ -269,7 +260,7 @@ fn kept_models_are_valid_lp_files_that_reproduce_the_optimum() {
     let sol = solve::solve(&m.lp, &obj, Sense::Minimise, &cfg).unwrap();
     let kept = dir.join("model-0000.lp");
     assert!(kept.is_file());
-    if have("glpsol") {
+    if have_solver(SolverKind::Glpk) {
         let out = std::process::Command::new("glpsol")
             .arg("--lp")
             .arg(&kept)

@@ -104,7 +104,8 @@ pub struct RegionResult {
     pub seconds: f64,
 }
 
-/// Analyses one region: `x` with label `label`, the L∞ ball of radius `delta` ∩ `domain`.
+/// Analyses one region: `x` with label `label`, the L∞ ball of radius `delta` ∩ `domain`. The
+/// networks must be compatible (`Network::check_compatible`, checked once where they are loaded).
 #[allow(clippy::too_many_arguments)]
 pub fn analyse(
     nets: [&Network; 2],
@@ -116,7 +117,7 @@ pub fn analyse(
     cfg: &LromConfig,
 ) -> Result<RegionResult> {
     let start = std::time::Instant::now();
-    nets[0].check_compatible(nets[1])?;
+    debug_assert!(nets[0].check_compatible(nets[1]).is_ok(), "analyse is given compatible networks");
     check_label(nets[0], label)?;
     let region = Interval::around(x, delta, domain)?;
     let computed = nets

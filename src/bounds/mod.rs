@@ -61,7 +61,7 @@ impl Interval {
 }
 
 /// How neuron bounds are computed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     Interval,
@@ -139,16 +139,17 @@ pub fn propagate(
             net.input_size()
         )));
     }
-    net.check_finite()?;
+    net.check_well_formed()?;
     let mut nb = NetworkBounds { input: input.clone(), layers: Vec::with_capacity(net.layers.len()) };
     for (j, node) in net.layers.iter().enumerate() {
         let mut b = interval::propagate(&node.layer, nb.position(j));
-        if method != Method::Interval && j > 0 && matches!(node.layer, Layer::Affine(_)) {
+        let symbolic = method != Method::Interval && j > 0;
+        if let (Layer::Affine(a), true) = (&node.layer, symbolic) {
             // A neuron that feeds a ReLU and is stable by intervals keeps its (exact) role in
             // every later relaxation whatever its bounds: only the others are back-substituted.
             let rows: Vec<usize> =
                 (0..b.lower.len()).filter(|&i| !feeds_relu(net, j) || (b.lower[i] < 0.0 && b.upper[i] > 0.0)).collect();
-            for (i, l, u) in symbolic::affine_layer(net, &nb, j, &rows) {
+            for (i, l, u) in symbolic::affine_layer(net, &nb, j, a, &rows) {
                 b.lower[i] = b.lower[i].max(l);
                 b.upper[i] = b.upper[i].min(u);
             }

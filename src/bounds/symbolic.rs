@@ -6,7 +6,7 @@
 //! at most `error`, which is subtracted when the form is concretised (see `round`).
 
 use super::{interval, Interval, NetworkBounds};
-use crate::ir::{Layer, Network};
+use crate::ir::{Affine, IndexMap, Layer, MaxPool, Network};
 use crate::round::{gamma, magnitude, two_sum, Acc};
 
 const UNIT: f64 = 2.220446049250313e-16; // 2u: one rounding of a product, doubled
@@ -121,86 +121,112 @@ fn step(layer: &Layer, input: &Interval, f: Forms) -> Forms {
     let mut constant = Vec::with_capacity(rows);
     let mut error = Vec::with_capacity(rows);
     // input magnitudes; for an affine layer, row magnitudes computed once and only where used
-    let mag: Vec<f64> = match layer {
+    let mut mag: Vec<f64> = match layer {
         Layer::Affine(a) => vec![f64::NAN; a.weights.rows()],
         _ => input.lower.iter().zip(&input.upper).map(|(&l, &u)| magnitude(l, u)).collect(),
     };
-    let mut mag = mag;
     for r in 0..rows {
         let lam = f.row(r);
-        let out = &mut coeffs[r * n_in..(r + 1) * n_in];
-        let mut c = Acc::new(f.constant[r]);
-        let mut err = Acc::new(f.error[r]);
+        let mut w = Rewrite {
+            out: &mut coeffs[r * n_in..(r + 1) * n_in],
+            c: Acc::new(f.constant[r]),
+            err: Acc::new(f.error[r]),
+        };
         match layer {
-            Layer::Affine(a) => {
-                for (i, &l) in lam.iter().enumerate() {
-                    if l == 0.0 {
-                        continue;
-                    }
-                    let (cols, vals) = a.weights.row(i);
-                    for (&j, &w) in cols.iter().zip(vals) {
-                        out[j as usize] += l * w;
-                    }
-                    c.add(l, a.bias[i]);
-                    if mag[i].is_nan() {
-                        mag[i] = interval::row_magnitude(a, i, input);
-                    }
-                    err.add(l.abs() * gamma(a.weights.rows()), mag[i]);
-                }
-            }
-            Layer::Relu => {
-                for (i, &l) in lam.iter().enumerate() {
-                    let (lo, hi) = (input.lower[i], input.upper[i]);
-                    if l == 0.0 || hi <= 0.0 {
-                        continue;
-                    }
-                    if lo >= 0.0 {
-                        out[i] = l;
-                    } else if l > 0.0 {
-                        out[i] = l * relu_lower_slope(lo, hi);
-                    } else {
-                        let (s, t) = relu_upper_line(lo, hi);
-                        out[i] = l * s;
-                        c.add(l, t);
-                        err.add(UNIT * out[i].abs(), mag[i]);
-                    }
-                }
-            }
-            Layer::MaxPool(p) => {
-                for (i, &l) in lam.iter().enumerate() {
-                    if l == 0.0 {
-                        continue;
-                    }
-                    let w = &p.windows[i];
-                    let best = *w
-                        .iter()
-                        .max_by(|&&a, &&b| input.lower[a].total_cmp(&input.lower[b]))
-                        .expect("windows are non-empty");
-                    let others_max =
-                        w.iter().filter(|&&j| j != best).map(|&j| input.upper[j]).fold(f64::NEG_INFINITY, f64::max);
-                    if l > 0.0 || input.lower[best] >= others_max {
-                        out[best] += l;
-                        err.add(l.abs() * gamma(p.windows.len()), mag[best]);
-                    } else {
-                        let top = w.iter().map(|&j| input.upper[j]).fold(f64::NEG_INFINITY, f64::max);
-                        c.add(l, top);
-                    }
-                }
-            }
-            Layer::IndexMap(m) => {
-                for (k, &l) in lam.iter().enumerate() {
-                    if let (Some(j), true) = (m.map[k], l != 0.0) {
-                        out[j] += l;
-                        err.add(l.abs() * gamma(m.map.len()), mag[j]);
-                    }
-                }
-            }
+            Layer::Affine(a) => w.affine(a, input, lam, &mut mag),
+            Layer::Relu => w.relu(input, lam, &mag),
+            Layer::MaxPool(p) => w.max_pool(p, input, lam, &mag),
+            Layer::IndexMap(m) => w.index_map(m, lam, &mag),
         }
-        let (cv, ce) = c.value_and_error();
+        let (cv, ce) = w.c.value_and_error();
         constant.push(cv);
-        error.push(err.upper() + ce);
+        error.push(w.err.upper() + ce);
     }
     Forms { cols: n_in, coeffs, constant, error }
+}
+
+/// One form `λ` being rewritten over a layer's input: its new coefficients, its constant and
+/// the bound on its rounding error.
+struct Rewrite<'a> {
+    out: &'a mut [f64],
+    c: Acc,
+    err: Acc,
+}
+
+impl Rewrite<'_> {
+    /// `λ·(Wx + b)`; `mag[i]`, row i's magnitude over the input, is computed on first use.
+    fn affine(&mut self, a: &Affine, input: &Interval, lam: &[f64], mag: &mut [f64]) {
+        for (i, &l) in lam.iter().enumerate() {
+            if l == 0.0 {
+                continue;
+            }
+            let (cols, vals) = a.weights.row(i);
+            for (&j, &w) in cols.iter().zip(vals) {
+                self.out[j as usize] += l * w;
+            }
+            self.c.add(l, a.bias[i]);
+            if mag[i].is_nan() {
+                mag[i] = interval::row_magnitude(a, i, input);
+            }
+            self.err.add(l.abs() * gamma(a.weights.rows()), mag[i]);
+        }
+    }
+
+    /// ReLU: stable neurons pass or vanish, unstable ones take the lower slope (λ > 0) or the
+    /// upper line (λ < 0).
+    fn relu(&mut self, input: &Interval, lam: &[f64], mag: &[f64]) {
+        for (i, &l) in lam.iter().enumerate() {
+            let (lo, hi) = (input.lower[i], input.upper[i]);
+            if l == 0.0 || hi <= 0.0 {
+                continue;
+            }
+            if lo >= 0.0 {
+                self.out[i] = l;
+            } else if l > 0.0 {
+                self.out[i] = l * relu_lower_slope(lo, hi);
+            } else {
+                let (s, t) = relu_upper_line(lo, hi);
+                self.out[i] = l * s;
+                self.c.add(l, t);
+                self.err.add(UNIT * self.out[i].abs(), mag[i]);
+            }
+        }
+    }
+
+    /// Max-pool: the input with the largest lower bound for λ > 0 (or when it dominates the
+    /// window), else the window's largest upper bound as a constant.
+    fn max_pool(&mut self, p: &MaxPool, input: &Interval, lam: &[f64], mag: &[f64]) {
+        for (i, &l) in lam.iter().enumerate() {
+            if l == 0.0 {
+                continue;
+            }
+            let w = &p.windows[i];
+            // `Network::check_well_formed` rejects empty windows before any bound
+            debug_assert!(!w.is_empty(), "max-pool windows are non-empty");
+            let Some(&best) = w.iter().max_by(|&&a, &&b| input.lower[a].total_cmp(&input.lower[b])) else {
+                continue;
+            };
+            let others_max =
+                w.iter().filter(|&&j| j != best).map(|&j| input.upper[j]).fold(f64::NEG_INFINITY, f64::max);
+            if l > 0.0 || input.lower[best] >= others_max {
+                self.out[best] += l;
+                self.err.add(l.abs() * gamma(p.windows.len()), mag[best]);
+            } else {
+                let top = w.iter().map(|&j| input.upper[j]).fold(f64::NEG_INFINITY, f64::max);
+                self.c.add(l, top);
+            }
+        }
+    }
+
+    /// An index map: each output copies one input (or is 0).
+    fn index_map(&mut self, m: &IndexMap, lam: &[f64], mag: &[f64]) {
+        for (k, &l) in lam.iter().enumerate() {
+            if let (Some(j), true) = (m.map[k], l != 0.0) {
+                self.out[j] += l;
+                self.err.add(l.abs() * gamma(m.map.len()), mag[j]);
+            }
+        }
+    }
 }
 
 /// Rewrites forms over position `position` (the output of layer `position − 1`) as forms over the
@@ -218,7 +244,7 @@ pub fn backsubstitute_to(net: &Network, nb: &NetworkBounds, top: usize, bottom: 
 }
 
 /// Rows `rows` of an affine layer as forms over its input (where back-substitution starts).
-fn affine_rows(a: &crate::ir::Affine, rows: &[usize], sign: f64) -> Forms {
+fn affine_rows(a: &Affine, rows: &[usize], sign: f64) -> Forms {
     let cols = a.weights.cols();
     let mut coeffs = vec![0.0; rows.len() * cols];
     for (r, &i) in rows.iter().enumerate() {
@@ -232,10 +258,9 @@ fn affine_rows(a: &crate::ir::Affine, rows: &[usize], sign: f64) -> Forms {
 
 const BLOCK: usize = 64;
 
-/// Symbolic bounds of rows `rows` of affine layer `j`'s output, given bounds of every earlier
-/// position; returns `(row, lower, upper)` for each.
-pub fn affine_layer(net: &Network, nb: &NetworkBounds, j: usize, rows: &[usize]) -> Vec<(usize, f64, f64)> {
-    let Layer::Affine(a) = &net.layers[j].layer else { unreachable!("affine_layer is called on affine layers") };
+/// Symbolic bounds of rows `rows` of the output of layer `j`, the affine layer `a`, given bounds
+/// of every earlier position; returns `(row, lower, upper)` for each.
+pub fn affine_layer(net: &Network, nb: &NetworkBounds, j: usize, a: &Affine, rows: &[usize]) -> Vec<(usize, f64, f64)> {
     let blocks: Vec<&[usize]> = rows.chunks(BLOCK).collect();
     let per_block = crate::par::map(&blocks, |block| {
         let lo = backsubstitute(net, nb, j, affine_rows(a, block, 1.0));

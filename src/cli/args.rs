@@ -1,11 +1,64 @@
-//! Argument groups shared by several sub-commands (choosing one input point, a region).
+//! Argument groups shared by the sub-commands: one input point, a data file and its rows, a
+//! region, the output files and the solver, each flag with one meaning everywhere.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use serde::Serialize;
 
-use crate::data::{parse_scale, parse_vector, read_samples};
+use super::values;
+use crate::data::{parse_scale, parse_vector, read_samples, Sample};
 use crate::error::{Error, Result};
+use crate::report;
+use crate::spec::{parse_selection, select_rows, Selection};
+
+/// The radius of a region when no `--delta` is given.
+pub const DEFAULT_DELTA: f64 = 0.01;
+
+/// A labelled CSV data file and the factor applied to its values.
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// A CSV data file with rows "label,f1,…,fn".
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Multiply every input value by this factor: a number or a fraction such as 1/255 (default 1).
+    #[arg(long, value_parser = parse_scale)]
+    pub scale: Option<f64>,
+}
+
+impl FileArgs {
+    /// The scale factor (1 when none is given).
+    pub fn scale(&self) -> f64 {
+        self.scale.unwrap_or(1.0)
+    }
+
+    /// The data file (an error names the flag when it is missing).
+    pub fn path(&self) -> Result<&Path> {
+        self.data.as_deref().ok_or_else(|| Error::Input("give --data CSV".into()))
+    }
+
+    /// Every row of the data file, scaled.
+    pub fn read(&self) -> Result<Vec<Sample>> {
+        read_samples(self.path()?, self.scale())
+    }
+}
+
+/// A data file and the rows of it to analyse.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Rows to use: 0..100, 7 or 1,5,9 (default: all).
+    #[arg(long, value_parser = parse_selection)]
+    pub samples: Option<Selection>,
+}
+
+impl DataArgs {
+    /// The selected rows of the data file, scaled, in the order selected.
+    pub fn read(&self) -> Result<Vec<Sample>> {
+        select_rows(self.samples.as_ref(), self.file.read()?)
+    }
+}
 
 /// One input point: a literal vector, a file holding one, or a row of a labelled CSV file.
 #[derive(Debug, Args)]
@@ -13,30 +66,27 @@ pub struct PointArgs {
     /// The input: a CSV row ("0.1,0.2,…"), a JSON array ("[0.1, 0.2]") or a file holding either.
     #[arg(long, visible_alias = "center", conflicts_with = "data", required_unless_present = "data")]
     pub input: Option<String>,
-    /// A CSV data file with rows "label,f1,…,fn"; pick the row with --row.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub file: FileArgs,
     /// Row of --data to use (0-based).
     #[arg(long, default_value_t = 0, requires = "data")]
     pub row: usize,
-    /// Multiply every input value by this factor (a number or a fraction such as 1/255).
-    #[arg(long, default_value = "1")]
-    pub scale: String,
 }
 
 impl PointArgs {
-    /// The scaled point and its label when it came from a data file.
-    pub fn resolve(&self) -> Result<(Vec<f64>, Option<usize>)> {
-        let scale = parse_scale(&self.scale)?;
-        match (&self.input, &self.data) {
+    /// The scaled point and its label when it came from a data file; `None` when neither
+    /// --input nor --data was given (a command where the point is optional).
+    pub fn resolve_optional(&self) -> Result<Option<(Vec<f64>, Option<usize>)>> {
+        let scale = self.file.scale();
+        match (&self.input, &self.file.data) {
             (Some(text), _) => {
                 let path = Path::new(text);
                 let text = if path.is_file() {
-                    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?
+                    std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?
                 } else {
                     text.clone()
                 };
-                Ok((parse_vector(&text)?.into_iter().map(|v| v * scale).collect(), None))
+                Ok(Some((parse_vector(&text)?.into_iter().map(|v| v * scale).collect(), None)))
             }
             (None, Some(data)) => {
                 let samples = read_samples(data, scale)?;
@@ -48,11 +98,82 @@ impl PointArgs {
                         self.row
                     ))
                 })?;
-                Ok((s.features.clone(), Some(s.label)))
+                Ok(Some((s.features.clone(), Some(s.label))))
             }
-            (None, None) => Err(Error::Input("give --input or --data".into())),
+            (None, None) => Ok(None),
         }
     }
+
+    /// The scaled point and its label when it came from a data file.
+    pub fn resolve(&self) -> Result<(Vec<f64>, Option<usize>)> {
+        self.resolve_optional()?.ok_or_else(|| Error::Input("give --input or --data".into()))
+    }
+}
+
+/// The input domain regions are clipped to.
+#[derive(Debug, Args)]
+pub struct DomainArgs {
+    /// Input domain LOW,HIGH the regions are clipped to (for example 0,1).
+    #[arg(long, value_parser = parse_domain)]
+    pub domain: Option<(f64, f64)>,
+}
+
+/// L∞ regions around every sample: their radii and the domain they are clipped to.
+#[derive(Debug, Args)]
+pub struct RegionArgs {
+    /// Radii of the L∞ regions (comma-separated or repeated; default 0.01).
+    #[arg(long, value_delimiter = ',', value_parser = parse_nonnegative)]
+    pub delta: Vec<f64>,
+    #[command(flatten)]
+    pub clip: DomainArgs,
+}
+
+impl RegionArgs {
+    /// The radii given, or the default one.
+    pub fn deltas(&self) -> Vec<f64> {
+        match self.delta.is_empty() {
+            true => vec![DEFAULT_DELTA],
+            false => self.delta.clone(),
+        }
+    }
+}
+
+/// Result files.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Write the results as CSV, one row per result.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Write every result as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl OutputArgs {
+    /// Writes the CSV rows and the JSON document that were asked for, and says where.
+    pub fn write<R: Serialize>(
+        &self,
+        rows: impl FnOnce() -> Vec<R>,
+        doc: impl FnOnce() -> serde_json::Value,
+    ) -> Result<()> {
+        if let Some(p) = &self.csv {
+            report::write_csv(p, &rows())?;
+            println!("wrote {}", p.display());
+        }
+        if let Some(p) = &self.json {
+            report::write_json_doc(p, &doc())?;
+            println!("wrote {}", p.display());
+        }
+        Ok(())
+    }
+}
+
+/// Prints a JSON document on standard output (the commands' `--json` flag without a file).
+pub fn print_json(doc: &serde_json::Value) -> Result<()> {
+    let text =
+        serde_json::to_string_pretty(doc).map_err(|source| Error::Json { path: "standard output".into(), source })?;
+    println!("{text}");
+    Ok(())
 }
 
 /// Parses an input domain written `LOW,HIGH` (for example `0,1`).
@@ -91,7 +212,7 @@ pub fn parse_positive(s: &str) -> std::result::Result<f64, String> {
 pub struct SolverArgs {
     /// Solver for the LPs/MILPs: embedded HiGHS (default) or an external binary.
     #[arg(long, value_enum)]
-    pub solver: Option<crate::solve::SolverKind>,
+    pub solver: Option<values::SolverKind>,
     /// Path of the external solver binary (default: cbc, glpsol, gurobi_cl or cplex on PATH).
     #[arg(long)]
     pub solver_path: Option<PathBuf>,
@@ -115,7 +236,7 @@ pub struct SolverArgs {
     /// On a solver fault (crash, kill, unreadable answer): fail = symbolic bound and exit code 3
     /// at the end; symbolic = symbolic bound and exit code 0 (faults still said on stderr).
     #[arg(long, value_enum)]
-    pub solver_fallback: Option<crate::solve::Fallback>,
+    pub solver_fallback: Option<values::Fallback>,
 }
 
 impl SolverArgs {
@@ -123,7 +244,7 @@ impl SolverArgs {
     /// checks that the backend can run (binary, options) before any work starts.
     pub fn apply(&self, mut base: crate::solve::SolverConfig) -> Result<crate::solve::SolverConfig> {
         if let Some(k) = self.solver {
-            base.kind = k;
+            base.kind = k.into();
         }
         base.path = self.solver_path.clone().or(base.path);
         base.time_limit = self.time_limit.or(base.time_limit);
@@ -131,7 +252,7 @@ impl SolverArgs {
         base.mip_gap = self.mip_gap.or(base.mip_gap);
         base.keep_model = self.keep_model.clone().or(base.keep_model);
         base.options.extend(self.solver_option.iter().cloned());
-        base.fallback = self.solver_fallback.unwrap_or(base.fallback);
+        base.fallback = self.solver_fallback.map_or(base.fallback, Into::into);
         base.validate()?;
         crate::solve::check_available(&base)?;
         Ok(base)

@@ -6,16 +6,16 @@ use std::time::Instant;
 
 use clap::Args;
 
+use super::args::{DataArgs, RegionArgs};
+use super::load;
 use crate::analysis::lrom::{analyse, LromConfig, RegionResult};
 use crate::bounds::Method;
-use crate::data::correctly_classified;
-use crate::data::{parse_scale, read_samples};
 use crate::encode::EncodeOptions;
 use crate::error::{Error, Result};
-use crate::onnx::{self, TractRunner};
 use crate::report::median;
 
 #[derive(Debug, Args)]
+#[command(mut_arg("data", |a| a.required(true)), mut_arg("domain", |a| a.default_value("0,1")))]
 pub struct BenchArgs {
     /// The original network (N1).
     #[arg(long)]
@@ -23,16 +23,13 @@ pub struct BenchArgs {
     /// A compact twin (N2); repeat for several.
     #[arg(long, required = true)]
     pub compact: Vec<PathBuf>,
-    /// CSV data file with rows "label,f1,…,fn".
-    #[arg(long)]
-    pub data: PathBuf,
-    #[arg(long, default_value = "1/255")]
-    pub scale: String,
-    /// Number of correctly classified rows (from the top of the file) to run.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Run this many of the selected rows that both networks classify correctly (the first ones).
     #[arg(long, default_value_t = 20)]
-    pub samples: usize,
-    #[arg(long, default_value_t = 0.01, value_parser = super::args::parse_nonnegative)]
-    pub delta: f64,
+    pub count: usize,
+    #[command(flatten)]
+    pub region: RegionArgs,
 }
 
 /// The baseline: LP-tightened bounds, every layer's equality rows, pairs solved one by one.
@@ -68,54 +65,49 @@ fn looseness(base: &RegionResult, fast: &RegionResult) -> f64 {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let original = onnx::load(&args.original)?;
-    let samples = read_samples(&args.data, parse_scale(&args.scale)?)?;
+    let paths: Vec<_> = std::iter::once(&args.original).chain(&args.compact).collect();
+    let models = load::models(&paths, false)?;
+    let (original, all_runners) = (&models[0], load::runners(&models)?);
+    let samples = args.data.read()?;
+    let (deltas, domain) = (args.region.deltas(), args.region.clip.domain);
     let (base_cfg, fast_cfg) = (baseline(), fast());
     println!(
-        "LROM benchmark: {} at delta {}, first {} rows both networks classify correctly",
-        original.network.name, args.delta, args.samples
+        "LROM benchmark: {} at delta {deltas:?}, first {} selected rows both networks classify correctly",
+        original.network.name, args.count
     );
     println!("baseline: LP-tightened bounds, full joint LP with every layer's equality rows, each LP built and solved afresh, 18 LP solves per sample in sequence");
     println!("fast:     LP-tightened bounds on substituted LPs, small joint LP (stable affine chains substituted), warm-started re-solves, pairs in parallel\n");
     println!(
-        "{:<28} {:>8} {:>12} {:>12} {:>9} {:>14} {:>9}",
-        "compact twin", "samples", "baseline s", "fast s", "speed-up", "max looser by", "verdicts"
+        "{:<28} {:>8} {:>8} {:>12} {:>12} {:>9} {:>14} {:>9}",
+        "compact twin", "delta", "samples", "baseline s", "fast s", "speed-up", "max looser by", "verdicts"
     );
-    for path in &args.compact {
-        let compact = onnx::load(path)?;
-        original.network.check_compatible(&compact.network)?;
+    for (k, compact) in models.iter().enumerate().skip(1) {
         let nets = [&original.network, &compact.network];
-        let runners = [TractRunner::new(&original)?, TractRunner::new(&compact)?];
-        let (mut tb, mut tf, mut worst, mut agree, mut n) = (Vec::new(), Vec::new(), f64::NEG_INFINITY, 0, 0);
-        for s in &samples {
-            if n == args.samples {
-                break;
-            }
-            if !correctly_classified(&nets, &s.features, s.label)? {
-                continue;
-            }
-            let t = Instant::now();
-            let b = analyse(nets, &runners, &s.features, s.label, args.delta, Some((0.0, 1.0)), &base_cfg)?;
-            tb.push(t.elapsed().as_secs_f64());
-            let t = Instant::now();
-            let f = analyse(nets, &runners, &s.features, s.label, args.delta, Some((0.0, 1.0)), &fast_cfg)?;
-            tf.push(t.elapsed().as_secs_f64());
-            worst = worst.max(looseness(&b, &f));
-            agree += (b.verdict == f.verdict) as usize;
-            n += 1;
+        let runners = [all_runners[0].clone(), all_runners[k].clone()];
+        let picked = load::pick(samples.iter().cloned(), &nets, false, args.count)?.rows;
+        if picked.is_empty() {
+            return Err(Error::Input("no selected row is classified correctly by both networks".into()));
         }
-        if n == 0 {
-            return Err(Error::Input(format!(
-                "no row of {} is classified correctly by both networks",
-                args.data.display()
-            )));
+        for &delta in &deltas {
+            let (mut tb, mut tf, mut worst, mut agree) = (Vec::new(), Vec::new(), f64::NEG_INFINITY, 0);
+            for s in &picked {
+                let t = Instant::now();
+                let b = analyse(nets, &runners, &s.features, s.label, delta, domain, &base_cfg)?;
+                tb.push(t.elapsed().as_secs_f64());
+                let t = Instant::now();
+                let f = analyse(nets, &runners, &s.features, s.label, delta, domain, &fast_cfg)?;
+                tf.push(t.elapsed().as_secs_f64());
+                worst = worst.max(looseness(&b, &f));
+                agree += (b.verdict == f.verdict) as usize;
+            }
+            let (mb, mf) = (median(&mut tb).unwrap_or(f64::NAN), median(&mut tf).unwrap_or(f64::NAN));
+            let n = picked.len();
+            println!(
+                "{:<28} {delta:>8} {n:>8} {mb:>12.4} {mf:>12.4} {:>8.1}× {worst:>14.2e} {agree:>6}/{n}",
+                compact.network.name,
+                mb / mf
+            );
         }
-        let (mb, mf) = (median(&mut tb).unwrap_or(f64::NAN), median(&mut tf).unwrap_or(f64::NAN));
-        println!(
-            "{:<28} {n:>8} {mb:>12.4} {mf:>12.4} {:>8.1}× {worst:>14.2e} {agree:>6}/{n}",
-            compact.network.name,
-            mb / mf
-        );
     }
     println!("\nseconds are per-sample medians; 'max looser by' is the largest amount any fast bound is looser than the baseline's (≤ 0: never looser)");
     Ok(())

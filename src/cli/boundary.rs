@@ -4,39 +4,28 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::args::{parse_domain, SolverArgs};
+use super::args::{DataArgs, DomainArgs, OutputArgs, SolverArgs};
+use super::{load, values};
 use crate::analysis::boundary::pair::{implication_radius, PairRadius};
 use crate::analysis::boundary::{distance, BoundaryConfig, BoundaryResult, Status};
 use crate::analysis::lrom::LromConfig;
-use crate::bounds::Method;
-use crate::data::correctly_classified;
-use crate::data::{parse_scale, read_samples, Sample};
 use crate::error::Result;
-use crate::onnx::{self, TractRunner};
-use crate::report::{self, median};
-use crate::spec::{parse_selection, Selection};
+use crate::report::median;
 
 #[derive(Debug, Args)]
+#[command(mut_arg("data", |a| a.required(true)))]
 pub struct BoundaryArgs {
     /// The ONNX model (N1 with --reference).
     pub net: PathBuf,
     /// Pair view: the reference network N2; reports the largest radius where N2 ⇒ N1 is established.
     #[arg(long)]
     pub reference: Option<PathBuf>,
-    /// CSV data file with rows "label,f1,…,fn".
-    #[arg(long)]
-    pub data: PathBuf,
-    #[arg(long, default_value = "1")]
-    pub scale: String,
-    /// Rows to use: 0..100, 7 or 1,5,9 (default: all). Misclassified rows are skipped.
-    #[arg(long, value_parser = parse_selection)]
-    pub samples: Option<Selection>,
-    /// Input domain LOW,HIGH the balls are clipped to.
-    #[arg(long, value_parser = parse_domain)]
-    pub domain: Option<(f64, f64)>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub clip: DomainArgs,
     /// After the certified-LP bisection, bisect with MILPs (exact by the solver's word).
     #[arg(long)]
     pub exact: bool,
@@ -51,15 +40,11 @@ pub struct BoundaryArgs {
     pub max_epsilon: f64,
     /// Neuron bounds under every LP/MILP (lp: tighter, but slow on large balls of large networks).
     #[arg(long, value_enum, default_value = "symbolic")]
-    pub bounds: Method,
+    pub bounds: values::Method,
     #[command(flatten)]
     pub solver: SolverArgs,
-    /// Write one CSV row per sample.
-    #[arg(long)]
-    pub csv: Option<PathBuf>,
-    /// Write every result as JSON.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// One CSV row of the single-network view.
@@ -92,42 +77,33 @@ struct PairRow {
 }
 
 pub fn run(args: BoundaryArgs) -> Result<()> {
-    let models = std::iter::once(&args.net).chain(&args.reference).map(onnx::load).collect::<Result<Vec<_>>>()?;
-    if let Some(r) = models.get(1) {
-        models[0].network.check_compatible(&r.network)?;
-    }
-    let runners = models.iter().map(TractRunner::new).collect::<Result<Vec<_>>>()?;
+    let paths: Vec<_> = std::iter::once(&args.net).chain(&args.reference).collect();
+    let models = load::models(&paths, false)?;
+    let runners = load::runners(&models)?;
     let nets: Vec<_> = models.iter().map(|m| &m.network).collect();
-    let all = read_samples(&args.data, parse_scale(&args.scale)?)?;
-    let rows = match &args.samples {
-        Some(s) => s.indices(all.len())?,
-        None => (0..all.len()).collect(),
-    };
+    let load::Picked { rows: picked, skipped } = load::pick(args.data.read()?, &nets, false, usize::MAX)?;
     let search = BoundaryConfig {
-        bounds: args.bounds,
+        bounds: args.bounds.into(),
         solver: args.solver.apply(Default::default())?,
         exact: args.exact,
         tolerance: args.tolerance,
         max_epsilon: args.max_epsilon,
         start: args.start,
     };
-    let mut picked: Vec<&Sample> = Vec::new();
-    for &i in &rows {
-        if correctly_classified(&nets, &all[i].features, all[i].label)? {
-            picked.push(&all[i]);
-        }
-    }
-    let skipped = rows.len() - picked.len();
-    let bar = ProgressBar::new(picked.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} samples  {elapsed} elapsed, ETA {eta}")
-            .expect("a valid template"),
-    );
+    let bar = load::progress(picked.len(), "samples");
     if nets.len() == 2 {
-        let cfg = LromConfig { bounds: args.bounds, ..Default::default() };
+        let cfg = LromConfig { bounds: args.bounds.into(), ..Default::default() };
         let mut out: Vec<(usize, PairRadius)> = Vec::new();
         for s in &picked {
-            let r = implication_radius([nets[0], nets[1]], &runners, &s.features, s.label, args.domain, &cfg, &search)?;
+            let r = implication_radius(
+                [nets[0], nets[1]],
+                &runners,
+                &s.features,
+                s.label,
+                args.clip.domain,
+                &cfg,
+                &search,
+            )?;
             bar.inc(1);
             out.push((s.index, r));
         }
@@ -146,7 +122,7 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
     }
     let mut out: Vec<(usize, BoundaryResult)> = Vec::new();
     for s in &picked {
-        out.push((s.index, distance(nets[0], &runners[0], &s.features, s.label, args.domain, &search)?));
+        out.push((s.index, distance(nets[0], &runners[0], &s.features, s.label, args.clip.domain, &search)?));
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -172,19 +148,13 @@ fn write<T: Serialize, R: Serialize>(
     out: &[(usize, T)],
     row: impl Fn(&(usize, T)) -> R,
 ) -> Result<()> {
-    if let Some(p) = &args.csv {
-        report::write_csv(p, &out.iter().map(row).collect::<Vec<_>>())?;
-        println!("wrote {}", p.display());
-    }
-    if let Some(p) = &args.json {
-        let samples: Vec<_> = out.iter().map(|(i, r)| serde_json::json!({ "sample": i, "result": r })).collect();
-        report::write_json_doc(
-            p,
-            &serde_json::json!({ "network": args.net, "reference": args.reference, "samples": samples }),
-        )?;
-        println!("wrote {}", p.display());
-    }
-    Ok(())
+    args.output.write(
+        || out.iter().map(row).collect(),
+        || {
+            let samples: Vec<_> = out.iter().map(|(i, r)| serde_json::json!({ "sample": i, "result": r })).collect();
+            serde_json::json!({ "network": args.net, "reference": args.reference, "samples": samples })
+        },
+    )
 }
 
 fn num(v: Option<f64>) -> String {

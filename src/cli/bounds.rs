@@ -7,7 +7,8 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use super::args::{parse_domain, PointArgs, SolverArgs};
+use super::args::{print_json, DomainArgs, PointArgs, SolverArgs};
+use super::values;
 use crate::bounds::{self, Interval, Method};
 use crate::error::Result;
 use crate::onnx;
@@ -22,12 +23,11 @@ pub struct BoundsArgs {
     /// L∞ radius of the region around the point.
     #[arg(long, default_value_t = 0.01, value_parser = super::args::parse_nonnegative)]
     pub delta: f64,
-    /// Clip the region to this input domain, written LOW,HIGH (for example 0,1).
-    #[arg(long, value_parser = parse_domain)]
-    pub domain: Option<(f64, f64)>,
+    #[command(flatten)]
+    pub clip: DomainArgs,
     /// How bounds are computed.
     #[arg(long, value_enum, default_value = "symbolic")]
-    pub method: Method,
+    pub method: values::Method,
     #[command(flatten)]
     pub solver: SolverArgs,
     /// Bounds of the values float32 inference computes (onnxruntime, tract, PyTorch).
@@ -41,14 +41,15 @@ pub struct BoundsArgs {
 pub fn run(args: BoundsArgs) -> Result<()> {
     let net = onnx::load_as(&args.net, args.float_sound)?.network;
     let (x, _) = args.point.resolve()?;
-    let region = Interval::around(&x, args.delta, args.domain)?;
+    let region = Interval::around(&x, args.delta, args.clip.domain)?;
     let start = Instant::now();
     let lp = tighten::LpOptions {
         solver: args.solver.apply(Default::default())?,
         materialize_affine: false,
         warm_start: true,
     };
-    let mut nb = tighten::compute(&net, &region, args.method, &lp)?;
+    let method = Method::from(args.method);
+    let mut nb = tighten::compute(&net, &region, method, &lp)?;
     if args.float_sound {
         nb = bounds::float32::widen(&net, &nb)?;
     }
@@ -56,12 +57,12 @@ pub fn run(args: BoundsArgs) -> Result<()> {
     let stats = bounds::relu_stats(&net, &nb);
     let out = nb.output();
     if args.json {
-        let doc = json!({"network": net.name, "method": args.method, "delta": args.delta, "float_sound": args.float_sound, "seconds": seconds,
+        let doc = json!({"network": net.name, "method": method, "delta": args.delta, "float_sound": args.float_sound, "seconds": seconds,
             "relu_layers": stats, "output_lower": out.lower, "output_upper": out.upper});
-        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of plain values"));
+        print_json(&doc)?;
         return Ok(());
     }
-    println!("network {}   method {:?}   delta {}   {:.3} s", net.name, args.method, args.delta, seconds);
+    println!("network {}   method {:?}   delta {}   {:.3} s", net.name, method, args.delta, seconds);
     println!("{:>6} {:>8} {:>8} {:>9} {:>9}", "layer", "neurons", "active", "inactive", "unstable");
     let mut total = [0usize; 3];
     for s in &stats {

@@ -7,10 +7,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::args::SolverArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoOp, Result};
 
 #[derive(Debug, Args)]
 pub struct RunInstancesArgs {
@@ -42,8 +41,9 @@ struct Instance {
     timeout: f64,
 }
 
-fn csv_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Input(format!("{}: {e}", path.display()))
+/// A malformed row of `path`.
+fn row_err(path: &Path, what: String) -> Error {
+    Error::Input(format!("{}: {what}", path.display()))
 }
 
 fn read_instances(path: &Path) -> Result<Vec<Instance>> {
@@ -51,26 +51,27 @@ fn read_instances(path: &Path) -> Result<Vec<Instance>> {
         .has_headers(false)
         .trim(csv::Trim::All)
         .from_path(path)
-        .map_err(|e| csv_err(path, e))?;
+        .map_err(|e| Error::csv(path, IoOp::Read, e))?;
     let mut out = Vec::new();
     for (i, rec) in r.records().enumerate() {
-        let rec = rec.map_err(|e| csv_err(path, e))?;
+        let rec = rec.map_err(|e| Error::csv(path, IoOp::Read, e))?;
         if rec.len() < 3 {
-            return Err(csv_err(path, format!("row {}: expected onnx,vnnlib,timeout", i + 1)));
+            return Err(row_err(path, format!("row {}: expected onnx,vnnlib,timeout", i + 1)));
         }
         let timeout = rec[2]
             .parse()
-            .map_err(|_| csv_err(path, format!("row {}: timeout '{}' is not a number", i + 1, &rec[2])))?;
+            .map_err(|_| row_err(path, format!("row {}: timeout '{}' is not a number", i + 1, &rec[2])))?;
         out.push(Instance { onnx: rec[0].to_string(), vnnlib: rec[1].to_string(), timeout });
     }
     Ok(out)
 }
 
 fn read_expected(path: &Path) -> Result<HashMap<(String, String), String>> {
-    let mut r = csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(path).map_err(|e| csv_err(path, e))?;
+    let mut r =
+        csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(path).map_err(|e| Error::csv(path, IoOp::Read, e))?;
     let mut out = HashMap::new();
     for rec in r.records() {
-        let rec = rec.map_err(|e| csv_err(path, e))?;
+        let rec = rec.map_err(|e| Error::csv(path, IoOp::Read, e))?;
         if rec.len() >= 3 {
             out.insert((rec[0].to_string(), rec[1].to_string()), rec[2].to_lowercase());
         }
@@ -81,11 +82,11 @@ fn read_expected(path: &Path) -> Result<HashMap<(String, String), String>> {
 /// Runs one instance in a child process; returns (verdict, seconds, first stderr line).
 fn run_one(dir: &Path, inst: &Instance, timeout: f64, solver: &SolverArgs) -> Result<(String, f64, String)> {
     let exe = std::env::current_exe().map_err(|e| Error::Input(format!("cannot find the twinverify binary: {e}")))?;
-    let mut cmd = Command::new(exe);
+    let mut cmd = Command::new(&exe);
     cmd.arg("verify").arg(dir.join(&inst.vnnlib)).arg("--network").arg(format!("N={}", dir.join(&inst.onnx).display()));
     cmd.arg("--timeout").arg(timeout.to_string());
     if let Some(k) = solver.solver {
-        cmd.arg("--solver").arg(k.to_string());
+        cmd.arg("--solver").arg(crate::solve::SolverKind::from(k).to_string());
     }
     if let Some(p) = &solver.solver_path {
         cmd.arg("--solver-path").arg(p);
@@ -97,14 +98,10 @@ fn run_one(dir: &Path, inst: &Instance, timeout: f64, solver: &SolverArgs) -> Re
         cmd.arg("--solver-fallback").arg(format!("{f:?}").to_lowercase());
     }
     let start = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::Input(format!("cannot run verify: {e}")))?;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| Error::run(&exe, e))?;
     let limit = Duration::from_secs_f64(timeout + 5.0);
     loop {
-        if child.try_wait().map_err(|e| Error::Input(e.to_string()))?.is_some() {
+        if child.try_wait().map_err(|e| Error::run(&exe, e))?.is_some() {
             break;
         }
         if start.elapsed() > limit {
@@ -114,7 +111,7 @@ fn run_one(dir: &Path, inst: &Instance, timeout: f64, solver: &SolverArgs) -> Re
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = child.wait_with_output().map_err(|e| Error::Input(e.to_string()))?;
+    let out = child.wait_with_output().map_err(|e| Error::run(&exe, e))?;
     let secs = start.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -138,13 +135,10 @@ pub fn run(args: RunInstancesArgs) -> Result<()> {
     let expected_path =
         args.expected.clone().or_else(|| Some(dir.join("expected_results.csv")).filter(|p| p.is_file()));
     let expected = expected_path.as_deref().map(read_expected).transpose()?.unwrap_or_default();
-    let mut w = csv::Writer::from_path(&args.out).map_err(|e| csv_err(&args.out, e))?;
+    let mut w = csv::Writer::from_path(&args.out).map_err(|e| Error::csv(&args.out, IoOp::Write, e))?;
     w.write_record(["onnx", "vnnlib", "result", "seconds", "timeout", "expected", "note"])
-        .map_err(|e| csv_err(&args.out, e))?;
-    let bar = ProgressBar::new(instances.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} [{elapsed} < {eta}] {msg}").expect("valid template"),
-    );
+        .map_err(|e| Error::csv(&args.out, IoOp::Write, e))?;
+    let bar = super::load::progress(instances.len(), "instances");
     let mut counts: HashMap<String, (usize, f64)> = HashMap::new();
     let mut contradictions = Vec::new();
     for inst in &instances {
@@ -158,8 +152,8 @@ pub fn run(args: RunInstancesArgs) -> Result<()> {
         c.0 += 1;
         c.1 += secs;
         w.write_record([&inst.onnx, &inst.vnnlib, &verdict, &format!("{secs:.3}"), &timeout.to_string(), &exp, &note])
-            .map_err(|e| csv_err(&args.out, e))?;
-        w.flush().map_err(|e| Error::io(&args.out, e))?;
+            .map_err(|e| Error::csv(&args.out, IoOp::Write, e))?;
+        w.flush().map_err(|e| Error::write(&args.out, e))?;
         bar.set_message(format!("{} {verdict}", inst.vnnlib));
         bar.inc(1);
     }

@@ -4,17 +4,15 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use super::args::{parse_domain, SolverArgs};
+use super::args::{DataArgs, OutputArgs, RegionArgs, SolverArgs};
+use super::{load, values};
 use crate::analysis::batch::Batch;
 use crate::analysis::lrom::LromConfig;
-use crate::bounds::Method;
-use crate::encode::{EncodeOptions, Mode};
+use crate::encode::EncodeOptions;
 use crate::error::{Error, Result};
-use crate::onnx::{self, TractRunner};
 use crate::report;
-use crate::spec::{parse_selection, AnalysisKind, ClassPairs, NetworkEntry, OneOrMany, Scale, Selection, Spec};
+use crate::spec::{AnalysisKind, ClassPairs, NetworkEntry, OneOrMany, Scale, Spec};
 
 #[derive(Debug, Args)]
 pub struct LromArgs {
@@ -28,30 +26,19 @@ pub struct LromArgs {
     /// Analyse only the pair N1,N2 given by position (1-based), e.g. --pair 1,2 (repeatable).
     #[arg(long, value_parser = parse_pair)]
     pub pair: Vec<(usize, usize)>,
-    /// CSV data file with rows "label,f1,…,fn".
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Scale applied to the features (a number or a fraction such as 1/255).
-    #[arg(long)]
-    pub scale: Option<String>,
-    /// Rows to analyse: 0..100, 7 or 1,5,9 (default: all).
-    #[arg(long, value_parser = parse_selection)]
-    pub samples: Option<Selection>,
-    /// Radius of the L∞ region (repeat or comma-separate for several).
-    #[arg(long, value_delimiter = ',', value_parser = super::args::parse_nonnegative)]
-    pub delta: Vec<f64>,
-    /// Input domain LOW,HIGH the region is clipped to.
-    #[arg(long, value_parser = parse_domain)]
-    pub domain: Option<(f64, f64)>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub region: RegionArgs,
     /// What to compute.
     #[arg(long, value_enum)]
-    pub analysis: Option<AnalysisKind>,
+    pub analysis: Option<values::AnalysisKind>,
     /// Relaxed (LP) or exact (MILP).
     #[arg(long, value_enum)]
-    pub mode: Option<Mode>,
+    pub mode: Option<values::Mode>,
     /// Neuron bounds feeding the encoding.
     #[arg(long, value_enum)]
-    pub bounds: Option<Method>,
+    pub bounds: Option<values::Method>,
     /// Every ordered class pair instead of (label, j).
     #[arg(long)]
     pub all_pairs: bool,
@@ -78,12 +65,8 @@ pub struct LromArgs {
     pub threshold: Option<f64>,
     #[command(flatten)]
     pub solver: SolverArgs,
-    /// Write one CSV row per sample, radius, network pair and class pair.
-    #[arg(long)]
-    pub csv: Option<PathBuf>,
-    /// Write every result as JSON.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 fn parse_pair(s: &str) -> std::result::Result<(usize, usize), String> {
@@ -100,7 +83,8 @@ fn spec(args: &LromArgs) -> Result<Spec> {
             if args.nets.len() < 2 {
                 return Err(Error::Input("give at least two networks, or --spec FILE".into()));
             }
-            let data = args.data.clone().ok_or_else(|| Error::Input("give --data CSV (or use --spec)".into()))?;
+            let data =
+                args.data.file.data.clone().ok_or_else(|| Error::Input("give --data CSV (or use --spec)".into()))?;
             let networks = args
                 .nets
                 .iter()
@@ -112,21 +96,21 @@ fn spec(args: &LromArgs) -> Result<Spec> {
             Spec::new(networks, data)
         }
     };
-    if let Some(s) = &args.scale {
-        spec.data.scale = Some(Scale::Text(s.clone()));
+    if let Some(s) = args.data.file.scale {
+        spec.data.scale = Some(Scale::Number(s));
     }
-    if let Some(s) = &args.samples {
+    if let Some(s) = &args.data.samples {
         spec.samples = Some(s.clone());
     }
-    if !args.delta.is_empty() {
-        spec.delta = OneOrMany::Many(args.delta.clone());
+    if !args.region.delta.is_empty() {
+        spec.delta = OneOrMany::Many(args.region.delta.clone());
     }
-    if let Some((a, b)) = args.domain {
+    if let Some((a, b)) = args.region.clip.domain {
         spec.domain = Some([a, b]);
     }
-    spec.analysis = args.analysis.unwrap_or(spec.analysis);
-    spec.mode = args.mode.unwrap_or(spec.mode);
-    spec.bounds = args.bounds.unwrap_or(spec.bounds);
+    spec.analysis = args.analysis.map_or(spec.analysis, Into::into);
+    spec.mode = args.mode.map_or(spec.mode, Into::into);
+    spec.bounds = args.bounds.map_or(spec.bounds, Into::into);
     spec.threshold = args.threshold.unwrap_or(spec.threshold);
     spec.include_misclassified |= args.include_misclassified;
     spec.implication_only |= args.implication_only;
@@ -148,29 +132,20 @@ fn spec(args: &LromArgs) -> Result<Spec> {
         );
     }
     spec.solver = args.solver.apply(spec.solver)?;
-    spec.output.csv = args.csv.clone().or(spec.output.csv);
-    spec.output.json = args.json.clone().or(spec.output.json);
+    spec.output.csv = args.output.csv.clone().or(spec.output.csv);
+    spec.output.json = args.output.json.clone().or(spec.output.json);
     spec.check()?;
     Ok(spec)
 }
 
 pub fn run(args: LromArgs) -> Result<()> {
     let spec = spec(&args)?;
-    let models = spec.networks.iter().map(|n| onnx::load_as(&n.path, spec.float_sound)).collect::<Result<Vec<_>>>()?;
-    for m in &models[1..] {
-        models[0].network.check_compatible(&m.network)?;
-    }
-    let runners = models.iter().map(TractRunner::new).collect::<Result<Vec<_>>>()?;
+    let paths: Vec<_> = spec.networks.iter().map(|n| &n.path).collect();
+    let models = load::models(&paths, spec.float_sound)?;
+    let runners = load::runners(&models)?;
     let nets: Vec<_> = models.iter().map(|m| &m.network).collect();
-    let samples = spec.samples()?;
-    if let Some(s) = samples.iter().find(|s| s.features.len() != nets[0].input_size()) {
-        return Err(Error::Shape(format!(
-            "sample {} has {} features, the networks take {}",
-            s.index,
-            s.features.len(),
-            nets[0].input_size()
-        )));
-    }
+    // misclassified rows are skipped per pair of networks by the batch
+    let samples = load::pick(spec.samples()?, &nets, true, usize::MAX)?.rows;
     let names: Vec<String> = spec.networks.iter().map(|n| n.name.clone()).collect();
     let lrom = spec.analysis == AnalysisKind::Lrom;
     let config = LromConfig {
@@ -199,11 +174,7 @@ pub fn run(args: LromArgs) -> Result<()> {
         include_misclassified: spec.include_misclassified,
         config: &config,
     };
-    let bar = ProgressBar::new(batch.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} regions  {elapsed} elapsed, ETA {eta}  {msg}")
-            .expect("a valid template"),
-    );
+    let bar = load::progress(batch.len(), "regions");
     let outcomes = batch.run(|o| {
         bar.set_message(format!("{} ⇒ {} sample {} δ={}", names[o.n2], names[o.n1], o.sample, o.delta));
         bar.inc(1);
@@ -216,13 +187,6 @@ pub fn run(args: LromArgs) -> Result<()> {
         }
     }
     print!("{}", report::summary_table(&summaries, &names));
-    if let Some(p) = &spec.output.csv {
-        report::write_csv(p, &report::csv_rows(&outcomes, &names))?;
-        println!("wrote {}", p.display());
-    }
-    if let Some(p) = &spec.output.json {
-        report::write_json(p, &outcomes, &names)?;
-        println!("wrote {}", p.display());
-    }
-    Ok(())
+    let output = OutputArgs { csv: spec.output.csv.clone(), json: spec.output.json.clone() };
+    output.write(|| report::csv_rows(&outcomes, &names), || report::json_doc(&outcomes, &names))
 }

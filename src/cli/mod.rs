@@ -6,12 +6,14 @@ mod bench;
 mod boundary;
 mod bounds;
 mod instances;
+mod load;
 mod lrom;
 mod network;
 mod plot;
 mod resilience;
 mod robust;
 mod twins;
+mod values;
 mod verify;
 
 use std::process::ExitCode;

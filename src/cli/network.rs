@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use super::args::PointArgs;
+use super::args::{print_json, PointArgs};
 use crate::data::argmax;
 use crate::error::Result;
 use crate::ir::numel;
@@ -44,7 +44,7 @@ pub fn info(args: InfoArgs) -> Result<()> {
             .collect();
         let doc = json!({"name": net.name, "input_shape": net.input_shape, "output_shape": net.output_shape(),
             "parameters": net.parameters(), "relu_neurons": net.relu_count(), "layers": layers, "notes": net.notes});
-        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of plain values"));
+        print_json(&doc)?;
         return Ok(());
     }
     println!("network     {} ({})", net.name, args.net.display());
@@ -73,7 +73,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     if args.json {
         let doc = json!({"logits": logits, "predicted": predicted, "label": label, "tract_logits": tract,
             "max_abs_diff": diff, "tract_agrees": diff.map(f64::is_finite)});
-        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of plain values"));
+        print_json(&doc)?;
         return Ok(());
     }
     println!("logits     {}", fmt_vec(&logits));

@@ -3,18 +3,19 @@
 
 use std::path::PathBuf;
 
+use clap::builder::Resettable;
 use clap::Args;
 use serde::Serialize;
 
-use super::args::{parse_domain, PointArgs, SolverArgs};
-use crate::analysis::resilience::{resilience, xi, ClassResilience, Norm, ResilienceConfig, Scope};
-use crate::bounds::Method;
+use super::args::{DomainArgs, OutputArgs, PointArgs, SolverArgs};
+use super::values;
+use crate::analysis::resilience::{resilience, xi, ClassResilience, ResilienceConfig, Scope};
 use crate::data::argmax;
 use crate::error::{Error, Result};
 use crate::onnx::{self, TractRunner};
-use crate::report;
 
 #[derive(Debug, Args)]
+#[command(mut_arg("input", |a| a.required_unless_present(Resettable::Reset)), mut_arg("domain", |a| a.default_value("0,1")))]
 pub struct ResilienceArgs {
     /// The ONNX model.
     pub net: PathBuf,
@@ -30,39 +31,25 @@ pub struct ResilienceArgs {
     pub k: usize,
     /// How perturbations are measured.
     #[arg(long, value_enum, default_value = "l1")]
-    pub norm: Norm,
-    /// Local form: the sample, as a CSV row or JSON array or a file holding one (else use --data).
-    #[arg(long, conflicts_with = "data")]
-    pub center: Option<String>,
-    /// Local form: a CSV data file with rows "label,f1,…,fn"; pick the row with --row.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Row of --data (0-based).
-    #[arg(long, default_value_t = 0, requires = "data")]
-    pub row: usize,
-    /// Multiply the sample's values by this factor (a number or a fraction such as 1/255).
-    #[arg(long, default_value = "1")]
-    pub scale: String,
+    pub norm: values::Norm,
+    // local form: the sample (--input/--center, or a row of --data)
+    #[command(flatten)]
+    pub point: PointArgs,
     /// Local form: the confident inputs are those within this L∞ radius of the sample.
     #[arg(long, default_value_t = 0.0, value_parser = super::args::parse_nonnegative)]
     pub radius: f64,
-    /// Valid inputs LOW,HIGH (perturbed ones too).
-    #[arg(long, value_parser = parse_domain, default_value = "0,1")]
-    pub domain: (f64, f64),
+    #[command(flatten)]
+    pub clip: DomainArgs,
     /// Neuron bounds behind every big-M (lp: tighter, but slow on large regions of large networks).
     #[arg(long, value_enum, default_value = "symbolic")]
-    pub bounds: Method,
+    pub bounds: values::Method,
     /// Bounds this close count as proved; resolution of the L∞ bisection.
     #[arg(long, default_value_t = 1e-3, value_parser = super::args::parse_positive)]
     pub tolerance: f64,
     #[command(flatten)]
     pub solver: SolverArgs,
-    /// Write one CSV row per class.
-    #[arg(long)]
-    pub csv: Option<PathBuf>,
-    /// Write every result (and Ξ) as JSON.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// One CSV row.
@@ -80,22 +67,29 @@ struct Row {
     note: Option<String>,
 }
 
+impl From<&ClassResilience> for Row {
+    fn from(r: &ClassResilience) -> Row {
+        Row {
+            class: r.class,
+            status: format!("{:?}", r.bracket.status).to_lowercase(),
+            lower: r.bracket.certified,
+            upper: r.bracket.attained,
+            solver_value: r.bracket.solver_value,
+            initial: r.initial,
+            start_used: r.start_used,
+            milps: r.milps,
+            seconds: r.seconds,
+            note: r.bracket.note.clone(),
+        }
+    }
+}
+
 pub fn run(args: ResilienceArgs) -> Result<()> {
     let model = onnx::load(&args.net)?;
     let runner = TractRunner::new(&model)?;
     let net = &model.network;
-    let sample = match (&args.center, &args.data) {
-        (None, None) => None,
-        _ => {
-            let point = PointArgs {
-                input: args.center.clone(),
-                data: args.data.clone(),
-                row: args.row,
-                scale: args.scale.clone(),
-            };
-            Some(point.resolve()?.0)
-        }
-    };
+    let sample = args.point.resolve_optional()?.map(|(x, _)| x);
+    let domain = args.clip.domain.unwrap_or((0.0, 1.0));
     let scope = match &sample {
         Some(x) => Scope::Local { center: x, radius: args.radius },
         None if args.radius > 0.0 => return Err(Error::Input("--radius needs a sample (--center or --data)".into())),
@@ -109,40 +103,21 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
     let cfg = ResilienceConfig {
         alpha: args.alpha,
         k: args.k,
-        norm: args.norm,
-        domain: args.domain,
-        bounds: args.bounds,
+        norm: args.norm.into(),
+        domain,
+        bounds: args.bounds.into(),
         solver: args.solver.apply(Default::default())?,
         tolerance: args.tolerance,
     };
     let form = match scope {
-        Scope::Global => format!("global over [{}, {}]", args.domain.0, args.domain.1),
+        Scope::Global => format!("global over [{}, {}]", domain.0, domain.1),
         Scope::Local { radius, .. } => format!("local, radius {radius}"),
     };
-    println!("Φ_m ({form}, {:?} norm, α = {}, k = {}, solver {})", args.norm, args.alpha, args.k, cfg.solver.kind);
-    println!("lower: proved; upper: a perturbation checked through the IR and tract; solver: the MILP optimum (not certified)");
-    println!(
-        "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9}  note",
-        "class", "status", "lower", "upper", "solver", "initial", "start", "milps", "seconds"
-    );
+    print_header(&form, &cfg);
     let mut results: Vec<ClassResilience> = Vec::new();
     for &m in &classes {
         let r = resilience(net, &runner, m, scope, &cfg)?;
-        let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.6}"));
-        let lower = if r.bracket.certified.is_finite() { num(Some(r.bracket.certified)) } else { "∞".into() };
-        println!(
-            "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9.2}  {}",
-            m,
-            format!("{:?}", r.bracket.status).to_lowercase(),
-            lower,
-            num(r.bracket.attained),
-            num(r.bracket.solver_value),
-            num(r.initial),
-            if r.start_used { "yes" } else { "no" },
-            r.milps,
-            r.seconds,
-            r.bracket.note.as_deref().unwrap_or("")
-        );
+        print_row(&r);
         results.push(r);
     }
     let (lower, upper) = xi(&results);
@@ -150,30 +125,38 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
         let upper = upper.map_or("-".into(), |u| format!("{u:.6}"));
         println!("Ξ = min over classes: proved ≥ {lower:.6}, checked ≤ {upper}");
     }
-    if let Some(p) = &args.csv {
-        let rows: Vec<Row> = results
-            .iter()
-            .map(|r| Row {
-                class: r.class,
-                status: format!("{:?}", r.bracket.status).to_lowercase(),
-                lower: r.bracket.certified,
-                upper: r.bracket.attained,
-                solver_value: r.bracket.solver_value,
-                initial: r.initial,
-                start_used: r.start_used,
-                milps: r.milps,
-                seconds: r.seconds,
-                note: r.bracket.note.clone(),
-            })
-            .collect();
-        report::write_csv(p, &rows)?;
-        println!("wrote {}", p.display());
-    }
-    if let Some(p) = &args.json {
-        let doc = serde_json::json!({ "network": net.name, "norm": args.norm, "alpha": args.alpha, "k": args.k,
-            "form": form, "classes": results, "xi": { "lower": lower, "upper": upper } });
-        report::write_json_doc(p, &doc)?;
-        println!("wrote {}", p.display());
-    }
-    Ok(())
+    args.output.write(
+        || results.iter().map(Row::from).collect(),
+        || {
+            serde_json::json!({ "network": net.name, "norm": cfg.norm, "alpha": cfg.alpha, "k": cfg.k,
+                "form": form, "classes": results, "xi": { "lower": lower, "upper": upper } })
+        },
+    )
+}
+
+fn print_header(form: &str, cfg: &ResilienceConfig) {
+    println!("Φ_m ({form}, {:?} norm, α = {}, k = {}, solver {})", cfg.norm, cfg.alpha, cfg.k, cfg.solver.kind);
+    println!("lower: proved; upper: a perturbation checked through the IR and tract; solver: the MILP optimum (not certified)");
+    println!(
+        "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9}  note",
+        "class", "status", "lower", "upper", "solver", "initial", "start", "milps", "seconds"
+    );
+}
+
+fn print_row(r: &ClassResilience) {
+    let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.6}"));
+    let lower = if r.bracket.certified.is_finite() { num(Some(r.bracket.certified)) } else { "∞".into() };
+    println!(
+        "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9.2}  {}",
+        r.class,
+        format!("{:?}", r.bracket.status).to_lowercase(),
+        lower,
+        num(r.bracket.attained),
+        num(r.bracket.solver_value),
+        num(r.initial),
+        if r.start_used { "yes" } else { "no" },
+        r.milps,
+        r.seconds,
+        r.bracket.note.as_deref().unwrap_or("")
+    );
 }

@@ -4,39 +4,26 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use indicatif::ProgressBar;
 
-use super::args::{parse_domain, SolverArgs};
+use super::args::{DataArgs, RegionArgs, SolverArgs};
+use super::{load, values};
 use crate::analysis::robustness::{check, Robustness};
-use crate::bounds::Method;
-use crate::data::correctly_classified;
-use crate::data::{parse_scale, read_samples};
 use crate::error::Result;
-use crate::onnx::{self, TractRunner};
+use crate::onnx::TractRunner;
 use crate::report::median;
-use crate::spec::{parse_selection, Selection};
 
 #[derive(Debug, Args)]
+#[command(mut_arg("data", |a| a.required(true)))]
 pub struct RobustArgs {
     /// The ONNX model.
     pub net: PathBuf,
-    /// CSV data file with rows "label,f1,…,fn".
-    #[arg(long)]
-    pub data: PathBuf,
-    #[arg(long, default_value = "1")]
-    pub scale: String,
-    /// Rows to use: 0..100, 7 or 1,5,9 (default: all).
-    #[arg(long, value_parser = parse_selection)]
-    pub samples: Option<Selection>,
-    /// Radii (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "0.01", value_parser = super::args::parse_nonnegative)]
-    pub delta: Vec<f64>,
-    /// Input domain LOW,HIGH the region is clipped to.
-    #[arg(long, value_parser = parse_domain)]
-    pub domain: Option<(f64, f64)>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub region: RegionArgs,
     /// Neuron bounds feeding the encoding.
     #[arg(long, value_enum, default_value = "lp")]
-    pub bounds: Method,
+    pub bounds: values::Method,
     #[command(flatten)]
     pub solver: SolverArgs,
     /// Certified margins also hold for float32 inference (onnxruntime, tract, PyTorch).
@@ -45,31 +32,31 @@ pub struct RobustArgs {
 }
 
 pub fn run(args: RobustArgs) -> Result<()> {
-    let model = onnx::load_as(&args.net, args.float_sound)?;
-    let runner = TractRunner::new(&model)?;
-    let net = &model.network;
-    let all = read_samples(&args.data, parse_scale(&args.scale)?)?;
-    let rows = match &args.samples {
-        Some(s) => s.indices(all.len())?,
-        None => (0..all.len()).collect(),
-    };
+    let models = load::models(&[&args.net], args.float_sound)?;
+    let (net, runner) = (&models[0].network, TractRunner::new(&models[0])?);
+    let rows = load::pick(args.data.read()?, &[net], false, usize::MAX)?.rows;
     let solver = args.solver.apply(Default::default())?;
     println!(
         "{:>8} {:>8} {:>10} {:>10} {:>9} {:>9}",
         "delta", "correct", "verified", "falsified", "unknown", "median s"
     );
-    for &delta in &args.delta {
-        let bar = ProgressBar::new(rows.len() as u64);
+    for delta in args.region.deltas() {
+        let bar = load::progress(rows.len(), "samples");
         let (mut counts, mut secs) = ([0usize; 3], Vec::new());
-        for &i in &rows {
-            let s = &all[i];
+        for s in &rows {
             bar.inc(1);
-            if !correctly_classified(&[net], &s.features, s.label)? {
-                continue;
-            }
             let t = Instant::now();
-            let r =
-                check(net, &runner, &s.features, s.label, delta, args.domain, args.bounds, &solver, args.float_sound)?;
+            let r = check(
+                net,
+                &runner,
+                &s.features,
+                s.label,
+                delta,
+                args.region.clip.domain,
+                args.bounds.into(),
+                &solver,
+                args.float_sound,
+            )?;
             secs.push(t.elapsed().as_secs_f64());
             counts[r as usize] += 1;
         }

@@ -6,42 +6,38 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::json;
 
-use super::args::parse_domain;
-use crate::data::{parse_scale, read_samples, Sample};
+use super::args::{print_json, FileArgs, RegionArgs};
+use super::{load, values};
+use crate::data::Sample;
 use crate::error::{Error, Result};
 use crate::onnx;
 use crate::solve::SolverConfig;
-use crate::twins::compress::{self, Compression, Precision, QuantRule};
-use crate::twins::sparsify::{self, InactiveRule, LayerReport, SparsifyOptions};
+use crate::twins::compress::{self, Compression};
+use crate::twins::sparsify::{self, LayerReport, SparsifyOptions};
 use crate::twins::summary::{self, Accuracy, NodeNonzeros, TractCheck, Unstable};
 
 /// What the report measures on both networks.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Multiply every feature of the data file by this factor (a number or a fraction such as 1/255).
-    #[arg(long, default_value = "1")]
-    pub scale: String,
-    /// L∞ radii at which unstable ReLUs are counted (comma-separated).
-    #[arg(long, default_value = "0.01", value_delimiter = ',', value_parser = super::args::parse_nonnegative)]
-    pub delta: Vec<f64>,
+    // unstable ReLUs are counted in the L∞ regions around the rows of --data
+    #[command(flatten)]
+    pub region: RegionArgs,
     /// Average the unstable ReLU count over this many rows that the original classifies correctly.
     #[arg(long, default_value_t = 10)]
     pub unstable_rows: usize,
-    /// Clip the regions to this input domain, written LOW,HIGH (for example 0,1).
-    #[arg(long, value_parser = parse_domain)]
-    pub domain: Option<(f64, f64)>,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("data", |a| a.required(true)))]
 pub struct SparsifyArgs {
     /// The ONNX model (dense layers and ReLUs).
     pub net: PathBuf,
-    /// Validation rows "label,f1,…,fn": every prediction and ReLU phase on them is kept.
-    #[arg(long)]
-    pub data: PathBuf,
+    // validation rows: every prediction and ReLU phase on them is kept
+    #[command(flatten)]
+    pub data: FileArgs,
     /// Use only the first N rows of --data for the LPs (the rest are held out for the report).
     #[arg(long)]
     pub rows: Option<usize>,
@@ -53,7 +49,7 @@ pub struct SparsifyArgs {
     pub out: PathBuf,
     /// Phase row of an inactive ReLU: the paper's "≤ 0", or "keep" (never closer to the boundary).
     #[arg(long, value_enum, default_value = "keep")]
-    pub inactive: InactiveRule,
+    pub inactive: values::InactiveRule,
     /// Seconds per LP.
     #[arg(long, value_parser = super::args::parse_positive)]
     pub time_limit: Option<f64>,
@@ -71,16 +67,16 @@ pub struct CompressArgs {
     pub prune: Option<f64>,
     /// Quantise every weight tensor per tensor, symmetrically, and store it back as float32.
     #[arg(long, value_enum)]
-    pub quantize: Option<Precision>,
+    pub quantize: Option<values::Precision>,
     /// Integer rounding rule: FANC's truncation on 2^(b−1) levels, or round-to-nearest on 2^(b−1)−1.
     #[arg(long, value_enum, default_value = "fanc")]
-    pub rule: QuantRule,
+    pub rule: values::QuantRule,
     /// Where the compressed network is written.
     #[arg(long)]
     pub out: PathBuf,
-    /// Labelled rows "label,f1,…,fn" for accuracy and unstable-ReLU counts.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
+    // labelled rows for accuracy and unstable-ReLU counts
+    #[command(flatten)]
+    pub data: FileArgs,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -103,8 +99,8 @@ fn report(
     held_out: &[Sample],
     args: &ReportArgs,
 ) -> Result<Report> {
-    let (a, b) = (onnx::load(original)?, onnx::load(twin)?);
-    a.network.check_compatible(&b.network)?;
+    let models = load::models(&[original, twin], false)?;
+    let (a, b) = (&models[0], &models[1]);
     let mut r = Report {
         nonzeros: summary::nonzeros(original, twin)?,
         accuracy: None,
@@ -113,23 +109,24 @@ fn report(
         unstable_held_out: vec![],
         tract: None,
     };
+    let (deltas, domain) = (args.region.deltas(), args.region.clip.domain);
+    let unstable = |rows| summary::unstable(&a.network, &b.network, rows, &deltas, args.unstable_rows, domain);
     if !held_out.is_empty() {
         r.held_out = Some(summary::accuracy(&a.network, &b.network, held_out)?);
-        r.unstable_held_out =
-            summary::unstable(&a.network, &b.network, held_out, &args.delta, args.unstable_rows, args.domain)?;
+        r.unstable_held_out = unstable(held_out)?;
     }
     if let Some(samples) = samples {
         r.accuracy = Some(summary::accuracy(&a.network, &b.network, samples)?);
         let inputs: Vec<Vec<f64>> = samples.iter().map(|s| s.features.clone()).collect();
-        r.tract = Some(summary::tract_check(&b, &inputs)?);
-        r.unstable = summary::unstable(&a.network, &b.network, samples, &args.delta, args.unstable_rows, args.domain)?;
+        r.tract = Some(summary::tract_check(b, &inputs)?);
+        r.unstable = unstable(samples)?;
     }
     Ok(r)
 }
 
 /// The rows of a data file, split after the first `rows` (all rows when None).
-fn samples(data: &Path, scale: &str, rows: Option<usize>) -> Result<(Vec<Sample>, Vec<Sample>)> {
-    let mut s = read_samples(data, parse_scale(scale)?)?;
+fn samples(data: &FileArgs, rows: Option<usize>) -> Result<(Vec<Sample>, Vec<Sample>)> {
+    let mut s = data.read()?;
     let n = rows.unwrap_or(s.len());
     if n == 0 {
         return Err(Error::Input("--rows must be at least 1".into()));
@@ -140,11 +137,11 @@ fn samples(data: &Path, scale: &str, rows: Option<usize>) -> Result<(Vec<Sample>
 
 pub fn run_sparsify(args: SparsifyArgs) -> Result<()> {
     let model = onnx::load(&args.net)?;
-    let (rows, held_out) = samples(&args.data, &args.report.scale, args.rows)?;
+    let (rows, held_out) = samples(&args.data, args.rows)?;
     let inputs: Vec<Vec<f64>> = rows.iter().map(|s| s.features.clone()).collect();
     let opts = SparsifyOptions {
         epsilon: args.epsilon,
-        inactive: args.inactive,
+        inactive: args.inactive.into(),
         solver: SolverConfig { time_limit: args.time_limit, ..Default::default() },
         ..Default::default()
     };
@@ -156,27 +153,25 @@ pub fn run_sparsify(args: SparsifyArgs) -> Result<()> {
     })?;
     sparsify::write(&model, &done.network, &args.out)?;
     let r = report(&args.net, &args.out, Some(&rows), &held_out, &args.report)?;
-    let method = json!({"sparsify": {"epsilon": args.epsilon, "inactive": args.inactive, "rows": rows.len(), "margin": opts.margin,
+    let method = json!({"sparsify": {"epsilon": args.epsilon, "inactive": opts.inactive, "rows": rows.len(), "margin": opts.margin,
         "zero_tolerance": opts.zero_tolerance}});
-    print_report(&args.net, &args.out, method, &r, Some(&done.layers), args.report.json);
-    Ok(())
+    print_report(&args.net, &args.out, method, &r, Some(&done.layers), args.report.json)
 }
 
 pub fn run_compress(args: CompressArgs) -> Result<()> {
     let how = match (args.prune, args.quantize) {
         (Some(f), None) => Compression::Prune(f),
-        (None, Some(q)) => Compression::Quantize(q, args.rule),
+        (None, Some(q)) => Compression::Quantize(q.into(), args.rule.into()),
         _ => return Err(Error::Input("give exactly one of --prune and --quantize".into())),
     };
-    let rows = args.data.as_deref().map(|d| samples(d, &args.report.scale, None)).transpose()?.map(|s| s.0);
+    let rows = args.data.data.is_some().then(|| samples(&args.data, None)).transpose()?.map(|s| s.0);
     compress::compress(&args.net, &args.out, how)?;
     let r = report(&args.net, &args.out, rows.as_deref(), &[], &args.report)?;
     let method = match how {
         Compression::Prune(f) => json!({"prune": f}),
         Compression::Quantize(q, rule) => json!({"quantize": q, "rule": rule}),
     };
-    print_report(&args.net, &args.out, method, &r, None, args.report.json);
-    Ok(())
+    print_report(&args.net, &args.out, method, &r, None, args.report.json)
 }
 
 fn print_report(
@@ -186,34 +181,44 @@ fn print_report(
     r: &Report,
     layers: Option<&[LayerReport]>,
     as_json: bool,
-) {
+) -> Result<()> {
     if as_json {
         let doc = json!({"network": net, "twin": out, "method": method, "nonzeros": r.nonzeros,
             "accuracy": r.accuracy, "held_out_accuracy": r.held_out, "unstable_relus": r.unstable,
             "unstable_relus_held_out": r.unstable_held_out, "tract": r.tract, "sparsify_layers": layers});
-        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of plain values"));
-        return;
+        return print_json(&doc);
     }
     println!("{} → {}   {method}", net.display(), out.display());
     if let Some(layers) = layers {
-        println!(
-            "{:>5} {:<24} {:>6} {:>7} {:>9} {:>7} {:>8}  note",
-            "layer", "from", "LPs", "failed", "coupling", "phases", "seconds"
-        );
-        for l in layers {
-            println!(
-                "{:>5} {:<24} {:>6} {:>7} {:>9} {:>7} {:>8.1}  {}",
-                l.layer,
-                l.origin.join("+"),
-                l.lps,
-                l.failed_lps,
-                l.coupling_rows,
-                l.phase_changes,
-                l.seconds,
-                l.note.as_deref().unwrap_or(if l.sparsified { "sparsified" } else { "" })
-            );
-        }
+        print_layers(layers);
     }
+    print_measures(r);
+    Ok(())
+}
+
+/// What sparsify did layer by layer.
+fn print_layers(layers: &[LayerReport]) {
+    println!(
+        "{:>5} {:<24} {:>6} {:>7} {:>9} {:>7} {:>8}  note",
+        "layer", "from", "LPs", "failed", "coupling", "phases", "seconds"
+    );
+    for l in layers {
+        println!(
+            "{:>5} {:<24} {:>6} {:>7} {:>9} {:>7} {:>8.1}  {}",
+            l.layer,
+            l.origin.join("+"),
+            l.lps,
+            l.failed_lps,
+            l.coupling_rows,
+            l.phase_changes,
+            l.seconds,
+            l.note.as_deref().unwrap_or(if l.sparsified { "sparsified" } else { "" })
+        );
+    }
+}
+
+/// Non-zeros per node, accuracy, tract's check and unstable ReLUs of both networks.
+fn print_measures(r: &Report) {
     println!(
         "{:<16} {:<14} {:>9} {:>12} {:>12} {:>12}",
         "node", "tensor", "weights", "nnz before", "nnz after", "bias nnz"

@@ -89,7 +89,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         // leave room for start-up and printing: search until 70 %, answer by 90 % of the limit
         start_watchdog(Duration::from_secs_f64(0.9 * t));
     }
-    let query = vnnlib::parse_file(&args.query).map_err(|e| Error::Input(e.to_string()))?;
+    let query = vnnlib::parse_file(&args.query)?;
     let bound = verify::bind_as(&query, &args.networks, args.float_sound)?;
     let nets: Vec<&crate::ir::Network> = bound.models.iter().map(|m| &m.network).collect();
     let checker = Checker { nets: &nets, runners: &bound.runners, space: &bound.space };
@@ -113,7 +113,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     }
     if let Some(path) = &args.vnncomp_result {
         let body = vnncomp_result(answer.verdict, answer.witness.as_ref());
-        std::fs::write(path, body).map_err(|e| Error::io(path, e))?;
+        std::fs::write(path, body).map_err(|e| Error::write(path, e))?;
     }
     answer_once(&text);
     Ok(())
@@ -141,7 +141,7 @@ fn assignment(q: &Query, w: &Witness) -> String {
 
 /// One TensorProto file per declared tensor (float32 for float32 tensors, double for real).
 fn serialise(dir: &Path, q: &Query, w: &Witness) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
     for (t, values) in tensors(q, w) {
         let mut tensor = pb::TensorProto {
             name: t.name.clone(),
@@ -156,7 +156,7 @@ fn serialise(dir: &Path, q: &Query, w: &Witness) -> Result<()> {
             tensor.double_data = values.to_vec();
         }
         let path = dir.join(format!("{}.pb", t.name));
-        std::fs::write(&path, tensor.encode_to_vec()).map_err(|e| Error::io(&path, e))?;
+        std::fs::write(&path, tensor.encode_to_vec()).map_err(|e| Error::write(&path, e))?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use crate::ir::{Layer, Network};
 use crate::round::Acc;
 
 /// Relaxed (LP) or exact (MILP) encoding of ReLU and max-pool.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
@@ -153,7 +153,11 @@ fn max_pool(
     b: &Interval,
     mode: Mode,
 ) -> LinExpr {
-    let best = *window.iter().max_by(|&&i, &&j| b.lower[i].total_cmp(&b.lower[j])).expect("windows are non-empty");
+    // `Network::check_well_formed` rejects empty windows before any bound is computed
+    debug_assert!(!window.is_empty(), "max-pool windows are non-empty");
+    let Some(&best) = window.iter().max_by(|&&i, &&j| b.lower[i].total_cmp(&b.lower[j])) else {
+        return LinExpr::default();
+    };
     let max_lower = b.lower[best];
     // inputs whose upper bound is below the best lower bound can never be the maximum
     let live: Vec<usize> = window.iter().copied().filter(|&j| j == best || b.upper[j] > max_lower).collect();

@@ -152,11 +152,21 @@ impl Network {
         Ok(())
     }
 
-    /// Checks that every weight and bias is finite: bounds, encodings and verdicts are
-    /// meaningless otherwise. The ONNX front-end rejects such files (naming the tensor); this is
-    /// the defence for networks that reach the analyses another way.
-    pub fn check_finite(&self) -> Result<()> {
+    /// Checks that every weight and bias is finite and every max-pool window non-empty: bounds,
+    /// encodings and verdicts are meaningless otherwise. The ONNX front-end rejects such files
+    /// (naming the tensor or node); this is the defence for networks that reach the analyses
+    /// another way, run before any bound is computed.
+    pub fn check_well_formed(&self) -> Result<()> {
         for (i, node) in self.layers.iter().enumerate() {
+            if let Layer::MaxPool(p) = &node.layer {
+                if p.windows.iter().any(Vec::is_empty) {
+                    return Err(Error::Input(format!(
+                        "network '{}': layer {i} (from {}) has an empty max-pool window",
+                        self.name,
+                        node.origin.join(", ")
+                    )));
+                }
+            }
             let Layer::Affine(a) = &node.layer else { continue };
             let weights = a.weights.entries().map(|(_, _, v)| v);
             if let Some(v) = weights.chain(a.bias.iter().copied()).find(|v| !v.is_finite()) {
@@ -202,8 +212,9 @@ impl Network {
                 Layer::MaxPool(p) => {
                     let mut back = vec![0.0; input.len()];
                     for (w, &gk) in p.windows.iter().zip(&g) {
-                        let best = w.iter().copied().fold(w[0], |b, j| if input[j] > input[b] { j } else { b });
-                        back[best] += gk;
+                        if let Some(best) = w.iter().copied().reduce(|b, j| if input[j] > input[b] { j } else { b }) {
+                            back[best] += gk;
+                        }
                     }
                     back
                 }
@@ -274,9 +285,12 @@ mod tests {
     #[test]
     fn non_finite_parameters_are_an_error_naming_the_layer() {
         let ok = Layer::Affine(Affine { weights: SparseMatrix::diagonal(&[1.0, 2.0]), bias: vec![0.0, 0.0] });
-        net(vec![ok.clone(), Layer::Relu]).check_finite().unwrap();
+        net(vec![ok.clone(), Layer::Relu]).check_well_formed().unwrap();
         let inf = Layer::Affine(Affine { weights: SparseMatrix::diagonal(&[1.0, f64::INFINITY]), bias: vec![0.0; 2] });
-        let msg = net(vec![ok, Layer::Relu, inf]).check_finite().unwrap_err().to_string();
+        let msg = net(vec![ok, Layer::Relu, inf]).check_well_formed().unwrap_err().to_string();
         assert!(msg.contains("layer 2") && msg.contains("inf"), "{msg}");
+        let empty = Layer::MaxPool(MaxPool { windows: vec![vec![0], vec![]] });
+        let msg = net(vec![empty]).check_well_formed().unwrap_err().to_string();
+        assert!(msg.contains("layer 0") && msg.contains("empty max-pool window"), "{msg}");
     }
 }

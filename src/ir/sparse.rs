@@ -41,9 +41,9 @@ impl SparseMatrix {
         m
     }
 
-    /// Builds a matrix from row-major dense data of `rows × cols` values.
+    /// Builds a matrix from row-major dense data of `rows × cols` values (missing ones are 0).
     pub fn from_dense(rows: usize, cols: usize, data: &[f64]) -> Self {
-        assert_eq!(data.len(), rows * cols, "dense data has the wrong length");
+        debug_assert_eq!(data.len(), rows * cols, "dense data has the wrong length");
         Self::from_rows(cols, data.chunks(cols.max(1)).take(rows).map(|r| r.iter().copied().enumerate().collect()))
     }
 
@@ -105,12 +105,13 @@ impl SparseMatrix {
 
     /// The product `self · inner` (apply `inner` first, then `self`).
     pub fn compose(&self, inner: &SparseMatrix) -> SparseMatrix {
-        assert_eq!(self.cols, inner.rows, "compose: inner dimensions differ");
+        debug_assert_eq!(self.cols, inner.rows, "compose: inner dimensions differ");
         let mut acc = vec![0.0; inner.cols];
         let mut touched: Vec<usize> = Vec::new();
         let rows = (0..self.rows).map(|i| {
             let (c, v) = self.row(i);
-            for (&k, &w) in c.iter().zip(v) {
+            // a column of `self` beyond `inner`'s rows (a caller's bug) multiplies a zero row
+            for (&k, &w) in c.iter().zip(v).filter(|(&k, _)| (k as usize) < inner.rows) {
                 let (ic, iv) = inner.row(k as usize);
                 for (&j, &u) in ic.iter().zip(iv) {
                     let j = j as usize;
@@ -130,12 +131,12 @@ impl SparseMatrix {
     /// The matrix of `x ↦ self · (G x)` where `G` selects `x[map[k]]` (or 0 for `None`) into
     /// position `k`; `input_len` is the length of `x`. Exact: no arithmetic on the values.
     pub fn select_columns(&self, map: &[Option<usize>], input_len: usize) -> SparseMatrix {
-        assert_eq!(self.cols, map.len(), "select_columns: map length differs");
+        debug_assert_eq!(self.cols, map.len(), "select_columns: map length differs");
         Self::from_rows(
             input_len,
             (0..self.rows).map(|i| {
                 let (c, v) = self.row(i);
-                c.iter().zip(v).filter_map(|(&c, &v)| map[c as usize].map(|j| (j, v))).collect()
+                c.iter().zip(v).filter_map(|(&c, &v)| map.get(c as usize).copied().flatten().map(|j| (j, v))).collect()
             }),
         )
     }

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// Reads and decodes an ONNX file; it must have a graph and a known default-domain opset.
 pub fn read_model(path: &Path) -> Result<pb::ModelProto> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
     let malformed = |reason: String| Error::MalformedOnnx { path: path.to_path_buf(), reason };
     let model =
         pb::ModelProto::decode(bytes.as_slice()).map_err(|e| malformed(format!("protobuf decoding failed: {e}")))?;

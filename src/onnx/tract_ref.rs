@@ -30,7 +30,7 @@ impl TractRunner {
     /// Runs the model on one input (rounded to f32) and returns the logits.
     pub fn run(&self, x: &[f64]) -> Result<Vec<f64>> {
         let data: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-        let input = Tensor::from_shape(&self.shape, &data).map_err(|e| Error::Input(format!("{e}")))?;
+        let input = Tensor::from_shape(&self.shape, &data).map_err(|e| Error::Tract(e.to_string()))?;
         let out = self.plan.run(tvec!(input.into())).map_err(|e| Error::Tract(format!("{e:#}")))?;
         let err = |e: TractError| Error::Tract(format!("{e:#}"));
         let first = out.first().ok_or_else(|| Error::Tract("the plan computed no output".into()))?;

@@ -218,7 +218,7 @@ pub fn write_replacing(src: &Path, dst: &Path, replacements: &[Initializer]) -> 
         t.data_location = None;
         t.external_data.clear();
     }
-    std::fs::write(dst, model.encode_to_vec()).map_err(|e| Error::io(dst, e))
+    std::fs::write(dst, model.encode_to_vec()).map_err(|e| Error::write(dst, e))
 }
 
 #[cfg(test)]

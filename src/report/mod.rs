@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::batch::Outcome;
 use crate::analysis::lrom::{PairResult, Verdict};
-use crate::error::{Error, Result};
+use crate::error::{Error, IoOp, Result};
 
 /// One CSV row: a class pair of one region. Sample-level fields repeat on each of its rows.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -94,34 +94,35 @@ fn pair_note(p: &PairResult) -> Option<String> {
 
 fn create(path: &Path) -> Result<std::fs::File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
     }
-    std::fs::File::create(path).map_err(|e| Error::io(path, e))
+    std::fs::File::create(path).map_err(|e| Error::write(path, e))
 }
 
 /// Writes one CSV row per item (flat structs: a header from the field names).
 pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     let mut w = csv::Writer::from_writer(create(path)?);
     for r in rows {
-        w.serialize(r).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+        w.serialize(r).map_err(|e| Error::csv(path, IoOp::Write, e))?;
     }
-    w.flush().map_err(|e| Error::io(path, e))
+    w.flush().map_err(|e| Error::write(path, e))
 }
 
 pub fn read_csv(path: &Path) -> Result<Vec<CsvRow>> {
-    let mut r = csv::Reader::from_path(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
-    r.deserialize().map(|row| row.map_err(|e| Error::Input(format!("{}: {e}", path.display())))).collect()
+    let mut r = csv::Reader::from_path(path).map_err(|e| Error::csv(path, IoOp::Read, e))?;
+    r.deserialize().map(|row| row.map_err(|e| Error::csv(path, IoOp::Read, e))).collect()
 }
 
-pub fn write_json(path: &Path, outcomes: &[Outcome], names: &[String]) -> Result<()> {
-    write_json_doc(path, &serde_json::json!({ "networks": names, "regions": outcomes }))
+/// The JSON document of a batch: the network names and every region's outcome.
+pub fn json_doc(outcomes: &[Outcome], names: &[String]) -> serde_json::Value {
+    serde_json::json!({ "networks": names, "regions": outcomes })
 }
 
 /// Writes any serialisable document as pretty JSON.
 pub fn write_json_doc<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
     let mut f = create(path)?;
-    serde_json::to_writer_pretty(&mut f, doc).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
-    writeln!(f).map_err(|e| Error::io(path, e))
+    serde_json::to_writer_pretty(&mut f, doc).map_err(|source| Error::Json { path: path.into(), source })?;
+    writeln!(f).map_err(|e| Error::write(path, e))
 }
 
 /// The median of `v` (the upper one for an even count), `None` when empty; sorts `v`.

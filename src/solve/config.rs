@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 
 /// Which solver runs the LPs and MILPs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SolverKind {
     /// Embedded HiGHS (default; LP and MILP, row duals for certification).
@@ -109,7 +109,7 @@ impl std::fmt::Display for OptionValue {
 }
 
 /// What a solver fault (crash, kill at the time limit, unreadable answer) does to the run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Fallback {
     /// Symbolic bounds for the faulty solves and a non-zero exit code (3) at the end.

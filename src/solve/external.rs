@@ -24,7 +24,7 @@ pub fn binary(cfg: &SolverConfig) -> Result<PathBuf> {
         (None, None) => return Err(Error::Solver(format!("{}: not an external solver", cfg.kind))),
     };
     match which(&binary) {
-        Some(p) => std::path::absolute(&p).map_err(|e| Error::io(p, e)),
+        Some(p) => std::path::absolute(&p).map_err(|e| Error::read(p, e)),
         None => Err(Error::Solver(format!(
             "{}: solver binary '{binary}' not found (install it — {} — put it on PATH or give its path with --solver-path)",
             cfg.kind,
@@ -44,7 +44,7 @@ pub fn solve(lp: &LinearProgram, objective: &LinExpr, sense: Sense, cfg: &Solver
     let binary = binary(cfg).map_err(|e| fault(cfg, "is missing", &e.to_string()))?;
     let n = RUNS.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("twinverify-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| Error::create(&dir, e))?;
     let result = run_in(&dir, &binary, lp, objective, sense, cfg);
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -59,7 +59,7 @@ fn run_in(
     cfg: &SolverConfig,
 ) -> Result<Solution> {
     let model = Path::new("model.lp");
-    std::fs::write(dir.join(model), lpfile::lp_format(lp, objective, sense)).map_err(|e| Error::io(dir, e))?;
+    std::fs::write(dir.join(model), lpfile::lp_format(lp, objective, sense)).map_err(|e| Error::write(dir, e))?;
     let args: Vec<OsString> = match cfg.kind {
         SolverKind::Cbc => cbc::arguments(cfg, model),
         SolverKind::Glpk => glpk::arguments(cfg, model),

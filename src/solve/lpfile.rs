@@ -13,16 +13,16 @@ use crate::error::{Error, Result};
 /// first free number from the directory's size on, claimed atomically (parallel solves each
 /// get a file of their own).
 pub fn keep(dir: &Path, lp: &LinearProgram, objective: &LinExpr, sense: Sense) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut n = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.count();
+    std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
+    let mut n = std::fs::read_dir(dir).map_err(|e| Error::read(dir, e))?.count();
     loop {
         let path = dir.join(format!("model-{n:04}.lp"));
         match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut file) => {
-                return file.write_all(lp_format(lp, objective, sense).as_bytes()).map_err(|e| Error::io(&path, e))
+                return file.write_all(lp_format(lp, objective, sense).as_bytes()).map_err(|e| Error::write(&path, e))
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
-            Err(e) => return Err(Error::io(&path, e)),
+            Err(e) => return Err(Error::create(&path, e)),
         }
     }
 }

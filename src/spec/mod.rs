@@ -137,7 +137,7 @@ impl OneOrMany {
 }
 
 /// What is computed for every region.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AnalysisKind {
     /// LROM minimum and maximum for every class pair, with the independent baseline.
@@ -176,6 +176,14 @@ pub fn parse_selection(text: &str) -> std::result::Result<Selection, String> {
     }
     let list: std::result::Result<Vec<usize>, _> = t.split(',').map(|p| p.trim().parse::<usize>()).collect();
     list.map(Selection::List).map_err(|_| format!("'{text}' is not a sample selection (use 0..100, 7 or 1,5,9)"))
+}
+
+/// The rows `selection` picks from `all` (every row when `None`), in the order it lists them.
+pub fn select_rows(selection: Option<&Selection>, all: Vec<Sample>) -> Result<Vec<Sample>> {
+    match selection {
+        Some(sel) => Ok(sel.indices(all.len())?.into_iter().map(|i| all[i].clone()).collect()),
+        None => Ok(all),
+    }
 }
 
 impl Selection {
@@ -254,9 +262,9 @@ impl Spec {
     /// Reads a spec file without checking it (the command line checks it once, after its flags
     /// are merged in); relative paths in it become relative to its folder.
     pub fn read(path: &Path) -> Result<Spec> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
         let mut spec: Spec =
-            serde_saphyr::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+            serde_saphyr::from_str(&text).map_err(|e| Error::Spec { path: path.into(), source: Box::new(e) })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let rebase = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -342,10 +350,6 @@ impl Spec {
                 .collect(),
             (None, None) => return Err(Error::Input("spec: data needs `csv` or `centers`".into())),
         };
-        let picked = match &self.samples {
-            Some(sel) => sel.indices(all.len())?,
-            None => (0..all.len()).collect(),
-        };
-        Ok(picked.into_iter().map(|i| all[i].clone()).collect())
+        select_rows(self.samples.as_ref(), all)
     }
 }

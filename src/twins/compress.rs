@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::onnx::writer::{self, Initializer};
 
 /// Target precision of `quantize`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     Int16,
@@ -45,7 +45,7 @@ impl Precision {
 }
 
 /// How an integer quantisation rounds (see the module documentation).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum QuantRule {
     /// FANC: truncation toward zero, scale `2^(b−1)/max|w|`, float32 arithmetic.

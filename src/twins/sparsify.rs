@@ -51,7 +51,7 @@ pub struct SparsifyOptions {
 }
 
 /// The phase row of an inactive ReLU on a validation row with current pre-activation `z ≤ 0`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InactiveRule {
     /// The paper's (9): `W̃a + b̃ ≤ 0` (with the margin: `≤ max(z, −τ)`). The LP may move an inactive
@@ -137,12 +137,14 @@ pub fn sparsify(
     for (l, slot) in &slots {
         let start = Instant::now();
         let acts: Vec<Vec<Vec<f64>>> = inputs.iter().map(|x| net.forward_all(x)).collect::<Result<_>>()?;
-        let Layer::Affine(current) = &net.layers[*l].layer else { unreachable!("dense_slots returns affine layers") };
+        let Layer::Affine(current) = &net.layers[*l].layer else {
+            return Err(Error::internal("dense_slots returns affine layers"));
+        };
         let has_bias = writable_bias(slot).is_some();
         let layer_in: Vec<&[f64]> =
             acts.iter().zip(inputs).map(|(a, x)| if *l == 0 { x.as_slice() } else { a[l - 1].as_slice() }).collect();
         let problem = lp::Problem::new(current, *l + 1 < net.layers.len(), has_bias, &layer_in, &acts, *l, opts);
-        let rows = if opts.epsilon > 0.0 { coupling::rows(&net, *l, &acts, &reference, opts) } else { Vec::new() };
+        let rows = if opts.epsilon > 0.0 { coupling::rows(&net, *l, &acts, &reference, opts)? } else { Vec::new() };
         let solved = lp::solve(&problem, &rows, &opts.solver);
         let mut report = LayerReport {
             layer: *l,
@@ -221,7 +223,8 @@ fn check(
     let (mut changed, mut phases) = (0, 0);
     for ((x, &class), old) in inputs.iter().zip(reference).zip(before) {
         let new = candidate.forward_all(x)?;
-        changed += (argmax(new.last().expect("a network has layers")) != class) as usize;
+        // a network without layers outputs its input
+        changed += (argmax(new.last().map_or(x, Vec::as_slice)) != class) as usize;
         for j in (l..candidate.layers.len()).filter(|&j| matches!(candidate.layers[j].layer, Layer::Relu)) {
             phases += new[j - 1].iter().zip(&old[j - 1]).filter(|(a, b)| (**a > 0.0) != (**b > 0.0)).count();
         }

@@ -177,7 +177,7 @@ fn write_png(out: &Path, rgb: &[u8], (w, h): (u32, u32)) -> Result<()> {
     let mut encoder = png::Encoder::new(std::io::BufWriter::new(create(out)?), w, h);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
-    let err = |e: png::EncodingError| Error::Plot(format!("{}: {e}", out.display()));
+    let err = |e: png::EncodingError| Error::write(out, std::io::Error::other(e));
     let mut writer = encoder.write_header().map_err(err)?;
     writer.write_image_data(rgb).map_err(err)?;
     writer.finish().map_err(err)
@@ -200,7 +200,7 @@ pub fn draw_figure(fig: &Figure, out: &Path, font: Option<&Path>) -> Result<()> 
         let mut text = String::new();
         let inner = SVGBackend::with_string(&mut text, size);
         render(Typeset { inner, face: &face, raster: false }.into_drawing_area(), fig, &l).map_err(plot_error)?;
-        create(out)?.write_all(text.as_bytes()).map_err(|e| Error::io(out, e))
+        create(out)?.write_all(text.as_bytes()).map_err(|e| Error::write(out, e))
     } else {
         let mut rgb = vec![0; size.0 as usize * size.1 as usize * 3];
         let inner = BitMapBackend::with_buffer(&mut rgb, size);

@@ -6,6 +6,7 @@
 
 use super::SparsifyOptions;
 use crate::encode::RowKind;
+use crate::error::{Error, Result};
 use crate::ir::{Layer, Network};
 
 /// `Σ coeff·x̃[sample][neuron] + constant (kind) rhs` over the outputs of the optimised layer.
@@ -29,9 +30,10 @@ pub fn rows(
     acts: &[Vec<Vec<f64>>],
     classes: &[usize],
     opts: &SparsifyOptions,
-) -> Vec<CouplingRow> {
+) -> Result<Vec<CouplingRow>> {
     let samples: Vec<usize> = (0..acts.len()).collect();
-    crate::par::map(&samples, |&s| sample_rows(net, l, &acts[s], classes[s], s, opts)).into_iter().flatten().collect()
+    let per_sample = crate::par::map(&samples, |&s| sample_rows(net, l, &acts[s], classes[s], s, opts));
+    Ok(per_sample.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect())
 }
 
 fn sample_rows(
@@ -41,7 +43,7 @@ fn sample_rows(
     class: usize,
     s: usize,
     opts: &SparsifyOptions,
-) -> Vec<CouplingRow> {
+) -> Result<Vec<CouplingRow>> {
     let last = net.layers.len() - 1;
     let z = &act[l];
     let free: Vec<usize> = (0..z.len()).filter(|&i| l == last || z[i] > 0.0).collect();
@@ -59,7 +61,9 @@ fn sample_rows(
     };
     // later dense layers sit at l + 2, l + 4, …; each but the last feeds a ReLU
     for j in (l + 2..=last).step_by(2) {
-        let Layer::Affine(a) = &net.layers[j].layer else { unreachable!("alternating dense layers and ReLUs") };
+        let Layer::Affine(a) = &net.layers[j].layer else {
+            return Err(Error::internal("sparsify's networks alternate dense layers and ReLUs"));
+        };
         forms = (0..a.weights.rows())
             .map(|r| {
                 let mut f = vec![0.0; k + 1];
@@ -91,7 +95,7 @@ fn sample_rows(
         let diff: Form = forms[class].iter().zip(f).map(|(a, b)| a - b).collect();
         emit(diff, RowKind::Ge, (logits[class] - logits[c]).min(opts.margin));
     }
-    out
+    Ok(out)
 }
 
 /// Whether every point of the box satisfies `form (kind) rhs`.
@@ -142,12 +146,12 @@ mod tests {
         let mut opts = SparsifyOptions { epsilon: 0.05, ..Default::default() };
         let class = crate::data::argmax(acts.last().unwrap());
         assert_eq!(class, 1);
-        let rows = sample_rows(&net, 0, &acts, class, 0, &opts);
+        let rows = sample_rows(&net, 0, &acts, class, 0, &opts).unwrap();
         // x̃ ∈ [0.95, 1.05]: x̃ − 0.9 ≥ 0.05 > τ and x̃ ≥ 0.95 hold on the box; the class margin
         // x̃ − (x̃ − 0.9) = 0.9 too: nothing to add
         assert!(rows.is_empty(), "{rows:?}");
         opts.epsilon = 0.2;
-        let rows = sample_rows(&net, 0, &acts, class, 0, &opts);
+        let rows = sample_rows(&net, 0, &acts, class, 0, &opts).unwrap();
         // x̃ ∈ [0.8, 1.2]: only "x̃ − 0.9 ≥ min(0.1, τ)" can fail
         assert_eq!(rows.len(), 1);
         let r = &rows[0];

@@ -181,21 +181,21 @@ pub fn solve(p: &Problem, coupling: &[CouplingRow], cfg: &SolverConfig) -> Solve
     let bases: Vec<usize> = (0..p.neurons).map(|_| p.add_block(&mut lp)).collect();
     // x̃ variables for the (row, neuron) pairs the coupling rows mention
     let mut xt = vec![vec![None; p.neurons]; p.z.len()];
+    let mut coupled = Vec::with_capacity(coupling.len());
     for r in coupling {
-        for &(i, _) in &r.coeffs {
-            if xt[r.sample][i].is_none() {
-                let z = p.z[r.sample][i];
-                let slack = p.opts.epsilon * z.abs();
-                xt[r.sample][i] = Some(lp.add_var(z - slack, z + slack, false));
-            }
+        let mut terms = Vec::with_capacity(r.coeffs.len());
+        for &(i, c) in &r.coeffs {
+            let z = p.z[r.sample][i];
+            let slack = p.opts.epsilon * z.abs();
+            terms.push((*xt[r.sample][i].get_or_insert_with(|| lp.add_var(z - slack, z + slack, false)), c));
         }
+        coupled.push(LinExpr { terms, constant: r.constant, error: 0.0 });
     }
     for (i, &base) in bases.iter().enumerate() {
         p.add_rows(&mut lp, base, i, |s| xt[s][i]);
     }
-    for r in coupling {
-        let terms = r.coeffs.iter().map(|&(i, c)| (xt[r.sample][i].expect("created above"), c)).collect();
-        lp.add_row(LinExpr { terms, constant: r.constant, error: 0.0 }, r.kind, r.rhs);
+    for (r, row) in coupling.iter().zip(coupled) {
+        lp.add_row(row, r.kind, r.rhs);
     }
     match run(&lp, &objective(p.neurons * p.block_size()), cfg) {
         Ok(x) => Solved { rows: Some(bases.iter().map(|&b| p.rows_from(&x, b)).collect()), lps: 1, failures: vec![] },
