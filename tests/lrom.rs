@@ -56,10 +56,8 @@ fn joint_bounds_are_sound_never_wider_than_independent_and_relaxed_brackets_exac
             let relaxed = analyse(nets, &runners, &x, label, delta, Some((0.0, 1.0)), &LromConfig::default()).unwrap();
             let mut cfg = LromConfig::default();
             cfg.encode.mode = Mode::Exact;
+            cfg.threshold = f64::MAX; // nothing is decided early: every MILP runs
             let exact = analyse(nets, &runners, &x, label, delta, Some((0.0, 1.0)), &cfg).unwrap();
-            if relaxed.verdict == Verdict::Established {
-                assert_eq!(exact.verdict, Verdict::Established, "{pair:?}: a verdict relaxed mode decides");
-            }
             for (rp, ep) in relaxed.pairs.iter().zip(&exact.pairs) {
                 let (c, j) = (rp.c, rp.j);
                 let (ilo, ihi) = rp.independent.unwrap();
@@ -102,4 +100,33 @@ fn joint_bounds_are_sound_never_wider_than_independent_and_relaxed_brackets_exac
             }
         }
     }
+}
+
+/// Exact mode decides what relaxed mode decides, the same way, and does not run a MILP for a
+/// minimum the LP relaxation already certifies above the threshold.
+#[test]
+fn exact_mode_decides_what_relaxed_mode_decides_without_chasing_the_optimum() {
+    let (models, runners) = load(["twin_mlp.onnx", "twin_mlp_prune50.onnx"]);
+    let nets = [&models[0].network, &models[1].network];
+    let mut exact_cfg = LromConfig::default();
+    exact_cfg.encode.mode = Mode::Exact;
+    let mut established = 0;
+    for (label, x) in csv_rows(&fixture("twin_mlp_data.csv"), 1.0, 6) {
+        for delta in [0.01, 0.05] {
+            let relaxed = analyse(nets, &runners, &x, label, delta, Some((0.0, 1.0)), &LromConfig::default()).unwrap();
+            let exact = analyse(nets, &runners, &x, label, delta, Some((0.0, 1.0)), &exact_cfg).unwrap();
+            if relaxed.verdict == Verdict::Established {
+                established += 1;
+                assert_eq!(exact.verdict, Verdict::Established, "δ = {delta}: relaxed mode established it");
+                for p in &exact.pairs {
+                    let note = p.min.note.as_deref().unwrap_or_default();
+                    assert!(note.contains("the MILP was not run"), "a MILP ran for a minimum the LP decided: {note}");
+                }
+            }
+            if relaxed.verdict == Verdict::Refuted {
+                assert_eq!(exact.verdict, Verdict::Refuted, "δ = {delta}: relaxed mode refuted it");
+            }
+        }
+    }
+    assert!(established > 0, "the fixture has established regions");
 }

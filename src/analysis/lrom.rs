@@ -142,7 +142,7 @@ pub fn analyse(
     };
     let anchor = clip(x, &region);
     let joint = Region::new(&nets, runners, &nbr, &model, &anchor).float_sound_if(cfg.float_sound)?;
-    let joint = joint.with_relaxation(relaxation.as_ref());
+    let joint = joint.with_relaxation(relaxation.as_ref(), Some(cfg.threshold));
     // the independent baseline's single-network models do not depend on the class pair
     let single = |k: usize, encode: &EncodeOptions| JointModel::build(&[nets[k]], &[nbr[k]], &[], encode);
     let single_models: Vec<(JointModel, Option<JointModel>)> = match cfg.independent {
@@ -154,7 +154,7 @@ pub fn analyse(
         .enumerate()
         .map(|(k, (m, r))| {
             let region = Region::new(&nets[k..=k], &runners[k..=k], &nbr[k..=k], m, &anchor);
-            Ok(region.float_sound_if(cfg.float_sound)?.with_relaxation(r.as_ref()))
+            Ok(region.float_sound_if(cfg.float_sound)?.with_relaxation(r.as_ref(), None))
         })
         .collect::<Result<_>>()?;
     let solver = cfg.solve.then_some(&cfg.solver);

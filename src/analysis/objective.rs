@@ -160,6 +160,9 @@ pub struct Region<'a> {
     /// is tighter than what the MILP certifies (a MILP has no duals), so exact mode is never
     /// weaker than relaxed mode.
     relaxation: Option<&'a JointModel>,
+    /// A minimum the relaxation certifies at or above this value decides the question asked
+    /// (e.g. LROM ≥ threshold): the MILP is then not run.
+    decided_above: Option<f64>,
 }
 
 /// Outputs of every network at one point: (IR, tract).
@@ -176,8 +179,17 @@ impl<'a> Region<'a> {
         model: &'a JointModel,
         anchor: &'a [f64],
     ) -> Region<'a> {
-        let mut r =
-            Region { nets, runners, bounds, model, anchor, anchor_outputs: None, float_error: None, relaxation: None };
+        let mut r = Region {
+            nets,
+            runners,
+            bounds,
+            model,
+            anchor,
+            anchor_outputs: None,
+            float_error: None,
+            relaxation: None,
+            decided_above: None,
+        };
         r.anchor_outputs = r.outputs(anchor);
         r
     }
@@ -204,16 +216,16 @@ impl<'a> Region<'a> {
         self.float_error.as_ref().map_or(0.0, |e| obj.float_error(self.nets, self.bounds, e))
     }
 
-    /// Also certifies every extremum by `relaxation`, the LP relaxation of this region's
-    /// (MILP) model (`JointModel::relaxation`), when given.
-    pub fn with_relaxation(self, relaxation: Option<&'a JointModel>) -> Region<'a> {
-        Region { relaxation, ..self }
+    /// Also certifies every extremum by `relaxation`, an LP relaxation of this region's (MILP)
+    /// model, when given; a minimum it certifies at or above `decided_above` is final.
+    pub fn with_relaxation(self, relaxation: Option<&'a JointModel>, decided_above: Option<f64>) -> Region<'a> {
+        Region { relaxation, decided_above, ..self }
     }
 
     /// The same region over another model of it (e.g. with an extra constraint; a relaxation
     /// of the original model stays valid for a subset of the region, only weaker).
     pub fn with_model(&self, model: &'a JointModel) -> Region<'a> {
-        Region { model, ..self.clone() }
+        Region { model, decided_above: None, ..self.clone() }
     }
 
     fn input_box(&self) -> &Interval {
@@ -254,14 +266,24 @@ impl<'a> Region<'a> {
     /// Certified extremum of `obj`, solving with `session` (a session of this region's model).
     pub fn optimise_with(&self, obj: &OutputObjective, sense: Sense, session: Option<&mut solve::Session>) -> Extremum {
         let cfg = session.as_ref().map(|s| s.config());
-        let mut best = self.optimise_real(obj, sense, session);
-        if let (Some(relaxed), Some(cfg)) = (self.relaxation, cfg) {
-            let lp = Region { model: relaxed, relaxation: None, ..self.clone() };
-            best = match solve::Session::new(&relaxed.lp, cfg, false) {
-                Ok(mut s) => best.merge(lp.optimise_real(obj, sense, Some(&mut s)), sense),
-                Err(e) => Extremum { note: Some(format!("LP relaxation: {e}")), ..best },
-            };
-        }
+        let mut best = match (self.relaxation, cfg) {
+            (Some(relaxed), Some(cfg)) => {
+                let lp = Region { model: relaxed, relaxation: None, decided_above: None, ..self.clone() };
+                let lp_best = match solve::Session::new(&relaxed.lp, cfg, false) {
+                    Ok(mut s) => lp.optimise_real(obj, sense, Some(&mut s)),
+                    Err(e) => {
+                        Extremum { note: Some(format!("LP relaxation: {e}")), ..lp.optimise_real(obj, sense, None) }
+                    }
+                };
+                if sense == Sense::Minimise && self.decided_above.is_some_and(|t| lp_best.certified >= t) {
+                    let note = "decided by the LP relaxation's certified bound; the MILP was not run".to_string();
+                    Extremum { note: Some(note), ..lp_best }
+                } else {
+                    self.optimise_real(obj, sense, session).merge(lp_best, sense)
+                }
+            }
+            _ => self.optimise_real(obj, sense, session),
+        };
         let e = self.float_error_of(obj);
         best.certified = match sense {
             Sense::Minimise => -float32::add_up(-best.certified, e),

@@ -22,8 +22,8 @@ pub fn arguments(cfg: &SolverConfig, model: &Path) -> Vec<OsString> {
     // CBC's default tolerances (1e-7, on the scaled model) stopped short of the optimum by up
     // to 3e-4 on tightening LPs of fcnn7 twins (objective coefficients often below 1e-4), 1e-9
     // still by 3e-5 on a few
-    set("primalTolerance", TOLERANCE.to_string());
-    set("dualTolerance", TOLERANCE.to_string());
+    set("primalTolerance", format!("{TOLERANCE:e}"));
+    set("dualTolerance", format!("{TOLERANCE:e}"));
     if let Some(t) = cfg.time_limit {
         set("sec", t.max(0.0).to_string());
     }

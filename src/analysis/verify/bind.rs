@@ -2,13 +2,14 @@
 //! against the supported fragment (one input and one output tensor, no hidden nodes, real or
 //! float32 elements) and the declared shapes; the property becomes items over an input space.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::space::{input_space, items, InputSpace};
 use super::Item;
 use crate::error::{Error, Result};
+use crate::ir::Network;
 use crate::onnx::{self, OnnxModel, TractRunner};
-use crate::vnnlib::{to_property, Query, Relation, Version};
+use crate::vnnlib::{to_property, NetworkDecl, Query, Relation, Version};
 
 /// Element types whose queries are answered (see `supports --onnx-element-types`).
 pub const ELEMENT_TYPES: &[&str] = &["real", "Real", "float32"];
@@ -48,8 +49,7 @@ fn files_for(q: &Query, files: &[(String, PathBuf)]) -> Result<Vec<PathBuf>> {
         let given: Vec<&PathBuf> = files.iter().filter(|f| f.0 == n.name).map(|f| &f.1).collect();
         let path = match (&n.relation, given.as_slice()) {
             (Some((Relation::EqualTo, target)), _) => {
-                let k = q.networks.iter().position(|m| &m.name == target).expect("the parser resolves equal-to");
-                paths[k].clone()
+                paths[earlier(q, &n.name, "equal-to", target, paths.len())?].clone()
             }
             (_, [p]) => (*p).clone(),
             (_, []) => {
@@ -73,28 +73,7 @@ pub fn bind_as(q: &Query, files: &[(String, PathBuf)], float32: bool) -> Result<
     let mut models = Vec::new();
     let mut runners = Vec::new();
     for (n, path) in q.networks.iter().zip(&paths) {
-        if !n.hidden.is_empty() {
-            return Err(unsupported(format!(
-                "network '{}' declares hidden nodes; twinverify supports the NH theory only",
-                n.name
-            )));
-        }
-        if n.inputs.len() != 1 || n.outputs.len() != 1 {
-            return Err(unsupported(format!(
-                "network '{}' declares {} inputs and {} outputs; twinverify supports one of each (SIO)",
-                n.name,
-                n.inputs.len(),
-                n.outputs.len()
-            )));
-        }
-        for t in n.inputs.iter().chain(&n.outputs) {
-            if !ELEMENT_TYPES.contains(&t.elem_type.as_str()) {
-                return Err(unsupported(format!(
-                    "{} is declared {}; twinverify answers queries over real or float32 elements",
-                    t.name, t.elem_type
-                )));
-            }
-        }
+        check_fragment(n)?;
         let model = match models.iter().zip(&paths).find(|(_, p)| *p == path) {
             Some((m, _)) => OnnxModel::clone(m),
             None => onnx::load_as(path, float32)?,
@@ -119,23 +98,13 @@ pub fn bind_as(q: &Query, files: &[(String, PathBuf)], float32: bool) -> Result<
             )));
         }
         if let Some((Relation::IsomorphicTo, target)) = &n.relation {
-            let k = q.networks.iter().position(|m| &m.name == target).expect("the parser resolves isomorphic-to");
-            let (a, b) = (&models[k].network, net);
-            let shape = |n: &crate::ir::Network| {
-                n.layers.iter().map(|l| (l.layer.kind(), l.output_shape.clone())).collect::<Vec<_>>()
-            };
-            if a.input_shape != b.input_shape || shape(a) != shape(b) {
-                return Err(Error::Shape(format!(
-                    "network '{}' is declared isomorphic-to '{target}', but {} has another architecture",
-                    n.name,
-                    path.display()
-                )));
-            }
+            let k = earlier(q, &n.name, "isomorphic-to", target, models.len())?;
+            check_isomorphic(&models[k].network, net, &n.name, target, path)?;
         }
         runners.push(TractRunner::new(&model)?);
         models.push(model);
     }
-    let property = to_property(q).map_err(|e| Error::Input(e.to_string()))?;
+    let property = to_property(q)?;
     let sizes: Vec<usize> = models.iter().map(|m| m.network.input_size()).collect();
     let names: Vec<Vec<String>> = q
         .networks
@@ -157,4 +126,54 @@ pub fn bind_as(q: &Query, files: &[(String, PathBuf)], float32: bool) -> Result<
     let space = input_space(&property, &sizes, &names);
     let disjuncts = property.disjuncts.iter().map(|d| items(&space, d)).collect();
     Ok(Bound { models, runners, space, disjuncts })
+}
+
+/// The supported fragment for one declared network: no hidden nodes, one input and one output
+/// tensor (SIO), real or float32 elements.
+fn check_fragment(n: &NetworkDecl) -> Result<()> {
+    if !n.hidden.is_empty() {
+        return Err(unsupported(format!(
+            "network '{}' declares hidden nodes; twinverify supports the NH theory only",
+            n.name
+        )));
+    }
+    if n.inputs.len() != 1 || n.outputs.len() != 1 {
+        return Err(unsupported(format!(
+            "network '{}' declares {} inputs and {} outputs; twinverify supports one of each (SIO)",
+            n.name,
+            n.inputs.len(),
+            n.outputs.len()
+        )));
+    }
+    for t in n.inputs.iter().chain(&n.outputs) {
+        if !ELEMENT_TYPES.contains(&t.elem_type.as_str()) {
+            return Err(unsupported(format!(
+                "{} is declared {}; twinverify answers queries over real or float32 elements",
+                t.name, t.elem_type
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The index of `target`, which network `name` is declared `relation` to: a network declared
+/// before it (one of the first `before`).
+fn earlier(q: &Query, name: &str, relation: &str, target: &str, before: usize) -> Result<usize> {
+    q.networks.iter().position(|m| m.name == target).filter(|&k| k < before).ok_or_else(|| {
+        Error::Input(format!(
+            "network '{name}' is declared {relation} '{target}', which is not a network declared before it"
+        ))
+    })
+}
+
+/// `b` (network `name`, read from `path`) has the architecture of `a` (network `target`).
+fn check_isomorphic(a: &Network, b: &Network, name: &str, target: &str, path: &Path) -> Result<()> {
+    let shape = |n: &Network| n.layers.iter().map(|l| (l.layer.kind(), l.output_shape.clone())).collect::<Vec<_>>();
+    if a.input_shape != b.input_shape || shape(a) != shape(b) {
+        return Err(Error::Shape(format!(
+            "network '{name}' is declared isomorphic-to '{target}', but {} has another architecture",
+            path.display()
+        )));
+    }
+    Ok(())
 }
