@@ -58,3 +58,39 @@ fn bad_input_exits_non_zero_with_one_message() {
     assert!(!ok && err.contains("value 3"), "{err}");
     assert!(!err.contains("panicked"));
 }
+
+/// Without a terminal (CI logs, cluster jobs) a batch prints timestamped progress lines on
+/// stderr: one at the start, then at most one per interval (every item with an interval of 0),
+/// and one at the end.
+#[test]
+fn a_batch_without_a_terminal_prints_progress_lines() {
+    let (net, twin) = (fixture("twin_mlp.onnx"), fixture("twin_mlp_prune50.onnx"));
+    let data = fixture("twin_mlp_data.csv");
+    let args = [
+        "lrom",
+        net.to_str().unwrap(),
+        twin.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--samples",
+        "0..6",
+        "--delta",
+        "0.05",
+    ];
+    let lines = |every: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_twinverify"))
+            .args(args)
+            .env("TWINVERIFY_PROGRESS_SECS", every)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        err.lines().filter(|l| l.contains("] progress: ")).map(String::from).collect::<Vec<_>>()
+    };
+    // 6 rows, 2 ordered pairs: 12 regions
+    let sparse = lines("3600");
+    assert_eq!(sparse.len(), 2, "{sparse:?}");
+    assert!(sparse[0].contains("progress: 0/12 regions") && sparse[1].contains("progress: 12/12 regions, done in"));
+    assert!(sparse[0].starts_with('[') && sparse[0].as_bytes()[9] == b'Z', "timestamped: {}", sparse[0]);
+    assert_eq!(lines("0").len(), 14, "the start, every region and the end");
+}

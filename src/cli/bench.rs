@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::args::{DataArgs, RegionArgs};
 use super::load;
+use super::progress::Progress;
 use crate::analysis::lrom::{analyse, LromConfig, RegionResult};
 use crate::bounds::Method;
 use crate::encode::EncodeOptions;
@@ -90,6 +91,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
         for &delta in &deltas {
             let (mut tb, mut tf, mut worst, mut agree) = (Vec::new(), Vec::new(), f64::NEG_INFINITY, 0);
+            let bar = Progress::new(picked.len(), "samples");
+            bar.set_message(format!("{} δ={delta}", compact.network.name));
             for s in &picked {
                 let t = Instant::now();
                 let b = analyse(nets, &runners, &s.features, s.label, delta, domain, &base_cfg)?;
@@ -99,7 +102,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 tf.push(t.elapsed().as_secs_f64());
                 worst = worst.max(looseness(&b, &f));
                 agree += (b.verdict == f.verdict) as usize;
+                bar.inc();
             }
+            bar.finish();
             let (mb, mf) = (median(&mut tb).unwrap_or(f64::NAN), median(&mut tf).unwrap_or(f64::NAN));
             let n = picked.len();
             println!(

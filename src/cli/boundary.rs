@@ -7,6 +7,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::args::{DataArgs, DomainArgs, OutputArgs, SolverArgs};
+use super::progress::Progress;
 use super::{load, values};
 use crate::analysis::boundary::pair::{implication_radius, PairRadius};
 use crate::analysis::boundary::{distance, BoundaryConfig, BoundaryResult, Status};
@@ -90,7 +91,7 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
         max_epsilon: args.max_epsilon,
         start: args.start,
     };
-    let bar = load::progress(picked.len(), "samples");
+    let bar = Progress::new(picked.len(), "samples");
     if nets.len() == 2 {
         let cfg = LromConfig { bounds: args.bounds.into(), ..Default::default() };
         let mut out: Vec<(usize, PairRadius)> = Vec::new();
@@ -104,10 +105,10 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
                 &cfg,
                 &search,
             )?;
-            bar.inc(1);
+            bar.inc();
             out.push((s.index, r));
         }
-        bar.finish_and_clear();
+        bar.finish();
         print_pairs(&out, skipped);
         return write(&args, &out, |(i, r)| PairRow {
             sample: *i,
@@ -123,9 +124,9 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
     let mut out: Vec<(usize, BoundaryResult)> = Vec::new();
     for s in &picked {
         out.push((s.index, distance(nets[0], &runners[0], &s.features, s.label, args.clip.domain, &search)?));
-        bar.inc(1);
+        bar.inc();
     }
-    bar.finish_and_clear();
+    bar.finish();
     print_distances(&out, skipped, &search);
     write(&args, &out, |(i, r)| Row {
         sample: *i,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::args::SolverArgs;
+use super::progress::Progress;
 use crate::error::{Error, IoOp, Result};
 
 #[derive(Debug, Args)]
@@ -138,7 +139,7 @@ pub fn run(args: RunInstancesArgs) -> Result<()> {
     let mut w = csv::Writer::from_path(&args.out).map_err(|e| Error::csv(&args.out, IoOp::Write, e))?;
     w.write_record(["onnx", "vnnlib", "result", "seconds", "timeout", "expected", "note"])
         .map_err(|e| Error::csv(&args.out, IoOp::Write, e))?;
-    let bar = super::load::progress(instances.len(), "instances");
+    let bar = Progress::new(instances.len(), "instances");
     let mut counts: HashMap<String, (usize, f64)> = HashMap::new();
     let mut contradictions = Vec::new();
     for inst in &instances {
@@ -155,9 +156,9 @@ pub fn run(args: RunInstancesArgs) -> Result<()> {
             .map_err(|e| Error::csv(&args.out, IoOp::Write, e))?;
         w.flush().map_err(|e| Error::write(&args.out, e))?;
         bar.set_message(format!("{} {verdict}", inst.vnnlib));
-        bar.inc(1);
+        bar.inc();
     }
-    bar.finish_and_clear();
+    bar.finish();
     let mut keys: Vec<&String> = counts.keys().collect();
     keys.sort();
     println!("{:<10} {:>6} {:>12}", "result", "count", "seconds");

@@ -1,9 +1,7 @@
 //! The one path the commands take to their inputs: networks loaded and checked against each other
-//! (the only compatibility check of a run), data rows checked and selected, and the progress bar.
+//! (the only compatibility check of a run) and data rows checked and selected.
 
 use std::path::Path;
-
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::{correctly_classified, Sample};
 use crate::error::{Error, Result};
@@ -64,12 +62,4 @@ pub fn pick(
         out.rows.push(s);
     }
     Ok(out)
-}
-
-/// A progress bar on stderr over `len` items called `unit`.
-pub fn progress(len: usize, unit: &str) -> ProgressBar {
-    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit}  {{elapsed}} elapsed, ETA {{eta}}  {{msg}}");
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
-    bar
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::{DataArgs, OutputArgs, RegionArgs, SolverArgs};
+use super::progress::Progress;
 use super::{load, values};
 use crate::analysis::batch::Batch;
 use crate::analysis::lrom::LromConfig;
@@ -174,12 +175,12 @@ pub fn run(args: LromArgs) -> Result<()> {
         include_misclassified: spec.include_misclassified,
         config: &config,
     };
-    let bar = load::progress(batch.len(), "regions");
+    let bar = Progress::new(batch.len(), "regions");
     let outcomes = batch.run(|o| {
         bar.set_message(format!("{} ⇒ {} sample {} δ={}", names[o.n2], names[o.n1], o.sample, o.delta));
-        bar.inc(1);
+        bar.inc();
     })?;
-    bar.finish_and_clear();
+    bar.finish();
     let summaries = report::summarise(&outcomes);
     if spec.analysis == AnalysisKind::Matrix {
         for d in &deltas {

@@ -10,6 +10,7 @@ mod load;
 mod lrom;
 mod network;
 mod plot;
+mod progress;
 mod resilience;
 mod robust;
 mod twins;

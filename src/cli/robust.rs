@@ -6,6 +6,7 @@ use std::time::Instant;
 use clap::Args;
 
 use super::args::{DataArgs, RegionArgs, SolverArgs};
+use super::progress::Progress;
 use super::{load, values};
 use crate::analysis::robustness::{check, Robustness};
 use crate::error::Result;
@@ -41,10 +42,10 @@ pub fn run(args: RobustArgs) -> Result<()> {
         "delta", "correct", "verified", "falsified", "unknown", "median s"
     );
     for delta in args.region.deltas() {
-        let bar = load::progress(rows.len(), "samples");
+        let bar = Progress::new(rows.len(), "samples");
         let (mut counts, mut secs) = ([0usize; 3], Vec::new());
         for s in &rows {
-            bar.inc(1);
+            bar.inc();
             let t = Instant::now();
             let r = check(
                 net,
@@ -60,7 +61,7 @@ pub fn run(args: RobustArgs) -> Result<()> {
             secs.push(t.elapsed().as_secs_f64());
             counts[r as usize] += 1;
         }
-        bar.finish_and_clear();
+        bar.finish();
         let n: usize = counts.iter().sum();
         let pct = |k: usize| if n == 0 { 0.0 } else { 100.0 * counts[k] as f64 / n as f64 };
         println!(
