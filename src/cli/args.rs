@@ -170,8 +170,8 @@ impl OutputArgs {
 
 /// Prints a JSON document on standard output (the commands' `--json` flag without a file).
 pub fn print_json(doc: &serde_json::Value) -> Result<()> {
-    let text =
-        serde_json::to_string_pretty(doc).map_err(|source| Error::Json { path: "standard output".into(), source })?;
+    let text = serde_json::to_string_pretty(&report::stamped(doc.clone()))
+        .map_err(|source| Error::Json { path: "standard output".into(), source })?;
     println!("{text}");
     Ok(())
 }

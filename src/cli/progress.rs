@@ -102,16 +102,13 @@ impl Progress {
             let eta = match p.done {
                 _ if always => format!("done in {elapsed:.1} s"),
                 0 => format!("{elapsed:.0} s elapsed, ETA ?"),
-                d => format!("{elapsed:.0} s elapsed, ETA {:.0} s", elapsed / d as f64 * self.len.saturating_sub(d) as f64),
+                d => format!(
+                    "{elapsed:.0} s elapsed, ETA {:.0} s",
+                    elapsed / d as f64 * self.len.saturating_sub(d) as f64
+                ),
             };
             let message = if p.message.is_empty() { String::new() } else { format!("  ({})", p.message) };
-            eprintln!(
-                "[{}] progress: {}/{} {}, {eta}{message}",
-                clock(),
-                p.done,
-                self.len,
-                self.unit
-            );
+            eprintln!("[{}] progress: {}/{} {}, {eta}{message}", clock(), p.done, self.len, self.unit);
         });
     }
 }

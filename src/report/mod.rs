@@ -120,9 +120,27 @@ pub fn json_doc(outcomes: &[Outcome], names: &[String]) -> serde_json::Value {
 
 /// Writes any serialisable document as pretty JSON.
 pub fn write_json_doc<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
+    let doc = serde_json::to_value(doc).map_err(|source| Error::Json { path: path.into(), source })?;
     let mut f = create(path)?;
-    serde_json::to_writer_pretty(&mut f, doc).map_err(|source| Error::Json { path: path.into(), source })?;
+    serde_json::to_writer_pretty(&mut f, &stamped(doc)).map_err(|source| Error::Json { path: path.into(), source })?;
     writeln!(f).map_err(|e| Error::write(path, e))
+}
+
+/// The layout version of every JSON document the tool writes, raised when a field changes its
+/// meaning or goes away (new fields may appear without it).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A JSON document with what it came from: `schema_version`, `tool` (name and version) and
+/// `command_line` (as run) are added to an object; other documents are left as they are.
+pub fn stamped(doc: serde_json::Value) -> serde_json::Value {
+    let serde_json::Value::Object(fields) = doc else { return doc };
+    let command_line: Vec<String> = std::env::args().collect();
+    let mut out = serde_json::Map::new();
+    out.insert("schema_version".into(), SCHEMA_VERSION.into());
+    out.insert("tool".into(), format!("twinverify {}", env!("CARGO_PKG_VERSION")).into());
+    out.insert("command_line".into(), command_line.into());
+    out.extend(fields);
+    serde_json::Value::Object(out)
 }
 
 /// The median of `v` (the upper one for an even count), `None` when empty; sorts `v`.
