@@ -348,16 +348,20 @@ def equiv_torch(name: str = "equiv_torch", weight_fn=lambda w: w) -> onnx.ModelP
 def equiv_tf(name: str = "equiv_tf", change: float = 0.0) -> onnx.ModelProto:
     """TF-style export of the same MLP: a Transpose of the input (its order undone in the first
     weight's rows), Reshape [1,-1] initializer, MatMul (weights stored transposed) + Add; `change`
-    is added to the second layer's weight [0, 0]."""
+    is added to the last layer's weight from the most active hidden neuron to logit 0."""
     g = Graph(name, [1, 1, 2, 3])
     h = g.op("Transpose", [g.x], perm=[0, 1, 3, 2])
     h = g.op("Reshape", [h, g.ints("shape", [1, -1])])
     params = equiv_params()
+    hidden = rng_for("equiv:active").uniform(0.0, 1.0, (256, 6))
+    for w, b in params[:-1]:
+        hidden = np.maximum(hidden @ w.T.astype(np.float64) + b, 0.0)
+    active = int(np.argmax(hidden.mean(axis=0)))
     order = np.arange(6).reshape(2, 3).T.ravel()  # transposed position k holds input order[k]
     for k, (w, b) in enumerate(params):
         w = w[:, order] if k == 0 else w.copy()
-        if k == 1:
-            w[0, 0] += F32(change)
+        if k + 1 == len(params):
+            w[0, active] += F32(change)
         h = g.op("Add", [g.op("MatMul", [h, g.init("W", w.T.copy())]), g.init("B", b)])
         h = g.relu(h) if k + 1 < len(params) else h
     return g.model(h, [1, 3])
@@ -494,7 +498,7 @@ VALID = [
     Spec("equiv_tf.onnx", equiv_tf, "tf",
          "equiv pair, TF-style export of equiv_torch: input Transpose, Reshape [1,-1], MatMul+Add", UNIT),
     Spec("equiv_changed.onnx", lambda: equiv_tf("equiv_changed", change=0.5), "tf",
-         "equiv_tf with the second layer's weight [0, 0] changed by +0.5", UNIT),
+         "equiv_tf with the last layer's weight from its most active hidden neuron to logit 0 changed by +0.5", UNIT),
     Spec("equiv_f16.onnx", lambda: equiv_torch("equiv_f16", lambda w: w.astype(np.float16).astype(F32)), "pytorch",
          "equiv_torch with every weight matrix rounded to float16 (stored as float32; biases untouched)", UNIT),
 ]

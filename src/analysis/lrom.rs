@@ -120,20 +120,8 @@ pub fn analyse(
     debug_assert!(nets[0].check_compatible(nets[1]).is_ok(), "analyse is given compatible networks");
     check_label(nets[0], label)?;
     let region = Interval::around(x, delta, domain)?;
-    let computed = nets
-        .iter()
-        .map(|n| tighten::compute_with_relaxation(n, &region, cfg.bounds, &cfg.lp_options()))
-        .collect::<Result<Vec<_>>>()?;
-    let (nb, relaxations): (Vec<NetworkBounds>, Vec<_>) =
-        computed.into_iter().map(|Tightened { bounds, relaxation }| (bounds, relaxation)).unzip();
+    let (nb, model) = joint_model(nets, &region, cfg)?;
     let nbr: Vec<&NetworkBounds> = nb.iter().collect();
-    // LP tightening already relaxed most of both networks: reuse that, unless layers are shared
-    // (they must then be encoded once) or the mode is exact
-    let reuse = cfg.encode.mode == Mode::Relaxed && nets[0].shared_prefix(nets[1]) == 0;
-    let model = match relaxations.into_iter().collect::<Option<Vec<_>>>() {
-        Some(r) if reuse => JointModel::from_prefixes(r, &nets, &nbr, &cfg.encode),
-        _ => JointModel::build(&nets, &nbr, &[], &cfg.encode),
-    };
     let anchor = clip(x, &region);
     let joint = Region::new(&nets, runners, &nbr, &model, &anchor).float_sound_if(cfg.float_sound)?;
     // the independent baseline's single-network models do not depend on the class pair
@@ -181,6 +169,29 @@ pub fn analyse(
     };
     let unstable = [0, 1].map(|k| relu_stats(nets[k], &nb[k]).iter().map(|s| s.unstable).sum());
     Ok(RegionResult { label, pairs, verdict, unstable, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// Both networks' neuron bounds over `region` (by `cfg.bounds`) and their joint model. LP
+/// tightening already relaxed most of both networks: that is reused, unless layers are shared
+/// (they must then be encoded once) or the mode is exact.
+pub fn joint_model(
+    nets: [&Network; 2],
+    region: &Interval,
+    cfg: &LromConfig,
+) -> Result<(Vec<NetworkBounds>, JointModel)> {
+    let computed = nets
+        .iter()
+        .map(|n| tighten::compute_with_relaxation(n, region, cfg.bounds, &cfg.lp_options()))
+        .collect::<Result<Vec<_>>>()?;
+    let (nb, relaxations): (Vec<NetworkBounds>, Vec<_>) =
+        computed.into_iter().map(|Tightened { bounds, relaxation }| (bounds, relaxation)).unzip();
+    let nbr: Vec<&NetworkBounds> = nb.iter().collect();
+    let reuse = cfg.encode.mode == Mode::Relaxed && nets[0].shared_prefix(nets[1]) == 0;
+    let model = match relaxations.into_iter().collect::<Option<Vec<_>>>() {
+        Some(r) if reuse => JointModel::from_prefixes(r, &nets, &nbr, &cfg.encode),
+        _ => JointModel::build(&nets, &nbr, &[], &cfg.encode),
+    };
+    Ok((nb, model))
 }
 
 /// The independent baseline: min and max of `OM(N1) − OM(N2)` when each network's margin is

@@ -4,6 +4,7 @@
 pub mod ball;
 pub mod batch;
 pub mod boundary;
+pub mod equiv;
 pub mod falsify;
 pub mod lrom;
 pub mod objective;
