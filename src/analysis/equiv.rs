@@ -16,7 +16,7 @@ use super::falsify;
 use super::lrom::{joint_model, LromConfig};
 use super::objective::{clip, Extremum, OutputObjective, Region};
 use super::outcome::Bracket;
-use crate::bounds::{difference::difference, Interval, NetworkBounds};
+use crate::bounds::{difference::difference, Interval, Method, NetworkBounds};
 use crate::error::Result;
 use crate::ir::Network;
 use crate::onnx::TractRunner;
@@ -132,7 +132,14 @@ impl Area<'_> {
 /// Analyses one region. The networks must be compatible (`Network::check_compatible`).
 pub fn analyse(nets: [&Network; 2], runners: &[TractRunner], area: &Area, cfg: &EquivConfig) -> Result<EquivResult> {
     let start = std::time::Instant::now();
-    let (nb, model) = joint_model(nets, area.region, &cfg.lrom)?;
+    let shared = nets[0].shared_prefix(nets[1]);
+    // identical after folding: the joint model's differences are exactly 0 whatever the bounds,
+    // so the cheapest bounds and no solve prove it
+    let lrom = match shared == nets[0].layers.len() && shared == nets[1].layers.len() {
+        true => LromConfig { bounds: Method::Interval, solve: false, ..cfg.lrom.clone() },
+        false => cfg.lrom.clone(),
+    };
+    let (nb, model) = joint_model(nets, area.region, &lrom)?;
     let nbr: Vec<&NetworkBounds> = nb.iter().collect();
     let anchor = clip(area.centre, area.region);
     let joint = Region::new(&nets, runners, &nbr, &model, &anchor);
@@ -140,7 +147,7 @@ pub fn analyse(nets: [&Network; 2], runners: &[TractRunner], area: &Area, cfg: &
     let diff_obj = |i: usize| OutputObjective { terms: vec![(1.0, 0, i), (-1.0, 1, i)], constant: 0.0 };
     let items: Vec<(OutputObjective, Sense)> =
         (0..m).flat_map(|i| [Sense::Maximise, Sense::Minimise].map(|s| (diff_obj(i), s))).collect();
-    let extrema = optimise_all(&joint, &items, &cfg.lrom);
+    let extrema = optimise_all(&joint, &items, &lrom);
     let layered = difference(nets[0], nets[1], nbr[0], nbr[1]).and_then(|mut d| d.pop());
     let outputs: Vec<OutputDiff> = (0..m)
         .map(|i| {
@@ -154,10 +161,10 @@ pub fn analyse(nets: [&Network; 2], runners: &[TractRunner], area: &Area, cfg: &
     epsilon.attained = outputs.get(seen).and_then(|o| o.abs.attained);
     epsilon.close_within(0.0);
     let identical = outputs.iter().all(|o| o.lower == 0.0 && o.upper == 0.0);
-    let top1 = top1::decide(&joint, identical, &cfg.lrom)?;
+    let top1 = top1::decide(&joint, identical, &lrom)?;
     let verdict = verdict(&epsilon, &top1, cfg);
     Ok(EquivResult {
-        shared_layers: nets[0].shared_prefix(nets[1]),
+        shared_layers: shared,
         layers: [nets[0].layers.len(), nets[1].layers.len()],
         witness: outputs.get(seen).map_or_else(Vec::new, |o| o.witness.clone()),
         outputs,
@@ -227,7 +234,9 @@ fn output_diff(
     };
     consider(hi.attained, &hi.witness);
     consider(lo.attained, &lo.witness);
-    for sign in [1.0, -1.0] {
+    // nothing to search for where the difference is proved to be 0
+    let signs: &[f64] = if lower == 0.0 && upper == 0.0 { &[] } else { &[1.0, -1.0] };
+    for &sign in signs {
         let p = falsify_difference(joint, i, sign)?;
         if let Some(v) = joint.checked_value(&obj, &p) {
             consider(v, &p);
