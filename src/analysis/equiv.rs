@@ -93,6 +93,10 @@ pub struct OutputDiff {
     pub upper: f64,
     /// Which bound gave the larger of `upper` and `−lower`.
     pub source: Source,
+    /// The certified max |Aᵢ − Bᵢ| by each method alone (the layer-by-layer one when the
+    /// networks have one layer structure).
+    pub joint_bound: f64,
+    pub difference_bound: Option<f64>,
     /// max |Aᵢ − Bᵢ|: certified (≥), attained at a checked input (≤).
     pub abs: Bracket,
     /// The checked input attaining `abs.attained`.
@@ -247,7 +251,16 @@ fn output_diff(
     abs.solver_value = [hi.solver_value, lo.solver_value.map(|v| -v)].into_iter().flatten().reduce(f64::max);
     abs.note = hi.note.clone().or(lo.note.clone());
     abs.close_within(0.0);
-    Ok(OutputDiff { output: i, lower, upper, source, abs, witness: best.map_or_else(Vec::new, |b| b.1) })
+    Ok(OutputDiff {
+        output: i,
+        lower,
+        upper,
+        source,
+        joint_bound: joint_worst,
+        difference_bound: layered.map(|(l, u)| u.max(-l)),
+        abs,
+        witness: best.map_or_else(Vec::new, |b| b.1),
+    })
 }
 
 /// The falsifier's point of the region with the largest `sign·(Aᵢ − Bᵢ)` it finds (from the anchor).
