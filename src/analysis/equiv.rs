@@ -115,6 +115,9 @@ pub struct EquivResult {
     /// The output of the largest certified difference and the checked input of the largest attained one.
     pub worst_output: usize,
     pub witness: Vec<f64>,
+    /// max |A − B| of tract's (float32) outputs at the witness: "not equivalent" needs both it
+    /// and the IR's attained value above ε.
+    pub epsilon_tract: Option<f64>,
     pub top1: Top1,
     pub verdict: Verdict,
     pub seconds: f64,
@@ -166,11 +169,14 @@ pub fn analyse(nets: [&Network; 2], runners: &[TractRunner], area: &Area, cfg: &
     epsilon.close_within(0.0);
     let identical = outputs.iter().all(|o| o.lower == 0.0 && o.upper == 0.0);
     let top1 = top1::decide(&joint, identical, &lrom)?;
-    let verdict = verdict(&epsilon, &top1, cfg);
+    let witness = outputs.get(seen).map_or_else(Vec::new, |o| o.witness.clone());
+    let epsilon_tract = tract_difference(runners, &witness);
+    let verdict = verdict(&epsilon, epsilon_tract, &top1, cfg);
     Ok(EquivResult {
         shared_layers: shared,
         layers: [nets[0].layers.len(), nets[1].layers.len()],
-        witness: outputs.get(seen).map_or_else(Vec::new, |o| o.witness.clone()),
+        witness,
+        epsilon_tract,
         outputs,
         epsilon,
         worst_output: worst,
@@ -184,11 +190,18 @@ fn attained(o: &OutputDiff) -> f64 {
     o.abs.attained.unwrap_or(f64::NEG_INFINITY)
 }
 
+/// max |A − B| of tract's outputs at `x` (none when either run fails or `x` is empty).
+fn tract_difference(runners: &[TractRunner], x: &[f64]) -> Option<f64> {
+    let (a, b) = (runners[0].run(x).ok()?, runners[1].run(x).ok()?);
+    Some(a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max))
+}
+
 /// The region's verdict on the statements `cfg.criterion` names.
-fn verdict(epsilon: &Bracket, top1: &Top1, cfg: &EquivConfig) -> Verdict {
+fn verdict(epsilon: &Bracket, tract: Option<f64>, top1: &Top1, cfg: &EquivConfig) -> Verdict {
+    let exceeds = |v: Option<f64>| v.is_some_and(|a| a > cfg.epsilon);
     let eps = match () {
         _ if epsilon.certified <= cfg.epsilon => Verdict::Equivalent,
-        _ if epsilon.attained.is_some_and(|a| a > cfg.epsilon) => Verdict::NotEquivalent,
+        _ if exceeds(epsilon.attained) && exceeds(tract) => Verdict::NotEquivalent,
         _ => Verdict::Unknown,
     };
     let top = match top1.status {
