@@ -109,17 +109,22 @@ fn add_scaled(lo: &mut Acc, hi: &mut Acc, w: f64, l: f64, u: f64) {
     }
 }
 
-/// `relu(z_A) − relu(z_B)` given `Δz` in `d`: `Δz` where both are active, 0 where both are
-/// inactive, else between `min(0, Δz)` and `max(0, Δz)` (ReLU is monotone and 1-Lipschitz).
+/// `relu(z_A) − relu(z_B)` given `Δz = z_A − z_B` in `d`: `Δz` where both are active, 0 where
+/// both are inactive; `min(Δz, z_A)` where only A is surely active, `max(Δz, −z_B)` where only B
+/// is; else between `min(0, Δz)` and `max(0, Δz)` (ReLU is monotone and 1-Lipschitz). Only
+/// minima and maxima of bounds are taken: nothing is rounded.
 fn relu(d: &Interval, za: &Interval, zb: &Interval) -> Interval {
     let mut out = d.clone();
     for i in 0..d.len() {
-        if za.lower[i] >= 0.0 && zb.lower[i] >= 0.0 {
-            continue;
-        }
-        let inactive = za.upper[i] <= 0.0 && zb.upper[i] <= 0.0;
-        out.lower[i] = if inactive { 0.0 } else { d.lower[i].min(0.0) };
-        out.upper[i] = if inactive { 0.0 } else { d.upper[i].max(0.0) };
+        let (dl, du) = (d.lower[i], d.upper[i]);
+        let (a_on, b_on) = (za.lower[i] >= 0.0, zb.lower[i] >= 0.0);
+        (out.lower[i], out.upper[i]) = match (a_on, b_on) {
+            (true, true) => (dl, du),
+            _ if za.upper[i] <= 0.0 && zb.upper[i] <= 0.0 => (0.0, 0.0),
+            (true, false) => (dl.min(za.lower[i]), du.min(za.upper[i])),
+            (false, true) => (dl.max(-zb.upper[i]), du.max(-zb.lower[i])),
+            (false, false) => (dl.min(0.0), du.max(0.0)),
+        };
     }
     out
 }
