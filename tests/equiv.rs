@@ -16,7 +16,11 @@ struct Pair {
 }
 
 fn pair(a: &str, b: &str) -> Pair {
-    let models = [a, b].map(|f| onnx::load(fixture(f)).unwrap());
+    pair_of(fixture(a), fixture(b))
+}
+
+fn pair_of(a: std::path::PathBuf, b: std::path::PathBuf) -> Pair {
+    let models = [a, b].map(|f| onnx::load(f).unwrap());
     let runners = models.iter().map(|m| TractRunner::new(m).unwrap()).collect();
     let [ma, mb] = models;
     Pair { nets: [ma.network, mb.network], runners }
@@ -146,6 +150,29 @@ fn float16_twin_bound_encloses_and_is_near_the_sampled_maximum() {
         assert!(certified <= 3.0 * sampled, "certified {certified} vs sampled {sampled}");
         assert!(res.epsilon.attained.unwrap() <= certified);
     }
+}
+
+/// fcnn7 against its float16 twin (paper 000's anchors): the layer-by-layer bound encloses the
+/// sampled differences, is far tighter than the joint LP's, and top-1 agreement is proved.
+#[test]
+fn fcnn7_float16_twin_on_the_anchors() {
+    let Some(root) = anchors() else { return };
+    let nets = root.join("FANC/proof_transfer/nets");
+    let p = pair_of(nets.join("fcnn7.onnx"), nets.join("fcnn7_float16.onnx"));
+    let (_, x) = csv_rows(&root.join("FANC/data/mnist_test.csv"), 1.0 / 255.0, 1).remove(0);
+    let region = Interval::around(&x, 0.01, Some((0.0, 1.0))).unwrap();
+    let res = p.analyse(&(region.clone(), x));
+    let mut rng = rng(7);
+    let mut sampled: f64 = 0.0;
+    for _ in 0..1000 {
+        let x: Vec<f64> =
+            (0..region.len()).map(|i| uniform(&mut rng, 1, region.lower[i], region.upper[i])[0]).collect();
+        sampled = p.difference(&x).0.iter().map(|v| v.abs()).fold(sampled, f64::max);
+    }
+    let certified = res.epsilon.certified;
+    assert!(sampled <= certified && certified < 0.03, "sampled {sampled}, certified {certified}");
+    assert!(res.outputs.iter().all(|o| o.difference_bound.is_some_and(|d| d < o.joint_bound)), "{res:?}");
+    assert_eq!(res.top1.status, Top1Status::Proved, "{res:?}");
 }
 
 #[test]
