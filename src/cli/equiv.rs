@@ -179,8 +179,10 @@ fn regions(args: &EquivArgs, nets: [&Network; 2]) -> Result<Regions> {
     if args.data.file.data.is_none() {
         let (lo, hi) =
             domain.ok_or_else(|| Error::Input("give --data CSV (rows and --delta) or --domain LOW,HIGH".into()))?;
-        if !args.region.delta.is_empty() {
-            return Err(Error::Input("--delta needs --data: without it the region is the whole --domain box".into()));
+        if !args.region.delta.is_empty() || args.data.samples.is_some() {
+            return Err(Error::Input(
+                "--delta and --samples need --data: without it the region is the whole --domain box".into(),
+            ));
         }
         let n = nets[0].input_size();
         let region = Interval { lower: vec![lo; n], upper: vec![hi; n] };
@@ -195,7 +197,10 @@ fn regions(args: &EquivArgs, nets: [&Network; 2]) -> Result<Regions> {
             out.push((Some(s.index), Some(delta), region, s.features.clone()));
         }
     }
-    Ok(out)
+    match out.is_empty() {
+        true => Err(Error::Input("no data row selected: nothing to compare".into())),
+        false => Ok(out),
+    }
 }
 
 fn print_table(outcomes: &[Outcome]) {
