@@ -318,6 +318,55 @@ def twin_pool() -> onnx.ModelProto:
     return center_logits(g.model(g.gemm(h, 8, 3), [1, 3]))
 
 
+# --- Two exports of one model (`twinverify equiv`) ---
+def equiv_params() -> list[tuple[np.ndarray, np.ndarray]]:
+    """The weights (n_out, n_in) and biases of the 6-12-12-3 MLP both exports compute."""
+    rng = rng_for("equiv")
+    dims = [6, 12, 12, 3]
+    params = [((rng.normal(0.0, 0.5, (o, i)) * np.sqrt(8.0 / i)).astype(F32), rng.normal(0.0, 0.2, o).astype(F32))
+              for i, o in zip(dims, dims[1:])]
+    # centre the logits over uniform [0,1] inputs (as center_logits does), for a spread of labels
+    h = rng.uniform(0.0, 1.0, (256, 6))
+    for k, (w, b) in enumerate(params):
+        h = h @ w.T.astype(np.float64) + b
+        h = np.maximum(h, 0.0) if k + 1 < len(params) else h
+    params[-1] = (params[-1][0], (params[-1][1] - h.mean(axis=0)).astype(F32))
+    return params
+
+
+def equiv_torch(name: str = "equiv_torch", weight_fn=lambda w: w) -> onnx.ModelProto:
+    """PyTorch-style export: input [1,1,2,3], the x.view(x.size(0), -1) idiom, Gemm transB=1."""
+    g = Graph(name, [1, 1, 2, 3], opset=11)
+    h = g.torch_flatten(g.x)
+    params = equiv_params()
+    for k, (w, b) in enumerate(params):
+        h = g.op("Gemm", [h, g.init("W", weight_fn(w)), g.init("B", b)], transB=1)
+        h = g.relu(h) if k + 1 < len(params) else h
+    return g.model(h, [1, 3])
+
+
+def equiv_tf(name: str = "equiv_tf", change: float = 0.0) -> onnx.ModelProto:
+    """TF-style export of the same MLP: a Transpose of the input (its order undone in the first
+    weight's rows), Reshape [1,-1] initializer, MatMul (weights stored transposed) + Add; `change`
+    is added to the last layer's weight from the most active hidden neuron to logit 0."""
+    g = Graph(name, [1, 1, 2, 3])
+    h = g.op("Transpose", [g.x], perm=[0, 1, 3, 2])
+    h = g.op("Reshape", [h, g.ints("shape", [1, -1])])
+    params = equiv_params()
+    hidden = rng_for("equiv:active").uniform(0.0, 1.0, (256, 6))
+    for w, b in params[:-1]:
+        hidden = np.maximum(hidden @ w.T.astype(np.float64) + b, 0.0)
+    active = int(np.argmax(hidden.mean(axis=0)))
+    order = np.arange(6).reshape(2, 3).T.ravel()  # transposed position k holds input order[k]
+    for k, (w, b) in enumerate(params):
+        w = w[:, order] if k == 0 else w.copy()
+        if k + 1 == len(params):
+            w[0, active] += F32(change)
+        h = g.op("Add", [g.op("MatMul", [h, g.init("W", w.T.copy())]), g.init("B", b)])
+        h = g.relu(h) if k + 1 < len(params) else h
+    return g.model(h, [1, 3])
+
+
 # --- Twin variants ---
 def prune50(w: np.ndarray) -> np.ndarray:
     """Zero exactly half of the entries, smallest |w| first (ties: lower index first)."""
@@ -443,6 +492,15 @@ VALID = [
     Spec("tiny_2d.onnx", tiny_2d, "other",
          "Gemm 2-4-4-3 MLP on [0,1]^2 (final bias centred): resilience and boundary distance against a dense grid",
          UNIT),
+    Spec("equiv_torch.onnx", equiv_torch, "pytorch",
+         "equiv pair, PyTorch-style: opset 11, flatten idiom (Shape/Gather/Unsqueeze/Concat/Reshape), "
+         "Gemm transB=1, 6-12-12-3", UNIT),
+    Spec("equiv_tf.onnx", equiv_tf, "tf",
+         "equiv pair, TF-style export of equiv_torch: input Transpose, Reshape [1,-1], MatMul+Add", UNIT),
+    Spec("equiv_changed.onnx", lambda: equiv_tf("equiv_changed", change=0.5), "tf",
+         "equiv_tf with the last layer's weight from its most active hidden neuron to logit 0 changed by +0.5", UNIT),
+    Spec("equiv_f16.onnx", lambda: equiv_torch("equiv_f16", lambda w: w.astype(np.float16).astype(F32)), "pytorch",
+         "equiv_torch with every weight matrix rounded to float16 (stored as float32; biases untouched)", UNIT),
 ]
 
 BAD_MODELS = [
@@ -468,6 +526,7 @@ TWIN_DATA = [
     ("twin_conv_data.csv", twin_conv, 20, 36, True),
     ("twin_pool_data.csv", twin_pool, 20, 36, True),
     ("tiny_2d_data.csv", tiny_2d, 12, 2, False),
+    ("equiv_data.csv", equiv_torch, 20, 6, False),
 ]
 
 

@@ -120,33 +120,16 @@ pub fn analyse(
     debug_assert!(nets[0].check_compatible(nets[1]).is_ok(), "analyse is given compatible networks");
     check_label(nets[0], label)?;
     let region = Interval::around(x, delta, domain)?;
-    let computed = nets
-        .iter()
-        .map(|n| tighten::compute_with_relaxation(n, &region, cfg.bounds, &cfg.lp_options()))
-        .collect::<Result<Vec<_>>>()?;
-    let (nb, relaxations): (Vec<NetworkBounds>, Vec<_>) =
-        computed.into_iter().map(|Tightened { bounds, relaxation }| (bounds, relaxation)).unzip();
+    let (nb, model, relaxation) = joint_model(nets, &region, cfg)?;
     let nbr: Vec<&NetworkBounds> = nb.iter().collect();
-    // LP tightening already relaxed most of both networks: reuse that, unless layers are shared
-    // (they must then be encoded once). Exact mode also certifies every bound by this relaxed
-    // model (a MILP has no duals), so it is never weaker than relaxed mode.
-    let relaxed = EncodeOptions { mode: Mode::Relaxed, ..cfg.encode };
-    let exact = cfg.encode.mode == Mode::Exact;
-    let build_relaxed = |prefixes: Vec<Option<Prefix>>| match prefixes.into_iter().collect::<Option<Vec<_>>>() {
-        Some(r) if nets[0].shared_prefix(nets[1]) == 0 => JointModel::from_prefixes(r, &nets, &nbr, &relaxed),
-        _ => JointModel::build(&nets, &nbr, &[], &relaxed),
-    };
-    let (model, relaxation) = match exact {
-        true => (JointModel::build(&nets, &nbr, &[], &cfg.encode), cfg.solve.then(|| build_relaxed(relaxations))),
-        false => (build_relaxed(relaxations), None),
-    };
     let anchor = clip(x, &region);
     let joint = Region::new(&nets, runners, &nbr, &model, &anchor).float_sound_if(cfg.float_sound)?;
     let joint = joint.with_relaxation(relaxation.as_ref(), Some(cfg.threshold));
     // the independent baseline's single-network models do not depend on the class pair
     let single = |k: usize, encode: &EncodeOptions| JointModel::build(&[nets[k]], &[nbr[k]], &[], encode);
+    let relaxed = EncodeOptions { mode: Mode::Relaxed, ..cfg.encode };
     let single_models: Vec<(JointModel, Option<JointModel>)> = match cfg.independent {
-        true => (0..2).map(|k| (single(k, &cfg.encode), (exact && cfg.solve).then(|| single(k, &relaxed)))).collect(),
+        true => (0..2).map(|k| (single(k, &cfg.encode), relaxation.is_some().then(|| single(k, &relaxed)))).collect(),
         false => Vec::new(),
     };
     let singles: Vec<Region> = single_models
@@ -190,6 +173,37 @@ pub fn analyse(
     };
     let unstable = [0, 1].map(|k| relu_stats(nets[k], &nb[k]).iter().map(|s| s.unstable).sum());
     Ok(RegionResult { label, pairs, verdict, unstable, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// Both networks' neuron bounds over `region` (by `cfg.bounds`), their joint model and, in
+/// exact mode with a solver, relaxed mode's model too: exact mode also certifies every bound by
+/// it (a MILP has no duals), so it is never weaker than relaxed mode. LP tightening already
+/// relaxed most of both networks: that is reused, unless layers are shared (they must then be
+/// encoded once).
+pub fn joint_model(
+    nets: [&Network; 2],
+    region: &Interval,
+    cfg: &LromConfig,
+) -> Result<(Vec<NetworkBounds>, JointModel, Option<JointModel>)> {
+    let computed = nets
+        .iter()
+        .map(|n| tighten::compute_with_relaxation(n, region, cfg.bounds, &cfg.lp_options()))
+        .collect::<Result<Vec<_>>>()?;
+    let (nb, relaxations): (Vec<NetworkBounds>, Vec<_>) =
+        computed.into_iter().map(|Tightened { bounds, relaxation }| (bounds, relaxation)).unzip();
+    let nbr: Vec<&NetworkBounds> = nb.iter().collect();
+    let relaxed = EncodeOptions { mode: Mode::Relaxed, ..cfg.encode };
+    let build_relaxed = |prefixes: Vec<Option<Prefix>>| match prefixes.into_iter().collect::<Option<Vec<_>>>() {
+        Some(r) if nets[0].shared_prefix(nets[1]) == 0 => JointModel::from_prefixes(r, &nets, &nbr, &relaxed),
+        _ => JointModel::build(&nets, &nbr, &[], &relaxed),
+    };
+    let (model, relaxation) = match cfg.encode.mode {
+        Mode::Exact => {
+            (JointModel::build(&nets, &nbr, &[], &cfg.encode), cfg.solve.then(|| build_relaxed(relaxations)))
+        }
+        Mode::Relaxed => (build_relaxed(relaxations), None),
+    };
+    Ok((nb, model, relaxation))
 }
 
 /// The independent baseline: min and max of `OM(N1) − OM(N2)` when each network's margin is

@@ -7,6 +7,7 @@
 //! rounded so that they stay valid in exact arithmetic. The printed bounds therefore enclose
 //! the values of the IR evaluated in exact real arithmetic.
 
+pub mod difference;
 pub mod float32;
 pub mod interval;
 pub mod symbolic;

@@ -5,6 +5,7 @@ mod args;
 mod bench;
 mod boundary;
 mod bounds;
+mod equiv;
 mod instances;
 mod load;
 mod lrom;
@@ -65,10 +66,12 @@ enum Command {
     Resilience(Box<resilience::ResilienceArgs>),
     /// Distance to the decision boundary per sample (paper 004), or the implication radius with --reference.
     Boundary(Box<boundary::BoundaryArgs>),
+    /// Certify that two exports of one model agree: max |A − B| and equal argmax over regions.
+    Equiv(Box<equiv::EquivArgs>),
 }
 
 /// Parses the command line, runs it and maps errors to a message on stderr and exit code 1,
-/// solver faults to a summary on stderr and exit code 3.
+/// solver faults to a summary on stderr and exit code 3 (`equiv` also exits with its verdict's code).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = match cli.command {
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut code = 0;
     let result = match command {
         Command::Info(a) => network::info(a),
         Command::Eval(a) => network::eval(a),
@@ -95,6 +99,7 @@ pub fn main() -> ExitCode {
         Command::RunInstances(a) => instances::run(a),
         Command::Resilience(a) => resilience::run(*a),
         Command::Boundary(a) => boundary::run(*a),
+        Command::Equiv(a) => equiv::run(*a).map(|c| code = c),
     };
     let (faults, strict) = crate::solve::faults::take();
     for (kind, n) in &faults {
@@ -107,7 +112,7 @@ pub fn main() -> ExitCode {
             );
             ExitCode::from(SOLVER_FAULT)
         }
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -104,3 +104,15 @@ mirror! {
         Symbolic,
     }
 }
+
+mirror! {
+    /// What the `equiv` verdict is about.
+    Criterion => crate::analysis::equiv::Criterion {
+        /// max |A − B| ≤ ε and equal argmax.
+        Both,
+        /// max |A − B| ≤ ε only.
+        Epsilon,
+        /// Equal argmax only.
+        Top1,
+    }
+}
