@@ -12,8 +12,20 @@ fn info_prints_layers_shapes_and_parameters() {
     let (ok, out, _) = run(&["info", fixture("twin_mlp.onnx").to_str().unwrap()]);
     assert!(ok);
     // 6→12→12→3: 84 + 156 + 39 parameters
-    assert!(out.contains("parameters  279"), "{out}");
+    assert!(out.contains("parameters  279 in the IR, 279 in the file"), "{out}");
     assert!(out.contains("[1, 12]") && out.contains("output      [1, 3]"), "{out}");
+}
+
+/// A convolution is expanded to an affine map in the IR: `info` tells its parameter count apart
+/// from the file's (the kernel's weights and biases).
+#[test]
+fn info_counts_the_files_parameters_apart_from_the_irs() {
+    let (ok, out, err) = run(&["info", fixture("twin_conv.onnx").to_str().unwrap(), "--json"]);
+    assert!(ok, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (ir, stored) = (doc["parameters"].as_u64().unwrap(), doc["stored_parameters"].as_u64().unwrap());
+    assert!(stored > 0 && stored < ir, "file {stored}, IR {ir}");
+    assert_eq!(doc["schema_version"], 1, "JSON documents say their layout version");
 }
 
 #[test]

@@ -58,7 +58,7 @@ fn name_version_and_capabilities() {
         assert!(ok, "{flag}: {err}");
         out.lines().map(String::from).collect::<Vec<_>>()
     };
-    assert_eq!(lines("--vnnlib-versions"), ["1.0", "2.0"]);
+    assert_eq!(lines("--vnnlib-versions"), ["1.0", "2.1"]);
     let opset = lines("--onnx-opset-versions");
     assert_eq!(opset.len(), 2);
     assert!(opset[0].parse::<u32>().unwrap() <= opset[1].parse::<u32>().unwrap());

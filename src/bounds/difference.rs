@@ -5,6 +5,7 @@
 //! bounds, so the result is never worse than subtracting independent bounds. Identical layers on
 //! an exact zero difference give an exact zero (every term is zero, so no rounding is added).
 
+use super::interval::add_scaled;
 use super::{Interval, NetworkBounds};
 use crate::ir::{Affine, Layer, MaxPool, Network};
 use crate::round::{magnitude, two_sum, Acc};
@@ -96,17 +97,6 @@ fn affine(wa: &Affine, wb: &Affine, d: &Interval, hb: &Interval) -> Interval {
         upper.push(hi.upper());
     }
     Interval { lower, upper }
-}
-
-/// Adds `w·v` for `v ∈ [l, u]` to the lower and upper sums.
-fn add_scaled(lo: &mut Acc, hi: &mut Acc, w: f64, l: f64, u: f64) {
-    if w >= 0.0 {
-        lo.add(w, l);
-        hi.add(w, u);
-    } else {
-        lo.add(w, u);
-        hi.add(w, l);
-    }
 }
 
 /// `relu(z_A) − relu(z_B)` given `Δz = z_A − z_B` in `d`: `Δz` where both are active, 0 where

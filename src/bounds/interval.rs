@@ -27,6 +27,17 @@ pub fn propagate(layer: &Layer, x: &Interval) -> Interval {
     }
 }
 
+/// Adds `w·v` for `v ∈ [l, u]` to the lower and upper sums.
+pub(crate) fn add_scaled(lo: &mut Acc, hi: &mut Acc, w: f64, l: f64, u: f64) {
+    if w >= 0.0 {
+        lo.add(w, l);
+        hi.add(w, u);
+    } else {
+        lo.add(w, u);
+        hi.add(w, l);
+    }
+}
+
 fn affine(a: &Affine, x: &Interval) -> Interval {
     let n = a.weights.rows();
     let (mut lower, mut upper) = (Vec::with_capacity(n), Vec::with_capacity(n));
@@ -35,14 +46,7 @@ fn affine(a: &Affine, x: &Interval) -> Interval {
         let (mut lo, mut hi) = (Acc::new(a.bias[i]), Acc::new(a.bias[i]));
         for (&j, &w) in cols.iter().zip(vals) {
             let j = j as usize;
-            let (l, u) = (x.lower[j], x.upper[j]);
-            if w >= 0.0 {
-                lo.add(w, l);
-                hi.add(w, u);
-            } else {
-                lo.add(w, u);
-                hi.add(w, l);
-            }
+            add_scaled(&mut lo, &mut hi, w, x.lower[j], x.upper[j]);
         }
         lower.push(lo.lower());
         upper.push(hi.upper());

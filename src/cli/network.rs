@@ -35,7 +35,8 @@ pub struct EvalArgs {
 }
 
 pub fn info(args: InfoArgs) -> Result<()> {
-    let net = onnx::load_network(&args.net)?;
+    let model = onnx::load(&args.net)?;
+    let (net, stored) = (&model.network, model.stored_parameters);
     if args.json {
         let layers: Vec<_> = net
             .layers
@@ -43,14 +44,18 @@ pub fn info(args: InfoArgs) -> Result<()> {
             .map(|l| json!({"kind": l.layer.kind(), "output_shape": l.output_shape, "parameters": l.layer.parameters(), "from": l.origin}))
             .collect();
         let doc = json!({"name": net.name, "input_shape": net.input_shape, "output_shape": net.output_shape(),
-            "parameters": net.parameters(), "relu_neurons": net.relu_count(), "layers": layers, "notes": net.notes});
+            "parameters": net.parameters(), "stored_parameters": stored, "relu_neurons": net.relu_count(), "layers": layers, "notes": net.notes});
         print_json(&doc)?;
         return Ok(());
     }
     println!("network     {} ({})", net.name, args.net.display());
     println!("input       {:?} ({} values)", net.input_shape, net.input_size());
     println!("output      {:?} ({} values)", net.output_shape(), net.output_size());
-    println!("parameters  {}    ReLU neurons {}", net.parameters(), net.relu_count());
+    println!(
+        "parameters  {} in the IR, {stored} in the file (the IR folds normalisation and expands convolutions)    ReLU neurons {}",
+        net.parameters(),
+        net.relu_count()
+    );
     println!();
     println!("{:>3}  {:<9} {:<18} {:>10}  from", "#", "layer", "output shape", "params");
     for (i, l) in net.layers.iter().enumerate() {

@@ -221,7 +221,7 @@ pub fn supports(a: SupportsArgs) -> Result<()> {
     } else if a.onnx_operators {
         crate::onnx::claimed_operators()
     } else if a.vnnlib_versions {
-        vec!["1.0", "2.0"]
+        crate::vnnlib::VERSIONS.to_vec()
     } else if a.hidden_node_theories {
         vec!["NH"]
     } else if a.multiple_input_output_theories {

@@ -32,6 +32,9 @@ pub struct OnnxModel {
     pub logits_name: String,
     /// The graph's declared output (differs from `logits_name` when a Softmax was dropped).
     pub output_name: String,
+    /// Parameters as the file stores them (floating-point initializer elements); the IR's
+    /// `Network::parameters` counts folded and expanded layers.
+    pub stored_parameters: u64,
 }
 
 impl OnnxModel {
@@ -93,6 +96,7 @@ fn load_with(path: &Path, float32: bool) -> Result<OnnxModel> {
         input_name: input.name.clone(),
         logits_name: converted.logits_name,
         output_name: converted.output_name,
+        stored_parameters: proto::stored_parameters(graph),
     })
 }
 

@@ -191,6 +191,15 @@ pub fn input_shape(info: &pb::ValueInfoProto) -> std::result::Result<Vec<usize>,
     Ok(shape)
 }
 
+/// The graph's parameter count as stored: the elements of its floating-point initializers (the
+/// IR's count differs: folded normalisation, convolutions expanded to affine maps).
+pub fn stored_parameters(graph: &pb::GraphProto) -> u64 {
+    const FLOATS: [DataType; 4] = [DataType::Float, DataType::Float16, DataType::Double, DataType::Bfloat16];
+    let float = |t: i32| FLOATS.iter().any(|&d| d as i32 == t);
+    let numel = |t: &pb::TensorProto| t.dims.iter().map(|&d| u64::try_from(d).unwrap_or(0)).product::<u64>();
+    graph.initializer.iter().filter(|t| float(t.data_type)).map(numel).sum()
+}
+
 /// Whether float32 inference of `graph` follows the float32 error model of `bounds::float32`:
 /// no other float type (float16, double, bfloat16 weights or casts) and no BatchNormalization
 /// (its square root and division round in ways the folded affine map does not show).

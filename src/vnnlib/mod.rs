@@ -18,7 +18,7 @@ pub use ast::{CmpOp, Expr, Formula, NetworkDecl, Query, Relation, TensorDecl, Va
 pub use decl::MAX_TENSOR_ELEMENTS;
 pub use error::VnnlibError;
 pub use lexer::Pos;
-pub use parser::{parse_query, parse_query_named};
+pub use parser::{parse_query, parse_query_named, VERSIONS};
 pub use property::{to_property, LinearConstraint, Property, MAX_DISJUNCTS, MAX_DNF_CONSTRAINTS};
 pub use sexpr::MAX_DEPTH;
 

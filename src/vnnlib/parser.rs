@@ -27,7 +27,12 @@ pub fn parse_query_named(text: &str, file: &str) -> Result<Query, VnnlibError> {
     parse_query(text).map_err(|e| e.with_file(file))
 }
 
-/// `(vnnlib-version <2.x>)`: accepts `<2.0>`, `2.0`, any 2.minor.
+/// The VNN-LIB versions answered, oldest and newest (`supports --vnnlib-versions`): 1.0 (no
+/// version line) and 2.0 up to 2.1, the standard's current version (2.1 only clarified 2.0).
+pub const VERSIONS: [&str; 2] = ["1.0", "2.1"];
+
+/// `(vnnlib-version <2.x>)`: accepts `<2.0>`, `2.0`, `<2.1>`, `2.1`; a later minor version may
+/// use extensions we do not know, so it is refused with the supported range.
 fn check_version(form: &SExpr) -> Result<(), VnnlibError> {
     let SExpr::List { items, .. } = form else {
         return Ok(());
@@ -45,10 +50,14 @@ fn check_version(form: &SExpr) -> Result<(), VnnlibError> {
     if !numeric {
         return Err(VnnlibError::new(arg.pos(), format!("malformed version {}, expected e.g. <2.0>", arg.describe())));
     }
-    if parts[0] != "2" {
+    let newest_minor = VERSIONS[1].strip_prefix("2.").and_then(|m| m.parse::<u32>().ok()).unwrap_or(0);
+    if parts[0] != "2" || parts[1].parse::<u32>().map_or(true, |m| m > newest_minor) {
         return Err(VnnlibError::new(
             arg.pos(),
-            format!("unsupported VNN-LIB version {bare} (supported: 1.0 without a version line, 2.x)"),
+            format!(
+                "unsupported VNN-LIB version {bare} (supported: 1.0 without a version line, 2.0 to {})",
+                VERSIONS[1]
+            ),
         ));
     }
     if let Some(extra) = items.get(2) {

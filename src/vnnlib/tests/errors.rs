@@ -130,6 +130,9 @@ fn versions() {
         parse_query(&format!("(vnnlib-version {v}) {body}")).unwrap_or_else(|e| panic!("{v}: {e}"));
     }
     assert_error(&format!("(vnnlib-version <3.0>) {body}"), 1, 17, "unsupported VNN-LIB version 3.0");
+    // a later minor version may extend the language: refused, naming the newest answered
+    assert_error(&format!("(vnnlib-version <2.2>) {body}"), 1, 17, "unsupported VNN-LIB version 2.2");
+    assert_error(&format!("(vnnlib-version 2.10) {body}"), 1, 17, "2.0 to 2.1");
     assert_error(&format!("(vnnlib-version <2>) {body}"), 1, 17, "malformed version");
     assert_error("(vnnlib-version <2.0>)", 1, 1, "at least one network");
 }
