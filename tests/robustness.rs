@@ -42,3 +42,60 @@ fn verdicts_agree_with_sampling_and_grow_monotonically() {
     }
     assert!(verified > 0 && falsified > 0, "the fixture exercises both verdicts ({verified}, {falsified})");
 }
+
+/// `robust --json/--csv` write one row per sample and radius, with the library's verdict, and
+/// agree with the printed rates.
+#[test]
+fn robust_writes_one_row_per_sample_and_radius() {
+    let dir = std::env::temp_dir().join(format!("twinverify-robust-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, csv) = (dir.join("r.json"), dir.join("r.csv"));
+    let (net, data) = (fixture("twin_mlp.onnx"), fixture("twin_mlp_data.csv"));
+    let (ok, out, err) = run_cli(&[
+        "robust",
+        net.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--samples",
+        "0..8",
+        "--delta",
+        "0.01,0.2",
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = doc["samples"].as_array().unwrap();
+    let csv_rows = std::fs::read_to_string(&csv).unwrap().lines().count() - 1;
+    assert_eq!(csv_rows, rows.len());
+    let model = onnx::load(&net).unwrap();
+    let runner = TractRunner::new(&model).unwrap();
+    let samples = twinverify::data::read_samples(&data, 1.0).unwrap();
+    for delta in [0.01, 0.2] {
+        let at: Vec<&serde_json::Value> = rows.iter().filter(|r| r["delta"] == delta).collect();
+        assert!(!at.is_empty() && at.len() <= 8);
+        let verified = at.iter().filter(|r| r["result"] == "verified").count();
+        let rate = format!("{:.1}%", 100.0 * verified as f64 / at.len() as f64);
+        let line = out.lines().find(|l| l.split_whitespace().next() == Some(&delta.to_string())).unwrap();
+        assert_eq!(line.split_whitespace().nth(2), Some(rate.as_str()), "{line}");
+        for r in at {
+            let s = &samples[r["sample"].as_u64().unwrap() as usize];
+            let lib = check(
+                &model.network,
+                &runner,
+                &s.features,
+                s.label,
+                delta,
+                None,
+                Method::Lp,
+                &SolverConfig::default(),
+                false,
+            )
+            .unwrap();
+            assert_eq!(r["result"], serde_json::to_value(lib).unwrap(), "sample {}", s.index);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

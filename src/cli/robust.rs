@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
+use serde::Serialize;
 
-use super::args::{DataArgs, RegionArgs, SolverArgs};
+use super::args::{DataArgs, OutputArgs, RegionArgs, SolverArgs};
 use super::progress::Progress;
 use super::{load, values};
 use crate::analysis::robustness::{check, Robustness};
@@ -30,6 +31,18 @@ pub struct RobustArgs {
     /// Certified margins also hold for float32 inference (onnxruntime, tract, PyTorch).
     #[arg(long)]
     pub float_sound: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// One sample at one radius, as written to `--csv` and `--json`.
+#[derive(Serialize)]
+struct Row {
+    delta: f64,
+    sample: usize,
+    label: usize,
+    result: Robustness,
+    seconds: f64,
 }
 
 pub fn run(args: RobustArgs) -> Result<()> {
@@ -41,6 +54,7 @@ pub fn run(args: RobustArgs) -> Result<()> {
         "{:>8} {:>8} {:>10} {:>10} {:>9} {:>9}",
         "delta", "correct", "verified", "falsified", "unknown", "median s"
     );
+    let mut written = Vec::new();
     for delta in args.region.deltas() {
         let bar = Progress::new(rows.len(), "samples");
         let (mut counts, mut secs) = ([0usize; 3], Vec::new());
@@ -60,6 +74,7 @@ pub fn run(args: RobustArgs) -> Result<()> {
             )?;
             secs.push(t.elapsed().as_secs_f64());
             counts[r as usize] += 1;
+            written.push(Row { delta, sample: s.index, label: s.label, result: r, seconds: t.elapsed().as_secs_f64() });
         }
         bar.finish();
         let n: usize = counts.iter().sum();
@@ -72,5 +87,8 @@ pub fn run(args: RobustArgs) -> Result<()> {
             median(&mut secs).unwrap_or(0.0)
         );
     }
-    Ok(())
+    args.output.write(
+        || written.iter().collect(),
+        || serde_json::json!({ "network": args.net, "domain": args.region.clip.domain, "samples": written }),
+    )
 }
