@@ -101,8 +101,9 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         ..Default::default()
     };
     let answer = verify::verify(&checker, &bound.disjuncts, &opts)?;
-    if let Some(note) = &answer.note {
-        eprintln!("twinverify: {note}");
+    // one message per line (an undecided query has a note per open disjunct)
+    for line in answer.note.iter().flat_map(|n| n.lines()) {
+        eprintln!("twinverify: {line}");
     }
     let mut text = format!("{}\n", answer.verdict);
     if let Some(w) = &answer.witness {

@@ -77,7 +77,7 @@ pub struct Answer {
     pub verdict: Verdict,
     /// The checked counterexample of a `sat` answer.
     pub witness: Option<Witness>,
-    /// Why the answer is not definite, when it is not; how a witness's inputs were rounded; or
+    /// Why the answer is not definite, when it is not (a line per open disjunct); how a witness's inputs were rounded; or
     /// a warning (`warning: ...`) that the input region is empty.
     pub note: Option<String>,
     /// Input boxes bounded on the way (the root boxes and the halves of input splitting).
@@ -254,7 +254,7 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
         return Ok(unsat(warning));
     }
     let verdict = if expired(opts) { Verdict::TimedOut } else { Verdict::Unknown };
-    Ok(Answer { verdict, witness: None, note: Some(notes.join("; ")), boxes: 0 })
+    Ok(Answer { verdict, witness: None, note: Some(notes.join("\n")), boxes: 0 })
 }
 
 fn sat(w: Witness) -> Answer {
