@@ -81,6 +81,7 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
     let models = load::models(&paths, false)?;
     let runners = load::runners(&models)?;
     let nets: Vec<_> = models.iter().map(|m| &m.network).collect();
+    args.data.file.plain_only("boundary")?;
     let load::Picked { rows: picked, skipped } = load::pick(args.data.read()?, &nets, false, usize::MAX)?;
     let search = BoundaryConfig {
         bounds: args.bounds.into(),

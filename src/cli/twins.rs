@@ -126,6 +126,7 @@ fn report(
 
 /// The rows of a data file, split after the first `rows` (all rows when None).
 fn samples(data: &FileArgs, rows: Option<usize>) -> Result<(Vec<Sample>, Vec<Sample>)> {
+    data.plain_only("twins")?;
     let mut s = data.read()?;
     let n = rows.unwrap_or(s.len());
     if n == 0 {

@@ -12,7 +12,7 @@ use super::BoundaryConfig;
 use crate::analysis::ball::{largest_radius, linf_distance, search_cap};
 use crate::analysis::lrom::{analyse, LromConfig, Verdict};
 use crate::analysis::outcome::Bracket;
-use crate::data::argmax;
+use crate::data::{argmax, InputMap};
 use crate::error::Result;
 use crate::ir::Network;
 use crate::onnx::TractRunner;
@@ -51,7 +51,7 @@ pub fn implication_radius(
     let cap = search_cap(x, domain, search.max_epsilon);
     let (established, _) = largest_radius(search.start, cap, search.tolerance, |delta| {
         probes += 1;
-        let r = analyse(nets, runners, x, label, delta, domain, &cfg)?;
+        let r = analyse(nets, runners, x, label, delta, &InputMap::plain(domain), &cfg)?;
         // where it is established, a witness below the threshold is rounding noise of its evaluation
         let refuting = r.pairs.iter().filter(|p| r.verdict != Verdict::Established && p.min.attained < cfg.threshold);
         for p in refuting {
