@@ -628,6 +628,9 @@ def main() -> None:
 
     for csv_name, build, rows, n_feat, pixels in TWIN_DATA:
         print(f"{csv_name:26s} {write_twin_data(csv_name, build(), rows, n_feat, pixels)}")
+    import norm_fixtures  # normalised inputs, HWC rows (issue 17)
+
+    print(f"{'cifar_norm*':26s} {norm_fixtures.write()}")
 
     assert not parses(MALFORMED[2])
     (BAD / MALFORMED[0]).write_bytes(MALFORMED[2])

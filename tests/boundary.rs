@@ -12,6 +12,7 @@ use twinverify::analysis::resilience::{resilience, Norm, ResilienceConfig, Scope
 use twinverify::analysis::robustness::{check, Robustness};
 use twinverify::bounds::Method;
 use twinverify::data::argmax;
+use twinverify::data::InputMap;
 use twinverify::ir::Network;
 use twinverify::onnx::{self, TractRunner};
 use twinverify::solve::{SolverConfig, SolverKind};
@@ -211,8 +212,18 @@ fn anchor_fcnn7_agrees_with_robustness_and_resilience() {
         let cfg = BoundaryConfig { bounds: Method::Symbolic, tolerance: 0.005, start: 0.02, ..Default::default() };
         let b = distance(net, &runner, &x, label, domain, &cfg).unwrap();
         assert!(b.bracket.certified > 0.0, "{b:?}");
-        let verdict =
-            check(net, &runner, &x, label, b.bracket.certified, domain, Method::Symbolic, &highs, false).unwrap();
+        let verdict = check(
+            net,
+            &runner,
+            &x,
+            label,
+            b.bracket.certified,
+            &InputMap::plain(domain),
+            Method::Symbolic,
+            &highs,
+            false,
+        )
+        .unwrap();
         assert_eq!(verdict, Robustness::Verified, "{b:?}");
         let upper = b.upper().expect("the falsifier finds a counterexample on fcnn7");
         assert!(b.bracket.certified < upper, "{b:?}");

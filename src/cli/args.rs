@@ -7,7 +7,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::values;
-use crate::data::{parse_channels, parse_scale, parse_vector, read_samples, InputMap, Layout, Normalisation, Sample};
+use crate::data::{parse_scale, parse_vector, read_samples, InputMap, Layout, Normalisation, Sample};
 use crate::error::{Error, Result};
 use crate::ir::Network;
 use crate::report;
@@ -28,11 +28,11 @@ pub struct FileArgs {
     /// Normalisation outside the network: network input = (pixel − mean_c)/std_c, pixel taken
     /// after --scale; one value, or one per channel (0.4914,0.4822,0.4465). --delta and --domain
     /// stay in pixel units: the region in network input space is per channel (δ/std_c, domain
-    /// ((low − mean_c)/std_c, (high − mean_c)/std_c)); witnesses are reported in pixel units.
-    #[arg(long, value_parser = parse_channels, allow_hyphen_values = true)]
+    /// ((low − mean_c)/std_c, (high − mean_c)/std_c)).
+    #[arg(long, value_delimiter = ',', value_parser = parse_finite, allow_hyphen_values = true)]
     pub mean: Option<Vec<f64>>,
     /// Standard deviations of the normalisation (see --mean): finite numbers > 0.
-    #[arg(long, value_parser = parse_channels, allow_hyphen_values = true)]
+    #[arg(long, value_delimiter = ',', value_parser = parse_finite, allow_hyphen_values = true)]
     pub std: Option<Vec<f64>>,
     /// Pixel order of the data rows: chw (the network's order, default) or hwc (ERAN/FANC CIFAR
     /// CSVs: row, column, channel), transposed to the network's (C,H,W) input.

@@ -41,11 +41,6 @@ pub struct Normalisation {
     pub layout: Layout,
 }
 
-/// Parses per-channel values written `0.4914,0.4822,0.4465` (or one value).
-pub fn parse_channels(s: &str) -> std::result::Result<Vec<f64>, String> {
-    s.split(',').map(|t| t.trim().parse::<f64>().map_err(|_| format!("'{}' is not a number", t.trim()))).collect()
-}
-
 /// How the pixel rows of a data file become network inputs, and how a pixel-space L∞ region of
 /// radius δ clipped to a pixel-space domain becomes a per-feature box of network inputs. The one
 /// place regions are built (`Interval::around` is the identity map).

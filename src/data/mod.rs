@@ -8,7 +8,7 @@ use crate::ir::Network;
 
 mod input_map;
 
-pub use input_map::{parse_channels, InputMap, Layout, Normalisation};
+pub use input_map::{InputMap, Layout, Normalisation};
 
 /// One labelled sample, already scaled.
 #[derive(Clone, Debug, PartialEq)]
