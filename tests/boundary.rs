@@ -10,9 +10,9 @@ use twinverify::analysis::boundary::{distance, linf_distance, BoundaryConfig, St
 use twinverify::analysis::lrom::LromConfig;
 use twinverify::analysis::resilience::{resilience, Norm, ResilienceConfig, Scope};
 use twinverify::analysis::robustness::{check, Robustness};
+use twinverify::bounds::InputMap;
 use twinverify::bounds::Method;
 use twinverify::data::argmax;
-use twinverify::data::InputMap;
 use twinverify::ir::Network;
 use twinverify::onnx::{self, TractRunner};
 use twinverify::solve::{SolverConfig, SolverKind};

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use twinverify::analysis::batch::Batch;
 use twinverify::analysis::lrom::{analyse, LromConfig, RegionResult};
-use twinverify::data::InputMap;
+use twinverify::bounds::InputMap;
 use twinverify::data::Sample;
 use twinverify::onnx::{self, TractRunner};
 

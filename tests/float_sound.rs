@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use rand::{rngs::StdRng, Rng};
 use twinverify::analysis::lrom::{analyse, LromConfig, RegionResult};
+use twinverify::bounds::InputMap;
 use twinverify::bounds::{self, float32, Interval, Method};
-use twinverify::data::InputMap;
 use twinverify::onnx::{self, TractRunner};
 
 fn slow() -> bool {

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use rand::Rng;
 use twinverify::analysis::lrom::{analyse, LromConfig, Verdict};
-use twinverify::data::InputMap;
+use twinverify::bounds::InputMap;
 use twinverify::encode::Mode;
 use twinverify::onnx::{self, OnnxModel, TractRunner};
 

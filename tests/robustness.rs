@@ -7,9 +7,9 @@ mod common;
 use common::*;
 use rand::Rng;
 use twinverify::analysis::robustness::{check, Robustness};
+use twinverify::bounds::InputMap;
 use twinverify::bounds::Method;
 use twinverify::data::argmax;
-use twinverify::data::InputMap;
 use twinverify::onnx::{self, TractRunner};
 use twinverify::solve::SolverConfig;
 

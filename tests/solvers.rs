@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use twinverify::data::InputMap;
+use twinverify::bounds::InputMap;
 
 use common::*;
 use rand::Rng;

@@ -209,7 +209,7 @@ pub fn keep_closest(best: &mut Option<Counterexample>, c: Option<Counterexample>
 
 /// The radius beyond which a larger ball adds nothing: the domain is covered (or `max`).
 pub fn search_cap(x: &[f64], domain: Option<(f64, f64)>, max: f64) -> f64 {
-    crate::data::InputMap::plain(domain).cap(x, max)
+    crate::bounds::InputMap::plain(domain).cap(x, max)
 }
 
 /// The largest radius in `[0, cap]` at which `holds` succeeds, up to `tol`: doubling from

@@ -4,8 +4,9 @@
 use serde::Serialize;
 
 use super::lrom::{analyse, LromConfig, RegionResult};
+use crate::bounds::InputMap;
 use crate::data::correctly_classified;
-use crate::data::{InputMap, Sample};
+use crate::data::Sample;
 use crate::error::Result;
 use crate::ir::Network;
 use crate::onnx::TractRunner;

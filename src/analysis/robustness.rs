@@ -4,8 +4,9 @@
 use serde::Serialize;
 
 use super::objective::{clip, OutputObjective, Region};
+use crate::bounds::InputMap;
 use crate::bounds::{Method, NetworkBounds};
-use crate::data::{check_label, InputMap};
+use crate::data::check_label;
 use crate::encode::{EncodeOptions, JointModel};
 use crate::error::Result;
 use crate::ir::Network;

@@ -8,8 +8,11 @@
 //! the values of the IR evaluated in exact real arithmetic.
 
 pub mod float32;
+mod input_map;
 pub mod interval;
 pub mod symbolic;
+
+pub use input_map::{InputMap, Layout, Normalisation};
 
 use crate::error::{Error, Result};
 use crate::ir::{Layer, Network};
@@ -24,7 +27,7 @@ pub struct Interval {
 impl Interval {
     /// The L∞ ball of radius `radius` around `center`, intersected with `domain` when given.
     pub fn around(center: &[f64], radius: f64, domain: Option<(f64, f64)>) -> Result<Interval> {
-        crate::data::InputMap::plain(domain).region(center, radius)
+        InputMap::plain(domain).region(center, radius)
     }
 
     pub fn len(&self) -> usize {

@@ -7,7 +7,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::values;
-use crate::data::{parse_scale, parse_vector, read_samples, InputMap, Layout, Normalisation, Sample};
+use crate::bounds::{InputMap, Layout, Normalisation};
+use crate::data::{parse_scale, parse_vector, read_samples, Sample};
 use crate::error::{Error, Result};
 use crate::ir::Network;
 use crate::report;

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::bounds::Method;
-use crate::data::{check_scale, parse_scale, read_samples, InputMap, Layout, Normalisation, Sample};
+use crate::bounds::{InputMap, Layout, Method, Normalisation};
+use crate::data::{check_scale, parse_scale, read_samples, Sample};
 use crate::encode::Mode;
 use crate::error::{Error, Result};
 use crate::solve::SolverConfig;

@@ -1,14 +1,10 @@
 //! Input data: samples from CSV files ("label,f1,…,fn" per row, as ERAN/FANC/VNN ship MNIST),
-//! single vectors, scale factors such as `1/255`, and the pixel → network input map (`InputMap`).
+//! single vectors given as a CSV row or JSON array, and scale factors such as `1/255`.
 
 use std::path::Path;
 
 use crate::error::{Error, IoOp, Result};
 use crate::ir::Network;
-
-mod input_map;
-
-pub use input_map::{InputMap, Layout, Normalisation};
 
 /// One labelled sample, already scaled.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use super::Sample;
-use crate::bounds::Interval;
+use super::Interval;
+use crate::data::Sample;
 use crate::error::{Error, Result};
 
 /// The order of the pixel values in a data row.
