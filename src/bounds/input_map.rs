@@ -64,7 +64,7 @@ impl InputMap {
     }
 
     /// The map for a network with input shape `shape`. Errors: a non-finite mean, a std that is
-    /// not a finite number > 0, a channel count other than the network's, HWC without (C,H,W).
+    /// not a finite number > 0, a channel count other than the network's, HWC without channels.
     pub fn new(norm: &Normalisation, domain: Option<(f64, f64)>, shape: &[usize]) -> Result<InputMap> {
         let bad = |m: String| Err(Error::Input(m));
         let mean = norm.mean.clone().unwrap_or_else(|| vec![0.0]);
@@ -75,15 +75,19 @@ impl InputMap {
         if let Some(v) = std.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
             return bad(format!("std {v} must be a finite number > 0"));
         }
+        let channels = mean.len().max(std.len());
+        let size: usize = shape.iter().product();
+        // (C,H,W) after leading 1s; a flat input of C·k values with C per-channel values is taken
+        // as C planes of k values (PyTorch's flatten of a CHW tensor)
         let chw = match shape.len() >= 3 && shape[..shape.len() - 3].iter().all(|&d| d == 1) {
             true => Some([shape[shape.len() - 3], shape[shape.len() - 2], shape[shape.len() - 1]]),
+            false if channels > 1 && size.is_multiple_of(channels) => Some([channels, size / channels, 1]),
             false => None,
         };
-        let channels = mean.len().max(std.len());
         if channels > 1 {
             let Some([c, ..]) = chw else {
                 return bad(format!(
-                    "per-channel mean/std need a (C,H,W) network input; the network's input shape is {shape:?}"
+                    "{channels} per-channel mean/std values do not divide the network's {size} inputs (input shape {shape:?})"
                 ));
             };
             for (what, v) in [("mean", &mean), ("std", &std)] {
@@ -99,7 +103,7 @@ impl InputMap {
             Layout::Chw => None,
             Layout::Hwc => Some(chw.ok_or_else(|| {
                 Error::Input(format!(
-                    "layout hwc needs a (C,H,W) network input; the network's input shape is {shape:?}"
+                    "layout hwc needs a (C,H,W) network input, or per-channel mean/std for a flat one; the network's input shape is {shape:?}"
                 ))
             })?),
         };
@@ -251,6 +255,11 @@ mod tests {
         assert!(e.contains("2 values") && e.contains("3 input channels"), "{e}");
         let hwc = Normalisation { layout: Layout::Hwc, ..Normalisation::default() };
         assert!(err(&hwc, &[1, 12]).contains("(C,H,W)"));
+        assert!(err(&n(vec![0.1, 0.2], vec![1.0]), &[1, 5]).contains("do not divide the network's 5 inputs"));
+        // a flat input of C·k values: channel-major planes, HWC rows transposed to them
+        let flat = Normalisation { layout: Layout::Hwc, ..n(vec![0.0, 10.0], vec![1.0, 2.0]) };
+        let m = InputMap::new(&flat, None, &[1, 6]).unwrap();
+        assert_eq!(m.to_network(&[1.0, 12.0, 2.0, 14.0, 3.0, 16.0]).unwrap(), vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
         assert!(InputMap::plain(None).is_plain() && !cifar_like().is_plain());
     }
 }
