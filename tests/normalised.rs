@@ -161,7 +161,41 @@ fn spec_data_block_takes_mean_std_and_layout() {
         &["--mean", MEAN, "--std", STD, "--layout", "hwc", "--pair", "1,2"],
     );
     assert_eq!(from_spec, flags);
-    std::fs::write(&spec, std::fs::read_to_string(&spec).unwrap().replace("layout: hwc", "layout: nhwc")).unwrap();
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text.replace("std: [", "std: [0, ")).unwrap();
+    let (ok, _, err) = run_cli(&["lrom", "--spec", spec.to_str().unwrap()]);
+    assert!(!ok && err.contains("std 0 must be a finite number > 0"), "{err}");
+    std::fs::write(&spec, text.replace("layout: hwc", "layout: nhwc")).unwrap();
     let (ok, _, err) = run_cli(&["lrom", "--spec", spec.to_str().unwrap()]);
     assert!(!ok && err.contains("nhwc"), "{err}");
+}
+
+#[test]
+fn bounds_and_robust_use_the_same_regions() {
+    let (outside, inside, data) = (path("cifar_norm.onnx"), path("cifar_norm_inside.onnx"), path("cifar_norm_hwc.csv"));
+    let norm = ["--mean", MEAN, "--std", STD, "--layout", "hwc"];
+    let common = ["--data", &data, "--scale", "1/255", "--domain", "0,1"];
+    let output = |net: &str, flags: &[&str]| {
+        let args = [&["bounds", net, "--row", "2", "--delta", "0.02", "--json"][..], &common, flags].concat();
+        let (ok, out, err) = run_cli(&args);
+        assert!(ok, "{err}");
+        let doc: Value = serde_json::from_str(&out).unwrap();
+        [floats(&doc["output_lower"]), floats(&doc["output_upper"])]
+    };
+    let (a, b) = (output(&outside, &norm), output(&inside, &["--layout", "hwc"]));
+    for (x, y) in a.iter().zip(&b) {
+        assert!(x.iter().zip(y).all(|(p, q)| (p - q).abs() < 1e-6), "{a:?} vs {b:?}");
+    }
+    assert!(a[0].iter().zip(&a[1]).all(|(l, u)| u - l > 1e-3), "a non-trivial box: {a:?}");
+    let robust = |net: &str, flags: &[&str]| {
+        let args = [&["robust", net, "--delta", "0.001,0.03"][..], &common, flags].concat();
+        let (ok, out, err) = run_cli(&args);
+        assert!(ok, "{err}");
+        out.lines()
+            .skip(1)
+            .map(str::to_string)
+            .map(|l| l.split_whitespace().take(5).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(robust(&outside, &norm), robust(&inside, &["--layout", "hwc"]));
 }
