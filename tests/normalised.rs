@@ -199,3 +199,27 @@ fn bounds_and_robust_use_the_same_regions() {
     };
     assert_eq!(robust(&outside, &norm), robust(&inside, &["--layout", "hwc"]));
 }
+
+#[test]
+fn compress_reports_the_same_accuracy_and_unstable_relus() {
+    let data = path("cifar_norm_hwc.csv");
+    let report = |net: &str, flags: &[&str]| {
+        let out = std::env::temp_dir().join(format!("twinverify-norm-twin-{}-{}", std::process::id(), flags.len()));
+        let (net, out) = (path(net), out.to_str().unwrap().to_string());
+        let args =
+            [&["compress", &net, "--prune", "0.5", "--out", &out, "--data", &data, "--scale", "1/255"][..], flags]
+                .concat();
+        let args = [&args[..], &["--delta", "0.01,0.05", "--domain", "0,1"]].concat();
+        let (ok, stdout, err) = run_cli(&args);
+        assert!(ok, "{err}");
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("accuracy") || l.starts_with("unstable"))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let outside = report("cifar_norm.onnx", &["--mean", MEAN, "--std", STD, "--layout", "hwc"]);
+    assert_eq!(outside.len(), 3, "{outside:?}");
+    assert!(outside[0].contains("original 8 (100.0%)"), "{outside:?}");
+    assert_eq!(outside, report("cifar_norm_inside.onnx", &["--layout", "hwc"]));
+}
