@@ -135,8 +135,8 @@ fn bad_normalisations_are_refused_with_a_clear_message() {
     let (mlp, mlp_data) = (path("twin_mlp.onnx"), path("twin_mlp_data.csv"));
     let (ok, _, err) = run_cli(&["eval", &mlp, "--data", &mlp_data, "--layout", "hwc"]);
     assert!(!ok && err.contains("layout hwc needs a (C,H,W) network input"), "{err}");
-    let (ok, _, err) = run_cli(&["boundary", &net, "--data", &data, "--scale", "1/255", "--std", "0.2"]);
-    assert!(!ok && err.contains("boundary does not support --mean, --std or --layout"), "{err}");
+    let (ok, _, err) = run_cli(&["resilience", &net, "--data", &data, "--scale", "1/255", "--std", "0.2"]);
+    assert!(!ok && err.contains("resilience does not support --mean, --std or --layout"), "{err}");
 }
 
 #[test]
@@ -222,4 +222,55 @@ fn compress_reports_the_same_accuracy_and_unstable_relus() {
     assert_eq!(outside.len(), 3, "{outside:?}");
     assert!(outside[0].contains("original 8 (100.0%)"), "{outside:?}");
     assert_eq!(outside, report("cifar_norm_inside.onnx", &["--layout", "hwc"]));
+}
+
+#[test]
+fn boundary_distances_are_in_pixel_units() {
+    let data = path("cifar_norm_hwc.csv");
+    let run = |net: &str, twin: &str, flags: &[&str]| {
+        let (net, twin) = (path(net), path(twin));
+        let common = ["--data", &data, "--scale", "1/255", "--domain", "0,1", "--samples", "0..3", "--json"];
+        let mut out = Vec::new();
+        for reference in [None, Some(&twin)] {
+            let extra: Vec<&str> = reference.map_or(vec![], |t| vec!["--reference", t]);
+            let file =
+                std::env::temp_dir().join(format!("twinverify-norm-b-{}-{}.json", std::process::id(), flags.len()));
+            let f = file.to_str().unwrap();
+            let args = [&["boundary", &net][..], &common[..common.len() - 1], &["--json", f], flags, &extra].concat();
+            let (ok, _, err) = run_cli(&args);
+            assert!(ok, "{args:?} {err}");
+            out.push(std::fs::read_to_string(&file).unwrap());
+        }
+        out
+    };
+    let outside = run("cifar_norm.onnx", "cifar_norm_prune50.onnx", &["--mean", MEAN, "--std", STD, "--layout", "hwc"]);
+    let inside = run("cifar_norm_inside.onnx", "cifar_norm_inside_prune50.onnx", &["--layout", "hwc"]);
+    for (a, b) in outside.iter().zip(&inside) {
+        let (a, b): (Value, Value) = (serde_json::from_str(a).unwrap(), serde_json::from_str(b).unwrap());
+        assert_eq!(a["samples"].as_array().map(Vec::len), Some(3), "{a}");
+        same(&a["samples"], &b["samples"]);
+        // counterexamples are pixel rows (HWC, in the domain), whichever net produced them
+        for c in a["samples"].as_array().unwrap().iter().filter_map(|s| s["result"].get("counterexample")) {
+            let x = floats(&c["input"]);
+            assert!(x.len() == 192 && x.iter().all(|v| (-1e-9..=1.0 + 1e-9).contains(v)), "{x:?}");
+        }
+    }
+}
+
+/// Equal JSON up to 1e-6 in numbers, timings ignored.
+fn same(a: &Value, b: &Value) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>());
+            x.iter().filter(|(k, _)| *k != "seconds").for_each(|(k, v)| same(v, &y[k]));
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len());
+            x.iter().zip(y).for_each(|(p, q)| same(p, q));
+        }
+        (Value::Number(p), Value::Number(q)) => {
+            assert!((p.as_f64().unwrap() - q.as_f64().unwrap()).abs() < 1e-6, "{p} vs {q}")
+        }
+        _ => assert_eq!(a, b),
+    }
 }

@@ -200,6 +200,15 @@ impl InputMap {
         Ok(Interval { lower, upper })
     }
 
+    /// The pixel-space L∞ distance between two network inputs, rounded up.
+    pub fn distance(&self, a: &[f64], b: &[f64]) -> f64 {
+        let gap = |(i, (p, q)): (usize, (&f64, &f64))| match self.channel(i).1 {
+            1.0 => (p - q).abs(),
+            s => ((p - q).abs() * s).next_up(),
+        };
+        a.iter().zip(b).enumerate().map(gap).fold(0.0, f64::max).next_up()
+    }
+
     /// The pixel-space radius beyond which a larger region adds nothing (the domain is covered),
     /// at most `max`.
     pub fn cap(&self, center: &[f64], max: f64) -> f64 {
