@@ -657,6 +657,12 @@ def readme(manifest: list[dict]) -> str:
         feats = "integers 0..255 (use scale 1/255)" if pixels else "floats in [0,1], 4 decimals"
         lines.append(f"| `{csv_name}` | {rows} | `label,f1..f{n_feat}`, no header; {feats}; "
                      f"label = argmax of `{build.__name__}.onnx` logits |")
+    lines += ["", "## Normalised inputs (`scripts/norm_fixtures.py`, not in the manifest)", "",
+              "`cifar_norm.onnx` (3x8x8 input, conv + 2 Gemm, 3 classes) and `cifar_norm_prune50.onnx` take",
+              "normalised inputs (CIFAR-10 mean/std applied outside the graph); `cifar_norm_inside*.onnx` are the",
+              "same nets with Sub/Div nodes in front (they take CHW pixels in [0,1]). `cifar_norm_hwc.csv` and",
+              "`cifar_norm_chw.csv` hold the same 8 rows (pixels 0..255, scale 1/255) in HWC and CHW order, labelled",
+              "by `cifar_norm_inside.onnx`; `cifar_norm_logits.json` holds onnxruntime's logits of the inside nets."]
     lines += ["", "## Bad inputs (`bad/`, not in the manifest)", "", "| file | must be rejected because |", "|---|---|"]
     lines += [f"| `bad/{f}` | {doc} |" for f, doc in BAD_DOCS]
     lines += ["", "`results_small.csv` is written by hand (not by the script): a small `lrom --csv` result for",
@@ -687,6 +693,9 @@ def main() -> None:
 
     for csv_name, build, rows, n_feat, pixels in TWIN_DATA:
         print(f"{csv_name:26s} {write_twin_data(csv_name, build(), rows, n_feat, pixels)}")
+    import norm_fixtures  # normalised inputs, HWC rows (issue 17)
+
+    print(f"{'cifar_norm*':26s} {norm_fixtures.write()}")
 
     assert not parses(MALFORMED[2])
     (BAD / MALFORMED[0]).write_bytes(MALFORMED[2])

@@ -10,6 +10,7 @@ use twinverify::analysis::boundary::{distance, linf_distance, BoundaryConfig, St
 use twinverify::analysis::lrom::LromConfig;
 use twinverify::analysis::resilience::{resilience, Norm, ResilienceConfig, Scope};
 use twinverify::analysis::robustness::{check, Robustness};
+use twinverify::bounds::InputMap;
 use twinverify::bounds::Method;
 use twinverify::data::argmax;
 use twinverify::ir::Network;
@@ -58,8 +59,12 @@ fn bisection_brackets_the_grid_distance() {
     let mut lp_gaps = Vec::new();
     for (label, x) in csv_rows(&fixture("tiny_2d_data.csv"), 1.0, 12) {
         let d = grid_distance(&points, &x, label);
-        let lp = distance(net, &runner, &x, label, Some((0.0, 1.0)), &config(false, SolverKind::Highs)).unwrap();
-        let ex = distance(net, &runner, &x, label, Some((0.0, 1.0)), &config(true, SolverKind::Highs)).unwrap();
+        let lp =
+            distance(net, &runner, &x, label, &InputMap::plain(Some((0.0, 1.0))), &config(false, SolverKind::Highs))
+                .unwrap();
+        let ex =
+            distance(net, &runner, &x, label, &InputMap::plain(Some((0.0, 1.0))), &config(true, SolverKind::Highs))
+                .unwrap();
         for r in [&lp, &ex] {
             assert!(
                 r.bracket.certified <= d + 1e-12,
@@ -101,8 +106,9 @@ fn cbc_agrees_with_the_embedded_solver() {
     let model = onnx::load(fixture("tiny_2d.onnx")).unwrap();
     let runner = TractRunner::new(&model).unwrap();
     for (label, x) in csv_rows(&fixture("tiny_2d_data.csv"), 1.0, 3) {
-        let [a, b] = [SolverKind::Highs, SolverKind::Cbc]
-            .map(|k| distance(&model.network, &runner, &x, label, Some((0.0, 1.0)), &config(true, k)).unwrap());
+        let [a, b] = [SolverKind::Highs, SolverKind::Cbc].map(|k| {
+            distance(&model.network, &runner, &x, label, &InputMap::plain(Some((0.0, 1.0))), &config(true, k)).unwrap()
+        });
         let (sa, sb) = (a.bracket.solver_value.unwrap(), b.bracket.solver_value.unwrap());
         assert!((sa - sb).abs() <= 2e-4, "highs {sa} against cbc {sb}");
     }
@@ -114,10 +120,11 @@ fn misclassified_samples_and_bad_settings_are_errors() {
     let runner = TractRunner::new(&model).unwrap();
     let (label, x) = csv_rows(&fixture("tiny_2d_data.csv"), 1.0, 1).remove(0);
     let wrong = (label + 1) % 3;
-    let e = distance(&model.network, &runner, &x, wrong, None, &BoundaryConfig::default()).unwrap_err();
+    let e =
+        distance(&model.network, &runner, &x, wrong, &InputMap::plain(None), &BoundaryConfig::default()).unwrap_err();
     assert!(e.to_string().contains("classifies the sample as"), "{e}");
     let bad = BoundaryConfig { tolerance: 0.0, ..Default::default() };
-    assert!(distance(&model.network, &runner, &x, label, None, &bad).is_err());
+    assert!(distance(&model.network, &runner, &x, label, &InputMap::plain(None), &bad).is_err());
 }
 
 #[test]
@@ -135,14 +142,22 @@ fn implication_radius_of_a_twin_with_itself_covers_the_domain() {
             &[runners[0].clone(), runners[0].clone()],
             &x,
             label,
-            Some((0.0, 1.0)),
+            &InputMap::plain(Some((0.0, 1.0))),
             &cfg,
             &search,
         )
         .unwrap();
         assert_eq!(same.bracket.certified, 0.3, "{same:?}");
-        let r =
-            implication_radius([&a.network, &b.network], &runners, &x, label, Some((0.0, 1.0)), &cfg, &search).unwrap();
+        let r = implication_radius(
+            [&a.network, &b.network],
+            &runners,
+            &x,
+            label,
+            &InputMap::plain(Some((0.0, 1.0))),
+            &cfg,
+            &search,
+        )
+        .unwrap();
         if let Some(u) = r.bracket.attained {
             assert!(r.bracket.certified <= u, "{r:?}");
             refuted += 1;
@@ -209,10 +224,20 @@ fn anchor_fcnn7_agrees_with_robustness_and_resilience() {
     let highs = SolverConfig { time_limit: Some(5.0), ..Default::default() };
     for (label, x) in csv_rows(&root.join("FANC/data/mnist_test.csv"), 1.0 / 255.0, 2) {
         let cfg = BoundaryConfig { bounds: Method::Symbolic, tolerance: 0.005, start: 0.02, ..Default::default() };
-        let b = distance(net, &runner, &x, label, domain, &cfg).unwrap();
+        let b = distance(net, &runner, &x, label, &InputMap::plain(domain), &cfg).unwrap();
         assert!(b.bracket.certified > 0.0, "{b:?}");
-        let verdict =
-            check(net, &runner, &x, label, b.bracket.certified, domain, Method::Symbolic, &highs, false).unwrap();
+        let verdict = check(
+            net,
+            &runner,
+            &x,
+            label,
+            b.bracket.certified,
+            &InputMap::plain(domain),
+            Method::Symbolic,
+            &highs,
+            false,
+        )
+        .unwrap();
         assert_eq!(verdict, Robustness::Verified, "{b:?}");
         let upper = b.upper().expect("the falsifier finds a counterexample on fcnn7");
         assert!(b.bracket.certified < upper, "{b:?}");

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use twinverify::analysis::batch::Batch;
 use twinverify::analysis::lrom::{analyse, LromConfig, RegionResult};
+use twinverify::bounds::InputMap;
 use twinverify::data::Sample;
 use twinverify::onnx::{self, TractRunner};
 
@@ -38,7 +39,9 @@ fn a_region_alone_in_a_batch_and_with_1_or_2_threads_gets_the_same_certified_bou
         let cfg = LromConfig::default();
         let (target, delta, domain) = (&samples[3], 0.05, Some((0.0, 1.0)));
         let alone = |threads| {
-            in_pool(threads, || analyse(nets, &runners, &target.features, target.label, delta, domain, &cfg).unwrap())
+            in_pool(threads, || {
+                analyse(nets, &runners, &target.features, target.label, delta, &InputMap::plain(domain), &cfg).unwrap()
+            })
         };
         let reference = certified(&alone(1));
         assert!(!reference.is_empty());
@@ -50,7 +53,7 @@ fn a_region_alone_in_a_batch_and_with_1_or_2_threads_gets_the_same_certified_bou
             pairs: &[(0, 1)],
             samples,
             deltas: &[delta],
-            domain,
+            map: &InputMap::plain(domain),
             include_misclassified: true,
             config: &cfg,
         };

@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use rand::{rngs::StdRng, Rng};
 use twinverify::analysis::lrom::{analyse, LromConfig, RegionResult};
+use twinverify::bounds::InputMap;
 use twinverify::bounds::{self, float32, Interval, Method};
 use twinverify::onnx::{self, TractRunner};
 
@@ -78,11 +79,20 @@ fn sample_region(
 ) {
     let (domain, mut cfg) = (Some((0.0, 1.0)), LromConfig { independent: false, ..Default::default() });
     let real_models = pair.map(|p| onnx::load(p).unwrap());
-    let real = analyse([&real_models[0].network, &real_models[1].network], runners, x, label, delta, domain, &cfg);
+    let real = analyse(
+        [&real_models[0].network, &real_models[1].network],
+        runners,
+        x,
+        label,
+        delta,
+        &InputMap::plain(domain),
+        &cfg,
+    );
     let models = pair.map(|p| onnx::load_float32(p).unwrap());
     let nets = [&models[0].network, &models[1].network];
     cfg.float_sound = true;
-    let (real, sound) = (real.unwrap(), analyse(nets, runners, x, label, delta, domain, &cfg).unwrap());
+    let (real, sound) =
+        (real.unwrap(), analyse(nets, runners, x, label, delta, &InputMap::plain(domain), &cfg).unwrap());
     let region = Interval::around(x, delta, domain).unwrap();
     let nb = bounds::propagate(nets[0], &region, Method::Symbolic, None).unwrap();
     let (out, wide) = (nb.output().clone(), float32::widen(nets[0], &nb).unwrap().output().clone());

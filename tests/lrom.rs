@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use rand::Rng;
 use twinverify::analysis::lrom::{analyse, LromConfig, Verdict};
+use twinverify::bounds::InputMap;
 use twinverify::encode::Mode;
 use twinverify::onnx::{self, OnnxModel, TractRunner};
 
@@ -28,7 +29,7 @@ fn identical_twins_have_lrom_zero_and_implication_holds() {
         for mode in [Mode::Relaxed, Mode::Exact] {
             let mut cfg = LromConfig::default();
             cfg.encode.mode = mode;
-            let r = analyse(nets, &runners, &x, label, 0.05, Some((0.0, 1.0)), &cfg).unwrap();
+            let r = analyse(nets, &runners, &x, label, 0.05, &InputMap::plain(Some((0.0, 1.0))), &cfg).unwrap();
             for p in &r.pairs {
                 let max = p.max.as_ref().unwrap();
                 for v in [p.min.certified, max.certified, p.min.attained, max.attained] {
@@ -53,11 +54,13 @@ fn joint_bounds_are_sound_never_wider_than_independent_and_relaxed_brackets_exac
         let mut r = rng(3);
         for (label, x) in csv_rows(&fixture(data), scale, 4) {
             let delta = 0.05;
-            let relaxed = analyse(nets, &runners, &x, label, delta, Some((0.0, 1.0)), &LromConfig::default()).unwrap();
+            let relaxed =
+                analyse(nets, &runners, &x, label, delta, &InputMap::plain(Some((0.0, 1.0))), &LromConfig::default())
+                    .unwrap();
             let mut cfg = LromConfig::default();
             cfg.encode.mode = Mode::Exact;
             cfg.threshold = f64::MAX; // nothing is decided early: every MILP runs
-            let exact = analyse(nets, &runners, &x, label, delta, Some((0.0, 1.0)), &cfg).unwrap();
+            let exact = analyse(nets, &runners, &x, label, delta, &InputMap::plain(Some((0.0, 1.0))), &cfg).unwrap();
             for (rp, ep) in relaxed.pairs.iter().zip(&exact.pairs) {
                 let (c, j) = (rp.c, rp.j);
                 let (ilo, ihi) = rp.independent.unwrap();
@@ -113,8 +116,11 @@ fn exact_mode_decides_what_relaxed_mode_decides_without_chasing_the_optimum() {
     let mut established = 0;
     for (label, x) in csv_rows(&fixture("twin_mlp_data.csv"), 1.0, 6) {
         for delta in [0.01, 0.05] {
-            let relaxed = analyse(nets, &runners, &x, label, delta, Some((0.0, 1.0)), &LromConfig::default()).unwrap();
-            let exact = analyse(nets, &runners, &x, label, delta, Some((0.0, 1.0)), &exact_cfg).unwrap();
+            let relaxed =
+                analyse(nets, &runners, &x, label, delta, &InputMap::plain(Some((0.0, 1.0))), &LromConfig::default())
+                    .unwrap();
+            let exact =
+                analyse(nets, &runners, &x, label, delta, &InputMap::plain(Some((0.0, 1.0))), &exact_cfg).unwrap();
             if relaxed.verdict == Verdict::Established {
                 established += 1;
                 assert_eq!(exact.verdict, Verdict::Established, "δ = {delta}: relaxed mode established it");

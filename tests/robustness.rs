@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use rand::Rng;
 use twinverify::analysis::robustness::{check, Robustness};
+use twinverify::bounds::InputMap;
 use twinverify::bounds::Method;
 use twinverify::data::argmax;
 use twinverify::onnx::{self, TractRunner};
@@ -22,9 +23,18 @@ fn verdicts_agree_with_sampling_and_grow_monotonically() {
     for (label, x) in csv_rows(&fixture("twin_mlp_data.csv"), 1.0, 20) {
         let mut previous = Robustness::Verified;
         for delta in [0.01, 0.05, 0.2] {
-            let v =
-                check(net, &runner, &x, label, delta, Some((0.0, 1.0)), Method::Lp, &SolverConfig::default(), false)
-                    .unwrap();
+            let v = check(
+                net,
+                &runner,
+                &x,
+                label,
+                delta,
+                &InputMap::plain(Some((0.0, 1.0))),
+                Method::Lp,
+                &SolverConfig::default(),
+                false,
+            )
+            .unwrap();
             if v == Robustness::Verified {
                 verified += 1;
                 assert_eq!(previous, Robustness::Verified, "a smaller region was not verified");

@@ -5,6 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use twinverify::bounds::InputMap;
 
 use common::*;
 use rand::Rng;
@@ -147,7 +148,8 @@ fn anchor_lrom_bounds_agree_across_backends() {
     let (label, x) = csv_rows(&anchors.join("FANC/data/mnist_test.csv"), 1.0 / 255.0, 1).remove(0);
     let run = |kind: SolverKind, delta: f64| {
         let cfg = LromConfig { solver: config(kind), independent: false, ..Default::default() };
-        let r = analyse([&models[0].network, &models[1].network], &runners, &x, label, delta, None, &cfg);
+        let r =
+            analyse([&models[0].network, &models[1].network], &runners, &x, label, delta, &InputMap::plain(None), &cfg);
         let r = r.unwrap();
         r.pairs.iter().flat_map(|p| [p.min.certified, p.max.as_ref().unwrap().certified]).collect::<Vec<f64>>()
     };

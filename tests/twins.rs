@@ -6,6 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use twinverify::bounds::InputMap;
 
 use common::*;
 use prost::Message;
@@ -75,7 +76,7 @@ fn sparsified_mlp_keeps_predictions_and_phases_with_fewer_nonzeros() {
     // the twin has *more* unstable ReLUs (0.6 → 0.9 on average over the first 10 rows at δ = 0.01):
     // printed, not asserted. The `keep` rule is the one with fewer unstable ReLUs (next test).
     let samples = read_samples(&fixture("twin_mlp_data.csv"), 1.0).unwrap();
-    let u = summary::unstable(&a, &b, &samples, &[0.01], 10, None).unwrap();
+    let u = summary::unstable(&a, &b, &samples, &[0.01], 10, &InputMap::plain(None)).unwrap();
     eprintln!("paper rule, unstable ReLUs at δ = 0.01: {u:?}");
     std::fs::remove_file(out).ok();
 }
@@ -99,8 +100,8 @@ fn keep_rule_never_adds_unstable_relus_around_a_validation_row() {
     // per row, not only on average: the stronger of the two readings holds here
     let (mut total_a, mut total_b) = (0.0, 0.0);
     for x in &inputs {
-        let ua = summary::average_unstable(&a, &[x], 0.01, None).unwrap();
-        let ub = summary::average_unstable(&b, &[x], 0.01, None).unwrap();
+        let ua = summary::average_unstable(&a, &[x], 0.01, &InputMap::plain(None)).unwrap();
+        let ub = summary::average_unstable(&b, &[x], 0.01, &InputMap::plain(None)).unwrap();
         assert!(ub <= ua, "row {x:?}: {ua} → {ub}");
         (total_a, total_b) = (total_a + ua, total_b + ub);
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::falsify;
 use super::objective::{clip, tract_agrees, Extremum, OutputObjective, Region};
-use crate::bounds::{Interval, Method, NetworkBounds};
+use crate::bounds::{InputMap, Method, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, Mode};
 use crate::error::Result;
 use crate::ir::Network;
@@ -19,11 +19,12 @@ use crate::tighten::{self, LpOptions};
 /// A checked input of another class: `target` scores at least as high as the label there.
 #[derive(Clone, Debug, Serialize)]
 pub struct Counterexample {
-    /// L∞ distance from the sample, rounded up.
+    /// L∞ distance from the sample in pixel units (`InputMap::distance`), rounded up.
     pub distance: f64,
     pub target: usize,
     /// `N[label] − N[target]` at the input (IR, confirmed by tract): < 0.
     pub margin: f64,
+    /// The input (network input space; `boundary` reports it as a pixel row).
     pub input: Vec<f64>,
 }
 
@@ -46,13 +47,14 @@ pub struct Ball<'a> {
     pub runner: &'a TractRunner,
     pub x: &'a [f64],
     pub label: usize,
-    pub domain: Option<(f64, f64)>,
+    /// Pixel space → network inputs: the regions and distances (pixel units).
+    pub map: InputMap,
     pub bounds: Method,
 }
 
 /// The L∞ distance between two points, rounded up.
 pub fn linf_distance(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max).next_up()
+    InputMap::plain(None).distance(a, b)
 }
 
 impl Ball<'_> {
@@ -120,7 +122,7 @@ impl Ball<'_> {
 
     /// The neuron bounds over the ball of radius `eps` (clipped) and the sample clipped into it.
     fn region(&self, eps: f64) -> Result<(NetworkBounds, Vec<f64>)> {
-        let region = Interval::around(self.x, eps, self.domain)?;
+        let region = self.map.region(self.x, eps)?;
         let nb = tighten::compute(self.net, &region, self.bounds, &LpOptions::embedded())?;
         Ok((nb, clip(self.x, &region)))
     }
@@ -176,12 +178,12 @@ impl Ball<'_> {
     /// The falsifier's best point for margin `j` within radius `eps`, and the counterexample it
     /// is if it survives re-execution (IR margin < 0, confirmed by tract).
     pub fn attack(&self, j: usize, eps: f64) -> Result<(Vec<f64>, Option<Counterexample>)> {
-        let ball = Interval::around(self.x, eps, self.domain)?;
+        let ball = self.map.region(self.x, eps)?;
         let (p, _) = falsify::minimise_margin(self.net, self.x, &ball, self.label, &[j], falsify::STEPS)?;
         let (ir, tract) = (self.net.forward(&p)?, self.runner.run(&p)?);
         let (v, t) = (ir[self.label] - ir[j], tract[self.label] - tract[j]);
         let c = (v < 0.0 && tract_agrees(v, t)).then(|| Counterexample {
-            distance: linf_distance(self.x, &p),
+            distance: self.map.distance(self.x, &p),
             target: j,
             margin: v,
             input: p.clone(),
@@ -194,7 +196,7 @@ impl Ball<'_> {
         if e.attained.is_nan() || e.attained >= 0.0 {
             return false;
         }
-        let distance = linf_distance(self.x, &e.witness);
+        let distance = self.map.distance(self.x, &e.witness);
         keep_closest(best, Some(Counterexample { distance, target: j, margin: e.attained, input: e.witness.clone() }));
         true
     }
@@ -204,14 +206,6 @@ impl Ball<'_> {
 pub fn keep_closest(best: &mut Option<Counterexample>, c: Option<Counterexample>) {
     if let Some(c) = c.filter(|c| best.as_ref().is_none_or(|b| c.distance < b.distance)) {
         *best = Some(c);
-    }
-}
-
-/// The radius beyond which a larger ball adds nothing: the domain is covered (or `max`).
-pub fn search_cap(x: &[f64], domain: Option<(f64, f64)>, max: f64) -> f64 {
-    match domain {
-        Some((lo, hi)) => x.iter().map(|&v| (v - lo).max(hi - v)).fold(0.0, f64::max).min(max),
-        None => max,
     }
 }
 

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::lrom::{analyse, LromConfig, RegionResult};
+use crate::bounds::InputMap;
 use crate::data::correctly_classified;
 use crate::data::Sample;
 use crate::error::Result;
@@ -29,7 +30,8 @@ pub struct Batch<'a> {
     pub pairs: &'a [(usize, usize)],
     pub samples: &'a [Sample],
     pub deltas: &'a [f64],
-    pub domain: Option<(f64, f64)>,
+    /// Pixel rows → network inputs, pixel-space regions → network boxes.
+    pub map: &'a InputMap,
     pub include_misclassified: bool,
     pub config: &'a LromConfig,
 }
@@ -53,7 +55,7 @@ impl Batch<'_> {
                 let keep = self.include_misclassified || correctly_classified(&nets, &s.features, s.label)?;
                 for &delta in self.deltas {
                     let result = if keep {
-                        Some(analyse(nets, &runners, &s.features, s.label, delta, self.domain, self.config)?)
+                        Some(analyse(nets, &runners, &s.features, s.label, delta, self.map, self.config)?)
                     } else {
                         None
                     };

@@ -11,10 +11,10 @@ pub mod pair;
 
 use serde::Serialize;
 
-use super::ball::{keep_closest, largest_radius, search_cap, Ball, Probe};
+use super::ball::{keep_closest, largest_radius, Ball, Probe};
 pub use super::ball::{linf_distance, Counterexample};
 pub use super::outcome::{Bracket, Status};
-use crate::bounds::Method;
+use crate::bounds::{InputMap, Method};
 use crate::data::argmax;
 use crate::error::{Error, Result};
 use crate::ir::Network;
@@ -83,7 +83,7 @@ pub fn distance(
     runner: &TractRunner,
     x: &[f64],
     label: usize,
-    domain: Option<(f64, f64)>,
+    map: &InputMap,
     cfg: &BoundaryConfig,
 ) -> Result<BoundaryResult> {
     let start = std::time::Instant::now();
@@ -95,8 +95,8 @@ pub fn distance(
     if cfg.exact {
         solve::check_available(&cfg.solver)?;
     }
-    let search = Search { ball: Ball { net, runner, x, label, domain, bounds: cfg.bounds }, cfg };
-    let cap = search_cap(x, domain, cfg.max_epsilon);
+    let search = Search { ball: Ball { net, runner, x, label, map: map.clone(), bounds: cfg.bounds }, cfg };
+    let cap = map.cap(x, cfg.max_epsilon);
     let mut best: Option<Counterexample> = None;
     let (certified, failed, probes) = search.lp_phase(cap, &mut best)?;
     let mut result = BoundaryResult {

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::objective::{clip, Extremum, OutputObjective, Region};
-use crate::bounds::{relu_stats, Interval, Method, NetworkBounds};
+use crate::bounds::{relu_stats, InputMap, Interval, Method, NetworkBounds};
 use crate::data::check_label;
 use crate::encode::{EncodeOptions, JointModel, Mode, Prefix, RowKind};
 use crate::error::Result;
@@ -104,7 +104,8 @@ pub struct RegionResult {
     pub seconds: f64,
 }
 
-/// Analyses one region: `x` with label `label`, the L∞ ball of radius `delta` ∩ `domain`. The
+/// Analyses one region: `x` (a network input) with label `label`, the pixel-space L∞ ball of
+/// radius `delta` ∩ the domain, as `map` puts it in network input space. The
 /// networks must be compatible (`Network::check_compatible`, checked once where they are loaded).
 #[allow(clippy::too_many_arguments)]
 pub fn analyse(
@@ -113,13 +114,13 @@ pub fn analyse(
     x: &[f64],
     label: usize,
     delta: f64,
-    domain: Option<(f64, f64)>,
+    map: &InputMap,
     cfg: &LromConfig,
 ) -> Result<RegionResult> {
     let start = std::time::Instant::now();
     debug_assert!(nets[0].check_compatible(nets[1]).is_ok(), "analyse is given compatible networks");
     check_label(nets[0], label)?;
-    let region = Interval::around(x, delta, domain)?;
+    let region = map.region(x, delta)?;
     let (nb, model, relaxation) = joint_model(nets, &region, cfg)?;
     let nbr: Vec<&NetworkBounds> = nb.iter().collect();
     let anchor = clip(x, &region);

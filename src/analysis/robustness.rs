@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use super::objective::{clip, OutputObjective, Region};
-use crate::bounds::{Interval, Method, NetworkBounds};
+use crate::bounds::InputMap;
+use crate::bounds::{Method, NetworkBounds};
 use crate::data::check_label;
 use crate::encode::{EncodeOptions, JointModel};
 use crate::error::Result;
@@ -33,13 +34,13 @@ pub fn check(
     x: &[f64],
     label: usize,
     delta: f64,
-    domain: Option<(f64, f64)>,
+    map: &InputMap,
     bounds_method: Method,
     solver: &SolverConfig,
     float_sound: bool,
 ) -> Result<Robustness> {
     check_label(net, label)?;
-    let region = Interval::around(x, delta, domain)?;
+    let region = map.region(x, delta)?;
     let nb: NetworkBounds = tighten::compute(net, &region, bounds_method, &LpOptions::with_solver(solver))?;
     let model = JointModel::build(&[net], &[&nb], &[], &EncodeOptions::default());
     let anchor = clip(x, &region);

@@ -9,8 +9,11 @@
 
 pub mod difference;
 pub mod float32;
+mod input_map;
 pub mod interval;
 pub mod symbolic;
+
+pub use input_map::{InputMap, Layout, Normalisation};
 
 use crate::error::{Error, Result};
 use crate::ir::{Layer, Network};
@@ -25,19 +28,7 @@ pub struct Interval {
 impl Interval {
     /// The L∞ ball of radius `radius` around `center`, intersected with `domain` when given.
     pub fn around(center: &[f64], radius: f64, domain: Option<(f64, f64)>) -> Result<Interval> {
-        if !(radius >= 0.0 && radius.is_finite()) {
-            return Err(Error::Input(format!("radius must be a finite non-negative number, got {radius}")));
-        }
-        let (dl, du) = domain.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
-        let lower: Vec<f64> = center.iter().map(|&c| (c - radius).next_down().max(dl)).collect();
-        let upper: Vec<f64> = center.iter().map(|&c| (c + radius).next_up().min(du)).collect();
-        if let Some(i) = (0..lower.len()).find(|&i| lower[i] > upper[i]) {
-            return Err(Error::Input(format!(
-                "input {i}: the region is empty (centre {} outside the domain)",
-                center[i]
-            )));
-        }
-        Ok(Interval { lower, upper })
+        InputMap::plain(domain).region(center, radius)
     }
 
     pub fn len(&self) -> usize {

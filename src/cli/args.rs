@@ -7,8 +7,10 @@ use clap::Args;
 use serde::Serialize;
 
 use super::values;
+use crate::bounds::{InputMap, Layout, Normalisation};
 use crate::data::{parse_scale, parse_vector, read_samples, Sample};
 use crate::error::{Error, Result};
+use crate::ir::Network;
 use crate::report;
 use crate::spec::{parse_selection, select_rows, Selection};
 
@@ -24,6 +26,19 @@ pub struct FileArgs {
     /// Multiply every input value by this factor: a number or a fraction such as 1/255 (default 1).
     #[arg(long, value_parser = parse_scale)]
     pub scale: Option<f64>,
+    /// Normalisation outside the network: network input = (pixel − mean_c)/std_c, pixel taken
+    /// after --scale; one value, or one per channel (0.4914,0.4822,0.4465). --delta and --domain
+    /// stay in pixel units: the region in network input space is per channel (δ/std_c, domain
+    /// ((low − mean_c)/std_c, (high − mean_c)/std_c)).
+    #[arg(long, value_delimiter = ',', value_parser = parse_finite, allow_hyphen_values = true)]
+    pub mean: Option<Vec<f64>>,
+    /// Standard deviations of the normalisation (see --mean): finite numbers > 0.
+    #[arg(long, value_delimiter = ',', value_parser = parse_finite, allow_hyphen_values = true)]
+    pub std: Option<Vec<f64>>,
+    /// Pixel order of the data rows: chw (the network's order, default) or hwc (ERAN/FANC CIFAR
+    /// CSVs: row, column, channel), transposed to the network's (C,H,W) input.
+    #[arg(long)]
+    pub layout: Option<Layout>,
 }
 
 impl FileArgs {
@@ -37,7 +52,25 @@ impl FileArgs {
         self.data.as_deref().ok_or_else(|| Error::Input("give --data CSV".into()))
     }
 
-    /// Every row of the data file, scaled.
+    /// The normalisation and pixel order the flags give.
+    pub fn normalisation(&self) -> Normalisation {
+        Normalisation { mean: self.mean.clone(), std: self.std.clone(), layout: self.layout.unwrap_or_default() }
+    }
+
+    /// The pixel → network map for `net`'s input, regions clipped to `domain` (pixel space).
+    pub fn map(&self, net: &Network, domain: Option<(f64, f64)>) -> Result<InputMap> {
+        InputMap::new(&self.normalisation(), domain, &net.input_shape)
+    }
+
+    /// An error when the flags ask for a normalisation or layout `command` does not support.
+    pub fn plain_only(&self, command: &str) -> Result<()> {
+        match self.normalisation() == Normalisation::default() {
+            true => Ok(()),
+            false => Err(Error::Input(format!("{command} does not support --mean, --std or --layout yet"))),
+        }
+    }
+
+    /// Every row of the data file, scaled (pixel space).
     pub fn read(&self) -> Result<Vec<Sample>> {
         read_samples(self.path()?, self.scale())
     }

@@ -69,8 +69,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let paths: Vec<_> = std::iter::once(&args.original).chain(&args.compact).collect();
     let models = load::models(&paths, false)?;
     let (original, all_runners) = (&models[0], load::runners(&models)?);
-    let samples = args.data.read()?;
-    let (deltas, domain) = (args.region.deltas(), args.region.clip.domain);
+    let map = args.data.file.map(&original.network, args.region.clip.domain)?;
+    let samples = map.samples(args.data.read()?)?;
+    let deltas = args.region.deltas();
     let (base_cfg, fast_cfg) = (baseline(), fast());
     println!(
         "LROM benchmark: {} at delta {deltas:?}, first {} selected rows both networks classify correctly",
@@ -95,10 +96,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
             bar.set_message(format!("{} δ={delta}", compact.network.name));
             for s in &picked {
                 let t = Instant::now();
-                let b = analyse(nets, &runners, &s.features, s.label, delta, domain, &base_cfg)?;
+                let b = analyse(nets, &runners, &s.features, s.label, delta, &map, &base_cfg)?;
                 tb.push(t.elapsed().as_secs_f64());
                 let t = Instant::now();
-                let f = analyse(nets, &runners, &s.features, s.label, delta, domain, &fast_cfg)?;
+                let f = analyse(nets, &runners, &s.features, s.label, delta, &map, &fast_cfg)?;
                 tf.push(t.elapsed().as_secs_f64());
                 worst = worst.max(looseness(&b, &f));
                 agree += (b.verdict == f.verdict) as usize;

@@ -82,7 +82,8 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
     let models = load::models(&paths, false)?;
     let runners = load::runners(&models)?;
     let nets: Vec<_> = models.iter().map(|m| &m.network).collect();
-    let load::Picked { rows: picked, skipped } = load::pick(args.data.read()?, &nets, false, usize::MAX)?;
+    let map = args.data.file.map(nets[0], args.clip.domain)?;
+    let load::Picked { rows: picked, skipped } = load::pick(map.samples(args.data.read()?)?, &nets, false, usize::MAX)?;
     let search = BoundaryConfig {
         bounds: args.bounds.into(),
         solver: args.solver.apply(Default::default())?,
@@ -96,15 +97,7 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
         let cfg = LromConfig { bounds: args.bounds.into(), ..Default::default() };
         let mut out: Vec<(usize, PairRadius)> = Vec::new();
         for s in &picked {
-            let r = implication_radius(
-                [nets[0], nets[1]],
-                &runners,
-                &s.features,
-                s.label,
-                args.clip.domain,
-                &cfg,
-                &search,
-            )?;
+            let r = implication_radius([nets[0], nets[1]], &runners, &s.features, s.label, &map, &cfg, &search)?;
             bar.inc();
             out.push((s.index, r));
         }
@@ -123,7 +116,12 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
     }
     let mut out: Vec<(usize, BoundaryResult)> = Vec::new();
     for s in &picked {
-        out.push((s.index, distance(nets[0], &runners[0], &s.features, s.label, args.clip.domain, &search)?));
+        let mut r = distance(nets[0], &runners[0], &s.features, s.label, &map, &search)?;
+        // counterexamples are checked on network inputs and reported as pixel rows
+        if let Some(c) = r.counterexample.as_mut() {
+            c.input = map.to_pixels(&c.input);
+        }
+        out.push((s.index, r));
         bar.inc();
     }
     bar.finish();

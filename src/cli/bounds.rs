@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::args::{print_json, DomainArgs, PointArgs, SolverArgs};
 use super::values;
-use crate::bounds::{self, Interval, Method};
+use crate::bounds::{self, Method};
 use crate::error::Result;
 use crate::onnx;
 use crate::tighten;
@@ -41,7 +41,8 @@ pub struct BoundsArgs {
 pub fn run(args: BoundsArgs) -> Result<()> {
     let net = onnx::load_as(&args.net, args.float_sound)?.network;
     let (x, _) = args.point.resolve()?;
-    let region = Interval::around(&x, args.delta, args.clip.domain)?;
+    let map = args.point.file.map(&net, args.clip.domain)?;
+    let region = map.region(&map.to_network(&x)?, args.delta)?;
     let start = Instant::now();
     let lp = tighten::LpOptions {
         solver: args.solver.apply(Default::default())?,

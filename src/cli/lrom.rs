@@ -100,6 +100,10 @@ fn spec(args: &LromArgs) -> Result<Spec> {
     if let Some(s) = args.data.file.scale {
         spec.data.scale = Some(Scale::Number(s));
     }
+    let file = &args.data.file;
+    spec.data.mean = file.mean.clone().map(OneOrMany::Many).or(spec.data.mean);
+    spec.data.std = file.std.clone().map(OneOrMany::Many).or(spec.data.std);
+    spec.data.layout = file.layout.unwrap_or(spec.data.layout);
     if let Some(s) = &args.data.samples {
         spec.samples = Some(s.clone());
     }
@@ -145,8 +149,9 @@ pub fn run(args: LromArgs) -> Result<()> {
     let models = load::models(&paths, spec.float_sound)?;
     let runners = load::runners(&models)?;
     let nets: Vec<_> = models.iter().map(|m| &m.network).collect();
+    let map = spec.data.map(spec.domain, &nets[0].input_shape)?;
     // misclassified rows are skipped per pair of networks by the batch
-    let samples = load::pick(spec.samples()?, &nets, true, usize::MAX)?.rows;
+    let samples = load::pick(map.samples(spec.samples()?)?, &nets, true, usize::MAX)?.rows;
     let names: Vec<String> = spec.networks.iter().map(|n| n.name.clone()).collect();
     let lrom = spec.analysis == AnalysisKind::Lrom;
     let config = LromConfig {
@@ -171,7 +176,7 @@ pub fn run(args: LromArgs) -> Result<()> {
         pairs: &pairs,
         samples: &samples,
         deltas: &deltas,
-        domain: spec.domain.map(|[a, b]| (a, b)),
+        map: &map,
         include_misclassified: spec.include_misclassified,
         config: &config,
     };

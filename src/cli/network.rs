@@ -71,6 +71,7 @@ pub fn info(args: InfoArgs) -> Result<()> {
 pub fn eval(args: EvalArgs) -> Result<()> {
     let model = onnx::load(&args.net)?;
     let (x, label) = args.point.resolve()?;
+    let x = args.point.file.map(&model.network, None)?.to_network(&x)?;
     let logits = model.network.forward(&x)?;
     let tract = if args.tract { Some(TractRunner::new(&model)?.run(&x)?) } else { None };
     let diff = tract.as_ref().map(|t| onnx::max_abs_diff(&logits, t));

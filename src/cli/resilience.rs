@@ -88,6 +88,7 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
     let model = onnx::load(&args.net)?;
     let runner = TractRunner::new(&model)?;
     let net = &model.network;
+    args.point.file.plain_only("resilience")?;
     let sample = args.point.resolve_optional()?.map(|(x, _)| x);
     let domain = args.clip.domain.unwrap_or((0.0, 1.0));
     let scope = match &sample {

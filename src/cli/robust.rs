@@ -48,7 +48,8 @@ struct Row {
 pub fn run(args: RobustArgs) -> Result<()> {
     let models = load::models(&[&args.net], args.float_sound)?;
     let (net, runner) = (&models[0].network, TractRunner::new(&models[0])?);
-    let rows = load::pick(args.data.read()?, &[net], false, usize::MAX)?.rows;
+    let map = args.data.file.map(net, args.region.clip.domain)?;
+    let rows = load::pick(map.samples(args.data.read()?)?, &[net], false, usize::MAX)?.rows;
     let solver = args.solver.apply(Default::default())?;
     println!(
         "{:>8} {:>8} {:>10} {:>10} {:>9} {:>9}",
@@ -61,17 +62,8 @@ pub fn run(args: RobustArgs) -> Result<()> {
         for s in &rows {
             bar.inc();
             let t = Instant::now();
-            let r = check(
-                net,
-                &runner,
-                &s.features,
-                s.label,
-                delta,
-                args.region.clip.domain,
-                args.bounds.into(),
-                &solver,
-                args.float_sound,
-            )?;
+            let r =
+                check(net, &runner, &s.features, s.label, delta, &map, args.bounds.into(), &solver, args.float_sound)?;
             secs.push(t.elapsed().as_secs_f64());
             counts[r as usize] += 1;
             written.push(Row { delta, sample: s.index, label: s.label, result: r, seconds: t.elapsed().as_secs_f64() });

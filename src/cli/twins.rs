@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::args::{print_json, FileArgs, RegionArgs};
 use super::{load, values};
+use crate::bounds::InputMap;
 use crate::data::Sample;
 use crate::error::{Error, Result};
 use crate::onnx;
@@ -98,6 +99,7 @@ fn report(
     samples: Option<&[Sample]>,
     held_out: &[Sample],
     args: &ReportArgs,
+    map: &InputMap,
 ) -> Result<Report> {
     let models = load::models(&[original, twin], false)?;
     let (a, b) = (&models[0], &models[1]);
@@ -109,8 +111,8 @@ fn report(
         unstable_held_out: vec![],
         tract: None,
     };
-    let (deltas, domain) = (args.region.deltas(), args.region.clip.domain);
-    let unstable = |rows| summary::unstable(&a.network, &b.network, rows, &deltas, args.unstable_rows, domain);
+    let deltas = args.region.deltas();
+    let unstable = |rows| summary::unstable(&a.network, &b.network, rows, &deltas, args.unstable_rows, map);
     if !held_out.is_empty() {
         r.held_out = Some(summary::accuracy(&a.network, &b.network, held_out)?);
         r.unstable_held_out = unstable(held_out)?;
@@ -124,9 +126,9 @@ fn report(
     Ok(r)
 }
 
-/// The rows of a data file, split after the first `rows` (all rows when None).
-fn samples(data: &FileArgs, rows: Option<usize>) -> Result<(Vec<Sample>, Vec<Sample>)> {
-    let mut s = data.read()?;
+/// The rows of a data file as network inputs, split after the first `rows` (all rows when None).
+fn samples(data: &FileArgs, map: &InputMap, rows: Option<usize>) -> Result<(Vec<Sample>, Vec<Sample>)> {
+    let mut s = map.samples(data.read()?)?;
     let n = rows.unwrap_or(s.len());
     if n == 0 {
         return Err(Error::Input("--rows must be at least 1".into()));
@@ -137,7 +139,8 @@ fn samples(data: &FileArgs, rows: Option<usize>) -> Result<(Vec<Sample>, Vec<Sam
 
 pub fn run_sparsify(args: SparsifyArgs) -> Result<()> {
     let model = onnx::load(&args.net)?;
-    let (rows, held_out) = samples(&args.data, args.rows)?;
+    let map = args.data.map(&model.network, args.report.region.clip.domain)?;
+    let (rows, held_out) = samples(&args.data, &map, args.rows)?;
     let inputs: Vec<Vec<f64>> = rows.iter().map(|s| s.features.clone()).collect();
     let opts = SparsifyOptions {
         epsilon: args.epsilon,
@@ -152,7 +155,7 @@ pub fn run_sparsify(args: SparsifyArgs) -> Result<()> {
         }
     })?;
     sparsify::write(&model, &done.network, &args.out)?;
-    let r = report(&args.net, &args.out, Some(&rows), &held_out, &args.report)?;
+    let r = report(&args.net, &args.out, Some(&rows), &held_out, &args.report, &map)?;
     let method = json!({"sparsify": {"epsilon": args.epsilon, "inactive": opts.inactive, "rows": rows.len(), "margin": opts.margin,
         "zero_tolerance": opts.zero_tolerance}});
     print_report(&args.net, &args.out, method, &r, Some(&done.layers), args.report.json)
@@ -164,9 +167,10 @@ pub fn run_compress(args: CompressArgs) -> Result<()> {
         (None, Some(q)) => Compression::Quantize(q.into(), args.rule.into()),
         _ => return Err(Error::Input("give exactly one of --prune and --quantize".into())),
     };
-    let rows = args.data.data.is_some().then(|| samples(&args.data, None)).transpose()?.map(|s| s.0);
+    let map = args.data.map(&onnx::load(&args.net)?.network, args.report.region.clip.domain)?;
+    let rows = args.data.data.is_some().then(|| samples(&args.data, &map, None)).transpose()?.map(|s| s.0);
     compress::compress(&args.net, &args.out, how)?;
-    let r = report(&args.net, &args.out, rows.as_deref(), &[], &args.report)?;
+    let r = report(&args.net, &args.out, rows.as_deref(), &[], &args.report, &map)?;
     let method = match how {
         Compression::Prune(f) => json!({"prune": f}),
         Compression::Quantize(q, rule) => json!({"quantize": q, "rule": rule}),

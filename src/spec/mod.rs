@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::bounds::Method;
+use crate::bounds::{InputMap, Layout, Method, Normalisation};
 use crate::data::{check_scale, parse_scale, read_samples, Sample};
 use crate::encode::Mode;
 use crate::error::{Error, Result};
@@ -85,6 +85,15 @@ pub struct DataSpec {
     /// Explicit centres instead of a CSV file.
     #[serde(default)]
     pub centers: Option<Vec<Center>>,
+    /// Normalisation outside the network, network input = (pixel − mean_c)/std_c: one value or
+    /// one per channel. `delta` and `domain` stay in pixel units (after `scale`).
+    #[serde(default)]
+    pub mean: Option<OneOrMany>,
+    #[serde(default)]
+    pub std: Option<OneOrMany>,
+    /// Pixel order of the rows: `chw` (the network's, default) or `hwc` (transposed to CHW).
+    #[serde(default)]
+    pub layout: Layout,
 }
 
 impl DataSpec {
@@ -95,6 +104,20 @@ impl DataSpec {
             Some(Scale::Number(v)) => check_scale(*v),
             Some(Scale::Text(t)) => parse_scale(t),
         }
+    }
+
+    /// The normalisation and pixel order of the rows.
+    pub fn normalisation(&self) -> Normalisation {
+        Normalisation {
+            mean: self.mean.as_ref().map(OneOrMany::values),
+            std: self.std.as_ref().map(OneOrMany::values),
+            layout: self.layout,
+        }
+    }
+
+    /// The pixel → network map for inputs of shape `shape`, regions clipped to `domain`.
+    pub fn map(&self, domain: Option<[f64; 2]>, shape: &[usize]) -> Result<InputMap> {
+        InputMap::new(&self.normalisation(), domain.map(|[a, b]| (a, b)), shape)
     }
 }
 
@@ -232,7 +255,7 @@ impl Spec {
     pub fn new(networks: Vec<NetworkEntry>, csv: PathBuf) -> Spec {
         Spec {
             networks,
-            data: DataSpec { csv: Some(csv), scale: None, centers: None },
+            data: DataSpec { csv: Some(csv), scale: None, centers: None, mean: None, std: None, layout: Layout::Chw },
             samples: None,
             include_misclassified: false,
             delta: OneOrMany::One(0.01),

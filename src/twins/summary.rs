@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::bounds::{self, Interval, Method};
+use crate::bounds::{self, InputMap, Method};
 use crate::data::{argmax, Sample};
 use crate::error::{Error, Result};
 use crate::ir::{nan_max, Network};
@@ -86,14 +86,15 @@ pub struct Unstable {
     pub twin: f64,
 }
 
-/// Average count of unstable ReLUs of `net` over L∞ boxes of radius `delta` around `points`.
-pub fn average_unstable(net: &Network, points: &[&[f64]], delta: f64, domain: Option<(f64, f64)>) -> Result<f64> {
+/// Average count of unstable ReLUs of `net` over the regions of radius `delta` around `points`
+/// (network inputs; `map` puts the pixel-space regions in network input space).
+pub fn average_unstable(net: &Network, points: &[&[f64]], delta: f64, map: &InputMap) -> Result<f64> {
     if points.is_empty() {
         return Ok(0.0);
     }
     let mut total = 0usize;
     for x in points {
-        let nb = bounds::propagate(net, &Interval::around(x, delta, domain)?, Method::Symbolic, None)?;
+        let nb = bounds::propagate(net, &map.region(x, delta)?, Method::Symbolic, None)?;
         total += bounds::relu_stats(net, &nb).iter().map(|s| s.unstable).sum::<usize>();
     }
     Ok(total as f64 / points.len() as f64)
@@ -107,7 +108,7 @@ pub fn unstable(
     samples: &[Sample],
     deltas: &[f64],
     count: usize,
-    domain: Option<(f64, f64)>,
+    map: &InputMap,
 ) -> Result<Vec<Unstable>> {
     let mut chosen: Vec<&Sample> = Vec::new();
     for s in samples {
@@ -125,8 +126,8 @@ pub fn unstable(
             Ok(Unstable {
                 delta,
                 rows: chosen.iter().map(|s| s.index).collect(),
-                original: average_unstable(original, &points, delta, domain)?,
-                twin: average_unstable(twin, &points, delta, domain)?,
+                original: average_unstable(original, &points, delta, map)?,
+                twin: average_unstable(twin, &points, delta, map)?,
             })
         })
         .collect()

@@ -9,9 +9,10 @@
 use serde::Serialize;
 
 use super::BoundaryConfig;
-use crate::analysis::ball::{largest_radius, linf_distance, search_cap};
+use crate::analysis::ball::largest_radius;
 use crate::analysis::lrom::{analyse, LromConfig, Verdict};
 use crate::analysis::outcome::Bracket;
+use crate::bounds::InputMap;
 use crate::data::argmax;
 use crate::error::Result;
 use crate::ir::Network;
@@ -39,7 +40,7 @@ pub fn implication_radius(
     runners: &[TractRunner],
     x: &[f64],
     label: usize,
-    domain: Option<(f64, f64)>,
+    map: &InputMap,
     cfg: &LromConfig,
     search: &BoundaryConfig,
 ) -> Result<PairRadius> {
@@ -48,14 +49,14 @@ pub fn implication_radius(
         LromConfig { maximise: false, independent: false, implication_only: false, all_pairs: false, ..cfg.clone() };
     let (mut probes, mut refuted, mut violated) = (0, None::<f64>, None::<f64>);
     let closer = |slot: &mut Option<f64>, d: f64| *slot = Some(slot.map_or(d, |s| s.min(d)));
-    let cap = search_cap(x, domain, search.max_epsilon);
+    let cap = map.cap(x, search.max_epsilon);
     let (established, _) = largest_radius(search.start, cap, search.tolerance, |delta| {
         probes += 1;
-        let r = analyse(nets, runners, x, label, delta, domain, &cfg)?;
+        let r = analyse(nets, runners, x, label, delta, map, &cfg)?;
         // where it is established, a witness below the threshold is rounding noise of its evaluation
         let refuting = r.pairs.iter().filter(|p| r.verdict != Verdict::Established && p.min.attained < cfg.threshold);
         for p in refuting {
-            let d = linf_distance(x, &p.min.witness);
+            let d = map.distance(x, &p.min.witness);
             closer(&mut refuted, d);
             if breaks_implication(nets, runners, &p.min.witness, label)? {
                 closer(&mut violated, d);

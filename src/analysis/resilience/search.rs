@@ -3,10 +3,10 @@
 
 use super::model::{Built, PairModel, Problem, STRICT};
 use super::{ClassResilience, Norm, ResilienceConfig, Scope, Status, Witness};
-use crate::analysis::ball::{largest_radius, search_cap, Ball};
+use crate::analysis::ball::{largest_radius, Ball};
 use crate::analysis::falsify::{self, minimise_margin};
 use crate::analysis::objective::{clip, tract_agrees, OutputObjective};
-use crate::bounds::{Interval, NetworkBounds};
+use crate::bounds::{InputMap, Interval, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
 use crate::error::Result;
 use crate::onnx::TractRunner;
@@ -299,10 +299,10 @@ impl Search<'_> {
             runner: self.runner,
             x: center,
             label: m,
-            domain: Some(self.cfg.domain),
+            map: InputMap::plain(Some(self.cfg.domain)),
             bounds: self.cfg.bounds,
         };
-        let cap = (search_cap(center, Some(self.cfg.domain), f64::INFINITY) - radius).max(0.0);
+        let cap = (ball.map.cap(center, f64::INFINITY) - radius).max(0.0);
         largest_radius(0.01f64.min(cap), cap, self.cfg.tolerance, |rho| {
             let margins = ball.lp_margins(radius + rho, |v| v <= 0.0, k)?;
             Ok((margins.iter().filter(|(_, e)| e.certified <= 0.0).count() < k, None))
