@@ -98,7 +98,7 @@ fn robust_writes_one_row_per_sample_and_radius() {
                 &s.features,
                 s.label,
                 delta,
-                None,
+                &InputMap::plain(None),
                 Method::Lp,
                 &SolverConfig::default(),
                 false,
