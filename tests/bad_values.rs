@@ -67,8 +67,7 @@ fn bad_numbers_from_flags_are_refused_by_every_command() {
 
 #[test]
 fn bad_numbers_in_data_and_specs_are_refused() {
-    let dir = std::env::temp_dir().join(format!("twinverify-bad-values-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("bad-values");
     let (net, twin) = (path("twin_mlp.onnx"), path("twin_mlp_prune50.onnx"));
     // a label that is not a class (the networks have 3), a NaN feature
     let label = dir.join("label.csv");

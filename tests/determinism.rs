@@ -82,8 +82,7 @@ fn cli_regions(samples: &str, threads: &str, dir: &std::path::Path) -> Vec<serde
 
 #[test]
 fn twinverify_lrom_prints_the_same_numbers_for_a_sample_alone_or_in_a_batch() {
-    let dir = std::env::temp_dir().join(format!("twinverify-determinism-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("determinism");
     let alone = cli_regions("4", "1", &dir);
     let batch = cli_regions("0..6", "2", &dir);
     std::fs::remove_dir_all(&dir).unwrap();

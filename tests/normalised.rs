@@ -141,8 +141,7 @@ fn bad_normalisations_are_refused_with_a_clear_message() {
 
 #[test]
 fn spec_data_block_takes_mean_std_and_layout() {
-    let dir = std::env::temp_dir().join(format!("twinverify-norm-spec-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("norm-spec");
     let spec = dir.join("spec.yaml");
     let text = format!(
         "networks:\n  - {{name: original, path: {}}}\n  - {{name: pruned, path: {}}}\ndata:\n  csv: {}\n  scale: 1/255\n  mean: [{MEAN}]\n  std: [{STD}]\n  layout: hwc\nsamples: 0..4\ndelta: [0.01, 0.03]\ndomain: [0, 1]\npairs: [[original, pruned]]\n",

@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use common::fixture;
+use common::{fixture, scratch_dir};
 use twinverify::report::plot::{implication_figure, Share, VariantBars};
 use twinverify::report::read_csv;
 
@@ -16,13 +15,6 @@ fn run(args: &[&str]) -> (bool, String, String) {
 }
 
 /// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("twinverify-plot-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn results() -> String {
     fixture("results_small.csv").to_str().unwrap().to_string()
 }
@@ -84,7 +76,7 @@ fn original_and_delta_options_pick_the_variants_and_the_facet() {
 
 #[test]
 fn the_binary_writes_an_svg_with_the_variants_and_the_percentages() {
-    let out = scratch("svg").join("sub/chart.svg");
+    let out = scratch_dir("plot-svg").join("sub/chart.svg");
     let (ok, stdout, err) = run(&["plot", &results(), "--out", out.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(stdout.contains("prune50") && stdout.contains("40.0% (2/5)"), "{stdout}");
@@ -113,7 +105,7 @@ fn the_binary_writes_an_svg_with_the_variants_and_the_percentages() {
 
 #[test]
 fn the_binary_writes_a_png_with_both_bar_colours() {
-    let out = scratch("png").join("chart.png");
+    let out = scratch_dir("plot-png").join("chart.png");
     let (ok, _, err) = run(&["plot", &results(), "--out", out.to_str().unwrap()]);
     assert!(ok, "{err}");
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&out).unwrap()));
@@ -129,7 +121,7 @@ fn the_binary_writes_a_png_with_both_bar_colours() {
 
 #[test]
 fn bad_input_is_one_clear_error_and_a_non_zero_exit() {
-    let dir = scratch("errors");
+    let dir = scratch_dir("plot-errors");
     let svg = dir.join("chart.svg");
     let svg = svg.to_str().unwrap();
     let expect_error = |args: &[&str], needle: &str| {
@@ -157,7 +149,7 @@ fn bad_input_is_one_clear_error_and_a_non_zero_exit() {
 /// reproduces the other direction's explicit verdicts.
 #[test]
 fn the_maximum_rule_agrees_with_explicit_verdicts_on_a_real_run() {
-    let dir = scratch("lrom");
+    let dir = scratch_dir("plot-lrom");
     let csv = dir.join("both.csv");
     let (net, data) = (fixture("twin_mlp.onnx"), fixture("twin_mlp_data.csv"));
     let (ok, _, err) = run(&[

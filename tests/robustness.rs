@@ -57,8 +57,7 @@ fn verdicts_agree_with_sampling_and_grow_monotonically() {
 /// agree with the printed rates.
 #[test]
 fn robust_writes_one_row_per_sample_and_radius() {
-    let dir = std::env::temp_dir().join(format!("twinverify-robust-out-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("robust-out");
     let (json, csv) = (dir.join("r.json"), dir.join("r.csv"));
     let (net, data) = (fixture("twin_mlp.onnx"), fixture("twin_mlp_data.csv"));
     let (ok, out, err) = run_cli(&[

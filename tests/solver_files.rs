@@ -25,12 +25,6 @@ fn tiny() -> (LinearProgram, LinExpr) {
     (lp, row(1.0, 2.0))
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("twinverify-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// A fake solver: a shell script with the given body (it runs in the solve's scratch directory).
 fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
     let p = dir.join(name);
@@ -42,7 +36,7 @@ fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
 #[test]
 fn gurobi_and_cplex_files_are_read_by_name_and_their_duals_certify_the_optimum() {
     let (lp, obj) = tiny();
-    let dir = scratch("vendors");
+    let dir = scratch_dir("vendors");
     for (kind, file, out) in [
         (SolverKind::Gurobi, "solvers/gurobi_tiny.json", "solution.json"),
         (SolverKind::Cplex, "solvers/cplex_tiny.sol", "solution.sol"),
@@ -136,7 +130,7 @@ fn corrupted_cbc_dual_sections_fall_back_or_fail_and_sampling_never_beats_the_bo
             obj.eval(&nets, &x).unwrap()
         })
         .fold(f64::INFINITY, f64::min);
-    let dir = scratch("cbc-dual");
+    let dir = scratch_dir("cbc-dual");
     let rows = "$(NF-2) ~ /^r[0-9]/";
     let cases = [
         ("intact", String::new(), Some(Certificate::Dual)),
@@ -180,7 +174,7 @@ fn corrupted_cbc_dual_sections_fall_back_or_fail_and_sampling_never_beats_the_bo
 #[test]
 fn a_solver_past_its_time_limit_is_killed_and_gives_an_error() {
     let (lp, obj) = tiny();
-    let dir = scratch("kill");
+    let dir = scratch_dir("kill");
     let bin = fake(&dir, "cbc-hangs", "sleep 60 & sleep 60");
     let cfg = SolverConfig { kind: SolverKind::Cbc, path: Some(bin), time_limit: Some(0.5), ..Default::default() };
     let start = Instant::now();
@@ -226,7 +220,7 @@ fn an_absent_backend_stops_every_command_before_any_work() {
 
 #[test]
 fn solver_faults_are_said_counted_noted_and_give_exit_code_3_unless_accepted() {
-    let dir = scratch("fault-cli");
+    let dir = scratch_dir("fault-cli");
     let (a, b, data) = (fixture("twin_mlp.onnx"), fixture("twin_mlp_quant8.onnx"), fixture("twin_mlp_data.csv"));
     let crash = fake(&dir, "cbc-crash", "echo 'Segmentation fault' >&2; exit 139");
     let hang = fake(&dir, "cbc-hang", "sleep 60");
@@ -289,7 +283,7 @@ fn solver_options_reach_the_backend_and_malformed_ones_are_rejected() {
     if !have_solver(SolverKind::Cbc) {
         return;
     }
-    let dir = scratch("options");
+    let dir = scratch_dir("options");
     let log = dir.join("args.txt");
     let bin = fake(&dir, "cbc-logged", &format!("echo \"$@\" > '{}'\nexec cbc \"$@\"", log.display()));
     let opts = ["--solver", "cbc", "--solver-path", bin.to_str().unwrap(), "--solver-option", "presolve=off"];

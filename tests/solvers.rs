@@ -200,8 +200,7 @@ fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
 #[test]
 fn solver_faults_are_errors_never_answers() {
     let (lp, obj) = tiny();
-    let dir = std::env::temp_dir().join(format!("twinverify-fake-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("fake");
     let cases = [
         ("crash", "exit 3"),
         // writes garbage where CBC's solution file (last argument) is expected

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -107,7 +107,7 @@ fn robustness_counterexample_is_printed_in_the_standard_format_and_holds() {
 #[test]
 fn robustness_answers_agree_with_sampling() {
     let data = csv_rows(&fixture("twin_mlp_data.csv"), 1.0, 6);
-    let dir = tempdir("robust");
+    let dir = scratch_dir("verify-robust");
     let mut seen = (0, 0);
     let mut rng = rng(7);
     for (row, (_, x)) in data.iter().enumerate() {
@@ -182,12 +182,6 @@ fn robustness_query(x: &[f64], c: usize, eps: f64) -> String {
     s
 }
 
-fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("twinverify-verify-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn unsat_example_and_twin_relations() {
     for twin in ["twin_mlp.onnx", "twin_mlp_prune50.onnx", "twin_mlp_quant8.onnx"] {
@@ -231,7 +225,7 @@ fn implication_counterexample_between_twins() {
 
 #[test]
 fn serialised_assignment_matches_the_printed_one() {
-    let dir = tempdir("pb");
+    let dir = scratch_dir("verify-pb");
     let net = net_arg("N", "twin_mlp.onnx");
     let (_, printed, _) = run(&["verify", &example("robust_v2.vnnlib"), "--network", &net]);
     let (ok, out, err) = run(&[
@@ -288,7 +282,7 @@ fn bad_queries_and_bindings_are_one_clear_error() {
 
 #[test]
 fn run_instances_writes_results_and_rejects_contradictions() {
-    let dir = tempdir("bench");
+    let dir = scratch_dir("verify-bench");
     let ex = Path::new(env!("CARGO_MANIFEST_DIR")).join("vnnlib-examples");
     let fx = fixtures();
     std::fs::write(
@@ -325,7 +319,7 @@ fn run_instances_writes_results_and_rejects_contradictions() {
 fn vnncomp_test_benchmark() {
     let Some(anchors) = anchors() else { return };
     let dir = anchors.join("vnncomp/test");
-    let out_csv = tempdir("vnncomp").join("results.csv");
+    let out_csv = scratch_dir("verify-vnncomp").join("results.csv");
     let (ok, _, err) =
         run(&["run-instances", dir.join("test_instances.csv").to_str().unwrap(), "--out", out_csv.to_str().unwrap()]);
     assert!(ok, "{err}");

@@ -97,6 +97,15 @@ pub fn rel_diff(got: &[f64], want: &[f64]) -> f64 {
     got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale
 }
 
+/// An empty scratch directory of this test process, `twinverify-{tag}-{pid}` under the system's
+/// temporary directory (whatever an earlier run left there is removed).
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("twinverify-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
 /// Runs the binary: (success, stdout, stderr).
 pub fn run_cli(args: &[&str]) -> (bool, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_twinverify")).args(args).output().expect("binary runs");
