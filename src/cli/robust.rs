@@ -64,9 +64,10 @@ pub fn run(args: RobustArgs) -> Result<()> {
             let t = Instant::now();
             let r =
                 check(net, &runner, &s.features, s.label, delta, &map, args.bounds.into(), &solver, args.float_sound)?;
-            secs.push(t.elapsed().as_secs_f64());
+            let seconds = t.elapsed().as_secs_f64();
+            secs.push(seconds);
             counts[r as usize] += 1;
-            written.push(Row { delta, sample: s.index, label: s.label, result: r, seconds: t.elapsed().as_secs_f64() });
+            written.push(Row { delta, sample: s.index, label: s.label, result: r, seconds });
         }
         bar.finish();
         let n: usize = counts.iter().sum();
