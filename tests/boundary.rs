@@ -135,29 +135,15 @@ fn implication_radius_of_a_twin_with_itself_covers_the_domain() {
     let search = BoundaryConfig { tolerance: 1e-3, start: 0.005, max_epsilon: 0.3, ..Default::default() };
     let cfg = LromConfig::default();
     let (mut refuted, mut established) = (0, 0);
+    let domain = InputMap::plain(Some((0.0, 1.0)));
     for (label, x) in csv_rows(&fixture("twin_mlp_data.csv"), 1.0, 6) {
+        let radius = |nets, runners: &[TractRunner]| {
+            implication_radius(nets, runners, &x, label, &domain, &cfg, &search).unwrap()
+        };
         // identical networks: LROM is exactly 0 everywhere, so the implication holds on every ball
-        let same = implication_radius(
-            [&a.network, &a.network],
-            &[runners[0].clone(), runners[0].clone()],
-            &x,
-            label,
-            &InputMap::plain(Some((0.0, 1.0))),
-            &cfg,
-            &search,
-        )
-        .unwrap();
+        let same = radius([&a.network, &a.network], &[runners[0].clone(), runners[0].clone()]);
         assert_eq!(same.bracket.certified, 0.3, "{same:?}");
-        let r = implication_radius(
-            [&a.network, &b.network],
-            &runners,
-            &x,
-            label,
-            &InputMap::plain(Some((0.0, 1.0))),
-            &cfg,
-            &search,
-        )
-        .unwrap();
+        let r = radius([&a.network, &b.network], &runners);
         if let Some(u) = r.bracket.attained {
             assert!(r.bracket.certified <= u, "{r:?}");
             refuted += 1;
