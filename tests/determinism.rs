@@ -58,7 +58,7 @@ fn a_region_alone_in_a_batch_and_with_1_or_2_threads_gets_the_same_certified_bou
             config: &cfg,
         };
         for threads in [1, 2] {
-            let outcomes = in_pool(threads, || batch.run(|_| {}).unwrap());
+            let outcomes = in_pool(threads, || batch.run().unwrap());
             let r = outcomes.iter().find(|o| o.sample == target.index).and_then(|o| o.result.as_ref()).unwrap();
             assert_eq!(certified(r), reference, "{pair:?}: in a batch, {threads} threads");
         }
@@ -71,7 +71,14 @@ fn cli_regions(samples: &str, threads: &str, dir: &std::path::Path) -> Vec<serde
     let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/twin_mlp.yaml");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_twinverify"))
         .args(["lrom", "--spec", spec.to_str().unwrap(), "--samples", samples, "--delta", "0.05", "--pair", "2,1"])
-        .args(["--threads", threads, "--json", json.to_str().unwrap(), "--csv", dir.join("x.csv").to_str().unwrap()])
+        .args([
+            "--threads",
+            threads,
+            "--json",
+            json.to_str().unwrap(),
+            "--csv",
+            dir.join(format!("{samples}-{threads}.csv")).to_str().unwrap(),
+        ])
         .env("RAYON_NUM_THREADS", threads)
         .output()
         .unwrap();

@@ -59,15 +59,23 @@ fn paths_are_relative_to_the_spec_and_selections_parse() {
 #[test]
 fn the_bundled_fixture_spec_runs_and_writes_its_csv() {
     let spec = common::fixtures().join("../../specs/twin_mlp.yaml");
+    let dir = common::scratch_dir("spec-run");
+    let csv = dir.join("results.csv");
     let out = Command::new(env!("CARGO_BIN_EXE_twinverify"))
         .args(["lrom", "--spec"])
         .arg(&spec)
-        .args(["--csv"])
-        .arg(std::env::temp_dir().join("twinverify-spec-run.csv"))
+        .arg("--csv")
+        .arg(&csv)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let rows = twinverify::report::read_csv(&std::env::temp_dir().join("twinverify-spec-run.csv")).unwrap();
+    let rows = twinverify::report::read_csv(&csv).unwrap();
+    // an output flag replaces the spec's output block: its JSON is not written
+    let mut written: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    written.sort();
+    assert_eq!(written, ["results.csv", "results.jsonl", "results.status.json"]);
+    std::fs::remove_dir_all(&dir).unwrap();
     // 4 ordered pairs × 2 radii × (correctly classified samples of 20) × 2 other classes
     assert!(!rows.is_empty() && rows.iter().all(|r| r.j != r.label && r.certified_min <= r.attained_min + 1e-9));
     assert!(rows.iter().all(|r| r.certified_max.unwrap() >= r.attained_max.unwrap() - 1e-9));

@@ -309,8 +309,9 @@ fn run_instances_writes_results_and_rejects_contradictions() {
     assert!(rows.iter().all(|r| r[3].parse::<f64>().unwrap() < 30.0));
     // a (deliberately wrong) expectation is reported as a contradiction
     std::fs::write(dir.join("expected_results.csv"), expected("unsat", "unsat")).unwrap();
+    let instances = dir.join("instances.csv");
     let (ok, _, err) =
-        run(&["run-instances", dir.join("instances.csv").to_str().unwrap(), "--out", out_csv.to_str().unwrap()]);
+        run(&["run-instances", instances.to_str().unwrap(), "--out", out_csv.to_str().unwrap(), "--overwrite"]);
     assert!(!ok && err.contains("contradict"), "{err}");
 }
 

@@ -1,7 +1,7 @@
-//! Batch runs: every selected sample × radius × ordered network pair, with progress reporting;
+//! Batch runs: every selected sample × radius × ordered network pair, one unit at a time;
 //! samples a network misclassifies are skipped unless asked for (as the papers do).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::lrom::{analyse, LromConfig, RegionResult};
 use crate::bounds::InputMap;
@@ -12,7 +12,7 @@ use crate::ir::Network;
 use crate::onnx::TractRunner;
 
 /// One region of a batch and what came of it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Outcome {
     pub sample: usize,
     pub label: usize,
@@ -45,26 +45,40 @@ impl Batch<'_> {
         self.len() == 0
     }
 
-    /// Runs every region in order, calling `progress` after each one.
-    pub fn run(&self, mut progress: impl FnMut(&Outcome)) -> Result<Vec<Outcome>> {
-        let mut out = Vec::with_capacity(self.len());
-        for &(a, b) in self.pairs {
-            let nets = [self.nets[a], self.nets[b]];
+    /// Unit `i` of the batch as (pair, sample, radius) positions: pairs outermost, radii innermost.
+    fn position(&self, i: usize) -> (usize, usize, usize) {
+        let (ns, nd) = (self.samples.len(), self.deltas.len());
+        (i / (ns * nd), (i / nd) % ns, i % nd)
+    }
+
+    /// The key of every unit, in the batch's order: which pair, sample and radius it is.
+    pub fn keys(&self) -> Vec<String> {
+        (0..self.len())
+            .map(|i| {
+                let (p, s, d) = self.position(i);
+                let (a, b) = self.pairs[p];
+                format!("n1={a} n2={b} sample={} delta={}", self.samples[s].index, self.deltas[d])
+            })
+            .collect()
+    }
+
+    /// Runs unit `i` (see [`Batch::keys`]).
+    pub fn run_one(&self, i: usize) -> Result<Outcome> {
+        let (p, s, d) = self.position(i);
+        let ((a, b), s, delta) = (self.pairs[p], &self.samples[s], self.deltas[d]);
+        let nets = [self.nets[a], self.nets[b]];
+        let keep = self.include_misclassified || correctly_classified(&nets, &s.features, s.label)?;
+        let result = if keep {
             let runners = [self.runners[a].clone(), self.runners[b].clone()];
-            for s in self.samples {
-                let keep = self.include_misclassified || correctly_classified(&nets, &s.features, s.label)?;
-                for &delta in self.deltas {
-                    let result = if keep {
-                        Some(analyse(nets, &runners, &s.features, s.label, delta, self.map, self.config)?)
-                    } else {
-                        None
-                    };
-                    let o = Outcome { sample: s.index, label: s.label, delta, n1: a, n2: b, result };
-                    progress(&o);
-                    out.push(o);
-                }
-            }
-        }
-        Ok(out)
+            Some(analyse(nets, &runners, &s.features, s.label, delta, self.map, self.config)?)
+        } else {
+            None
+        };
+        Ok(Outcome { sample: s.index, label: s.label, delta, n1: a, n2: b, result })
+    }
+
+    /// Runs every unit in order.
+    pub fn run(&self) -> Result<Vec<Outcome>> {
+        (0..self.len()).map(|i| self.run_one(i)).collect()
     }
 }

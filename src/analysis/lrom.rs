@@ -1,7 +1,7 @@
 //! LROM and local implication (papers 000/001): bounds on `(N1[c]−N1[j]) − (N2[c]−N2[j])` over
 //! a region, joint (shared inputs) and independent, and the verdict "N2 implies N1".
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::objective::{clip, Extremum, OutputObjective, Region};
 use crate::bounds::{relu_stats, InputMap, Interval, Method, NetworkBounds};
@@ -70,7 +70,7 @@ impl Default for LromConfig {
 }
 
 /// Bounds for one class pair.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PairResult {
     pub c: usize,
     pub j: usize,
@@ -83,7 +83,7 @@ pub struct PairResult {
 }
 
 /// The outcome for one region.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Every certified minimum is ≥ the threshold: N2 ⇒ N1 holds on the region.
@@ -94,7 +94,7 @@ pub enum Verdict {
     Unknown,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RegionResult {
     pub label: usize,
     pub pairs: Vec<PairResult>,

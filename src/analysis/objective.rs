@@ -5,7 +5,7 @@
 //! second is the value the IR computes at a concrete input inside the region, which tract has
 //! confirmed. A witness that tract does not confirm is dropped, never reported.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bounds::float32::{self, FloatErrors};
 use crate::bounds::symbolic::{backsubstitute_to, Forms};
@@ -101,7 +101,7 @@ impl OutputObjective {
 }
 
 /// Where a certified bound came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Certificate {
     /// Rigorous bound from the LP's dual solution.
@@ -111,14 +111,16 @@ pub enum Certificate {
 }
 
 /// One certified extremum.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Extremum {
     /// Proved bound: ≤ the true minimum (or ≥ the true maximum).
+    #[serde(deserialize_with = "crate::report::nan_if_null")]
     pub certified: f64,
     pub certificate: Certificate,
     /// The value the solver claimed (not trusted).
     pub solver_value: Option<f64>,
     /// Value at the best checked point (≥ the true minimum, ≤ the true maximum).
+    #[serde(deserialize_with = "crate::report::nan_if_null")]
     pub attained: f64,
     #[serde(skip)]
     pub witness: Vec<f64>,

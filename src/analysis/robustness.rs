@@ -1,7 +1,7 @@
 //! Single-network local robustness on an L∞ region: certified lower bounds of every margin
 //! `N[label] − N[j]` (verified when all are > 0) and checked counterexamples (falsified).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::objective::{clip, OutputObjective, Region};
 use crate::bounds::InputMap;
@@ -15,7 +15,7 @@ use crate::solve::{Sense, Session, SolverConfig};
 use crate::tighten::{self, LpOptions};
 
 /// The outcome for one region.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Robustness {
     /// Every certified margin is > 0: no input of the region changes the class.

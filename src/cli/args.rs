@@ -12,6 +12,7 @@ use crate::data::{parse_scale, parse_vector, read_samples, Sample};
 use crate::error::{Error, Result};
 use crate::ir::Network;
 use crate::report;
+use crate::report::units::{Destination, Header, Shard, Store};
 use crate::spec::{parse_selection, select_rows, Selection};
 
 /// The radius of a region when no `--delta` is given.
@@ -199,6 +200,60 @@ impl OutputArgs {
         }
         Ok(())
     }
+}
+
+/// Streamed results of a batch: where its units go, resuming an interrupted run, and shards.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// JSON Lines file of finished units, each appended and flushed as it finishes (default: the
+    /// --csv or --json path with extension .jsonl); --resume and `twinverify merge` read it, and a
+    /// status file beside it (NAME.status.json) counts units done, failed and remaining.
+    #[arg(long)]
+    pub jsonl: Option<PathBuf>,
+    /// Continue an interrupted run into the same output: units already in its JSON Lines file are
+    /// kept, the rest are run (refused when the file came from another spec or other settings).
+    #[arg(long, conflicts_with = "overwrite")]
+    pub resume: bool,
+    /// Start over, replacing the output files of an earlier run (without it they are never
+    /// overwritten).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Run only shard K of N (0 ≤ K < N): unit i belongs to shard i mod N, so N processes cover
+    /// every unit once; `twinverify merge` joins their JSON Lines files.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+}
+
+impl BatchArgs {
+    /// Opens the units store of a batch writing to `csv`/`json` (and `--jsonl`, or `jsonl` when
+    /// the flag is absent), after removing an earlier run's files if `--overwrite` asks for it.
+    pub fn open<T, R>(
+        &self,
+        header: Header,
+        keys: Vec<String>,
+        out: (Option<&Path>, Option<&Path>, Option<&Path>),
+        rows: impl Fn(&T) -> Vec<R> + 'static,
+    ) -> Result<Store<T, R>>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+        R: Serialize,
+    {
+        let (csv, json, jsonl) = out;
+        let to = Destination::new(self.jsonl.as_deref().or(jsonl), csv, json);
+        if self.overwrite {
+            for p in [to.jsonl.as_ref(), to.csv.as_ref()].into_iter().flatten() {
+                if p.exists() {
+                    std::fs::remove_file(p).map_err(|e| Error::write(p, e))?;
+                }
+            }
+        }
+        Store::open(Header { shard: self.shard.unwrap_or(Shard::ALL), ..header }, keys, &to, self.resume, rows)
+    }
+}
+
+/// A batch's report context as the JSON its units file keeps.
+pub fn to_json<C: Serialize>(context: &C) -> Result<serde_json::Value> {
+    serde_json::to_value(context).map_err(|source| Error::Json { path: "the units file's header".into(), source })
 }
 
 /// Prints a JSON document on standard output (the commands' `--json` flag without a file).

@@ -1,16 +1,19 @@
 //! `run-instances`: a VNN-COMP benchmark folder (instances.csv rows `onnx,vnnlib,timeout`), each
 //! instance run as `twinverify verify` in a child process killed at its time-out, into a CSV.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::args::SolverArgs;
+use super::args::{BatchArgs, SolverArgs};
 use super::progress::Progress;
 use crate::error::{Error, IoOp, Result};
+use crate::report::units::{self, Header};
 
 #[derive(Debug, Args)]
 pub struct RunInstancesArgs {
@@ -19,7 +22,8 @@ pub struct RunInstancesArgs {
     /// The benchmark folder (default: the instances file's folder).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// Results CSV (default: results.csv in the current folder).
+    /// Results CSV, a row appended as each instance finishes (default: results.csv in the current
+    /// folder); the JSON Lines file of the units goes beside it (results.jsonl).
     #[arg(long, default_value = "results.csv")]
     pub out: PathBuf,
     /// Expected verdicts (`onnx,vnnlib,expected` with a header); default: the folder's
@@ -34,6 +38,8 @@ pub struct RunInstancesArgs {
     pub limit: Option<usize>,
     #[command(flatten)]
     pub solver: SolverArgs,
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 struct Instance {
@@ -125,6 +131,24 @@ fn run_one(dir: &Path, inst: &Instance, timeout: f64, solver: &SolverArgs) -> Re
     Ok((verdict.to_string(), secs, note))
 }
 
+/// One instance's result: a unit of the batch and a row of the CSV.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct InstanceResult {
+    onnx: String,
+    vnnlib: String,
+    result: String,
+    seconds: f64,
+    timeout: f64,
+    expected: String,
+    note: String,
+}
+
+/// The fingerprint of a folder's run: the instances and expected files and the settings.
+fn fingerprint(args: &RunInstancesArgs, expected: Option<&Path>) -> Result<String> {
+    let files: Vec<&Path> = std::iter::once(args.instances.as_path()).chain(expected).collect();
+    units::spec_hash(&format!("{:?} {:?} {:?}", args.timeout_scale, args.limit, args.solver), &files)
+}
+
 pub fn run(args: RunInstancesArgs) -> Result<()> {
     args.solver.apply(Default::default())?; // an absent backend stops the run before any instance
     let dir = args
@@ -136,36 +160,46 @@ pub fn run(args: RunInstancesArgs) -> Result<()> {
     let expected_path =
         args.expected.clone().or_else(|| Some(dir.join("expected_results.csv")).filter(|p| p.is_file()));
     let expected = expected_path.as_deref().map(read_expected).transpose()?.unwrap_or_default();
-    let mut w = csv::Writer::from_path(&args.out).map_err(|e| Error::csv(&args.out, IoOp::Write, e))?;
-    w.write_record(["onnx", "vnnlib", "result", "seconds", "timeout", "expected", "note"])
-        .map_err(|e| Error::csv(&args.out, IoOp::Write, e))?;
-    let bar = Progress::new(instances.len(), "instances");
-    let mut counts: HashMap<String, (usize, f64)> = HashMap::new();
-    let mut contradictions = Vec::new();
-    for inst in &instances {
+    let keys: Vec<String> = instances.iter().map(|i| format!("{} {}", i.onnx, i.vnnlib)).collect();
+    let header = Header::new("run-instances", fingerprint(&args, expected_path.as_deref())?, keys.len(), json!({}));
+    let mut store =
+        args.batch.open(header, keys, (Some(&args.out), None, None), |r: &InstanceResult| vec![r.clone()])?;
+    let bar = Progress::new(store.todo().len(), "instances");
+    store.run(|i| {
+        let inst = &instances[i];
         let timeout = inst.timeout * args.timeout_scale;
-        let (verdict, secs, note) = run_one(&dir, inst, timeout, &args.solver)?;
-        let exp = expected.get(&(inst.onnx.clone(), inst.vnnlib.clone())).cloned().unwrap_or_default();
-        if (verdict == "sat" && exp == "unsat") || (verdict == "unsat" && exp == "sat") {
-            contradictions.push(format!("{} {}: {verdict}, expected {exp}", inst.onnx, inst.vnnlib));
-        }
-        let c = counts.entry(verdict.clone()).or_default();
-        c.0 += 1;
-        c.1 += secs;
-        w.write_record([&inst.onnx, &inst.vnnlib, &verdict, &format!("{secs:.3}"), &timeout.to_string(), &exp, &note])
-            .map_err(|e| Error::csv(&args.out, IoOp::Write, e))?;
-        w.flush().map_err(|e| Error::write(&args.out, e))?;
+        let (verdict, seconds, note) = run_one(&dir, inst, timeout, &args.solver)?;
         bar.set_message(format!("{} {verdict}", inst.vnnlib));
         bar.inc();
-    }
+        let exp = expected.get(&(inst.onnx.clone(), inst.vnnlib.clone())).cloned().unwrap_or_default();
+        let failed = verdict == "error";
+        let seconds = (seconds * 1000.0).round() / 1000.0;
+        let (onnx, vnnlib) = (inst.onnx.clone(), inst.vnnlib.clone());
+        Ok((InstanceResult { onnx, vnnlib, result: verdict, seconds, timeout, expected: exp, note }, failed))
+    })?;
     bar.finish();
-    let mut keys: Vec<&String> = counts.keys().collect();
-    keys.sort();
-    println!("{:<10} {:>6} {:>12}", "result", "count", "seconds");
-    for k in keys {
-        println!("{:<10} {:>6} {:>12.1}", k, counts[k].0, counts[k].1);
+    let results: Vec<InstanceResult> = store.units().cloned().collect();
+    report(&results, &args.out)
+}
+
+/// Prints the count and time of each answer and names the CSV; answers that contradict the
+/// expected ones make it fail.
+pub(super) fn report(results: &[InstanceResult], csv: &Path) -> Result<()> {
+    let mut counts: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
+    let mut contradictions = Vec::new();
+    for r in results {
+        let c = counts.entry(&r.result).or_default();
+        c.0 += 1;
+        c.1 += r.seconds;
+        if (r.result == "sat" && r.expected == "unsat") || (r.result == "unsat" && r.expected == "sat") {
+            contradictions.push(format!("{} {}: {}, expected {}", r.onnx, r.vnnlib, r.result, r.expected));
+        }
     }
-    println!("results written to {}", args.out.display());
+    println!("{:<10} {:>6} {:>12}", "result", "count", "seconds");
+    for (k, (n, secs)) in counts {
+        println!("{k:<10} {n:>6} {secs:>12.1}");
+    }
+    println!("results written to {}", csv.display());
     if !contradictions.is_empty() {
         return Err(Error::Input(format!(
             "{} answers contradict the expected results:\n{}",

@@ -1,19 +1,22 @@
 //! `twinverify lrom`: LROM bounds, implication verdicts and the implication matrix over a batch
 //! of samples, from a YAML spec or from flags for the quick case.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use clap::Args;
 
-use super::args::{DataArgs, OutputArgs, RegionArgs, SolverArgs};
+use super::args::{to_json, BatchArgs, DataArgs, OutputArgs, RegionArgs, SolverArgs};
 use super::progress::Progress;
 use super::{load, values};
-use crate::analysis::batch::Batch;
+use crate::analysis::batch::{Batch, Outcome};
 use crate::analysis::lrom::LromConfig;
 use crate::encode::EncodeOptions;
 use crate::error::{Error, Result};
 use crate::report;
-use crate::spec::{AnalysisKind, ClassPairs, NetworkEntry, OneOrMany, Scale, Spec};
+use crate::report::units::{self, Header};
+use crate::spec::{AnalysisKind, ClassPairs, NetworkEntry, OneOrMany, OutputSpec, Scale, Spec};
 
 #[derive(Debug, Args)]
 pub struct LromArgs {
@@ -68,6 +71,8 @@ pub struct LromArgs {
     pub solver: SolverArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 fn parse_pair(s: &str) -> std::result::Result<(usize, usize), String> {
@@ -137,10 +142,25 @@ fn spec(args: &LromArgs) -> Result<Spec> {
         );
     }
     spec.solver = args.solver.apply(spec.solver)?;
-    spec.output.csv = args.output.csv.clone().or(spec.output.csv);
-    spec.output.json = args.output.json.clone().or(spec.output.json);
+    // output flags replace the spec's whole output block (no file of the spec is written then)
+    let (csv, json, jsonl) = (&args.output.csv, &args.output.json, &args.batch.jsonl);
+    if csv.is_some() || json.is_some() || jsonl.is_some() {
+        spec.output = OutputSpec { csv: csv.clone(), json: json.clone(), jsonl: jsonl.clone() };
+    }
     spec.check()?;
     Ok(spec)
+}
+
+/// The fingerprint of everything that decides a batch's results: the effective spec (names,
+/// not paths, of its files) and the bytes of its networks and data.
+fn fingerprint(spec: &Spec, materialize: bool) -> Result<String> {
+    let mut settings = spec.clone();
+    settings.output = Default::default();
+    settings.networks.iter_mut().for_each(|n| n.path = Default::default());
+    settings.data.csv = None;
+    let mut files: Vec<&std::path::Path> = spec.networks.iter().map(|n| n.path.as_path()).collect();
+    files.extend(spec.data.csv.as_deref());
+    units::spec_hash(&format!("{settings:?} materialize={materialize}"), &files)
 }
 
 pub fn run(args: LromArgs) -> Result<()> {
@@ -180,19 +200,52 @@ pub fn run(args: LromArgs) -> Result<()> {
         include_misclassified: spec.include_misclassified,
         config: &config,
     };
-    let bar = Progress::new(batch.len(), "regions");
-    let outcomes = batch.run(|o| {
+    let context =
+        Context { networks: names.clone(), matrix: spec.analysis == AnalysisKind::Matrix, deltas: deltas.clone() };
+    let keys = batch.keys();
+    let header = Header::new("lrom", fingerprint(&spec, args.materialize)?, keys.len(), to_json(&context)?);
+    let out = &spec.output;
+    let row_names = names.clone();
+    let mut store = args.batch.open(
+        header,
+        keys,
+        (out.csv.as_deref(), out.json.as_deref(), out.jsonl.as_deref()),
+        move |o: &Outcome| report::csv_rows(std::slice::from_ref(o), &row_names),
+    )?;
+    let bar = Progress::new(store.todo().len(), "regions");
+    store.run(|i| {
+        let o = batch.run_one(i)?;
         bar.set_message(format!("{} ⇒ {} sample {} δ={}", names[o.n2], names[o.n1], o.sample, o.delta));
         bar.inc();
+        Ok((o, false))
     })?;
     bar.finish();
-    let summaries = report::summarise(&outcomes);
-    if spec.analysis == AnalysisKind::Matrix {
-        for d in &deltas {
-            println!("{}", report::matrix_table(&summaries, &names, *d));
+    let outcomes: Vec<Outcome> = store.units().cloned().collect();
+    report(&outcomes, &context, out.csv.as_deref(), out.json.as_deref())
+}
+
+/// What the report of an `lrom` batch needs besides its regions (kept in its units file).
+#[derive(Serialize, Deserialize)]
+pub(super) struct Context {
+    pub networks: Vec<String>,
+    /// Print the implication matrix for every radius.
+    pub matrix: bool,
+    pub deltas: Vec<f64>,
+}
+
+/// Prints the summary (and the matrices) of a batch's regions and writes its JSON document;
+/// the CSV, already streamed, is named.
+pub(super) fn report(outcomes: &[Outcome], cx: &Context, csv: Option<&Path>, json: Option<&Path>) -> Result<()> {
+    let summaries = report::summarise(outcomes);
+    if cx.matrix {
+        for d in &cx.deltas {
+            println!("{}", report::matrix_table(&summaries, &cx.networks, *d));
         }
     }
-    print!("{}", report::summary_table(&summaries, &names));
-    let output = OutputArgs { csv: spec.output.csv.clone(), json: spec.output.json.clone() };
-    output.write(|| report::csv_rows(&outcomes, &names), || report::json_doc(&outcomes, &names))
+    print!("{}", report::summary_table(&summaries, &cx.networks));
+    if let Some(p) = csv {
+        println!("wrote {}", p.display());
+    }
+    let output = OutputArgs { csv: None, json: json.map(Path::to_path_buf) };
+    output.write(Vec::<report::CsvRow>::new, || report::json_doc(outcomes, &cx.networks))
 }

@@ -9,6 +9,7 @@ mod equiv;
 mod instances;
 mod load;
 mod lrom;
+mod merge;
 mod network;
 mod plot;
 mod progress;
@@ -60,6 +61,8 @@ enum Command {
     Supports(verify::SupportsArgs),
     /// Run a VNN-COMP benchmark folder (instances.csv) and write a results CSV with times.
     RunInstances(instances::RunInstancesArgs),
+    /// Join the JSON Lines files of a batch's shards (--shard K/N runs) and rebuild its CSV, JSON and summary.
+    Merge(merge::MergeArgs),
     /// Bar chart (SVG or PNG) of "compact ⇒ original" and "original ⇒ compact" from `lrom --csv` results.
     Plot(plot::PlotArgs),
     /// Maximum resilience Φ_m (paper 003): the smallest perturbation that drops class m out of the top k.
@@ -97,6 +100,7 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => verify::run(*a),
         Command::Supports(a) => verify::supports(a),
         Command::RunInstances(a) => instances::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Resilience(a) => resilience::run(*a),
         Command::Boundary(a) => boundary::run(*a),
         Command::Equiv(a) => equiv::run(*a).map(|c| code = c),

@@ -2,6 +2,7 @@
 //! with one row per sample, radius, network pair and class pair.
 
 pub mod plot;
+pub mod units;
 
 use std::io::Write;
 use std::path::Path;
@@ -92,16 +93,14 @@ fn pair_note(p: &PairResult) -> Option<String> {
     (!notes.is_empty()).then(|| notes.join("; "))
 }
 
-fn create(path: &Path) -> Result<std::fs::File> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
-    }
-    std::fs::File::create(path).map_err(|e| Error::write(path, e))
+/// Reads a number that JSON could only write as `null` (NaN, ±∞) back as NaN.
+pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Writes one CSV row per item (flat structs: a header from the field names).
 pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
-    let mut w = csv::Writer::from_writer(create(path)?);
+    let mut w = csv::Writer::from_writer(units::create_file(path)?);
     for r in rows {
         w.serialize(r).map_err(|e| Error::csv(path, IoOp::Write, e))?;
     }
@@ -121,7 +120,7 @@ pub fn json_doc(outcomes: &[Outcome], names: &[String]) -> serde_json::Value {
 /// Writes any serialisable document as pretty JSON.
 pub fn write_json_doc<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
     let doc = serde_json::to_value(doc).map_err(|source| Error::Json { path: path.into(), source })?;
-    let mut f = create(path)?;
+    let mut f = units::create_file(path)?;
     serde_json::to_writer_pretty(&mut f, &stamped(doc)).map_err(|source| Error::Json { path: path.into(), source })?;
     writeln!(f).map_err(|e| Error::write(path, e))
 }

@@ -189,6 +189,9 @@ pub struct OutputSpec {
     pub csv: Option<PathBuf>,
     #[serde(default)]
     pub json: Option<PathBuf>,
+    /// JSON Lines file of finished units (default: the CSV's or JSON's path with `.jsonl`).
+    #[serde(default)]
+    pub jsonl: Option<PathBuf>,
 }
 
 /// Parses a sample selection written `A..B` (B excluded), `A..=B`, `A` or `A,B,C`.
@@ -298,6 +301,7 @@ impl Spec {
         spec.data.csv.iter_mut().for_each(rebase);
         spec.output.csv.iter_mut().for_each(rebase);
         spec.output.json.iter_mut().for_each(rebase);
+        spec.output.jsonl.iter_mut().for_each(rebase);
         spec.solver.keep_model.iter_mut().for_each(rebase);
         Ok(spec)
     }

@@ -15,7 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::typeset::{Typeface, Typeset};
 use super::{Facet, Figure, Share, VariantBars};
 use crate::error::{Error, Result};
-use crate::report::create;
+use crate::report::units::create_file as create;
 
 /// Where Debian's fonts-dejavu-core installs DejaVu Sans.
 pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
