@@ -4,7 +4,7 @@
 //! A probe of one radius is certified (every margin's LP-dual or symbolic bound ≥ 0), safe by
 //! the solver's word (MILP), refuted by a checked counterexample, or unknown.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::falsify;
 use super::objective::{clip, tract_agrees, Extremum, OutputObjective, Region};
@@ -17,7 +17,7 @@ use crate::solve::{self, Sense, Session, SolverConfig};
 use crate::tighten::{self, LpOptions};
 
 /// A checked input of another class: `target` scores at least as high as the label there.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Counterexample {
     /// L∞ distance from the sample in pixel units (`InputMap::distance`), rounded up.
     pub distance: f64,

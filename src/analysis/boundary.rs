@@ -9,7 +9,7 @@
 
 pub mod pair;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ball::{keep_closest, largest_radius, Ball, Probe};
 pub use super::ball::{linf_distance, Counterexample};
@@ -55,7 +55,7 @@ impl Default for BoundaryConfig {
 /// radius (no input within it changes the class), `bracket.attained` the distance of the closest
 /// checked counterexample, `bracket.solver_value` (exact mode) the largest radius every MILP
 /// claimed safe (not certified).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BoundaryResult {
     pub label: usize,
     #[serde(flatten)]

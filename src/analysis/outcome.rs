@@ -1,10 +1,10 @@
 //! One result vocabulary for every analysis: a bracket around the quantity asked for (a certified
 //! bound, the value at a checked witness, the solver's uncertified word, a note) and its status.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How far an answer got.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// The certified bound and a checked witness meet within the tolerance.
@@ -21,9 +21,10 @@ pub enum Status {
 /// What is known of one quantity: the certified bound on one side, the value at a checked
 /// witness on the other (the true value lies between), the solver's uncertified word, and a note
 /// saying why the bracket is not closed when it is not.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bracket {
     /// Proved: the true value is at or beyond it (≤ a minimum, ≥ a maximum).
+    #[serde(deserialize_with = "crate::report::nan_if_null")]
     pub certified: f64,
     /// The value at the best checked witness (re-executed through the IR and tract), if any.
     pub attained: Option<f64>,

@@ -14,7 +14,7 @@
 pub mod model;
 mod search;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use self::model::Problem;
 use self::search::Search;
@@ -27,7 +27,7 @@ use crate::solve::{self, SolverConfig};
 use crate::tighten::LpOptions;
 
 /// How a perturbation is measured.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Norm {
     /// `Σ |ε_i|` (the paper's).
@@ -65,7 +65,7 @@ pub struct ResilienceConfig {
 
 /// Φ_m for one class: `bracket.certified` is the proved lower bound, `bracket.attained` the norm
 /// of the checked witness (a proved upper bound), `bracket.solver_value` the final MILP's optimum.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ClassResilience {
     pub class: usize,
     #[serde(flatten)]
@@ -87,7 +87,7 @@ pub fn xi(classes: &[ClassResilience]) -> (f64, Option<f64>) {
 
 /// A checked pair: `input` is classified to m with confidence α, `perturbed` has m out of the
 /// top k (both by the IR, confirmed by tract), and `norm` ≥ the norm of their difference.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Witness {
     pub input: Vec<f64>,
     pub perturbed: Vec<f64>,

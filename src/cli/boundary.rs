@@ -1,12 +1,12 @@
 //! `twinverify boundary`: distance to the decision boundary per sample (paper 004), or with
 //! `--reference` the largest radius at which "reference ⇒ network" is established (LROM).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::args::{DataArgs, DomainArgs, OutputArgs, SolverArgs};
+use super::args::{to_json, BatchArgs, DataArgs, DomainArgs, OutputArgs, SolverArgs};
 use super::progress::Progress;
 use super::{load, values};
 use crate::analysis::boundary::pair::{implication_radius, PairRadius};
@@ -14,6 +14,7 @@ use crate::analysis::boundary::{distance, BoundaryConfig, BoundaryResult, Status
 use crate::analysis::lrom::LromConfig;
 use crate::error::Result;
 use crate::report::median;
+use crate::report::units::{self, Header};
 
 #[derive(Debug, Args)]
 #[command(mut_arg("data", |a| a.required(true)))]
@@ -46,11 +47,13 @@ pub struct BoundaryArgs {
     pub solver: SolverArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 /// One CSV row of the single-network view.
 #[derive(Serialize)]
-struct Row {
+pub(super) struct Row {
     sample: usize,
     label: usize,
     status: Status,
@@ -66,7 +69,7 @@ struct Row {
 
 /// One CSV row of the pair view.
 #[derive(Serialize)]
-struct PairRow {
+pub(super) struct PairRow {
     sample: usize,
     label: usize,
     status: Status,
@@ -76,6 +79,26 @@ struct PairRow {
     probes: usize,
     seconds: f64,
 }
+
+/// What the report of a `boundary` batch needs besides its samples.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Context {
+    network: PathBuf,
+    reference: Option<PathBuf>,
+    /// Samples left out because a network misclassifies them.
+    skipped: usize,
+    tolerance: f64,
+}
+
+impl Context {
+    /// The pair view (implication radius) rather than the distance to the boundary.
+    pub fn pair_view(&self) -> bool {
+        self.reference.is_some()
+    }
+}
+
+/// A sample's index and its result: one unit.
+pub(super) type Unit<T> = (usize, T);
 
 pub fn run(args: BoundaryArgs) -> Result<()> {
     let paths: Vec<_> = std::iter::once(&args.net).chain(&args.reference).collect();
@@ -92,41 +115,44 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
         max_epsilon: args.max_epsilon,
         start: args.start,
     };
-    let bar = Progress::new(picked.len(), "samples");
+    let keys: Vec<String> = picked.iter().map(|s| format!("sample={}", s.index)).collect();
+    let settings = format!("{:?} {:?} {search:?}", args.data, args.clip);
+    let files: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).chain([args.data.file.path()?]).collect();
+    let cx =
+        Context { network: args.net.clone(), reference: args.reference.clone(), skipped, tolerance: args.tolerance };
+    let header = Header::new("boundary", units::spec_hash(&settings, &files)?, keys.len(), to_json(&cx)?);
+    let (csv, json) = (args.output.csv.as_deref(), args.output.json.as_deref());
     if nets.len() == 2 {
         let cfg = LromConfig { bounds: args.bounds.into(), ..Default::default() };
-        let mut out: Vec<(usize, PairRadius)> = Vec::new();
-        for s in &picked {
+        let mut store = args.batch.open(header, keys, (csv, json, None), |u: &Unit<PairRadius>| vec![pair_row(u)])?;
+        let bar = Progress::new(store.todo().len(), "samples");
+        store.run(|i| {
+            let s = &picked[i];
             let r = implication_radius([nets[0], nets[1]], &runners, &s.features, s.label, &map, &cfg, &search)?;
             bar.inc();
-            out.push((s.index, r));
-        }
+            Ok(((s.index, r), false))
+        })?;
         bar.finish();
-        print_pairs(&out, skipped);
-        return write(&args, &out, |(i, r)| PairRow {
-            sample: *i,
-            label: r.label,
-            status: r.bracket.status,
-            established: r.bracket.certified,
-            refuted: r.bracket.attained,
-            violated: r.violated,
-            probes: r.probes,
-            seconds: r.seconds,
-        });
+        return report_pairs(&store.units().cloned().collect::<Vec<_>>(), &cx, csv, json);
     }
-    let mut out: Vec<(usize, BoundaryResult)> = Vec::new();
-    for s in &picked {
+    let mut store = args.batch.open(header, keys, (csv, json, None), |u: &Unit<BoundaryResult>| vec![row(u)])?;
+    let bar = Progress::new(store.todo().len(), "samples");
+    store.run(|i| {
+        let s = &picked[i];
         let mut r = distance(nets[0], &runners[0], &s.features, s.label, &map, &search)?;
         // counterexamples are checked on network inputs and reported as pixel rows
         if let Some(c) = r.counterexample.as_mut() {
             c.input = map.to_pixels(&c.input);
         }
-        out.push((s.index, r));
         bar.inc();
-    }
+        Ok(((s.index, r), false))
+    })?;
     bar.finish();
-    print_distances(&out, skipped, &search);
-    write(&args, &out, |(i, r)| Row {
+    report_distances(&store.units().cloned().collect::<Vec<_>>(), &cx, csv, json)
+}
+
+pub(super) fn row((i, r): &Unit<BoundaryResult>) -> Row {
+    Row {
         sample: *i,
         label: r.label,
         status: r.bracket.status,
@@ -138,29 +164,45 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
         milp_probes: r.milp_probes,
         seconds: r.seconds,
         note: r.bracket.note.clone(),
-    })
+    }
 }
 
-/// Writes the CSV (flat rows from `row`) and JSON (everything) files that were asked for.
-fn write<T: Serialize, R: Serialize>(
-    args: &BoundaryArgs,
-    out: &[(usize, T)],
-    row: impl Fn(&(usize, T)) -> R,
-) -> Result<()> {
-    args.output.write(
-        || out.iter().map(row).collect(),
-        || {
-            let samples: Vec<_> = out.iter().map(|(i, r)| serde_json::json!({ "sample": i, "result": r })).collect();
-            serde_json::json!({ "network": args.net, "reference": args.reference, "samples": samples })
-        },
-    )
+pub(super) fn pair_row((i, r): &Unit<PairRadius>) -> PairRow {
+    PairRow {
+        sample: *i,
+        label: r.label,
+        status: r.bracket.status,
+        established: r.bracket.certified,
+        refuted: r.bracket.attained,
+        violated: r.violated,
+        probes: r.probes,
+        seconds: r.seconds,
+    }
+}
+
+/// Names the streamed CSV and writes the JSON document (everything) when asked for.
+fn write<T: Serialize>(out: &[Unit<T>], cx: &Context, csv: Option<&Path>, json: Option<&Path>) -> Result<()> {
+    if let Some(p) = csv {
+        println!("wrote {}", p.display());
+    }
+    let output = OutputArgs { csv: None, json: json.map(Path::to_path_buf) };
+    output.write(Vec::<Row>::new, || {
+        let samples: Vec<_> = out.iter().map(|(i, r)| serde_json::json!({ "sample": i, "result": r })).collect();
+        serde_json::json!({ "network": cx.network, "reference": cx.reference, "samples": samples })
+    })
 }
 
 fn num(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.5}"))
 }
 
-fn print_distances(out: &[(usize, BoundaryResult)], skipped: usize, cfg: &BoundaryConfig) {
+/// Prints the distances (and their summary) and writes the outputs.
+pub(super) fn report_distances(
+    out: &[Unit<BoundaryResult>],
+    cx: &Context,
+    csv: Option<&Path>,
+    json: Option<&Path>,
+) -> Result<()> {
     println!(
         "certified: proved radius; upper: distance of a checked counterexample; solver: MILP bisection (not certified)"
     );
@@ -186,18 +228,26 @@ fn print_distances(out: &[(usize, BoundaryResult)], skipped: usize, cfg: &Bounda
     let mut certified: Vec<f64> = out.iter().map(|(_, r)| r.bracket.certified).collect();
     let mut seconds: Vec<f64> = out.iter().map(|(_, r)| r.seconds).collect();
     println!(
-        "{} samples ({skipped} misclassified skipped): {} proved, {} exact, {} interval (tolerance {}); median certified {}, median {} s",
+        "{} samples ({} misclassified skipped): {} proved, {} exact, {} interval (tolerance {}); median certified {}, median {} s",
         out.len(),
+        cx.skipped,
         count(Status::Proved),
         count(Status::Exact),
         count(Status::Interval),
-        cfg.tolerance,
+        cx.tolerance,
         num(median(&mut certified)),
         num(median(&mut seconds))
     );
+    write(out, cx, csv, json)
 }
 
-fn print_pairs(out: &[(usize, PairRadius)], skipped: usize) {
+/// Prints the implication radii and writes the outputs.
+pub(super) fn report_pairs(
+    out: &[Unit<PairRadius>],
+    cx: &Context,
+    csv: Option<&Path>,
+    json: Option<&Path>,
+) -> Result<()> {
     println!("established: proved radius of reference ⇒ network; refuted: checked LROM < 0; violated: checked input where the reference is right and the network wrong");
     println!(
         "{:>6} {:>5} {:>9} {:>11} {:>9} {:>9} {:>6} {:>8}",
@@ -215,5 +265,6 @@ fn print_pairs(out: &[(usize, PairRadius)], skipped: usize) {
             r.seconds
         );
     }
-    println!("{} samples ({skipped} misclassified by either network skipped)", out.len());
+    println!("{} samples ({} misclassified by either network skipped)", out.len(), cx.skipped);
+    write(out, cx, csv, json)
 }

@@ -7,8 +7,11 @@ use clap::Args;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{instances, lrom, robust};
+use super::{boundary, instances, lrom, resilience, robust};
 use crate::analysis::batch::Outcome;
+use crate::analysis::boundary::pair::PairRadius;
+use crate::analysis::boundary::BoundaryResult;
+use crate::analysis::resilience::ClassResilience;
 use crate::error::{Error, Result};
 use crate::report::plot::{draw_figure, implication_figure, DEFAULT_FONT};
 use crate::report::units::{self, Destination, Header, Store};
@@ -75,6 +78,21 @@ pub fn run(args: MergeArgs) -> Result<()> {
             let cx: robust::Context = context(&header)?;
             let (_, store) = join(&args, |r: &robust::Row| vec![r.clone()])?;
             robust::report(&store.units().cloned().collect::<Vec<_>>(), &cx, Some(&csv), Some(&json))
+        }
+        "boundary" => {
+            let cx: boundary::Context = context(&header)?;
+            if cx.pair_view() {
+                let (_, store) = join(&args, |u: &boundary::Unit<PairRadius>| vec![boundary::pair_row(u)])?;
+                boundary::report_pairs(&store.units().cloned().collect::<Vec<_>>(), &cx, Some(&csv), Some(&json))
+            } else {
+                let (_, store) = join(&args, |u: &boundary::Unit<BoundaryResult>| vec![boundary::row(u)])?;
+                boundary::report_distances(&store.units().cloned().collect::<Vec<_>>(), &cx, Some(&csv), Some(&json))
+            }
+        }
+        "resilience" => {
+            let cx: resilience::Context = context(&header)?;
+            let (_, store) = join(&args, |r: &ClassResilience| vec![resilience::Row::from(r)])?;
+            resilience::report(&store.units().cloned().collect::<Vec<_>>(), &cx, Some(&csv), Some(&json))
         }
         "run-instances" => {
             let (_, store) = join(&args, |r: &instances::InstanceResult| vec![r.clone()])?;

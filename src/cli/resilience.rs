@@ -1,18 +1,19 @@
 //! `twinverify resilience`: maximum resilience Φ_m per class (paper 003) and Ξ = min over the
 //! classes, over the whole domain or around one sample; a table plus optional CSV/JSON.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::builder::Resettable;
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::args::{DomainArgs, OutputArgs, PointArgs, SolverArgs};
+use super::args::{to_json, BatchArgs, DomainArgs, OutputArgs, PointArgs, SolverArgs};
 use super::values;
-use crate::analysis::resilience::{resilience, xi, ClassResilience, ResilienceConfig, Scope};
+use crate::analysis::resilience::{resilience, xi, ClassResilience, Norm, ResilienceConfig, Scope};
 use crate::data::argmax;
 use crate::error::{Error, Result};
 use crate::onnx::{self, TractRunner};
+use crate::report::units::{self, Header};
 
 #[derive(Debug, Args)]
 #[command(mut_arg("input", |a| a.required_unless_present(Resettable::Reset)), mut_arg("domain", |a| a.default_value("0,1")))]
@@ -50,11 +51,13 @@ pub struct ResilienceArgs {
     pub solver: SolverArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 /// One CSV row.
 #[derive(Serialize)]
-struct Row {
+pub(super) struct Row {
     class: usize,
     status: String,
     lower: f64,
@@ -114,29 +117,69 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
         Scope::Global => format!("global over [{}, {}]", domain.0, domain.1),
         Scope::Local { radius, .. } => format!("local, radius {radius}"),
     };
-    print_header(&form, &cfg);
-    let mut results: Vec<ClassResilience> = Vec::new();
-    for &m in &classes {
-        let r = resilience(net, &runner, m, scope, &cfg)?;
+    let cx = Context {
+        network: net.name.clone(),
+        form,
+        norm: cfg.norm,
+        alpha: cfg.alpha,
+        k: cfg.k,
+        solver: cfg.solver.kind.to_string(),
+    };
+    let keys: Vec<String> = classes.iter().map(|m| format!("class={m}")).collect();
+    let settings = format!("{:?} {:?} {classes:?} {cfg:?}", args.point, args.radius);
+    let mut files = vec![args.net.as_path()];
+    files.extend(args.point.file.data.as_deref());
+    let header = Header::new("resilience", units::spec_hash(&settings, &files)?, keys.len(), to_json(&cx)?);
+    let (csv, json) = (args.output.csv.as_deref(), args.output.json.as_deref());
+    let mut store = args.batch.open(header, keys, (csv, json, None), |r: &ClassResilience| vec![Row::from(r)])?;
+    print_header(&cx);
+    store.units().for_each(print_row);
+    store.run(|i| {
+        let r = resilience(net, &runner, classes[i], scope, &cfg)?;
         print_row(&r);
-        results.push(r);
-    }
-    let (lower, upper) = xi(&results);
+        Ok((r, false))
+    })?;
+    summary(&store.units().cloned().collect::<Vec<_>>(), &cx, csv, json)
+}
+
+/// What the report of a `resilience` batch needs besides its classes.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Context {
+    network: String,
+    /// Global over the domain, or local with a radius.
+    form: String,
+    norm: Norm,
+    alpha: f64,
+    k: usize,
+    solver: String,
+}
+
+/// The whole report of finished classes (as `merge` prints it).
+pub(super) fn report(results: &[ClassResilience], cx: &Context, csv: Option<&Path>, json: Option<&Path>) -> Result<()> {
+    print_header(cx);
+    results.iter().for_each(print_row);
+    summary(results, cx, csv, json)
+}
+
+/// Ξ over the classes, and the output files.
+fn summary(results: &[ClassResilience], cx: &Context, csv: Option<&Path>, json: Option<&Path>) -> Result<()> {
+    let (lower, upper) = xi(results);
     if results.len() > 1 {
         let upper = upper.map_or("-".into(), |u| format!("{u:.6}"));
         println!("Ξ = min over classes: proved ≥ {lower:.6}, checked ≤ {upper}");
     }
-    args.output.write(
-        || results.iter().map(Row::from).collect(),
-        || {
-            serde_json::json!({ "network": net.name, "norm": cfg.norm, "alpha": cfg.alpha, "k": cfg.k,
-                "form": form, "classes": results, "xi": { "lower": lower, "upper": upper } })
-        },
-    )
+    if let Some(p) = csv {
+        println!("wrote {}", p.display());
+    }
+    let output = OutputArgs { csv: None, json: json.map(Path::to_path_buf) };
+    output.write(Vec::<Row>::new, || {
+        serde_json::json!({ "network": cx.network, "norm": cx.norm, "alpha": cx.alpha, "k": cx.k,
+            "form": cx.form, "classes": results, "xi": { "lower": lower, "upper": upper } })
+    })
 }
 
-fn print_header(form: &str, cfg: &ResilienceConfig) {
-    println!("Φ_m ({form}, {:?} norm, α = {}, k = {}, solver {})", cfg.norm, cfg.alpha, cfg.k, cfg.solver.kind);
+fn print_header(cx: &Context) {
+    println!("Φ_m ({}, {:?} norm, α = {}, k = {}, solver {})", cx.form, cx.norm, cx.alpha, cx.k, cx.solver);
     println!("lower: proved; upper: a perturbation checked through the IR and tract; solver: the MILP optimum (not certified)");
     println!(
         "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9}  note",

@@ -6,7 +6,7 @@
 //! LROM criterion cannot establish the implication; `violated` is the distance of a checked input
 //! where N2 is right and N1 wrong, where the implication itself fails.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::BoundaryConfig;
 use crate::analysis::ball::largest_radius;
@@ -19,7 +19,7 @@ use crate::ir::Network;
 use crate::onnx::TractRunner;
 
 /// The implication radius of one sample.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PairRadius {
     pub label: usize,
     /// `certified`: N2 ⇒ N1 is established on the ball of this radius (proved); `attained`: the
