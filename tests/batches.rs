@@ -164,3 +164,44 @@ fn bad_shards_and_outputs_are_refused() {
     assert!(!csv.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `robust`, `boundary` (both views) and `run-instances` on 3 shards merge to a single run's rows.
+#[test]
+fn every_batch_command_merges_its_shards_to_a_single_run() {
+    let dir = scratch_dir("batches-commands");
+    let (net, twin) = (common::fixture("twin_mlp.onnx"), common::fixture("twin_mlp_prune50.onnx"));
+    let data = common::fixture("twin_mlp_data.csv");
+    let (net, twin, data) = (net.to_str().unwrap(), twin.to_str().unwrap(), data.to_str().unwrap());
+    let ex = Path::new(env!("CARGO_MANIFEST_DIR")).join("vnnlib-examples");
+    let instances = dir.join("list.csv");
+    let vnnlib = ["robust_v1.vnnlib", "robust_row0_v1.vnnlib"].map(|v| format!("{net},{}/{v},30\n", ex.display()));
+    std::fs::write(&instances, vnnlib.concat()).unwrap();
+    let commands: [(&str, Vec<&str>); 4] = [
+        ("robust", vec!["robust", net, "--data", data, "--samples", "0..5", "--delta", "0.01,0.05"]),
+        ("boundary", vec!["boundary", net, "--data", data, "--samples", "0..5"]),
+        ("pairs", vec!["boundary", net, "--reference", twin, "--data", data, "--samples", "0..5"]),
+        ("instances", vec!["run-instances", instances.to_str().unwrap()]),
+    ];
+    for (name, args) in commands {
+        let out_flag = if name == "instances" { "--out" } else { "--csv" };
+        let single = dir.join(format!("{name}.csv"));
+        let (ok, _, err) = run(&[&args[..], &[out_flag, single.to_str().unwrap()]].concat());
+        assert!(ok, "{name}: {err}");
+        let mut shards = Vec::new();
+        for k in 0..3 {
+            let csv = dir.join(format!("{name}-{k}.csv"));
+            let shard = format!("{k}/3");
+            let (ok, _, err) = run(&[&args[..], &[out_flag, csv.to_str().unwrap(), "--shard", &shard]].concat());
+            assert!(ok, "{name} shard {k}: {err}");
+            shards.push(csv.with_extension("jsonl").display().to_string());
+        }
+        let merged = dir.join(format!("{name}-merged.jsonl"));
+        let shards: Vec<&str> = shards.iter().map(String::as_str).collect();
+        let (ok, _, err) = run(&[&["merge", merged.to_str().unwrap()], &shards[..]].concat());
+        assert!(ok, "{name} merge: {err}");
+        let (a, b) = (rows(&single), rows(&merged.with_extension("csv")));
+        assert!(!a.is_empty(), "{name}");
+        assert_eq!(a, b, "{name}: merged rows equal a single run's");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

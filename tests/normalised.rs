@@ -232,8 +232,12 @@ fn boundary_distances_are_in_pixel_units() {
         let mut out = Vec::new();
         for reference in [None, Some(&twin)] {
             let extra: Vec<&str> = reference.map_or(vec![], |t| vec!["--reference", t]);
-            let file =
-                std::env::temp_dir().join(format!("twinverify-norm-b-{}-{}.json", std::process::id(), flags.len()));
+            let file = std::env::temp_dir().join(format!(
+                "twinverify-norm-b-{}-{}-{}.json",
+                std::process::id(),
+                flags.len(),
+                reference.is_some()
+            ));
             let f = file.to_str().unwrap();
             let args = [&["boundary", &net][..], &common[..common.len() - 1], &["--json", f], flags, &extra].concat();
             let (ok, _, err) = run_cli(&args);

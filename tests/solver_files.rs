@@ -245,6 +245,7 @@ fn solver_faults_are_said_counted_noted_and_give_exit_code_3_unless_accepted() {
             "cbc",
         ]);
         args.extend(["--solver-path", bin.to_str().unwrap(), "--time-limit", "0.2", "--csv", csv.to_str().unwrap()]);
+        args.push("--overwrite"); // one output file for the three runs
         if let Some(f) = extra {
             args.extend(["--solver-fallback", f]);
         }
