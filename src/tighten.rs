@@ -59,10 +59,28 @@ pub fn compute_with_relaxation(net: &Network, input: &Interval, method: Method, 
         let again = interval::propagate(&net.layers[j].layer, nb.position(j));
         nb.layers[j] = nb.layers[j].intersect(&again);
         if matches!(net.layers[j].layer, Layer::Affine(_)) && bounds::feeds_relu(net, j) {
-            relaxation.tighten_layer(net, &mut nb, j, opts);
+            relaxation.tighten_layer(net, &mut nb, j, opts, Neurons::Unstable);
         }
     }
     Ok(Tightened { bounds: nb, relaxation: Some(relaxation.prefix) })
+}
+
+/// Which neurons of a layer LP tightening optimises.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Neurons {
+    /// Those whose ReLU is unstable (what the encodings need).
+    Unstable,
+    /// Every one (the output layer, as `bounds --method lp` reports it).
+    All,
+}
+
+/// Tightens every output of `net` over the relaxation of all its layers with the bounds `nb`
+/// (certified by the duals): what `bounds --method lp` reports as the output bounds. The
+/// analyses optimise their own objectives over the outputs and do not need it.
+pub fn tighten_outputs(net: &Network, input: &Interval, nb: &mut NetworkBounds, opts: &LpOptions) {
+    if let Some(last) = net.layers.len().checked_sub(1) {
+        Relaxation::new(input, opts).tighten_layer(net, nb, last, opts, Neurons::All);
+    }
 }
 
 /// The relaxation of a network's first layers, grown layer by layer as bounds get tightened.
@@ -91,9 +109,11 @@ impl Relaxation {
 
     /// Tightens the unstable outputs of affine layer `j` in `nb` (the layers before it are
     /// encoded first). Solver failures leave a neuron's bound as it was.
-    fn tighten_layer(&mut self, net: &Network, nb: &mut NetworkBounds, j: usize, opts: &LpOptions) {
+    fn tighten_layer(&mut self, net: &Network, nb: &mut NetworkBounds, j: usize, opts: &LpOptions, which: Neurons) {
         let out = &nb.layers[j];
-        let unstable: Vec<usize> = (0..out.lower.len()).filter(|&i| out.lower[i] < 0.0 && out.upper[i] > 0.0).collect();
+        let all = which == Neurons::All;
+        let unstable: Vec<usize> =
+            (0..out.lower.len()).filter(|&i| all || (out.lower[i] < 0.0 && out.upper[i] > 0.0)).collect();
         if unstable.is_empty() {
             return;
         }

@@ -106,3 +106,39 @@ fn a_batch_without_a_terminal_prints_progress_lines() {
     assert!(sparse[0].starts_with('[') && sparse[0].as_bytes()[9] == b'Z', "timestamped: {}", sparse[0]);
     assert_eq!(lines("0").len(), 14, "the start, every region and the end");
 }
+
+/// `bounds --method lp` tightens the output layer too: never looser than symbolic, tighter
+/// somewhere, and the network's own outputs at the centre lie inside.
+#[test]
+fn bounds_by_lp_tighten_the_outputs() {
+    let data = fixture("twin_mlp_data.csv");
+    let net = fixture("twin_mlp.onnx");
+    let bounds = |method: &str| {
+        let args = ["bounds", net.to_str().unwrap(), "--data", data.to_str().unwrap(), "--row", "1"];
+        let (ok, out, err) = run(&[&args[..], &["--delta", "0.05,0.1", "--method", method, "--json"]].concat());
+        assert!(ok, "{err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let regions = doc["regions"].as_array().unwrap().clone();
+        assert_eq!(regions.len(), 2, "one region per radius");
+        let f = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect::<Vec<_>>();
+        regions.iter().map(|r| (f(&r["output_lower"]), f(&r["output_upper"]))).collect::<Vec<_>>()
+    };
+    let (sym, lp) = (bounds("symbolic"), bounds("lp"));
+    let (ok, out, _) = run(&["eval", net.to_str().unwrap(), "--data", data.to_str().unwrap(), "--row", "1", "--json"]);
+    assert!(ok);
+    let logits: Vec<f64> = serde_json::from_str::<serde_json::Value>(&out).unwrap()["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    let mut tighter = 0.0f64;
+    for ((sl, su), (ll, lu)) in sym.iter().zip(&lp) {
+        for i in 0..sl.len() {
+            assert!(ll[i] >= sl[i] - 1e-12 && lu[i] <= su[i] + 1e-12, "output {i}: lp looser than symbolic");
+            assert!(ll[i] <= logits[i] && logits[i] <= lu[i], "output {i}: the centre's logit is outside");
+            tighter = tighter.max((ll[i] - sl[i]).max(su[i] - lu[i]));
+        }
+    }
+    assert!(tighter > 1e-6, "LP tightened no output bound: {sym:?} {lp:?}");
+}

@@ -201,7 +201,7 @@ fn every_command_takes_the_flag_and_lrom_specs_take_the_key() {
         let (ok, out, err) = run_cli(&[&["bounds", &net, "--data", &data, "--delta", "0", "--json"], extra].concat());
         assert!(ok, "{err}");
         let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-        floats(&doc["output_lower"])
+        floats(&doc["regions"][0]["output_lower"])
     };
     let (real, sound) = (bounds(&[]), bounds(&["--float-sound"]));
     assert!(real.iter().zip(&sound).all(|(r, s)| s < r && r - s < 1e-5), "{real:?} {sound:?}");

@@ -179,7 +179,8 @@ fn bounds_and_robust_use_the_same_regions() {
         let (ok, out, err) = run_cli(&args);
         assert!(ok, "{err}");
         let doc: Value = serde_json::from_str(&out).unwrap();
-        [floats(&doc["output_lower"]), floats(&doc["output_upper"])]
+        let r = &doc["regions"][0];
+        [floats(&r["output_lower"]), floats(&r["output_upper"])]
     };
     let (a, b) = (output(&outside, &norm), output(&inside, &["--layout", "hwc"]));
     for (x, y) in a.iter().zip(&b) {

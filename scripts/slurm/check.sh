@@ -72,3 +72,4 @@ for b in t2:
         fail("table printed by merge differs from the single run's:\n" + "\n".join(b))
 print(f"slurm check passed: {len(r1)} CSV rows and {len(t2)} tables equal apart from timings")
 EOF
+rm -rf "$T" # kept only when the check fails

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
+use serde::Serialize;
 
-use super::args::{DataArgs, RegionArgs};
+use super::args::{DataArgs, OutputArgs, RegionArgs};
 use super::load;
 use super::progress::Progress;
 use crate::analysis::lrom::{analyse, LromConfig, RegionResult};
@@ -31,6 +32,23 @@ pub struct BenchArgs {
     pub count: usize,
     #[command(flatten)]
     pub region: RegionArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// One compact twin at one radius, as written to `--csv` and `--json`.
+#[derive(Serialize)]
+struct Row {
+    compact: String,
+    delta: f64,
+    samples: usize,
+    baseline_median_seconds: f64,
+    fast_median_seconds: f64,
+    baseline_total_seconds: f64,
+    fast_total_seconds: f64,
+    speedup: f64,
+    max_looser_by: f64,
+    verdicts_agree: usize,
 }
 
 /// The baseline: LP-tightened bounds, every layer's equality rows, pairs solved one by one.
@@ -83,6 +101,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "{:<28} {:>8} {:>8} {:>12} {:>12} {:>9} {:>14} {:>9}",
         "compact twin", "delta", "samples", "baseline s", "fast s", "speed-up", "max looser by", "verdicts"
     );
+    let mut rows = Vec::new();
     for (k, compact) in models.iter().enumerate().skip(1) {
         let nets = [&original.network, &compact.network];
         let runners = [all_runners[0].clone(), all_runners[k].clone()];
@@ -106,6 +125,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 bar.inc();
             }
             bar.finish();
+            let (sb, sf) = (tb.iter().sum::<f64>(), tf.iter().sum::<f64>());
             let (mb, mf) = (median(&mut tb).unwrap_or(f64::NAN), median(&mut tf).unwrap_or(f64::NAN));
             let n = picked.len();
             println!(
@@ -113,8 +133,21 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 compact.network.name,
                 mb / mf
             );
+            rows.push(Row {
+                compact: compact.network.name.clone(),
+                delta,
+                samples: n,
+                baseline_median_seconds: mb,
+                fast_median_seconds: mf,
+                baseline_total_seconds: sb,
+                fast_total_seconds: sf,
+                speedup: mb / mf,
+                max_looser_by: worst,
+                verdicts_agree: agree,
+            });
         }
     }
     println!("\nseconds are per-sample medians; 'max looser by' is the largest amount any fast bound is looser than the baseline's (≤ 0: never looser)");
-    Ok(())
+    args.output
+        .write(|| rows.iter().collect(), || serde_json::json!({ "original": original.network.name, "rows": rows }))
 }

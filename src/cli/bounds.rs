@@ -7,9 +7,9 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use super::args::{print_json, DomainArgs, PointArgs, SolverArgs};
+use super::args::{print_json, PointArgs, RegionArgs, SolverArgs};
 use super::values;
-use crate::bounds::{self, Method};
+use crate::bounds::{self, Method, ReluStats};
 use crate::error::Result;
 use crate::onnx;
 use crate::tighten;
@@ -20,12 +20,10 @@ pub struct BoundsArgs {
     pub net: PathBuf,
     #[command(flatten)]
     pub point: PointArgs,
-    /// L∞ radius of the region around the point.
-    #[arg(long, default_value_t = 0.01, value_parser = super::args::parse_nonnegative)]
-    pub delta: f64,
     #[command(flatten)]
-    pub clip: DomainArgs,
-    /// How bounds are computed.
+    pub region: RegionArgs,
+    /// How bounds are computed (lp: every unstable ReLU's input and every output minimised and
+    /// maximised over the LP relaxation, certified by its duals).
     #[arg(long, value_enum, default_value = "symbolic")]
     pub method: values::Method,
     #[command(flatten)]
@@ -41,32 +39,46 @@ pub struct BoundsArgs {
 pub fn run(args: BoundsArgs) -> Result<()> {
     let net = onnx::load_as(&args.net, args.float_sound)?.network;
     let (x, _) = args.point.resolve()?;
-    let map = args.point.file.map(&net, args.clip.domain)?;
-    let region = map.region(&map.to_network(&x)?, args.delta)?;
-    let start = Instant::now();
+    let map = args.point.file.map(&net, args.region.clip.domain)?;
     let lp = tighten::LpOptions {
         solver: args.solver.apply(Default::default())?,
         materialize_affine: false,
         warm_start: true,
     };
     let method = Method::from(args.method);
-    let mut nb = tighten::compute(&net, &region, method, &lp)?;
-    if args.float_sound {
-        nb = bounds::float32::widen(&net, &nb)?;
+    let mut regions = Vec::new();
+    for delta in args.region.deltas() {
+        let region = map.region(&map.to_network(&x)?, delta)?;
+        let start = Instant::now();
+        let mut nb = tighten::compute(&net, &region, method, &lp)?;
+        if method == Method::Lp {
+            tighten::tighten_outputs(&net, &region, &mut nb, &lp);
+        }
+        if args.float_sound {
+            nb = bounds::float32::widen(&net, &nb)?;
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let (stats, out) = (bounds::relu_stats(&net, &nb), nb.output());
+        if !args.json {
+            print_region(&net.name, method, delta, seconds, &stats, (&out.lower, &out.upper));
+        }
+        regions.push(json!({"delta": delta, "seconds": seconds, "relu_layers": stats,
+            "output_lower": out.lower, "output_upper": out.upper}));
     }
-    let seconds = start.elapsed().as_secs_f64();
-    let stats = bounds::relu_stats(&net, &nb);
-    let out = nb.output();
     if args.json {
-        let doc = json!({"network": net.name, "method": method, "delta": args.delta, "float_sound": args.float_sound, "seconds": seconds,
-            "relu_layers": stats, "output_lower": out.lower, "output_upper": out.upper});
-        print_json(&doc)?;
-        return Ok(());
+        print_json(
+            &json!({"network": net.name, "method": method, "float_sound": args.float_sound, "regions": regions}),
+        )?;
     }
-    println!("network {}   method {:?}   delta {}   {:.3} s", net.name, method, args.delta, seconds);
+    Ok(())
+}
+
+/// The ReLU phases per layer and the output bounds of one region, as text.
+fn print_region(name: &str, method: Method, delta: f64, seconds: f64, stats: &[ReluStats], out: (&[f64], &[f64])) {
+    println!("network {name}   method {}   delta {delta}   {seconds:.3} s", format!("{method:?}").to_lowercase());
     println!("{:>6} {:>8} {:>8} {:>9} {:>9}", "layer", "neurons", "active", "inactive", "unstable");
     let mut total = [0usize; 3];
-    for s in &stats {
+    for s in stats {
         println!(
             "{:>6} {:>8} {:>8} {:>9} {:>9}",
             s.layer,
@@ -79,8 +91,7 @@ pub fn run(args: BoundsArgs) -> Result<()> {
     }
     println!("{:>6} {:>8} {:>8} {:>9} {:>9}", "total", total.iter().sum::<usize>(), total[0], total[1], total[2]);
     println!("output bounds:");
-    for (i, (l, u)) in out.lower.iter().zip(&out.upper).enumerate() {
+    for (i, (l, u)) in out.0.iter().zip(out.1).enumerate() {
         println!("  {i:>3}  [{l:+.6}, {u:+.6}]");
     }
-    Ok(())
 }

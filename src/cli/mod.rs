@@ -21,11 +21,11 @@ mod verify;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Sound joint LP/MILP verification of neural-network twins.
 #[derive(Debug, Parser)]
-#[command(name = "twinverify", about, long_about = None, disable_version_flag = true)]
+#[command(name = "twinverify", about, version, long_about = None, disable_version_flag = true)]
 pub struct Cli {
     /// Print the solver's full name (VNN-LIB solver interface).
     #[arg(long)]
@@ -71,6 +71,13 @@ enum Command {
     Boundary(Box<boundary::BoundaryArgs>),
     /// Certify that two exports of one model agree: max |A − B| and equal argmax over regions.
     Equiv(Box<equiv::EquivArgs>),
+    /// Shell completions on standard output, e.g. `twinverify completions bash > /etc/bash_completion.d/twinverify`.
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff) on standard output, e.g. `twinverify man > twinverify.1; man ./twinverify.1`.
+    Man,
 }
 
 /// Parses the command line, runs it and maps errors to a message on stderr and exit code 1,
@@ -101,6 +108,13 @@ pub fn main() -> ExitCode {
         Command::Supports(a) => verify::supports(a),
         Command::RunInstances(a) => instances::run(a),
         Command::Merge(a) => merge::run(a),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "twinverify", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map_err(|e| crate::error::Error::write("standard output", e)),
         Command::Resilience(a) => resilience::run(*a),
         Command::Boundary(a) => boundary::run(*a),
         Command::Equiv(a) => equiv::run(*a).map(|c| code = c),

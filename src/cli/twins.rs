@@ -51,7 +51,7 @@ pub struct SparsifyArgs {
     /// Phase row of an inactive ReLU: the paper's "≤ 0", or "keep" (never closer to the boundary).
     #[arg(long, value_enum, default_value = "keep")]
     pub inactive: values::InactiveRule,
-    /// Seconds per LP.
+    /// Time limit per solve, in seconds.
     #[arg(long, value_parser = super::args::parse_positive)]
     pub time_limit: Option<f64>,
     #[command(flatten)]

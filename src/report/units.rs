@@ -207,6 +207,8 @@ impl<T: Serialize + DeserializeOwned, R: Serialize> Store<T, R> {
         }
         if existing {
             store.load(jsonl)?;
+            let todo = store.todo().len();
+            eprintln!("{}: resuming: {} units already done, {todo} to run", jsonl.display(), store.resumed);
         }
         store.sink = Some(store.open_sink(jsonl, to.csv.as_deref(), existing)?);
         store.write_status("running", None)?;
