@@ -75,14 +75,16 @@ def loosen(schema):
 
 def main():
     docs = pathlib.Path(sys.argv[1])
-    defs = {}
+    defs, version = {}, None
     for p in sorted(docs.glob("*.json")):
-        schema = loosen(infer(json.loads(p.read_text())))
+        doc = json.loads(p.read_text())
+        version = doc["schema_version"]
+        schema = loosen(infer(doc))
         # "integer" widens to "number" so that whole-valued floats pass
         defs[p.stem] = json.loads(json.dumps(schema).replace('["integer", "null"]', '["number", "null"]'))
     out = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "twinverify JSON output (schema_version 1)",
+        "title": f"twinverify JSON output (schema_version {version})",
         "description": "One definition per command (boundary_pair: boundary --reference). Every document carries schema_version, tool and command_line.",
         "$defs": defs,
     }

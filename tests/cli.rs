@@ -25,7 +25,7 @@ fn info_counts_the_files_parameters_apart_from_the_irs() {
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     let (ir, stored) = (doc["parameters"].as_u64().unwrap(), doc["stored_parameters"].as_u64().unwrap());
     assert!(stored > 0 && stored < ir, "file {stored}, IR {ir}");
-    assert_eq!(doc["schema_version"], 1, "JSON documents say their layout version");
+    assert_eq!(doc["schema_version"], 2, "JSON documents say their layout version");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::objective::{clip, Extremum, OutputObjective, Region};
 use crate::bounds::{relu_stats, InputMap, Interval, Method, NetworkBounds};
-use crate::data::check_label;
+use crate::data::{argmax, check_label};
 use crate::encode::{EncodeOptions, JointModel, Mode, Prefix, RowKind};
 use crate::error::Result;
 use crate::ir::Network;
@@ -88,8 +88,14 @@ pub struct PairResult {
 pub enum Verdict {
     /// Every certified minimum is ≥ the threshold: N2 ⇒ N1 holds on the region.
     Established,
-    /// A checked point has LROM below the threshold: the LROM criterion cannot establish it.
-    Refuted,
+    /// A checked input of the region where N2 gives the label and N1 does not (by the IR and
+    /// tract alike): the implication itself is false there.
+    #[serde(rename = "implication-violated")]
+    Violated,
+    /// A checked input has LROM below the threshold, and none violates the implication: the
+    /// LROM criterion cannot establish it, though it may still hold. (`refuted` before schema 2.)
+    #[serde(rename = "margin-negative", alias = "refuted")]
+    MarginNegative,
     /// Neither.
     Unknown,
 }
@@ -165,15 +171,30 @@ pub fn analyse(
         Ok(PairResult { c, j, min, max, independent, implication_only })
     });
     let pairs = results.into_iter().collect::<Result<Vec<_>>>()?;
+    let negative: Vec<&PairResult> = pairs.iter().filter(|p| p.min.attained < cfg.threshold).collect();
     let verdict = if pairs.iter().all(|p| p.min.certified >= cfg.threshold) {
         Verdict::Established
-    } else if pairs.iter().any(|p| p.min.attained < cfg.threshold) {
-        Verdict::Refuted
-    } else {
+    } else if negative.is_empty() {
         Verdict::Unknown
+    } else if negative.iter().try_fold(false, |hit, p| {
+        Ok::<_, crate::error::Error>(hit || breaks_implication(nets, runners, &p.min.witness, label)?)
+    })? {
+        Verdict::Violated
+    } else {
+        Verdict::MarginNegative
     };
     let unstable = [0, 1].map(|k| relu_stats(nets[k], &nb[k]).iter().map(|s| s.unstable).sum());
     Ok(RegionResult { label, pairs, verdict, unstable, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// Whether N2 classifies `w` as `label` and N1 does not, by the IR and by tract alike.
+pub fn breaks_implication(nets: [&Network; 2], runners: &[TractRunner], w: &[f64], label: usize) -> Result<bool> {
+    let mut classes = [[0usize; 2]; 2];
+    for k in 0..2 {
+        classes[k] = [argmax(&nets[k].forward(w)?), argmax(&runners[k].run(w)?)];
+    }
+    let agree = classes.iter().all(|c| c[0] == c[1]);
+    Ok(agree && classes[1][0] == label && classes[0][0] != label)
 }
 
 /// Both networks' neuron bounds over `region` (by `cfg.bounds`), their joint model and, in

@@ -74,7 +74,7 @@ pub(super) struct PairRow {
     label: usize,
     status: Status,
     established: f64,
-    refuted: Option<f64>,
+    margin_negative: Option<f64>,
     violated: Option<f64>,
     probes: usize,
     seconds: f64,
@@ -173,7 +173,7 @@ pub(super) fn pair_row((i, r): &Unit<PairRadius>) -> PairRow {
         label: r.label,
         status: r.bracket.status,
         established: r.bracket.certified,
-        refuted: r.bracket.attained,
+        margin_negative: r.bracket.attained,
         violated: r.violated,
         probes: r.probes,
         seconds: r.seconds,
@@ -248,14 +248,14 @@ pub(super) fn report_pairs(
     csv: Option<&Path>,
     json: Option<&Path>,
 ) -> Result<()> {
-    println!("established: proved radius of reference ⇒ network; refuted: checked LROM < 0; violated: checked input where the reference is right and the network wrong");
+    println!("established: proved radius of reference ⇒ network; margin-neg: distance of a checked input with LROM < 0; violated: of a checked input where the reference is right and the network wrong");
     println!(
-        "{:>6} {:>5} {:>9} {:>11} {:>9} {:>9} {:>6} {:>8}",
-        "sample", "label", "status", "established", "refuted", "violated", "probes", "seconds"
+        "{:>6} {:>5} {:>9} {:>11} {:>10} {:>9} {:>6} {:>8}",
+        "sample", "label", "status", "established", "margin-neg", "violated", "probes", "seconds"
     );
     for (i, r) in out {
         println!(
-            "{i:>6} {:>5} {:>9} {:>11.5} {:>9} {:>9} {:>6} {:>8.2}",
+            "{i:>6} {:>5} {:>9} {:>11.5} {:>10} {:>9} {:>6} {:>8.2}",
             r.label,
             format!("{:?}", r.bracket.status).to_lowercase(),
             r.bracket.certified,

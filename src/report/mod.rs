@@ -43,7 +43,8 @@ pub struct CsvRow {
 fn verdict_name(v: Verdict) -> &'static str {
     match v {
         Verdict::Established => "established",
-        Verdict::Refuted => "refuted",
+        Verdict::Violated => "implication-violated",
+        Verdict::MarginNegative => "margin-negative",
         Verdict::Unknown => "unknown",
     }
 }
@@ -127,7 +128,7 @@ pub fn write_json_doc<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
 
 /// The layout version of every JSON document the tool writes, raised when a field changes its
 /// meaning or goes away (new fields may appear without it).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A JSON document with what it came from: `schema_version`, `tool` (name and version) and
 /// `command_line` (as run) are added to an object; other documents are left as they are.
@@ -157,7 +158,10 @@ pub struct Summary {
     pub analysed: usize,
     pub skipped: usize,
     pub established: usize,
-    pub refuted: usize,
+    /// Regions with a checked input of negative LROM margin (none violating the implication).
+    pub margin_negative: usize,
+    /// Regions with a checked input where N2 is right and N1 wrong.
+    pub violated: usize,
     /// Mean certified LROM range width (max − min) and independent width, over class pairs.
     pub joint_width: Option<f64>,
     pub independent_width: Option<f64>,
@@ -200,7 +204,8 @@ pub fn summarise(outcomes: &[Outcome]) -> Vec<Summary> {
         };
         s.analysed += 1;
         s.established += (r.verdict == Verdict::Established) as usize;
-        s.refuted += (r.verdict == Verdict::Refuted) as usize;
+        s.margin_negative += (r.verdict == Verdict::MarginNegative) as usize;
+        s.violated += (r.verdict == Verdict::Violated) as usize;
         secs.push(r.seconds);
         for p in &r.pairs {
             if let Some(m) = &p.max {
@@ -226,13 +231,14 @@ pub fn summarise(outcomes: &[Outcome]) -> Vec<Summary> {
 /// The summary as a text table.
 pub fn summary_table(summaries: &[Summary], names: &[String]) -> String {
     let mut t = format!(
-        "{:<34} {:>7} {:>8} {:>6} {:>12} {:>8} {:>11} {:>11} {:>9} {:>9}\n",
+        "{:<34} {:>7} {:>8} {:>6} {:>12} {:>10} {:>9} {:>11} {:>11} {:>9} {:>9}\n",
         "implication N2 ⇒ N1",
         "delta",
         "samples",
         "skip",
         "established",
-        "refuted",
+        "margin-neg",
+        "violated",
         "LROM width",
         "indep width",
         "gain",
@@ -246,12 +252,13 @@ pub fn summary_table(summaries: &[Summary], names: &[String]) -> String {
             _ => "-".into(),
         };
         t.push_str(&format!(
-            "{pair:<34} {:>7} {:>8} {:>6} {:>11.1}% {:>8} {:>11} {:>11} {:>9} {:>9.3}\n",
+            "{pair:<34} {:>7} {:>8} {:>6} {:>11.1}% {:>10} {:>9} {:>11} {:>11} {:>9} {:>9.3}\n",
             s.delta,
             s.analysed,
             s.skipped,
             s.established_percent(),
-            s.refuted,
+            s.margin_negative,
+            s.violated,
             w(s.joint_width),
             w(s.independent_width),
             gain,

@@ -10,10 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::BoundaryConfig;
 use crate::analysis::ball::largest_radius;
-use crate::analysis::lrom::{analyse, LromConfig, Verdict};
+use crate::analysis::lrom::{analyse, breaks_implication, LromConfig, Verdict};
 use crate::analysis::outcome::Bracket;
 use crate::bounds::InputMap;
-use crate::data::argmax;
 use crate::error::Result;
 use crate::ir::Network;
 use crate::onnx::TractRunner;
@@ -67,14 +66,4 @@ pub fn implication_radius(
     let mut bracket = Bracket { attained: refuted, ..Bracket::open(established) };
     bracket.close_within(search.tolerance);
     Ok(PairRadius { label, bracket, violated, probes, seconds: start.elapsed().as_secs_f64() })
-}
-
-/// Whether N2 classifies `w` as `label` and N1 does not, by the IR and by tract alike.
-fn breaks_implication(nets: [&Network; 2], runners: &[TractRunner], w: &[f64], label: usize) -> Result<bool> {
-    let mut classes = [[0usize; 2]; 2];
-    for k in 0..2 {
-        classes[k] = [argmax(&nets[k].forward(w)?), argmax(&runners[k].run(w)?)];
-    }
-    let agree = classes.iter().all(|c| c[0] == c[1]);
-    Ok(agree && classes[1][0] == label && classes[0][0] != label)
 }
