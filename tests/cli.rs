@@ -142,3 +142,32 @@ fn bounds_by_lp_tighten_the_outputs() {
     }
     assert!(tighter > 1e-6, "LP tightened no output bound: {sym:?} {lp:?}");
 }
+
+/// `--quiet` leaves errors only, `-v` and `TWINVERIFY_LOG=debug` add debug messages (one per
+/// finished unit of a batch); what goes to stdout does not change.
+#[test]
+fn quiet_and_verbose_choose_the_messages_on_stderr() {
+    let (net, data) = (fixture("twin_mlp.onnx"), fixture("twin_mlp_data.csv"));
+    let args = ["robust", net.to_str().unwrap(), "--data", data.to_str().unwrap(), "--samples", "0..3"];
+    let run_with = |extra: &[&str], env: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_twinverify"));
+        cmd.args(args).args(extra).env_remove("TWINVERIFY_LOG");
+        if let Some(filter) = env {
+            cmd.env("TWINVERIFY_LOG", filter);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (plain_out, plain_err) = run_with(&[], None);
+    assert!(plain_err.contains("] progress: ") && !plain_err.contains("[debug]"), "{plain_err}");
+    let (quiet_out, quiet_err) = run_with(&["--quiet"], None);
+    assert!(quiet_err.is_empty(), "--quiet: {quiet_err}");
+    let (_, verbose_err) = run_with(&["-v"], None);
+    assert_eq!(verbose_err.matches("[debug] unit ").count(), 3, "{verbose_err}");
+    let (_, env_err) = run_with(&[], Some("debug"));
+    assert!(env_err.contains("[debug] unit 0 (delta=0.01 sample=0) done"), "{env_err}");
+    let strip =
+        |s: &str| s.lines().map(|l| l.split_whitespace().take(5).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>();
+    assert_eq!(strip(&plain_out), strip(&quiet_out));
+}

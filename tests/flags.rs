@@ -50,6 +50,8 @@ const GROUPS: &[(&str, &[&str])] = &[
 
 #[test]
 fn shared_flags_mean_the_same_in_every_command() {
+    // clap's own checks over every command (no flag or short option defined twice, …)
+    Cli::command().debug_assert();
     let cli = Cli::command();
     // flag → (help text and value names) → commands
     let mut seen: BTreeMap<&str, BTreeMap<String, Vec<String>>> = BTreeMap::new();

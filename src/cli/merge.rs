@@ -44,7 +44,7 @@ where
         store.push(i, unit, false)?;
     }
     store.finish()?;
-    eprintln!("merged {} units from {} shard files into {}", header.total, args.shards.len(), args.out.display());
+    log::info!("merged {} units from {} shard files into {}", header.total, args.shards.len(), args.out.display());
     Ok((header, store))
 }
 

@@ -8,6 +8,7 @@ mod bounds;
 mod equiv;
 mod instances;
 mod load;
+mod logging;
 mod lrom;
 mod merge;
 mod network;
@@ -33,6 +34,12 @@ pub struct Cli {
     /// Print the version.
     #[arg(long, short = 'V')]
     version: bool,
+    /// Errors only: no warnings, notes or progress.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// More messages: -v debug, -vv trace (see also TWINVERIFY_LOG, e.g. TWINVERIFY_LOG=debug).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -84,6 +91,7 @@ enum Command {
 /// solver faults to a summary on stderr and exit code 3 (`equiv` also exits with its verdict's code).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.quiet, cli.verbose);
     let command = match cli.command {
         _ if cli.name => return print_line(verify::name()),
         _ if cli.version => return print_line(env!("CARGO_PKG_VERSION")),
@@ -121,7 +129,7 @@ pub fn main() -> ExitCode {
     };
     let (faults, strict) = crate::solve::faults::take();
     for (kind, n) in &faults {
-        eprintln!("solver faults: {kind}: {n} solve(s); their bounds are the symbolic ones");
+        log::warn!("solver faults: {kind}: {n} solve(s); their bounds are the symbolic ones");
     }
     match result {
         Ok(()) if strict => {

@@ -17,6 +17,8 @@ pub struct Progress {
     plain: Mutex<Plain>,
     len: usize,
     unit: String,
+    /// `--quiet`: nothing is shown.
+    hidden: bool,
 }
 
 /// What the plain (non-terminal) lines need.
@@ -31,7 +33,8 @@ struct Plain {
 impl Progress {
     /// A bar when stderr is a terminal, timestamped lines otherwise (the first one now).
     pub fn new(len: usize, unit: &str) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
+        let hidden = !log::log_enabled!(log::Level::Info);
+        let bar = (!hidden && std::io::stderr().is_terminal()).then(|| {
             let template = format!("{{bar:40}} {{pos}}/{{len}} {unit}  {{elapsed}} elapsed, ETA {{eta}}  {{msg}}");
             let bar = ProgressBar::new(len as u64);
             bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
@@ -49,7 +52,7 @@ impl Progress {
             every: Duration::from_secs_f64(every),
             message: String::new(),
         };
-        let p = Progress { bar, plain: Mutex::new(plain), len, unit: unit.to_string() };
+        let p = Progress { bar, plain: Mutex::new(plain), len, unit: unit.to_string(), hidden };
         p.line(false);
         p
     }
@@ -89,7 +92,7 @@ impl Progress {
 
     /// Prints a plain line when none was printed yet, when the interval has passed, or `always`.
     fn line(&self, always: bool) {
-        if self.bar.is_some() {
+        if self.bar.is_some() || self.hidden {
             return;
         }
         self.with_plain(|p| {
@@ -108,7 +111,7 @@ impl Progress {
                 ),
             };
             let message = if p.message.is_empty() { String::new() } else { format!("  ({})", p.message) };
-            eprintln!("[{}] progress: {}/{} {}, {eta}{message}", clock(), p.done, self.len, self.unit);
+            log::info!("[{}] progress: {}/{} {}, {eta}{message}", clock(), p.done, self.len, self.unit);
         });
     }
 }

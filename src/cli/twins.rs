@@ -151,7 +151,7 @@ pub fn run_sparsify(args: SparsifyArgs) -> Result<()> {
     let quiet = args.report.json;
     let done = sparsify::sparsify(&model, &inputs, &opts, |r| {
         if !quiet {
-            eprintln!("layer {:>3} ({}): {} LPs, {:.1} s", r.layer, r.origin.join(", "), r.lps, r.seconds);
+            log::info!("layer {:>3} ({}): {} LPs, {:.1} s", r.layer, r.origin.join(", "), r.lps, r.seconds);
         }
     })?;
     sparsify::write(&model, &done.network, &args.out)?;

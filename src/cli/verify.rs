@@ -103,7 +103,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     let answer = verify::verify(&checker, &bound.disjuncts, &opts)?;
     // one message per line (an undecided query has a note per open disjunct)
     for line in answer.note.iter().flat_map(|n| n.lines()) {
-        eprintln!("twinverify: {line}");
+        log::info!("twinverify: {line}");
     }
     let mut text = format!("{}\n", answer.verdict);
     if let Some(w) = &answer.witness {

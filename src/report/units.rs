@@ -208,7 +208,7 @@ impl<T: Serialize + DeserializeOwned, R: Serialize> Store<T, R> {
         if existing {
             store.load(jsonl)?;
             let todo = store.todo().len();
-            eprintln!("{}: resuming: {} units already done, {todo} to run", jsonl.display(), store.resumed);
+            log::info!("{}: resuming: {} units already done, {todo} to run", jsonl.display(), store.resumed);
         }
         store.sink = Some(store.open_sink(jsonl, to.csv.as_deref(), existing)?);
         store.write_status("running", None)?;
@@ -240,7 +240,7 @@ impl<T: Serialize + DeserializeOwned, R: Serialize> Store<T, R> {
             )));
         }
         if let Some(valid) = cut {
-            eprintln!("{}: the last unit was cut off mid-write; it is run again", path.display());
+            log::warn!("{}: the last unit was cut off mid-write; it is run again", path.display());
             let f = OpenOptions::new().write(true).open(path).map_err(|e| Error::write(path, e))?;
             f.set_len(valid).map_err(|e| Error::write(path, e))?;
         }
@@ -307,6 +307,7 @@ impl<T: Serialize + DeserializeOwned, R: Serialize> Store<T, R> {
         }
         self.ran += 1;
         self.failed += failed as usize;
+        log::debug!("unit {index} ({}) done{}", self.keys[index], if failed { ", failed" } else { "" });
         self.write_status("running", None)
     }
 
@@ -450,7 +451,7 @@ pub fn merge<T: DeserializeOwned>(paths: &[PathBuf]) -> Result<(Header, Vec<Inde
     for path in paths {
         let (header, lines, cut) = read_lines::<T>(path)?;
         if cut.is_some() {
-            eprintln!("{}: its last unit was cut off mid-write and is left out", path.display());
+            log::warn!("{}: its last unit was cut off mid-write and is left out", path.display());
         }
         if let Some((h, p)) = &first {
             if (h.command.as_str(), &h.spec_hash, h.total) != (header.command.as_str(), &header.spec_hash, header.total)

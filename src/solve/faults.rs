@@ -22,7 +22,7 @@ pub fn record(kind: &str, detail: &str, fallback: Fallback) -> String {
         let n = r.counts.entry(kind.to_string()).or_insert(0);
         *n += 1;
         if *n == 1 {
-            eprintln!("warning: {note} [further '{kind}' faults are counted, not repeated]");
+            log::warn!("{note} [further '{kind}' faults are counted, not repeated]");
         }
         r.strict |= fallback == Fallback::Fail;
     }
