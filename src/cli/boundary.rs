@@ -13,8 +13,8 @@ use crate::analysis::boundary::pair::{implication_radius, PairRadius};
 use crate::analysis::boundary::{distance, BoundaryConfig, BoundaryResult, Status};
 use crate::analysis::lrom::LromConfig;
 use crate::error::Result;
-use crate::report::median;
 use crate::report::units::{self, Header};
+use crate::report::{fixed, median};
 
 #[derive(Debug, Args)]
 #[command(mut_arg("data", |a| a.required(true)))]
@@ -193,7 +193,7 @@ fn write<T: Serialize>(out: &[Unit<T>], cx: &Context, csv: Option<&Path>, json: 
 }
 
 fn num(v: Option<f64>) -> String {
-    v.map_or("-".into(), |v| format!("{v:.5}"))
+    v.map_or("-".into(), |v| fixed(v, 5))
 }
 
 /// Prints the distances (and their summary) and writes the outputs.
@@ -212,10 +212,10 @@ pub(super) fn report_distances(
     );
     for (i, r) in out {
         println!(
-            "{i:>6} {:>5} {:>9} {:>9.5} {:>9} {:>9} {:>6} {:>6} {:>8.2}  {}",
+            "{i:>6} {:>5} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>8.2}  {}",
             r.label,
             format!("{:?}", r.bracket.status).to_lowercase(),
-            r.bracket.certified,
+            fixed(r.bracket.certified, 5),
             num(r.upper()),
             num(r.bracket.solver_value),
             r.counterexample.as_ref().map_or("-".into(), |c| c.target.to_string()),
@@ -255,10 +255,10 @@ pub(super) fn report_pairs(
     );
     for (i, r) in out {
         println!(
-            "{i:>6} {:>5} {:>9} {:>11.5} {:>10} {:>9} {:>6} {:>8.2}",
+            "{i:>6} {:>5} {:>9} {:>11} {:>10} {:>9} {:>6} {:>8.2}",
             r.label,
             format!("{:?}", r.bracket.status).to_lowercase(),
-            r.bracket.certified,
+            fixed(r.bracket.certified, 5),
             num(r.bracket.attained),
             num(r.violated),
             r.probes,

@@ -12,6 +12,7 @@ use super::values;
 use crate::bounds::{self, Method, ReluStats};
 use crate::error::Result;
 use crate::onnx;
+use crate::report::signed;
 use crate::tighten;
 
 #[derive(Debug, Args)]
@@ -92,6 +93,6 @@ fn print_region(name: &str, method: Method, delta: f64, seconds: f64, stats: &[R
     println!("{:>6} {:>8} {:>8} {:>9} {:>9}", "total", total.iter().sum::<usize>(), total[0], total[1], total[2]);
     println!("output bounds:");
     for (i, (l, u)) in out.0.iter().zip(out.1).enumerate() {
-        println!("  {i:>3}  [{l:+.6}, {u:+.6}]");
+        println!("  {i:>3}  [{}, {}]", signed(*l, 6), signed(*u, 6));
     }
 }

@@ -97,5 +97,5 @@ pub fn eval(args: EvalArgs) -> Result<()> {
 }
 
 fn fmt_vec(v: &[f64]) -> String {
-    v.iter().map(|x| format!("{x:.6}")).collect::<Vec<_>>().join(" ")
+    v.iter().map(|x| crate::report::fixed(*x, 6)).collect::<Vec<_>>().join(" ")
 }

@@ -13,6 +13,7 @@ use crate::analysis::resilience::{resilience, xi, ClassResilience, Norm, Resilie
 use crate::data::argmax;
 use crate::error::{Error, Result};
 use crate::onnx::{self, TractRunner};
+use crate::report::fixed;
 use crate::report::units::{self, Header};
 
 #[derive(Debug, Args)]
@@ -165,8 +166,8 @@ pub(super) fn report(results: &[ClassResilience], cx: &Context, csv: Option<&Pat
 fn summary(results: &[ClassResilience], cx: &Context, csv: Option<&Path>, json: Option<&Path>) -> Result<()> {
     let (lower, upper) = xi(results);
     if results.len() > 1 {
-        let upper = upper.map_or("-".into(), |u| format!("{u:.6}"));
-        println!("Ξ = min over classes: proved ≥ {lower:.6}, checked ≤ {upper}");
+        let upper = upper.map_or("-".into(), |u| fixed(u, 6));
+        println!("Ξ = min over classes: proved ≥ {}, checked ≤ {upper}", fixed(lower, 6));
     }
     if let Some(p) = csv {
         println!("wrote {}", p.display());
@@ -188,7 +189,7 @@ fn print_header(cx: &Context) {
 }
 
 fn print_row(r: &ClassResilience) {
-    let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.6}"));
+    let num = |v: Option<f64>| v.map_or("-".to_string(), |v| fixed(v, 6));
     let lower = if r.bracket.certified.is_finite() { num(Some(r.bracket.certified)) } else { "∞".into() };
     println!(
         "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9.2}  {}",

@@ -143,6 +143,25 @@ pub fn stamped(doc: serde_json::Value) -> serde_json::Value {
     serde_json::Value::Object(out)
 }
 
+/// `v` with `decimals` decimals, a negative value that rounds to zero written as 0 (not -0.000).
+pub fn fixed(v: f64, decimals: usize) -> String {
+    let text = format!("{v:.decimals$}");
+    match text.strip_prefix('-') {
+        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
+        _ => text,
+    }
+}
+
+/// Like [`fixed`], with a sign always (`+0.000000`, never `-0.000000`).
+pub fn signed(v: f64, decimals: usize) -> String {
+    let text = fixed(v, decimals);
+    if text.starts_with('-') || !v.is_finite() {
+        text
+    } else {
+        format!("+{text}")
+    }
+}
+
 /// The median of `v` (the upper one for an even count), `None` when empty; sorts `v`.
 pub fn median(v: &mut [f64]) -> Option<f64> {
     v.sort_by(f64::total_cmp);
@@ -226,6 +245,24 @@ pub fn summarise(outcomes: &[Outcome]) -> Vec<Summary> {
             s
         })
         .collect()
+}
+
+/// The summary as a text table.
+#[cfg(test)]
+mod tests {
+    use super::{fixed, signed};
+
+    #[test]
+    fn tiny_negatives_print_as_zero() {
+        assert_eq!(fixed(-1e-17, 6), "0.000000");
+        assert_eq!(fixed(-0.0, 2), "0.00");
+        assert_eq!(fixed(-0.004, 2), "0.00");
+        assert_eq!(fixed(-0.006, 2), "-0.01");
+        assert_eq!(signed(-1e-12, 3), "+0.000");
+        assert_eq!(signed(0.5, 1), "+0.5");
+        assert_eq!(signed(-2.25, 1), "-2.2");
+        assert_eq!(fixed(f64::NAN, 2), "NaN");
+    }
 }
 
 /// The summary as a text table.
