@@ -80,3 +80,39 @@ fn the_bundled_fixture_spec_runs_and_writes_its_csv() {
     assert!(!rows.is_empty() && rows.iter().all(|r| r.j != r.label && r.certified_min <= r.attained_min + 1e-9));
     assert!(rows.iter().all(|r| r.certified_max.unwrap() >= r.attained_max.unwrap() - 1e-9));
 }
+
+/// `--print-spec` writes the effective spec (flags applied, paths absolute): running it from
+/// another folder gives the rows of the run with flags.
+#[test]
+fn the_printed_spec_repeats_the_run() {
+    let spec = common::fixtures().join("../../specs/twin_mlp.yaml");
+    let dir = common::scratch_dir("print-spec");
+    let lrom = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_twinverify")).arg("lrom").args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let flags = ["--samples", "0..4", "--delta", "0.02", "--pair", "2,1", "--csv"].map(std::ffi::OsStr::new);
+    let with_flags = dir.join("flags.csv");
+    let printed = lrom(
+        &[&["--spec".as_ref(), spec.as_os_str()][..], &flags, &[with_flags.as_os_str(), "--print-spec".as_ref()]]
+            .concat(),
+    );
+    assert!(!with_flags.exists(), "--print-spec runs nothing");
+    let nested = dir.join("elsewhere");
+    std::fs::create_dir_all(&nested).unwrap();
+    let file = nested.join("effective.yaml");
+    std::fs::write(&file, printed.replace(with_flags.to_str().unwrap(), dir.join("again.csv").to_str().unwrap()))
+        .unwrap();
+    lrom(&[&["--spec".as_ref(), spec.as_os_str()][..], &flags, &[with_flags.as_os_str()]].concat());
+    lrom(&["--spec".as_ref(), file.as_os_str()]);
+    let rows = |p: &std::path::Path| {
+        let mut r = twinverify::report::read_csv(p).unwrap();
+        r.iter_mut().for_each(|row| row.seconds = 0.0);
+        r
+    };
+    let (a, b) = (rows(&with_flags), rows(&dir.join("again.csv")));
+    assert!(!a.is_empty() && a.iter().all(|r| r.delta == 0.02 && r.sample < 4 && r.n1 == "prune50"));
+    assert_eq!(a, b);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -3,14 +3,14 @@
 
 use std::str::FromStr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Interval;
 use crate::data::Sample;
 use crate::error::{Error, Result};
 
 /// The order of the pixel values in a data row.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
     /// The network's own order (channel, row, column).

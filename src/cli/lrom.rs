@@ -64,6 +64,10 @@ pub struct LromArgs {
     /// Certified bounds also hold for float32 inference (onnxruntime, tract, PyTorch).
     #[arg(long)]
     pub float_sound: bool,
+    /// Print the effective spec (the file's values with the flags applied, paths absolute) as
+    /// YAML and stop: `lrom --spec` on it repeats the run exactly.
+    #[arg(long)]
+    pub print_spec: bool,
     /// Implication is established when every certified LROM minimum is ≥ this.
     #[arg(long, value_parser = super::args::parse_finite)]
     pub threshold: Option<f64>,
@@ -165,6 +169,10 @@ fn fingerprint(spec: &Spec, materialize: bool) -> Result<String> {
 
 pub fn run(args: LromArgs) -> Result<()> {
     let spec = spec(&args)?;
+    if args.print_spec {
+        print!("{}", spec.to_yaml()?);
+        return Ok(());
+    }
     let paths: Vec<_> = spec.networks.iter().map(|n| &n.path).collect();
     let models = load::models(&paths, spec.float_sound)?;
     let runners = load::runners(&models)?;

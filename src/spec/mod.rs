@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bounds::{InputMap, Layout, Method, Normalisation};
 use crate::data::{check_scale, parse_scale, read_samples, Sample};
@@ -11,7 +11,7 @@ use crate::encode::Mode;
 use crate::error::{Error, Result};
 use crate::solve::SolverConfig;
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     /// The networks, in order: `- {name: original, path: nets/a.onnx}`.
@@ -66,14 +66,14 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkEntry {
     pub name: String,
     pub path: PathBuf,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
     /// CSV rows "label,f1,…,fn".
@@ -121,21 +121,21 @@ impl DataSpec {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum Scale {
     Number(f64),
     Text(String),
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Center {
     pub label: usize,
     pub x: Vec<f64>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum Selection {
     One(usize),
@@ -143,7 +143,7 @@ pub enum Selection {
     Range(String),
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(f64),
@@ -160,7 +160,7 @@ impl OneOrMany {
 }
 
 /// What is computed for every region.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AnalysisKind {
     /// LROM minimum and maximum for every class pair, with the independent baseline.
@@ -172,7 +172,7 @@ pub enum AnalysisKind {
     Matrix,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClassPairs {
     /// (label, j) for every other class j.
@@ -182,7 +182,7 @@ pub enum ClassPairs {
     All,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     #[serde(default)]
@@ -283,6 +283,21 @@ impl Spec {
         let spec = Spec::read(path)?;
         spec.check()?;
         Ok(spec)
+    }
+
+    /// The spec as YAML with every path absolute, so that the file reads back as the same spec
+    /// wherever it is saved (`lrom --print-spec`).
+    pub fn to_yaml(&self) -> Result<String> {
+        let mut spec = self.clone();
+        let absolute = |p: &mut PathBuf| {
+            if let Ok(a) = std::path::absolute(&*p) {
+                *p = a;
+            }
+        };
+        spec.networks.iter_mut().for_each(|n| absolute(&mut n.path));
+        let out = &mut spec.output;
+        spec.data.csv.iter_mut().chain(&mut out.csv).chain(&mut out.json).chain(&mut out.jsonl).for_each(absolute);
+        serde_saphyr::to_string(&spec).map_err(|e| Error::Input(format!("cannot write the spec as YAML: {e}")))
     }
 
     /// Reads a spec file without checking it (the command line checks it once, after its flags
