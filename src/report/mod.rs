@@ -248,24 +248,6 @@ pub fn summarise(outcomes: &[Outcome]) -> Vec<Summary> {
 }
 
 /// The summary as a text table.
-#[cfg(test)]
-mod tests {
-    use super::{fixed, signed};
-
-    #[test]
-    fn tiny_negatives_print_as_zero() {
-        assert_eq!(fixed(-1e-17, 6), "0.000000");
-        assert_eq!(fixed(-0.0, 2), "0.00");
-        assert_eq!(fixed(-0.004, 2), "0.00");
-        assert_eq!(fixed(-0.006, 2), "-0.01");
-        assert_eq!(signed(-1e-12, 3), "+0.000");
-        assert_eq!(signed(0.5, 1), "+0.5");
-        assert_eq!(signed(-2.25, 1), "-2.2");
-        assert_eq!(fixed(f64::NAN, 2), "NaN");
-    }
-}
-
-/// The summary as a text table.
 pub fn summary_table(summaries: &[Summary], names: &[String]) -> String {
     let mut t = format!(
         "{:<34} {:>7} {:>8} {:>6} {:>12} {:>10} {:>9} {:>11} {:>11} {:>9} {:>9}\n",
@@ -326,4 +308,21 @@ pub fn matrix_table(summaries: &[Summary], names: &[String], delta: f64) -> Stri
         t.push('\n');
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fixed, signed};
+
+    #[test]
+    fn tiny_negatives_print_as_zero() {
+        assert_eq!(fixed(-1e-17, 6), "0.000000");
+        assert_eq!(fixed(-0.0, 2), "0.00");
+        assert_eq!(fixed(-0.004, 2), "0.00");
+        assert_eq!(fixed(-0.006, 2), "-0.01");
+        assert_eq!(signed(-1e-12, 3), "+0.000");
+        assert_eq!(signed(0.5, 1), "+0.5");
+        assert_eq!(signed(-2.25, 1), "-2.2");
+        assert_eq!(fixed(f64::NAN, 2), "NaN");
+    }
 }
