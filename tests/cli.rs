@@ -171,3 +171,38 @@ fn quiet_and_verbose_choose_the_messages_on_stderr() {
         |s: &str| s.lines().map(|l| l.split_whitespace().take(5).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>();
     assert_eq!(strip(&plain_out), strip(&quiet_out));
 }
+
+/// `--json` means one thing everywhere: with a FILE the document goes there and the text to
+/// stdout; bare, the document is all of stdout and the text goes to stderr.
+#[test]
+fn json_goes_to_a_file_or_alone_to_stdout() {
+    let (net, data) = (fixture("twin_mlp.onnx"), fixture("twin_mlp_data.csv"));
+    let (net, data) = (net.to_str().unwrap(), data.to_str().unwrap());
+    let dir = scratch_dir("json-flag");
+    for cmd in [
+        vec!["info", net],
+        vec!["eval", net, "--data", data, "--row", "0"],
+        vec!["bounds", net, "--data", data, "--row", "0"],
+        vec!["robust", net, "--data", data, "--samples", "0..2"],
+        vec!["boundary", net, "--data", data, "--samples", "0..2"],
+    ] {
+        let file = dir.join(format!("{}.json", cmd[0]));
+        let (ok, out, err) = run(&[&cmd[..], &["--json"]].concat());
+        assert!(ok, "{cmd:?}: {err}");
+        let doc: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{cmd:?}: stdout is not JSON ({e}): {out}"));
+        assert_eq!(doc["schema_version"], 2);
+        assert!(!err.trim().is_empty(), "{cmd:?}: the text went to stderr");
+        let (ok, out, err) = run(&[&cmd[..], &["--json", file.to_str().unwrap()]].concat());
+        assert!(ok, "{cmd:?}: {err}");
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&out).is_err() && out.contains("wrote"),
+            "{cmd:?}: text on stdout"
+        );
+        let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(written["schema_version"], 2);
+    }
+    let stray = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("-.jsonl");
+    assert!(!stray.exists() && !std::path::Path::new("-.jsonl").exists(), "a bare --json names no units file");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

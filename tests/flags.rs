@@ -46,6 +46,22 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("shard", &["lrom", "robust", "boundary", "resilience", "run-instances"]),
     ("resume", &["lrom", "robust", "boundary", "resilience", "run-instances"]),
     ("csv", &["lrom", "robust", "boundary", "resilience", "equiv", "bench"]),
+    (
+        "json",
+        &[
+            "info",
+            "eval",
+            "bounds",
+            "lrom",
+            "robust",
+            "boundary",
+            "resilience",
+            "equiv",
+            "bench",
+            "sparsify",
+            "compress",
+        ],
+    ),
 ];
 
 #[test]

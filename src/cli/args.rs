@@ -178,9 +178,47 @@ pub struct OutputArgs {
     /// Write the results as CSV, one row per result.
     #[arg(long)]
     pub csv: Option<PathBuf>,
-    /// Write every result as JSON.
-    #[arg(long)]
+    #[command(flatten)]
+    pub json: JsonArgs,
+}
+
+/// Where a command's JSON document goes.
+#[derive(Debug, Default, Args)]
+pub struct JsonArgs {
+    /// Write the results as JSON to FILE; with no FILE (or -), print the JSON on standard output
+    /// and the text on standard error.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub json: Option<PathBuf>,
+}
+
+impl JsonArgs {
+    /// A file (or `-`, standard output).
+    pub fn to(json: Option<&Path>) -> JsonArgs {
+        JsonArgs { json: json.map(Path::to_path_buf) }
+    }
+
+    /// Whether the JSON goes to standard output.
+    pub fn on_stdout(&self) -> bool {
+        self.json.as_deref() == Some(Path::new("-"))
+    }
+
+    /// Sends the text to standard error when the JSON takes standard output; call it first.
+    pub fn route_text(&self) {
+        report::text_to_stderr(self.on_stdout());
+    }
+
+    /// Writes the document to the file, or prints it on standard output, when asked for.
+    pub fn emit(&self, doc: impl FnOnce() -> serde_json::Value) -> Result<()> {
+        match &self.json {
+            None => Ok(()),
+            Some(_) if self.on_stdout() => print_json(&doc()),
+            Some(p) => {
+                report::write_json_doc(p, &doc())?;
+                crate::say!("wrote {}", p.display());
+                Ok(())
+            }
+        }
+    }
 }
 
 impl OutputArgs {
@@ -192,12 +230,9 @@ impl OutputArgs {
     ) -> Result<()> {
         if let Some(p) = &self.csv {
             report::write_csv(p, &rows())?;
-            println!("wrote {}", p.display());
+            crate::say!("wrote {}", p.display());
         }
-        if let Some(p) = &self.json {
-            report::write_json_doc(p, &doc())?;
-            println!("wrote {}", p.display());
-        }
+        self.json.emit(doc)?;
         Ok(())
     }
 }

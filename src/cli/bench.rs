@@ -84,6 +84,7 @@ fn looseness(base: &RegionResult, fast: &RegionResult) -> f64 {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    args.output.json.route_text();
     let paths: Vec<_> = std::iter::once(&args.original).chain(&args.compact).collect();
     let models = load::models(&paths, false)?;
     let (original, all_runners) = (&models[0], load::runners(&models)?);
@@ -91,15 +92,23 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let samples = map.samples(args.data.read()?)?;
     let deltas = args.region.deltas();
     let (base_cfg, fast_cfg) = (baseline(), fast());
-    println!(
+    crate::say!(
         "LROM benchmark: {} at delta {deltas:?}, first {} selected rows both networks classify correctly",
-        original.network.name, args.count
+        original.network.name,
+        args.count
     );
-    println!("baseline: LP-tightened bounds, full joint LP with every layer's equality rows, each LP built and solved afresh, 18 LP solves per sample in sequence");
-    println!("fast:     LP-tightened bounds on substituted LPs, small joint LP (stable affine chains substituted), warm-started re-solves, pairs in parallel\n");
-    println!(
+    crate::say!("baseline: LP-tightened bounds, full joint LP with every layer's equality rows, each LP built and solved afresh, 18 LP solves per sample in sequence");
+    crate::say!("fast:     LP-tightened bounds on substituted LPs, small joint LP (stable affine chains substituted), warm-started re-solves, pairs in parallel\n");
+    crate::say!(
         "{:<28} {:>8} {:>8} {:>12} {:>12} {:>9} {:>14} {:>9}",
-        "compact twin", "delta", "samples", "baseline s", "fast s", "speed-up", "max looser by", "verdicts"
+        "compact twin",
+        "delta",
+        "samples",
+        "baseline s",
+        "fast s",
+        "speed-up",
+        "max looser by",
+        "verdicts"
     );
     let mut rows = Vec::new();
     for (k, compact) in models.iter().enumerate().skip(1) {
@@ -128,7 +137,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let (sb, sf) = (tb.iter().sum::<f64>(), tf.iter().sum::<f64>());
             let (mb, mf) = (median(&mut tb).unwrap_or(f64::NAN), median(&mut tf).unwrap_or(f64::NAN));
             let n = picked.len();
-            println!(
+            crate::say!(
                 "{:<28} {delta:>8} {n:>8} {mb:>12.4} {mf:>12.4} {:>8.1}× {worst:>14.2e} {agree:>6}/{n}",
                 compact.network.name,
                 mb / mf
@@ -147,7 +156,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             });
         }
     }
-    println!("\nseconds are per-sample medians; 'max looser by' is the largest amount any fast bound is looser than the baseline's (≤ 0: never looser)");
+    crate::say!("\nseconds are per-sample medians; 'max looser by' is the largest amount any fast bound is looser than the baseline's (≤ 0: never looser)");
     args.output
         .write(|| rows.iter().collect(), || serde_json::json!({ "original": original.network.name, "rows": rows }))
 }

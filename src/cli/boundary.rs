@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::args::{to_json, BatchArgs, DataArgs, DomainArgs, OutputArgs, SolverArgs};
+use super::args::{to_json, BatchArgs, DataArgs, DomainArgs, JsonArgs, OutputArgs, SolverArgs};
 use super::progress::Progress;
 use super::{load, values};
 use crate::analysis::boundary::pair::{implication_radius, PairRadius};
@@ -101,6 +101,7 @@ impl Context {
 pub(super) type Unit<T> = (usize, T);
 
 pub fn run(args: BoundaryArgs) -> Result<()> {
+    args.output.json.route_text();
     let paths: Vec<_> = std::iter::once(&args.net).chain(&args.reference).collect();
     let models = load::models(&paths, false)?;
     let runners = load::runners(&models)?;
@@ -121,7 +122,7 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
     let cx =
         Context { network: args.net.clone(), reference: args.reference.clone(), skipped, tolerance: args.tolerance };
     let header = Header::new("boundary", units::spec_hash(&settings, &files)?, keys.len(), to_json(&cx)?);
-    let (csv, json) = (args.output.csv.as_deref(), args.output.json.as_deref());
+    let (csv, json) = (args.output.csv.as_deref(), args.output.json.json.as_deref());
     if nets.len() == 2 {
         let cfg = LromConfig { bounds: args.bounds.into(), ..Default::default() };
         let mut store = args.batch.open(header, keys, (csv, json, None), |u: &Unit<PairRadius>| vec![pair_row(u)])?;
@@ -183,10 +184,9 @@ pub(super) fn pair_row((i, r): &Unit<PairRadius>) -> PairRow {
 /// Names the streamed CSV and writes the JSON document (everything) when asked for.
 fn write<T: Serialize>(out: &[Unit<T>], cx: &Context, csv: Option<&Path>, json: Option<&Path>) -> Result<()> {
     if let Some(p) = csv {
-        println!("wrote {}", p.display());
+        crate::say!("wrote {}", p.display());
     }
-    let output = OutputArgs { csv: None, json: json.map(Path::to_path_buf) };
-    output.write(Vec::<Row>::new, || {
+    JsonArgs::to(json).emit(|| {
         let samples: Vec<_> = out.iter().map(|(i, r)| serde_json::json!({ "sample": i, "result": r })).collect();
         serde_json::json!({ "network": cx.network, "reference": cx.reference, "samples": samples })
     })
@@ -203,15 +203,23 @@ pub(super) fn report_distances(
     csv: Option<&Path>,
     json: Option<&Path>,
 ) -> Result<()> {
-    println!(
+    crate::say!(
         "certified: proved radius; upper: distance of a checked counterexample; solver: MILP bisection (not certified)"
     );
-    println!(
+    crate::say!(
         "{:>6} {:>5} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>8}  note",
-        "sample", "label", "status", "certified", "upper", "solver", "target", "probes", "seconds"
+        "sample",
+        "label",
+        "status",
+        "certified",
+        "upper",
+        "solver",
+        "target",
+        "probes",
+        "seconds"
     );
     for (i, r) in out {
-        println!(
+        crate::say!(
             "{i:>6} {:>5} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>8.2}  {}",
             r.label,
             format!("{:?}", r.bracket.status).to_lowercase(),
@@ -227,7 +235,7 @@ pub(super) fn report_distances(
     let count = |s: Status| out.iter().filter(|(_, r)| r.bracket.status == s).count();
     let mut certified: Vec<f64> = out.iter().map(|(_, r)| r.bracket.certified).collect();
     let mut seconds: Vec<f64> = out.iter().map(|(_, r)| r.seconds).collect();
-    println!(
+    crate::say!(
         "{} samples ({} misclassified skipped): {} proved, {} exact, {} interval (tolerance {}); median certified {}, median {} s",
         out.len(),
         cx.skipped,
@@ -248,13 +256,20 @@ pub(super) fn report_pairs(
     csv: Option<&Path>,
     json: Option<&Path>,
 ) -> Result<()> {
-    println!("established: proved radius of reference ⇒ network; margin-neg: distance of a checked input with LROM < 0; violated: of a checked input where the reference is right and the network wrong");
-    println!(
+    crate::say!("established: proved radius of reference ⇒ network; margin-neg: distance of a checked input with LROM < 0; violated: of a checked input where the reference is right and the network wrong");
+    crate::say!(
         "{:>6} {:>5} {:>9} {:>11} {:>10} {:>9} {:>6} {:>8}",
-        "sample", "label", "status", "established", "margin-neg", "violated", "probes", "seconds"
+        "sample",
+        "label",
+        "status",
+        "established",
+        "margin-neg",
+        "violated",
+        "probes",
+        "seconds"
     );
     for (i, r) in out {
-        println!(
+        crate::say!(
             "{i:>6} {:>5} {:>9} {:>11} {:>10} {:>9} {:>6} {:>8.2}",
             r.label,
             format!("{:?}", r.bracket.status).to_lowercase(),
@@ -265,6 +280,6 @@ pub(super) fn report_pairs(
             r.seconds
         );
     }
-    println!("{} samples ({} misclassified by either network skipped)", out.len(), cx.skipped);
+    crate::say!("{} samples ({} misclassified by either network skipped)", out.len(), cx.skipped);
     write(out, cx, csv, json)
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use super::args::{print_json, PointArgs, RegionArgs, SolverArgs};
+use super::args::{JsonArgs, PointArgs, RegionArgs, SolverArgs};
 use super::values;
 use crate::bounds::{self, Method, ReluStats};
 use crate::error::Result;
@@ -32,12 +32,12 @@ pub struct BoundsArgs {
     /// Bounds of the values float32 inference computes (onnxruntime, tract, PyTorch).
     #[arg(long)]
     pub float_sound: bool,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArgs,
 }
 
 pub fn run(args: BoundsArgs) -> Result<()> {
+    args.json.route_text();
     let net = onnx::load_as(&args.net, args.float_sound)?.network;
     let (x, _) = args.point.resolve()?;
     let map = args.point.file.map(&net, args.region.clip.domain)?;
@@ -60,27 +60,21 @@ pub fn run(args: BoundsArgs) -> Result<()> {
         }
         let seconds = start.elapsed().as_secs_f64();
         let (stats, out) = (bounds::relu_stats(&net, &nb), nb.output());
-        if !args.json {
-            print_region(&net.name, method, delta, seconds, &stats, (&out.lower, &out.upper));
-        }
+        print_region(&net.name, method, delta, seconds, &stats, (&out.lower, &out.upper));
         regions.push(json!({"delta": delta, "seconds": seconds, "relu_layers": stats,
             "output_lower": out.lower, "output_upper": out.upper}));
     }
-    if args.json {
-        print_json(
-            &json!({"network": net.name, "method": method, "float_sound": args.float_sound, "regions": regions}),
-        )?;
-    }
-    Ok(())
+    args.json
+        .emit(|| json!({"network": net.name, "method": method, "float_sound": args.float_sound, "regions": regions}))
 }
 
 /// The ReLU phases per layer and the output bounds of one region, as text.
 fn print_region(name: &str, method: Method, delta: f64, seconds: f64, stats: &[ReluStats], out: (&[f64], &[f64])) {
-    println!("network {name}   method {}   delta {delta}   {seconds:.3} s", format!("{method:?}").to_lowercase());
-    println!("{:>6} {:>8} {:>8} {:>9} {:>9}", "layer", "neurons", "active", "inactive", "unstable");
+    crate::say!("network {name}   method {}   delta {delta}   {seconds:.3} s", format!("{method:?}").to_lowercase());
+    crate::say!("{:>6} {:>8} {:>8} {:>9} {:>9}", "layer", "neurons", "active", "inactive", "unstable");
     let mut total = [0usize; 3];
     for s in stats {
-        println!(
+        crate::say!(
             "{:>6} {:>8} {:>8} {:>9} {:>9}",
             s.layer,
             s.active + s.inactive + s.unstable,
@@ -90,9 +84,9 @@ fn print_region(name: &str, method: Method, delta: f64, seconds: f64, stats: &[R
         );
         total = [total[0] + s.active, total[1] + s.inactive, total[2] + s.unstable];
     }
-    println!("{:>6} {:>8} {:>8} {:>9} {:>9}", "total", total.iter().sum::<usize>(), total[0], total[1], total[2]);
-    println!("output bounds:");
+    crate::say!("{:>6} {:>8} {:>8} {:>9} {:>9}", "total", total.iter().sum::<usize>(), total[0], total[1], total[2]);
+    crate::say!("output bounds:");
     for (i, (l, u)) in out.0.iter().zip(out.1).enumerate() {
-        println!("  {i:>3}  [{}, {}]", signed(*l, 6), signed(*u, 6));
+        crate::say!("  {i:>3}  [{}, {}]", signed(*l, 6), signed(*u, 6));
     }
 }

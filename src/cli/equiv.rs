@@ -122,6 +122,7 @@ impl From<&Outcome> for Row {
 
 /// Runs the command and returns its exit code (0 equivalent, `NOT_EQUIVALENT`, `UNKNOWN`).
 pub fn run(args: EquivArgs) -> Result<u8> {
+    args.output.json.route_text();
     let models = load::models(&[&args.a, &args.b], false)?;
     let runners = load::runners(&models)?;
     let nets = [&models[0].network, &models[1].network];
@@ -138,7 +139,7 @@ pub fn run(args: EquivArgs) -> Result<u8> {
     };
     let regions = regions(&args, nets)?;
     let shared = nets[0].shared_prefix(nets[1]);
-    println!(
+    crate::say!(
         "A = {}, B = {}: {shared} of {}/{} layers identical after folding (shared by the joint model)",
         args.a.display(),
         args.b.display(),
@@ -163,7 +164,7 @@ pub fn run(args: EquivArgs) -> Result<u8> {
         "verdict": verdict, "regions": outcomes})
     };
     args.output.write(|| outcomes.iter().map(Row::from).collect(), doc)?;
-    println!("verdict: {}", verdict.as_str());
+    crate::say!("verdict: {}", verdict.as_str());
     Ok(match verdict {
         Verdict::Equivalent => 0,
         Verdict::NotEquivalent => NOT_EQUIVALENT,
@@ -205,9 +206,17 @@ fn regions(args: &EquivArgs, nets: [&Network; 2]) -> Result<Regions> {
 }
 
 fn print_table(outcomes: &[Outcome]) {
-    println!(
+    crate::say!(
         "{:>7} {:>8} {:>5} {:>13} {:>13} {:>10} {:>8} {:>15} {:>8}",
-        "sample", "delta", "class", "certified ε", "attained ε", "source", "top-1", "verdict", "seconds"
+        "sample",
+        "delta",
+        "class",
+        "certified ε",
+        "attained ε",
+        "source",
+        "top-1",
+        "verdict",
+        "seconds"
     );
     let opt = |v: Option<f64>, w: usize| v.map_or(format!("{:>w$}", "-"), |v| format!("{v:>w$.6e}"));
     for o in outcomes {
@@ -216,7 +225,7 @@ fn print_table(outcomes: &[Outcome]) {
             equiv::Source::Joint => "joint",
             equiv::Source::Difference => "difference",
         });
-        println!(
+        crate::say!(
             "{:>7} {:>8} {:>5} {:>13.6e} {} {:>10} {:>8} {:>15} {:>8.3}",
             o.sample.map_or("box".into(), |s| s.to_string()),
             o.delta.map_or("-".into(), |d| d.to_string()),
@@ -232,7 +241,7 @@ fn print_table(outcomes: &[Outcome]) {
     let mut secs: Vec<f64> = outcomes.iter().map(|o| o.result.seconds).collect();
     let worst = outcomes.iter().map(|o| o.result.epsilon.certified).fold(0.0, f64::max);
     let seen = outcomes.iter().filter_map(|o| o.result.epsilon.attained).fold(0.0, f64::max);
-    println!(
+    crate::say!(
         "{} regions: certified max |A − B| ≤ {worst:.6e}, attained {seen:.6e}; median {:.3} s per region",
         outcomes.len(),
         median(&mut secs).unwrap_or(0.0)
@@ -242,7 +251,7 @@ fn print_table(outcomes: &[Outcome]) {
 /// The largest |A − B| at every IR layer over the regions' centres.
 fn print_layers(nets: [&Network; 2], regions: &Regions) -> Result<()> {
     let xs: Vec<Vec<f64>> = regions.iter().map(|r| r.3.clone()).collect();
-    println!("{:>5} {:>16} {:>24} {:>14}", "layer", "kinds (A/B)", "shapes (A/B)", "max |A − B|");
+    crate::say!("{:>5} {:>16} {:>24} {:>14}", "layer", "kinds (A/B)", "shapes (A/B)", "max |A − B|");
     for d in equiv::layer_deviations(nets, &xs)? {
         let shapes = match d.shapes[0] == d.shapes[1] {
             true => format!("{:?}", d.shapes[0]),
@@ -250,7 +259,7 @@ fn print_layers(nets: [&Network; 2], regions: &Regions) -> Result<()> {
         };
         let kinds = format!("{}/{}", d.kinds[0], d.kinds[1]);
         let dev = d.max_abs.map_or("shape differs".into(), |v| format!("{v:.6e}"));
-        println!("{:>5} {kinds:>16} {shapes:>24} {dev:>14}", d.layer);
+        crate::say!("{:>5} {kinds:>16} {shapes:>24} {dev:>14}", d.layer);
     }
     Ok(())
 }

@@ -195,11 +195,11 @@ pub(super) fn report(results: &[InstanceResult], csv: &Path) -> Result<()> {
             contradictions.push(format!("{} {}: {}, expected {}", r.onnx, r.vnnlib, r.result, r.expected));
         }
     }
-    println!("{:<10} {:>6} {:>12}", "result", "count", "seconds");
+    crate::say!("{:<10} {:>6} {:>12}", "result", "count", "seconds");
     for (k, (n, secs)) in counts {
-        println!("{k:<10} {n:>6} {secs:>12.1}");
+        crate::say!("{k:<10} {n:>6} {secs:>12.1}");
     }
-    println!("results written to {}", csv.display());
+    crate::say!("results written to {}", csv.display());
     if !contradictions.is_empty() {
         return Err(Error::Input(format!(
             "{} answers contradict the expected results:\n{}",

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use clap::Args;
 
-use super::args::{to_json, BatchArgs, DataArgs, OutputArgs, RegionArgs, SolverArgs};
+use super::args::{to_json, BatchArgs, DataArgs, JsonArgs, OutputArgs, RegionArgs, SolverArgs};
 use super::progress::Progress;
 use super::{load, values};
 use crate::analysis::batch::{Batch, Outcome};
@@ -148,8 +148,8 @@ fn spec(args: &LromArgs) -> Result<Spec> {
     spec.solver = args.solver.apply(spec.solver)?;
     // output flags replace the spec's whole output block (no file of the spec is written then)
     let (csv, json, jsonl) = (&args.output.csv, &args.output.json, &args.batch.jsonl);
-    if csv.is_some() || json.is_some() || jsonl.is_some() {
-        spec.output = OutputSpec { csv: csv.clone(), json: json.clone(), jsonl: jsonl.clone() };
+    if csv.is_some() || json.json.is_some() || jsonl.is_some() {
+        spec.output = OutputSpec { csv: csv.clone(), json: json.json.clone(), jsonl: jsonl.clone() };
     }
     spec.check()?;
     Ok(spec)
@@ -168,9 +168,10 @@ fn fingerprint(spec: &Spec, materialize: bool) -> Result<String> {
 }
 
 pub fn run(args: LromArgs) -> Result<()> {
+    args.output.json.route_text();
     let spec = spec(&args)?;
     if args.print_spec {
-        print!("{}", spec.to_yaml()?);
+        crate::say!("{}", spec.to_yaml()?.trim_end_matches('\n'));
         return Ok(());
     }
     let paths: Vec<_> = spec.networks.iter().map(|n| &n.path).collect();
@@ -247,13 +248,12 @@ pub(super) fn report(outcomes: &[Outcome], cx: &Context, csv: Option<&Path>, jso
     let summaries = report::summarise(outcomes);
     if cx.matrix {
         for d in &cx.deltas {
-            println!("{}", report::matrix_table(&summaries, &cx.networks, *d));
+            crate::say!("{}", report::matrix_table(&summaries, &cx.networks, *d));
         }
     }
-    print!("{}", report::summary_table(&summaries, &cx.networks));
+    crate::say!("{}", report::summary_table(&summaries, &cx.networks).trim_end_matches('\n'));
     if let Some(p) = csv {
-        println!("wrote {}", p.display());
+        crate::say!("wrote {}", p.display());
     }
-    let output = OutputArgs { csv: None, json: json.map(Path::to_path_buf) };
-    output.write(Vec::<report::CsvRow>::new, || report::json_doc(outcomes, &cx.networks))
+    JsonArgs::to(json).emit(|| report::json_doc(outcomes, &cx.networks))
 }

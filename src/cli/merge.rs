@@ -70,7 +70,7 @@ pub fn run(args: MergeArgs) -> Result<()> {
             if let Some(chart) = &args.chart {
                 let rows: Vec<CsvRow> = report::read_csv(&csv)?;
                 draw_figure(&implication_figure(&rows, None, None)?, chart, Some(Path::new(DEFAULT_FONT)))?;
-                println!("wrote {}", chart.display());
+                crate::say!("wrote {}", chart.display());
             }
             Ok(())
         }

@@ -7,7 +7,7 @@ use clap::builder::Resettable;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::args::{to_json, BatchArgs, DomainArgs, OutputArgs, PointArgs, SolverArgs};
+use super::args::{to_json, BatchArgs, DomainArgs, JsonArgs, OutputArgs, PointArgs, SolverArgs};
 use super::values;
 use crate::analysis::resilience::{resilience, xi, ClassResilience, Norm, ResilienceConfig, Scope};
 use crate::data::argmax;
@@ -89,6 +89,7 @@ impl From<&ClassResilience> for Row {
 }
 
 pub fn run(args: ResilienceArgs) -> Result<()> {
+    args.output.json.route_text();
     let model = onnx::load(&args.net)?;
     let runner = TractRunner::new(&model)?;
     let net = &model.network;
@@ -131,7 +132,7 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
     let mut files = vec![args.net.as_path()];
     files.extend(args.point.file.data.as_deref());
     let header = Header::new("resilience", units::spec_hash(&settings, &files)?, keys.len(), to_json(&cx)?);
-    let (csv, json) = (args.output.csv.as_deref(), args.output.json.as_deref());
+    let (csv, json) = (args.output.csv.as_deref(), args.output.json.json.as_deref());
     let mut store = args.batch.open(header, keys, (csv, json, None), |r: &ClassResilience| vec![Row::from(r)])?;
     print_header(&cx);
     store.units().for_each(print_row);
@@ -167,31 +168,38 @@ fn summary(results: &[ClassResilience], cx: &Context, csv: Option<&Path>, json: 
     let (lower, upper) = xi(results);
     if results.len() > 1 {
         let upper = upper.map_or("-".into(), |u| fixed(u, 6));
-        println!("Ξ = min over classes: proved ≥ {}, checked ≤ {upper}", fixed(lower, 6));
+        crate::say!("Ξ = min over classes: proved ≥ {}, checked ≤ {upper}", fixed(lower, 6));
     }
     if let Some(p) = csv {
-        println!("wrote {}", p.display());
+        crate::say!("wrote {}", p.display());
     }
-    let output = OutputArgs { csv: None, json: json.map(Path::to_path_buf) };
-    output.write(Vec::<Row>::new, || {
+    JsonArgs::to(json).emit(|| {
         serde_json::json!({ "network": cx.network, "norm": cx.norm, "alpha": cx.alpha, "k": cx.k,
             "form": cx.form, "classes": results, "xi": { "lower": lower, "upper": upper } })
     })
 }
 
 fn print_header(cx: &Context) {
-    println!("Φ_m ({}, {:?} norm, α = {}, k = {}, solver {})", cx.form, cx.norm, cx.alpha, cx.k, cx.solver);
-    println!("lower: proved; upper: a perturbation checked through the IR and tract; solver: the MILP optimum (not certified)");
-    println!(
+    crate::say!("Φ_m ({}, {:?} norm, α = {}, k = {}, solver {})", cx.form, cx.norm, cx.alpha, cx.k, cx.solver);
+    crate::say!("lower: proved; upper: a perturbation checked through the IR and tract; solver: the MILP optimum (not certified)");
+    crate::say!(
         "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9}  note",
-        "class", "status", "lower", "upper", "solver", "initial", "start", "milps", "seconds"
+        "class",
+        "status",
+        "lower",
+        "upper",
+        "solver",
+        "initial",
+        "start",
+        "milps",
+        "seconds"
     );
 }
 
 fn print_row(r: &ClassResilience) {
     let num = |v: Option<f64>| v.map_or("-".to_string(), |v| fixed(v, 6));
     let lower = if r.bracket.certified.is_finite() { num(Some(r.bracket.certified)) } else { "∞".into() };
-    println!(
+    crate::say!(
         "{:>5} {:>9} {:>12} {:>12} {:>12} {:>12} {:>6} {:>5} {:>9.2}  {}",
         r.class,
         format!("{:?}", r.bracket.status).to_lowercase(),

@@ -6,7 +6,7 @@ use std::time::Instant;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::args::{to_json, BatchArgs, DataArgs, OutputArgs, RegionArgs, SolverArgs};
+use super::args::{to_json, BatchArgs, DataArgs, JsonArgs, OutputArgs, RegionArgs, SolverArgs};
 use super::progress::Progress;
 use super::{load, values};
 use crate::analysis::robustness::{check, Robustness};
@@ -58,6 +58,7 @@ pub(super) struct Context {
 }
 
 pub fn run(args: RobustArgs) -> Result<()> {
+    args.output.json.route_text();
     let models = load::models(&[&args.net], args.float_sound)?;
     let (net, runner) = (&models[0].network, TractRunner::new(&models[0])?);
     let map = args.data.file.map(net, args.region.clip.domain)?;
@@ -72,7 +73,8 @@ pub fn run(args: RobustArgs) -> Result<()> {
     let header = Header::new("robust", hash, units.len(), to_json(&cx)?);
     let out = &args.output;
     let mut store =
-        args.batch.open(header, keys, (out.csv.as_deref(), out.json.as_deref(), None), |r: &Row| vec![r.clone()])?;
+        args.batch
+            .open(header, keys, (out.csv.as_deref(), out.json.json.as_deref(), None), |r: &Row| vec![r.clone()])?;
     let bar = Progress::new(store.todo().len(), "samples");
     store.run(|i| {
         let (delta, s) = units[i];
@@ -83,14 +85,20 @@ pub fn run(args: RobustArgs) -> Result<()> {
         Ok((row, false))
     })?;
     bar.finish();
-    report(&store.units().cloned().collect::<Vec<_>>(), &cx, out.csv.as_deref(), out.json.as_deref())
+    report(&store.units().cloned().collect::<Vec<_>>(), &cx, out.csv.as_deref(), out.json.json.as_deref())
 }
 
 /// Prints the rates per radius and writes the JSON document; the CSV, already streamed, is named.
 pub(super) fn report(rows: &[Row], cx: &Context, csv: Option<&Path>, json: Option<&Path>) -> Result<()> {
-    println!(
+    crate::say!(
         "{:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>9}",
-        "delta", "correct", "verified", "falsified", "unknown", "median s", "total s"
+        "delta",
+        "correct",
+        "verified",
+        "falsified",
+        "unknown",
+        "median s",
+        "total s"
     );
     for &delta in &cx.deltas {
         let at: Vec<&Row> = rows.iter().filter(|r| r.delta == delta).collect();
@@ -103,7 +111,7 @@ pub(super) fn report(rows: &[Row], cx: &Context, csv: Option<&Path>, json: Optio
             }
         };
         let mut secs: Vec<f64> = at.iter().map(|r| r.seconds).collect();
-        println!(
+        crate::say!(
             "{delta:>8} {n:>8} {:>9.1}% {:>9.1}% {:>8.1}% {:>9.3} {:>9.1}",
             pct(Robustness::Verified),
             pct(Robustness::Falsified),
@@ -113,8 +121,7 @@ pub(super) fn report(rows: &[Row], cx: &Context, csv: Option<&Path>, json: Optio
         );
     }
     if let Some(p) = csv {
-        println!("wrote {}", p.display());
+        crate::say!("wrote {}", p.display());
     }
-    let output = OutputArgs { csv: None, json: json.map(Path::to_path_buf) };
-    output.write(Vec::<Row>::new, || serde_json::json!({ "network": cx.network, "domain": cx.domain, "samples": rows }))
+    JsonArgs::to(json).emit(|| serde_json::json!({ "network": cx.network, "domain": cx.domain, "samples": rows }))
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::json;
 
-use super::args::{print_json, FileArgs, RegionArgs};
+use super::args::{FileArgs, JsonArgs, RegionArgs};
 use super::{load, values};
 use crate::bounds::InputMap;
 use crate::data::Sample;
@@ -26,9 +26,8 @@ pub struct ReportArgs {
     /// Average the unstable ReLU count over this many rows that the original classifies correctly.
     #[arg(long, default_value_t = 10)]
     pub unstable_rows: usize,
-    /// Print JSON instead of tables.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArgs,
 }
 
 #[derive(Debug, Args)]
@@ -148,17 +147,14 @@ pub fn run_sparsify(args: SparsifyArgs) -> Result<()> {
         solver: SolverConfig { time_limit: args.time_limit, ..Default::default() },
         ..Default::default()
     };
-    let quiet = args.report.json;
     let done = sparsify::sparsify(&model, &inputs, &opts, |r| {
-        if !quiet {
-            log::info!("layer {:>3} ({}): {} LPs, {:.1} s", r.layer, r.origin.join(", "), r.lps, r.seconds);
-        }
+        log::info!("layer {:>3} ({}): {} LPs, {:.1} s", r.layer, r.origin.join(", "), r.lps, r.seconds);
     })?;
     sparsify::write(&model, &done.network, &args.out)?;
     let r = report(&args.net, &args.out, Some(&rows), &held_out, &args.report, &map)?;
     let method = json!({"sparsify": {"epsilon": args.epsilon, "inactive": opts.inactive, "rows": rows.len(), "margin": opts.margin,
         "zero_tolerance": opts.zero_tolerance}});
-    print_report(&args.net, &args.out, method, &r, Some(&done.layers), args.report.json)
+    print_report(&args.net, &args.out, method, &r, Some(&done.layers), &args.report.json)
 }
 
 pub fn run_compress(args: CompressArgs) -> Result<()> {
@@ -175,7 +171,7 @@ pub fn run_compress(args: CompressArgs) -> Result<()> {
         Compression::Prune(f) => json!({"prune": f}),
         Compression::Quantize(q, rule) => json!({"quantize": q, "rule": rule}),
     };
-    print_report(&args.net, &args.out, method, &r, None, args.report.json)
+    print_report(&args.net, &args.out, method, &r, None, &args.report.json)
 }
 
 fn print_report(
@@ -184,15 +180,16 @@ fn print_report(
     method: serde_json::Value,
     r: &Report,
     layers: Option<&[LayerReport]>,
-    as_json: bool,
+    json: &JsonArgs,
 ) -> Result<()> {
-    if as_json {
+    json.route_text();
+    if json.json.is_some() {
         let doc = json!({"network": net, "twin": out, "method": method, "nonzeros": r.nonzeros,
             "accuracy": r.accuracy, "held_out_accuracy": r.held_out, "unstable_relus": r.unstable,
             "unstable_relus_held_out": r.unstable_held_out, "tract": r.tract, "sparsify_layers": layers});
-        return print_json(&doc);
+        json.emit(|| doc)?;
     }
-    println!("{} → {}   {method}", net.display(), out.display());
+    crate::say!("{} → {}   {method}", net.display(), out.display());
     if let Some(layers) = layers {
         print_layers(layers);
     }
@@ -202,12 +199,18 @@ fn print_report(
 
 /// What sparsify did layer by layer.
 fn print_layers(layers: &[LayerReport]) {
-    println!(
+    crate::say!(
         "{:>5} {:<24} {:>6} {:>7} {:>9} {:>7} {:>8}  note",
-        "layer", "from", "LPs", "failed", "coupling", "phases", "seconds"
+        "layer",
+        "from",
+        "LPs",
+        "failed",
+        "coupling",
+        "phases",
+        "seconds"
     );
     for l in layers {
-        println!(
+        crate::say!(
             "{:>5} {:<24} {:>6} {:>7} {:>9} {:>7} {:>8.1}  {}",
             l.layer,
             l.origin.join("+"),
@@ -223,22 +226,40 @@ fn print_layers(layers: &[LayerReport]) {
 
 /// Non-zeros per node, accuracy, tract's check and unstable ReLUs of both networks.
 fn print_measures(r: &Report) {
-    println!(
+    crate::say!(
         "{:<16} {:<14} {:>9} {:>12} {:>12} {:>12}",
-        "node", "tensor", "weights", "nnz before", "nnz after", "bias nnz"
+        "node",
+        "tensor",
+        "weights",
+        "nnz before",
+        "nnz after",
+        "bias nnz"
     );
     for n in &r.nonzeros {
-        println!(
+        crate::say!(
             "{:<16} {:<14} {:>9} {:>12} {:>12} {:>6} → {:<4}",
-            n.node, n.tensor, n.size, n.original, n.twin, n.bias_original, n.bias_twin
+            n.node,
+            n.tensor,
+            n.size,
+            n.original,
+            n.twin,
+            n.bias_original,
+            n.bias_twin
         );
     }
     let (a, b): (usize, usize) = (r.nonzeros.iter().map(|n| n.original).sum(), r.nonzeros.iter().map(|n| n.twin).sum());
-    println!("{:<16} {:<14} {:>9} {:>12} {:>12}", "total", "", r.nonzeros.iter().map(|n| n.size).sum::<usize>(), a, b);
+    crate::say!(
+        "{:<16} {:<14} {:>9} {:>12} {:>12}",
+        "total",
+        "",
+        r.nonzeros.iter().map(|n| n.size).sum::<usize>(),
+        a,
+        b
+    );
     for (acc, what) in [(&r.accuracy, "rows"), (&r.held_out, "held-out rows")] {
         let Some(acc) = acc else { continue };
         let pct = |k: usize| 100.0 * k as f64 / acc.rows.max(1) as f64;
-        println!(
+        crate::say!(
             "accuracy on {} {what}: original {} ({:.1}%), twin {} ({:.1}%); same prediction on {}",
             acc.rows,
             acc.original_correct,
@@ -249,14 +270,16 @@ fn print_measures(r: &Report) {
         );
     }
     if let Some(t) = &r.tract {
-        println!(
+        crate::say!(
             "tract on the written twin: same prediction as the IR on {}/{} rows, max |IR − tract| {:.2e}",
-            t.same_predictions, t.rows, t.max_abs_diff
+            t.same_predictions,
+            t.rows,
+            t.max_abs_diff
         );
     }
     let lists = [(&r.unstable, ""), (&r.unstable_held_out, " held-out")];
     for (u, what) in lists.iter().flat_map(|(l, w)| l.iter().map(move |u| (u, w))) {
-        println!(
+        crate::say!(
             "unstable ReLUs at δ = {} (symbolic, mean over {}{what} rows): original {:.2}, twin {:.2}",
             u.delta,
             u.rows.len(),

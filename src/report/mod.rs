@@ -143,6 +143,28 @@ pub fn stamped(doc: serde_json::Value) -> serde_json::Value {
     serde_json::Value::Object(out)
 }
 
+/// Whether text output goes to standard error (when JSON takes standard output).
+static TEXT_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sends the text output ([`say!`](crate::say)) to standard error, or back to standard output.
+pub fn text_to_stderr(on: bool) {
+    TEXT_TO_STDERR.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether text output goes to standard error.
+pub fn text_on_stderr() -> bool {
+    TEXT_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Prints a line of text output: on standard output, or on standard error when `--json` takes
+/// standard output.
+#[macro_export]
+macro_rules! say {
+    ($($t:tt)*) => {
+        if $crate::report::text_on_stderr() { eprintln!($($t)*) } else { println!($($t)*) }
+    };
+}
+
 /// `v` with `decimals` decimals, a negative value that rounds to zero written as 0 (not -0.000).
 pub fn fixed(v: f64, decimals: usize) -> String {
     let text = format!("{v:.decimals$}");

@@ -130,6 +130,8 @@ pub struct Destination {
 impl Destination {
     /// `--jsonl`, else the CSV's or the JSON's path with extension `.jsonl`, else none.
     pub fn new(jsonl: Option<&Path>, csv: Option<&Path>, json: Option<&Path>) -> Destination {
+        // `--json -` is standard output, not a file to name the units file after
+        let json = json.filter(|p| *p != Path::new("-"));
         let jsonl = jsonl.map(Path::to_path_buf).or_else(|| csv.or(json).map(|p| p.with_extension("jsonl")));
         Destination { jsonl, csv: csv.map(Path::to_path_buf) }
     }
