@@ -286,6 +286,19 @@ impl BatchArgs {
     }
 }
 
+/// The end of a streamed batch's report: names the CSV its rows went to as they finished, and
+/// writes (or prints) the JSON document.
+pub fn streamed_outputs(
+    csv: Option<&Path>,
+    json: Option<&Path>,
+    doc: impl FnOnce() -> serde_json::Value,
+) -> Result<()> {
+    if let Some(p) = csv {
+        crate::say!("wrote {}", p.display());
+    }
+    JsonArgs::to(json).emit(doc)
+}
+
 /// A batch's report context as the JSON its units file keeps.
 pub fn to_json<C: Serialize>(context: &C) -> Result<serde_json::Value> {
     serde_json::to_value(context).map_err(|source| Error::Json { path: "the units file's header".into(), source })

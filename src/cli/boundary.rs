@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::args::{to_json, BatchArgs, DataArgs, DomainArgs, JsonArgs, OutputArgs, SolverArgs};
+use super::args::{streamed_outputs, to_json, BatchArgs, DataArgs, DomainArgs, OutputArgs, SolverArgs};
 use super::progress::Progress;
 use super::{load, values};
 use crate::analysis::boundary::pair::{implication_radius, PairRadius};
@@ -134,7 +134,7 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
             Ok(((s.index, r), false))
         })?;
         bar.finish();
-        return report_pairs(&store.units().cloned().collect::<Vec<_>>(), &cx, csv, json);
+        return report_pairs(&store.into_units(), &cx, csv, json);
     }
     let mut store = args.batch.open(header, keys, (csv, json, None), |u: &Unit<BoundaryResult>| vec![row(u)])?;
     let bar = Progress::new(store.todo().len(), "samples");
@@ -149,7 +149,7 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
         Ok(((s.index, r), false))
     })?;
     bar.finish();
-    report_distances(&store.units().cloned().collect::<Vec<_>>(), &cx, csv, json)
+    report_distances(&store.into_units(), &cx, csv, json)
 }
 
 pub(super) fn row((i, r): &Unit<BoundaryResult>) -> Row {
@@ -183,10 +183,7 @@ pub(super) fn pair_row((i, r): &Unit<PairRadius>) -> PairRow {
 
 /// Names the streamed CSV and writes the JSON document (everything) when asked for.
 fn write<T: Serialize>(out: &[Unit<T>], cx: &Context, csv: Option<&Path>, json: Option<&Path>) -> Result<()> {
-    if let Some(p) = csv {
-        crate::say!("wrote {}", p.display());
-    }
-    JsonArgs::to(json).emit(|| {
+    streamed_outputs(csv, json, || {
         let samples: Vec<_> = out.iter().map(|(i, r)| serde_json::json!({ "sample": i, "result": r })).collect();
         serde_json::json!({ "network": cx.network, "reference": cx.reference, "samples": samples })
     })

@@ -178,7 +178,7 @@ pub fn run(args: RunInstancesArgs) -> Result<()> {
         Ok((InstanceResult { onnx, vnnlib, result: verdict, seconds, timeout, expected: exp, note }, failed))
     })?;
     bar.finish();
-    let results: Vec<InstanceResult> = store.units().cloned().collect();
+    let results = store.into_units();
     report(&results, &args.out)
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use clap::Args;
 
-use super::args::{to_json, BatchArgs, DataArgs, JsonArgs, OutputArgs, RegionArgs, SolverArgs};
+use super::args::{streamed_outputs, to_json, BatchArgs, DataArgs, OutputArgs, RegionArgs, SolverArgs};
 use super::progress::Progress;
 use super::{load, values};
 use crate::analysis::batch::{Batch, Outcome};
@@ -229,7 +229,7 @@ pub fn run(args: LromArgs) -> Result<()> {
         Ok((o, false))
     })?;
     bar.finish();
-    let outcomes: Vec<Outcome> = store.units().cloned().collect();
+    let outcomes = store.into_units();
     report(&outcomes, &context, out.csv.as_deref(), out.json.as_deref())
 }
 
@@ -252,8 +252,5 @@ pub(super) fn report(outcomes: &[Outcome], cx: &Context, csv: Option<&Path>, jso
         }
     }
     crate::say!("{}", report::summary_table(&summaries, &cx.networks).trim_end_matches('\n'));
-    if let Some(p) = csv {
-        crate::say!("wrote {}", p.display());
-    }
-    JsonArgs::to(json).emit(|| report::json_doc(outcomes, &cx.networks))
+    streamed_outputs(csv, json, || report::json_doc(outcomes, &cx.networks))
 }

@@ -30,8 +30,9 @@ pub struct MergeArgs {
     pub chart: Option<PathBuf>,
 }
 
-/// Checks the shards and writes their units, in the batch's order, as one finished batch.
-fn join<T, R>(args: &MergeArgs, rows: impl Fn(&T) -> Vec<R> + 'static) -> Result<(Header, Store<T, R>)>
+/// Checks the shards, writes their units as one finished batch and returns them in the batch's
+/// order.
+fn join<T, R>(args: &MergeArgs, rows: impl Fn(&T) -> Vec<R> + 'static) -> Result<Vec<T>>
 where
     T: Serialize + DeserializeOwned,
     R: Serialize,
@@ -39,13 +40,14 @@ where
     let (header, merged) = units::merge::<T>(&args.shards)?;
     let keys = merged.iter().map(|(_, key, _)| key.clone()).collect();
     let to = Destination { jsonl: Some(args.out.clone()), csv: Some(args.out.with_extension("csv")) };
-    let mut store = Store::open(header.clone(), keys, &to, false, rows)?;
+    let total = header.total;
+    let mut store = Store::open(header, keys, &to, false, rows)?;
     for (i, _, unit) in merged {
         store.push(i, unit, false)?;
     }
     store.finish()?;
-    log::info!("merged {} units from {} shard files into {}", header.total, args.shards.len(), args.out.display());
-    Ok((header, store))
+    log::info!("merged {total} units from {} shard files into {}", args.shards.len(), args.out.display());
+    Ok(store.into_units())
 }
 
 fn context<C: DeserializeOwned>(header: &Header) -> Result<C> {
@@ -64,8 +66,7 @@ pub fn run(args: MergeArgs) -> Result<()> {
         "lrom" => {
             let cx: lrom::Context = context(&header)?;
             let names = cx.networks.clone();
-            let (_, store) = join(&args, move |o: &Outcome| report::csv_rows(std::slice::from_ref(o), &names))?;
-            let outcomes: Vec<Outcome> = store.units().cloned().collect();
+            let outcomes = join(&args, move |o: &Outcome| report::csv_rows(std::slice::from_ref(o), &names))?;
             lrom::report(&outcomes, &cx, Some(&csv), Some(&json))?;
             if let Some(chart) = &args.chart {
                 let rows: Vec<CsvRow> = report::read_csv(&csv)?;
@@ -76,27 +77,27 @@ pub fn run(args: MergeArgs) -> Result<()> {
         }
         "robust" => {
             let cx: robust::Context = context(&header)?;
-            let (_, store) = join(&args, |r: &robust::Row| vec![r.clone()])?;
-            robust::report(&store.units().cloned().collect::<Vec<_>>(), &cx, Some(&csv), Some(&json))
+            let merged = join(&args, |r: &robust::Row| vec![r.clone()])?;
+            robust::report(&merged, &cx, Some(&csv), Some(&json))
         }
         "boundary" => {
             let cx: boundary::Context = context(&header)?;
             if cx.pair_view() {
-                let (_, store) = join(&args, |u: &boundary::Unit<PairRadius>| vec![boundary::pair_row(u)])?;
-                boundary::report_pairs(&store.units().cloned().collect::<Vec<_>>(), &cx, Some(&csv), Some(&json))
+                let merged = join(&args, |u: &boundary::Unit<PairRadius>| vec![boundary::pair_row(u)])?;
+                boundary::report_pairs(&merged, &cx, Some(&csv), Some(&json))
             } else {
-                let (_, store) = join(&args, |u: &boundary::Unit<BoundaryResult>| vec![boundary::row(u)])?;
-                boundary::report_distances(&store.units().cloned().collect::<Vec<_>>(), &cx, Some(&csv), Some(&json))
+                let merged = join(&args, |u: &boundary::Unit<BoundaryResult>| vec![boundary::row(u)])?;
+                boundary::report_distances(&merged, &cx, Some(&csv), Some(&json))
             }
         }
         "resilience" => {
             let cx: resilience::Context = context(&header)?;
-            let (_, store) = join(&args, |r: &ClassResilience| vec![resilience::Row::from(r)])?;
-            resilience::report(&store.units().cloned().collect::<Vec<_>>(), &cx, Some(&csv), Some(&json))
+            let merged = join(&args, |r: &ClassResilience| vec![resilience::Row::from(r)])?;
+            resilience::report(&merged, &cx, Some(&csv), Some(&json))
         }
         "run-instances" => {
-            let (_, store) = join(&args, |r: &instances::InstanceResult| vec![r.clone()])?;
-            instances::report(&store.units().cloned().collect::<Vec<_>>(), &csv)
+            let merged = join(&args, |r: &instances::InstanceResult| vec![r.clone()])?;
+            instances::report(&merged, &csv)
         }
         other => Err(Error::Input(format!("{}: merging `{other}` results is not supported", args.shards[0].display()))),
     }

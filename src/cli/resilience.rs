@@ -7,7 +7,7 @@ use clap::builder::Resettable;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::args::{to_json, BatchArgs, DomainArgs, JsonArgs, OutputArgs, PointArgs, SolverArgs};
+use super::args::{streamed_outputs, to_json, BatchArgs, DomainArgs, OutputArgs, PointArgs, SolverArgs};
 use super::values;
 use crate::analysis::resilience::{resilience, xi, ClassResilience, Norm, ResilienceConfig, Scope};
 use crate::data::argmax;
@@ -141,7 +141,7 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
         print_row(&r);
         Ok((r, false))
     })?;
-    summary(&store.units().cloned().collect::<Vec<_>>(), &cx, csv, json)
+    summary(&store.into_units(), &cx, csv, json)
 }
 
 /// What the report of a `resilience` batch needs besides its classes.
@@ -170,10 +170,7 @@ fn summary(results: &[ClassResilience], cx: &Context, csv: Option<&Path>, json: 
         let upper = upper.map_or("-".into(), |u| fixed(u, 6));
         crate::say!("Ξ = min over classes: proved ≥ {}, checked ≤ {upper}", fixed(lower, 6));
     }
-    if let Some(p) = csv {
-        crate::say!("wrote {}", p.display());
-    }
-    JsonArgs::to(json).emit(|| {
+    streamed_outputs(csv, json, || {
         serde_json::json!({ "network": cx.network, "norm": cx.norm, "alpha": cx.alpha, "k": cx.k,
             "form": cx.form, "classes": results, "xi": { "lower": lower, "upper": upper } })
     })

@@ -6,7 +6,7 @@ use std::time::Instant;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::args::{to_json, BatchArgs, DataArgs, JsonArgs, OutputArgs, RegionArgs, SolverArgs};
+use super::args::{streamed_outputs, to_json, BatchArgs, DataArgs, OutputArgs, RegionArgs, SolverArgs};
 use super::progress::Progress;
 use super::{load, values};
 use crate::analysis::robustness::{check, Robustness};
@@ -85,7 +85,7 @@ pub fn run(args: RobustArgs) -> Result<()> {
         Ok((row, false))
     })?;
     bar.finish();
-    report(&store.units().cloned().collect::<Vec<_>>(), &cx, out.csv.as_deref(), out.json.json.as_deref())
+    report(&store.into_units(), &cx, out.csv.as_deref(), out.json.json.as_deref())
 }
 
 /// Prints the rates per radius and writes the JSON document; the CSV, already streamed, is named.
@@ -120,8 +120,5 @@ pub(super) fn report(rows: &[Row], cx: &Context, csv: Option<&Path>, json: Optio
             secs.iter().sum::<f64>()
         );
     }
-    if let Some(p) = csv {
-        crate::say!("wrote {}", p.display());
-    }
-    JsonArgs::to(json).emit(|| serde_json::json!({ "network": cx.network, "domain": cx.domain, "samples": rows }))
+    streamed_outputs(csv, json, || serde_json::json!({ "network": cx.network, "domain": cx.domain, "samples": rows }))
 }

@@ -88,6 +88,14 @@ impl Header {
     }
 }
 
+impl Header {
+    /// Whether `other` comes from the same batch: command, fingerprint and unit count (the shard
+    /// may differ).
+    pub fn same_batch(&self, other: &Header) -> bool {
+        (self.command.as_str(), &self.spec_hash, self.total) == (other.command.as_str(), &other.spec_hash, other.total)
+    }
+}
+
 /// One finished unit, as a line of the file.
 #[derive(Serialize, Deserialize)]
 struct Line<T> {
@@ -220,10 +228,7 @@ impl<T: Serialize + DeserializeOwned, R: Serialize> Store<T, R> {
     /// Reads the units an earlier run left in `path`, after checking it ran the same batch.
     fn load(&mut self, path: &Path) -> Result<()> {
         let (header, lines, cut) = read_lines::<T>(path)?;
-        let same = header.command == self.header.command
-            && header.spec_hash == self.header.spec_hash
-            && header.total == self.header.total;
-        if !same {
+        if !header.same_batch(&self.header) {
             return Err(Error::Input(format!(
                 "{}: cannot resume: it holds `{}` results of another spec or settings (fingerprint {}, this run {}); \
                  choose another output",
@@ -289,11 +294,6 @@ impl<T: Serialize + DeserializeOwned, R: Serialize> Store<T, R> {
         (0..self.keys.len()).filter(|&i| self.header.shard.owns(i) && !self.done.contains_key(&i)).collect()
     }
 
-    /// Units that were already in the file when the run began.
-    pub fn resumed(&self) -> usize {
-        self.resumed
-    }
-
     /// Records a finished unit: appended and flushed at once. `failed` counts it in the status
     /// file as failed (an error or time-out of its own, not of the run).
     pub fn push(&mut self, index: usize, unit: T, failed: bool) -> Result<()> {
@@ -338,8 +338,9 @@ impl<T: Serialize + DeserializeOwned, R: Serialize> Store<T, R> {
         self.done.values()
     }
 
-    pub fn header(&self) -> &Header {
-        &self.header
+    /// Every unit of this batch or shard, in the batch's order, handed over.
+    pub fn into_units(self) -> Vec<T> {
+        self.done.into_values().collect()
     }
 
     /// Writes `<units>.status.json` (replaced atomically): units done, failed and remaining,
@@ -406,43 +407,52 @@ fn write_rows<R: Serialize>(w: &mut csv::Writer<File>, path: &Path, rows: &[R]) 
     w.flush().map_err(|e| Error::write(path, e))
 }
 
+/// Opens a units file for reading.
+fn open_units(path: &Path) -> Result<BufReader<File>> {
+    File::open(path).map(BufReader::new).map_err(|e| Error::read(path, e))
+}
+
+/// Reads the header line of a units file; returns the header and the line's length in bytes.
+fn header_line(reader: &mut impl BufRead, path: &Path) -> Result<(Header, usize)> {
+    let mut line = String::new();
+    let len = reader.read_line(&mut line).map_err(|e| Error::read(path, e))?;
+    let bad = |what: String| Error::Input(format!("{}:1: {what}", path.display()));
+    if !line.ends_with('\n') {
+        let what = if line.is_empty() { "empty: no header line" } else { "the header line was cut off" };
+        return Err(bad(format!("{what}; this is not a finished units file")));
+    }
+    let h: HeaderLine = serde_json::from_str(&line)
+        .map_err(|e| bad(format!("not a twinverify units file (the first line is no header: {e})")))?;
+    Ok((h.header, len))
+}
+
+/// The header of a units file (to learn which command wrote it), from its first line only.
+pub fn read_header(path: &Path) -> Result<Header> {
+    header_line(&mut open_units(path)?, path).map(|(header, _)| header)
+}
+
 /// A units file's header, units and, when its last line was cut off mid-write, the length of
 /// the part before it.
 fn read_lines<T: DeserializeOwned>(path: &Path) -> Result<(Header, Vec<Line<T>>, Option<u64>)> {
-    let f = File::open(path).map_err(|e| Error::read(path, e))?;
-    let mut reader = BufReader::new(f);
-    let (mut header, mut lines, mut offset) = (None, Vec::new(), 0u64);
-    let bad = |n: usize, what: String| Error::Input(format!("{}:{n}: {what}", path.display()));
+    let mut reader = open_units(path)?;
+    let (header, len) = header_line(&mut reader, path)?;
+    let (mut lines, mut offset) = (Vec::new(), len as u64);
     let mut buf = String::new();
-    for n in 1.. {
+    for n in 2.. {
         buf.clear();
         let len = reader.read_line(&mut buf).map_err(|e| Error::read(path, e))?;
         if len == 0 {
             break;
         }
         if !buf.ends_with('\n') {
-            return match header {
-                Some(h) => Ok((h, lines, Some(offset))),
-                None => Err(bad(n, "the header line was cut off; this is not a finished units file".into())),
-            };
+            return Ok((header, lines, Some(offset)));
         }
         offset += len as u64;
-        if header.is_none() {
-            let h: HeaderLine = serde_json::from_str(&buf)
-                .map_err(|e| bad(n, format!("not a twinverify units file (the first line is no header: {e})")))?;
-            header = Some(h.header);
-        } else {
-            lines.push(serde_json::from_str(&buf).map_err(|e| bad(n, format!("not a unit of this command: {e}")))?);
-        }
+        let unit = serde_json::from_str(&buf)
+            .map_err(|e| Error::Input(format!("{}:{n}: not a unit of this command: {e}", path.display())))?;
+        lines.push(unit);
     }
-    let header = header.ok_or_else(|| bad(1, "empty: no header line".into()))?;
     Ok((header, lines, None))
-}
-
-/// The header of a units file (to learn which command wrote it).
-pub fn read_header(path: &Path) -> Result<Header> {
-    let (header, _, _) = read_lines::<serde::de::IgnoredAny>(path)?;
-    Ok(header)
 }
 
 /// The units of shard files, merged in the batch's order, after checking that the files are
@@ -456,8 +466,7 @@ pub fn merge<T: DeserializeOwned>(paths: &[PathBuf]) -> Result<(Header, Vec<Inde
             log::warn!("{}: its last unit was cut off mid-write and is left out", path.display());
         }
         if let Some((h, p)) = &first {
-            if (h.command.as_str(), &h.spec_hash, h.total) != (header.command.as_str(), &header.spec_hash, header.total)
-            {
+            if !h.same_batch(&header) {
                 return Err(Error::Input(format!(
                     "{} and {} are not shards of one batch: `{}` fingerprint {} with {} units, against `{}` {} with {}",
                     p.display(),
@@ -490,7 +499,6 @@ pub fn merge<T: DeserializeOwned>(paths: &[PathBuf]) -> Result<(Header, Vec<Inde
     if !missing.is_empty() {
         let shown: Vec<String> = missing.iter().take(10).map(|i| i.to_string()).collect();
         let mut shards: Vec<usize> = missing.iter().map(|i| i % header.shard.n).collect();
-        shards.dedup();
         shards.sort_unstable();
         shards.dedup();
         return Err(Error::Input(format!(
