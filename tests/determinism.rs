@@ -14,8 +14,8 @@ use twinverify::onnx::{self, TractRunner};
 fn certified(r: &RegionResult) -> Vec<u64> {
     let mut out = Vec::new();
     for p in &r.pairs {
-        out.push(p.min.certified.to_bits());
-        out.extend(p.max.as_ref().map(|m| m.certified.to_bits()));
+        out.push(p.min.certified().to_bits());
+        out.extend(p.max.as_ref().map(|m| m.certified().to_bits()));
         out.extend(p.independent.iter().flat_map(|&(a, b)| [a.to_bits(), b.to_bits()]));
     }
     out

@@ -32,6 +32,8 @@ const SHARED: &[&str] = &[
     "resume",
     "overwrite",
     "shard",
+    "spec",
+    "print-spec",
 ];
 
 /// Commands that read results rather than run an analysis: their `--delta` picks among the
@@ -43,6 +45,8 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("data", &["lrom", "robust", "boundary", "bounds", "eval", "equiv", "bench", "sparsify", "compress"]),
     ("delta", &["lrom", "robust", "bounds", "equiv", "compress"]),
     ("solver", &["lrom", "robust", "boundary", "resilience", "verify", "run-instances", "equiv"]),
+    ("spec", &["lrom", "robust", "boundary", "resilience", "equiv", "bench"]),
+    ("print-spec", &["lrom", "robust", "boundary", "resilience", "equiv", "bench"]),
     ("shard", &["lrom", "robust", "boundary", "resilience", "run-instances"]),
     ("resume", &["lrom", "robust", "boundary", "resilience", "run-instances"]),
     ("csv", &["lrom", "robust", "boundary", "resilience", "equiv", "bench"]),

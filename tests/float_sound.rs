@@ -62,7 +62,10 @@ impl Tally {
 
 /// `(c, j, certified min, certified max)` for every class pair of a region.
 fn ranges(r: &RegionResult) -> Vec<(usize, usize, f64, f64)> {
-    r.pairs.iter().map(|p| (p.c, p.j, p.min.certified, p.max.as_ref().map_or(f64::INFINITY, |m| m.certified))).collect()
+    r.pairs
+        .iter()
+        .map(|p| (p.c, p.j, p.min.certified(), p.max.as_ref().map_or(f64::INFINITY, |m| m.certified())))
+        .collect()
 }
 
 /// LROM bounds of both modes and neuron bounds of N1 against float32 inference on one region.

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use rand::Rng;
 use twinverify::analysis::lrom::{analyse, LromConfig, Verdict};
+use twinverify::analysis::outcome::Status;
 use twinverify::bounds::InputMap;
 use twinverify::encode::Mode;
 use twinverify::onnx::{self, OnnxModel, TractRunner};
@@ -32,7 +33,8 @@ fn identical_twins_have_lrom_zero_and_implication_holds() {
             let r = analyse(nets, &runners, &x, label, 0.05, &InputMap::plain(Some((0.0, 1.0))), &cfg).unwrap();
             for p in &r.pairs {
                 let max = p.max.as_ref().unwrap();
-                for v in [p.min.certified, max.certified, p.min.attained, max.attained] {
+                assert_eq!((p.min.bracket.status, max.bracket.status), (Status::Proved, Status::Proved));
+                for v in [p.min.certified(), max.certified(), p.min.attained().unwrap(), max.attained().unwrap()] {
                     assert!(v.abs() <= 1e-9, "pair ({}, {}): {v}", p.c, p.j);
                 }
             }
@@ -68,37 +70,38 @@ fn joint_bounds_are_sound_never_wider_than_independent_and_relaxed_brackets_exac
                 let tol = 1e-6;
                 // exact mode also certifies by the relaxed LP: never weaker (up to the LP's
                 // last digits, as its basis may differ)
-                let close = 1e-9 * (1.0 + rp.min.certified.abs() + rmax.certified.abs());
+                let close = 1e-9 * (1.0 + rp.min.certified().abs() + rmax.certified().abs());
                 assert!(
-                    ep.min.certified >= rp.min.certified - close && emax.certified <= rmax.certified + close,
+                    ep.min.certified() >= rp.min.certified() - close && emax.certified() <= rmax.certified() + close,
                     "{pair:?}: exact [{}, {}] weaker than relaxed [{}, {}]",
-                    ep.min.certified,
-                    emax.certified,
-                    rp.min.certified,
-                    rmax.certified
+                    ep.min.certified(),
+                    emax.certified(),
+                    rp.min.certified(),
+                    rmax.certified()
                 );
                 assert!(
-                    rp.min.certified >= ilo - tol && rmax.certified <= ihi + tol,
+                    rp.min.certified() >= ilo - tol && rmax.certified() <= ihi + tol,
                     "{pair:?}: joint wider than independent"
                 );
                 // relaxed certified ≤ exact solver optimum ≤ attained (a checked point) ≤ any sample
-                let exact_min = ep.min.solver_value.unwrap();
+                let exact_min = ep.min.bracket.solver_value.unwrap();
                 assert!(
-                    rp.min.certified <= exact_min + tol,
+                    rp.min.certified() <= exact_min + tol,
                     "{pair:?}: relaxed {} > exact {exact_min}",
-                    rp.min.certified
+                    rp.min.certified()
                 );
-                assert!(exact_min <= ep.min.attained + tol);
-                let exact_max = emax.solver_value.unwrap();
-                assert!(rmax.certified >= exact_max - tol && exact_max >= emax.attained - tol);
+                assert!(exact_min <= ep.min.attained().unwrap() + tol);
+                assert_ne!(ep.min.bracket.status, Status::Interval, "{pair:?}: a finished MILP is exact or proved");
+                let exact_max = emax.bracket.solver_value.unwrap();
+                assert!(rmax.certified() >= exact_max - tol && exact_max >= emax.attained().unwrap() - tol);
                 for _ in 0..300 {
                     let p: Vec<f64> = x.iter().map(|&v| (v + r.random_range(-delta..=delta)).clamp(0.0, 1.0)).collect();
                     let v = lrom_at(&models, &p, c, j);
                     assert!(
-                        rp.min.certified <= v && v <= rmax.certified,
+                        rp.min.certified() <= v && v <= rmax.certified(),
                         "{pair:?}: sampled LROM {v} outside certified range"
                     );
-                    assert!(ep.min.certified <= v && v <= emax.certified);
+                    assert!(ep.min.certified() <= v && v <= emax.certified());
                 }
             }
         }
@@ -125,7 +128,7 @@ fn exact_mode_decides_what_relaxed_mode_decides_without_chasing_the_optimum() {
                 established += 1;
                 assert_eq!(exact.verdict, Verdict::Established, "δ = {delta}: relaxed mode established it");
                 for p in &exact.pairs {
-                    let note = p.min.note.as_deref().unwrap_or_default();
+                    let note = p.min.bracket.note.as_deref().unwrap_or_default();
                     assert!(note.contains("the MILP was not run"), "a MILP ran for a minimum the LP decided: {note}");
                 }
             }
@@ -154,7 +157,7 @@ fn violated_and_margin_negative_regions_show_their_inputs() {
             continue;
         }
         let r = analyse(nets, &runners, &x, label, delta, &map, &LromConfig::default()).unwrap();
-        let negative: Vec<_> = r.pairs.iter().filter(|p| p.min.attained < 0.0).collect();
+        let negative: Vec<_> = r.pairs.iter().filter(|p| p.min.attained().is_some_and(|a| a < 0.0)).collect();
         let breaks = |w: &[f64]| {
             let inside = w.iter().zip(&x).all(|(a, b)| (a - b).abs() <= delta + 1e-12 && (0.0..=1.0).contains(a));
             let (n1, n2) = (nets[0].forward(w).unwrap(), nets[1].forward(w).unwrap());

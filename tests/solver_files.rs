@@ -157,15 +157,19 @@ fn corrupted_cbc_dual_sections_fall_back_or_fail_and_sampling_never_beats_the_bo
         let bin = fake(&dir, name, &format!("cbc \"$@\" > /dev/null || exit 1\n{edit}"));
         let cfg = SolverConfig { kind: SolverKind::Cbc, path: Some(bin), ..Default::default() };
         let e = region.optimise(&obj, Sense::Minimise, Some(&cfg));
-        assert!(e.certified <= sampled, "{name}: certified {} above a sampled value {sampled}", e.certified);
+        assert!(e.certified() <= sampled, "{name}: certified {} above a sampled value {sampled}", e.certified());
         if let Some(w) = want {
-            assert_eq!(e.certificate, w, "{name}: {:?}", e.note);
+            assert_eq!(e.certificate, w, "{name}: {:?}", e.bracket.note);
         }
         if want == Some(Certificate::Dual) {
-            let rel = (e.certified - highs.certified).abs() / highs.certified.abs().max(1.0);
-            assert!(rel <= 1e-6, "{name}: cbc {} vs highs {}", e.certified, highs.certified);
+            let rel = (e.certified() - highs.certified()).abs() / highs.certified().abs().max(1.0);
+            assert!(rel <= 1e-6, "{name}: cbc {} vs highs {}", e.certified(), highs.certified());
         } else if want == Some(Certificate::Symbolic) {
-            assert!(e.note.as_deref().is_some_and(|n| n.contains("solver fault")), "{name}: {:?}", e.note);
+            assert!(
+                e.bracket.note.as_deref().is_some_and(|n| n.contains("solver fault")),
+                "{name}: {:?}",
+                e.bracket.note
+            );
         }
     }
     std::fs::remove_dir_all(&dir).ok();

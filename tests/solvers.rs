@@ -58,20 +58,23 @@ fn relaxed_certified_le_exact_le_sampled_minimum() {
             let relaxed = region(&relaxed_model).optimise(&obj, sense, Some(&solver));
             let exact = region(&exact_model).optimise(&obj, sense, Some(&solver));
             assert_eq!(relaxed.certificate, Certificate::Dual, "{file}: LP duals certify the relaxed bound");
-            let exact_opt = exact.solver_value.unwrap();
+            let exact_opt = exact.bracket.solver_value.unwrap();
             let s = if sense == Sense::Minimise { 1.0 } else { -1.0 };
             let tol = 1e-6;
-            assert!(s * relaxed.certified <= s * exact_opt + tol, "{file} {sense:?}: relaxed above exact");
-            assert!(s * exact_opt <= s * exact.attained + tol, "{file} {sense:?}: exact optimum above its witness");
+            assert!(s * relaxed.certified() <= s * exact_opt + tol, "{file} {sense:?}: relaxed above exact");
+            assert!(
+                s * exact_opt <= s * exact.attained().unwrap() + tol,
+                "{file} {sense:?}: exact optimum above its witness"
+            );
             // the exact optimum is attained (to solver tolerance) by its re-executed witness
-            assert!((exact_opt - exact.attained).abs() < 1e-4, "{file}: MILP witness value differs");
+            assert!((exact_opt - exact.attained().unwrap()).abs() < 1e-4, "{file}: MILP witness value differs");
             let mut r = rng(9);
             for _ in 0..2000 {
                 let x: Vec<f64> =
                     (0..c.center.len()).map(|i| r.random_range(c.nb.input.lower[i]..=c.nb.input.upper[i])).collect();
                 let v = obj.eval(&nets, &x).unwrap();
                 assert!(
-                    s * relaxed.certified <= s * v && s * exact.certified <= s * v,
+                    s * relaxed.certified() <= s * v && s * exact.certified() <= s * v,
                     "{file}: sample beats a certified bound"
                 );
                 assert!(s * exact_opt <= s * v + tol, "{file}: sample beats the MILP optimum");
@@ -127,9 +130,9 @@ fn certified_bounds_of_cbc_and_glpk_equal_the_embedded_ones() {
                     continue;
                 }
                 let e = region.optimise(&obj, sense, Some(&config(kind)));
-                assert_eq!(e.certificate, Certificate::Dual, "{file} {kind} {sense:?}: {:?}", e.note);
-                let rel = (e.certified - highs.certified).abs() / highs.certified.abs().max(1.0);
-                assert!(rel <= 1e-6, "{file} {kind} {sense:?}: {} vs highs {}", e.certified, highs.certified);
+                assert_eq!(e.certificate, Certificate::Dual, "{file} {kind} {sense:?}: {:?}", e.bracket.note);
+                let rel = (e.certified() - highs.certified()).abs() / highs.certified().abs().max(1.0);
+                assert!(rel <= 1e-6, "{file} {kind} {sense:?}: {} vs highs {}", e.certified(), highs.certified());
             }
         }
     }
@@ -151,7 +154,7 @@ fn anchor_lrom_bounds_agree_across_backends() {
         let r =
             analyse([&models[0].network, &models[1].network], &runners, &x, label, delta, &InputMap::plain(None), &cfg);
         let r = r.unwrap();
-        r.pairs.iter().flat_map(|p| [p.min.certified, p.max.as_ref().unwrap().certified]).collect::<Vec<f64>>()
+        r.pairs.iter().flat_map(|p| [p.min.certified(), p.max.as_ref().unwrap().certified()]).collect::<Vec<f64>>()
     };
     for delta in [0.005, 0.01] {
         let highs = run(SolverKind::Highs, delta);
@@ -247,8 +250,8 @@ fn a_time_out_is_never_certified_by_the_solver() {
     let e = region.optimise(&obj, Sense::Minimise, Some(&cfg));
     // with no time the MILP is not solved: the bound is the symbolic one, and the note says why
     assert_eq!(e.certificate, Certificate::Symbolic);
-    assert!(e.note.is_some());
-    assert!(e.certified <= e.attained);
+    assert!(e.bracket.note.is_some());
+    assert!(e.certified() <= e.attained().unwrap());
 }
 
 #[test]

@@ -78,7 +78,7 @@ impl Ball<'_> {
                 outcome = Probe::Counterexample;
                 return Ok(false);
             }
-            if lp.certified >= 0.0 {
+            if lp.certified() >= 0.0 {
                 return Ok(true);
             }
             let (point, c) = self.attack(j, eps)?;
@@ -108,10 +108,11 @@ impl Ball<'_> {
                 outcome = Probe::Counterexample;
                 return Ok(false);
             }
-            if e.note.is_some() || e.solver_value.is_none_or(|v| v < 0.0) {
+            if e.bracket.note.is_some() || e.bracket.solver_value.is_none_or(|v| v < 0.0) {
                 // the margins left are no easier: stop at the first one the MILP does not settle
-                outcome =
-                    Probe::Unknown(e.note.unwrap_or_else(|| format!("the MILP minimum of margin {j} is below 0")));
+                outcome = Probe::Unknown(
+                    e.bracket.note.unwrap_or_else(|| format!("the MILP minimum of margin {j} is below 0")),
+                );
                 return Ok(false);
             }
             outcome = Probe::SolverSafe;
@@ -133,7 +134,7 @@ impl Ball<'_> {
         let (nb, anchor) = self.region(eps)?;
         let (mut out, mut failed) = (Vec::new(), 0);
         self.each_margin(&nb, &anchor, &fails, |j, e| {
-            failed += fails(e.certified) as usize;
+            failed += fails(e.certified()) as usize;
             out.push((j, e));
             Ok(failed < stop)
         })?;
@@ -157,11 +158,11 @@ impl Ball<'_> {
             .filter(|&j| j != self.label)
             .map(|j| (j, region.optimise_with(&OutputObjective::margin(self.label, j), Sense::Minimise, None)))
             .collect();
-        symbolic.sort_by(|a, b| a.1.certified.total_cmp(&b.1.certified));
+        symbolic.sort_by(|a, b| a.1.certified().total_cmp(&b.1.certified()));
         let highs = SolverConfig::default();
         let mut session: Option<Option<Session>> = None;
         for (j, e) in symbolic {
-            let e = match fails(e.certified) {
+            let e = match fails(e.certified()) {
                 false => e,
                 true => {
                     let s = session.get_or_insert_with(|| Session::new(&model.lp, &highs, true).ok());
@@ -193,11 +194,11 @@ impl Ball<'_> {
 
     /// Records `e`'s witness when it is a counterexample closer than `best`; true if it is one.
     fn keep_closer(&self, best: &mut Option<Counterexample>, j: usize, e: &Extremum) -> bool {
-        if e.attained.is_nan() || e.attained >= 0.0 {
+        let Some(margin) = e.attained().filter(|&m| m < 0.0) else {
             return false;
-        }
+        };
         let distance = self.map.distance(self.x, &e.witness);
-        keep_closest(best, Some(Counterexample { distance, target: j, margin: e.attained, input: e.witness.clone() }));
+        keep_closest(best, Some(Counterexample { distance, target: j, margin, input: e.witness.clone() }));
         true
     }
 }

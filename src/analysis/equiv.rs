@@ -224,7 +224,7 @@ pub fn optimise_all(joint: &Region, items: &[(OutputObjective, Sense)], cfg: &Lr
     let session = || solver.filter(|_| cfg.warm_start).map(|s| Session::new(&joint.model.lp, s, presolve_off));
     crate::par::map_with(items, cfg.parallel, session, |session, (obj, sense)| match session {
         Some(Ok(s)) => joint.optimise_with(obj, *sense, Some(s)),
-        Some(Err(e)) => Extremum { note: Some(e.to_string()), ..joint.optimise_with(obj, *sense, None) },
+        Some(Err(e)) => joint.optimise_with(obj, *sense, None).noted(e.to_string()),
         None => joint.optimise(obj, *sense, solver),
     })
 }
@@ -239,30 +239,30 @@ fn output_diff(
     layered: Option<(f64, f64)>,
 ) -> Result<OutputDiff> {
     let (dl, du) = layered.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
-    let (lower, upper) = (lo.certified.max(dl), hi.certified.min(du));
-    let joint_worst = hi.certified.max(-lo.certified);
+    let (lower, upper) = (lo.certified().max(dl), hi.certified().min(du));
+    let joint_worst = hi.certified().max(-lo.certified());
     let source = if upper.max(-lower) < joint_worst { Source::Difference } else { Source::Joint };
     let obj = OutputObjective { terms: vec![(1.0, 0, i), (-1.0, 1, i)], constant: 0.0 };
     let mut best: Option<(f64, Vec<f64>)> = None;
-    let mut consider = |v: f64, x: &[f64]| {
-        if !v.is_nan() && best.as_ref().is_none_or(|b| v.abs() > b.0) {
+    let mut consider = |v: Option<f64>, x: &[f64]| {
+        let Some(v) = v else { return };
+        if best.as_ref().is_none_or(|b| v.abs() > b.0) {
             best = Some((v.abs(), x.to_vec()));
         }
     };
-    consider(hi.attained, &hi.witness);
-    consider(lo.attained, &lo.witness);
+    consider(hi.attained(), &hi.witness);
+    consider(lo.attained(), &lo.witness);
     // nothing to search for where the difference is proved to be 0
     let signs: &[f64] = if lower == 0.0 && upper == 0.0 { &[] } else { &[1.0, -1.0] };
     for &sign in signs {
         let p = falsify_difference(joint, i, sign)?;
-        if let Some(v) = joint.checked_value(&obj, &p) {
-            consider(v, &p);
-        }
+        consider(joint.checked_value(&obj, &p), &p);
     }
     let mut abs = Bracket::open(upper.max(-lower).max(0.0));
     abs.attained = best.as_ref().map(|b| b.0);
-    abs.solver_value = [hi.solver_value, lo.solver_value.map(|v| -v)].into_iter().flatten().reduce(f64::max);
-    abs.note = hi.note.clone().or(lo.note.clone());
+    abs.solver_value =
+        [hi.bracket.solver_value, lo.bracket.solver_value.map(|v| -v)].into_iter().flatten().reduce(f64::max);
+    abs.note = hi.bracket.note.clone().or(lo.bracket.note.clone());
     abs.close_within(0.0);
     Ok(OutputDiff {
         output: i,

@@ -161,7 +161,7 @@ pub fn analyse(
         let lrom = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j), (-1.0, 1, c), (1.0, 1, j)], constant: 0.0 };
         let mut optimise = |sense| match session {
             Some(Ok(s)) => joint.optimise_with(&lrom, sense, Some(s)),
-            Some(Err(e)) => Extremum { note: Some(e.to_string()), ..joint.optimise_with(&lrom, sense, None) },
+            Some(Err(e)) => joint.optimise_with(&lrom, sense, None).noted(e.to_string()),
             None => joint.optimise(&lrom, sense, solver),
         };
         let min = optimise(Sense::Minimise);
@@ -171,8 +171,9 @@ pub fn analyse(
         Ok(PairResult { c, j, min, max, independent, implication_only })
     });
     let pairs = results.into_iter().collect::<Result<Vec<_>>>()?;
-    let negative: Vec<&PairResult> = pairs.iter().filter(|p| p.min.attained < cfg.threshold).collect();
-    let verdict = if pairs.iter().all(|p| p.min.certified >= cfg.threshold) {
+    let negative: Vec<&PairResult> =
+        pairs.iter().filter(|p| p.min.attained().is_some_and(|a| a < cfg.threshold)).collect();
+    let verdict = if pairs.iter().all(|p| p.min.certified() >= cfg.threshold) {
         Verdict::Established
     } else if negative.is_empty() {
         Verdict::Unknown
@@ -235,8 +236,8 @@ fn independent_range(singles: &[Region], c: usize, j: usize, cfg: &LromConfig) -
     let margin = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j)], constant: 0.0 };
     let [m1, m2] = [0, 1].map(|k| {
         let single = &singles[k];
-        let lo = single.optimise(&margin, Sense::Minimise, solver).certified;
-        let hi = single.optimise(&margin, Sense::Maximise, solver).certified;
+        let lo = single.optimise(&margin, Sense::Minimise, solver).certified();
+        let hi = single.optimise(&margin, Sense::Maximise, solver).certified();
         (lo, hi)
     });
     (m1.0 - m2.1, m1.1 - m2.0)
@@ -254,8 +255,8 @@ fn implication_only(joint: &Region, c: usize, j: usize, cfg: &LromConfig) -> Ext
     let mut best = region.optimise(&n1_margin, Sense::Minimise, cfg.solve.then_some(&cfg.solver));
     // the witness must lie where N2's margin is ≥ 0, else it attains nothing for this problem
     if region.checked_value(&n2_margin, &best.witness).is_none_or(|m| m < 0.0) {
-        best.attained = f64::NAN;
-        best.note = Some("no checked point with N2's margin ≥ 0 was found".into());
+        best.bracket.attained = None;
+        best.bracket.note = Some("no checked point with N2's margin ≥ 0 was found".into());
     }
     best
 }

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::outcome::{self, Bracket};
 use crate::bounds::float32::{self, FloatErrors};
 use crate::bounds::symbolic::{backsubstitute_to, Forms};
 use crate::bounds::{Interval, NetworkBounds};
@@ -110,35 +111,53 @@ pub enum Certificate {
     Symbolic,
 }
 
-/// One certified extremum.
+/// One certified extremum: the bracket [certified, attained] around the true optimum (the
+/// common result vocabulary, `outcome::Bracket`), where the certified end came from, and the
+/// checked point that attains the other end.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Extremum {
-    /// Proved bound: ≤ the true minimum (or ≥ the true maximum).
-    #[serde(deserialize_with = "crate::report::nan_if_null")]
-    pub certified: f64,
+    /// `certified` ≤ the true minimum (≥ the true maximum); `attained` the value at `witness`.
+    #[serde(flatten)]
+    pub bracket: Bracket,
     pub certificate: Certificate,
-    /// The value the solver claimed (not trusted).
-    pub solver_value: Option<f64>,
-    /// Value at the best checked point (≥ the true minimum, ≤ the true maximum).
-    #[serde(deserialize_with = "crate::report::nan_if_null")]
-    pub attained: f64,
     #[serde(skip)]
     pub witness: Vec<f64>,
-    /// Why the solver's answer was not used, when it was not.
-    pub note: Option<String>,
 }
 
+/// Absolute distance within which a certified bound and a checked value count as meeting.
+pub const PROVED_TOLERANCE: f64 = 1e-9;
+
+/// Relative distance within which a checked value attains a solver's optimum (its feasibility
+/// tolerances are of this order).
+const SOLVER_TOLERANCE: f64 = 1e-6;
+
 impl Extremum {
+    /// The value at the checked witness, if there is one.
+    pub fn attained(&self) -> Option<f64> {
+        self.bracket.attained
+    }
+
+    /// The certified bound.
+    pub fn certified(&self) -> f64 {
+        self.bracket.certified
+    }
+
+    /// This extremum with `note` (replacing any earlier one).
+    pub fn noted(mut self, note: impl Into<String>) -> Extremum {
+        self.bracket.note = Some(note.into());
+        self
+    }
+
     /// The tighter certified bound and the better checked point of two extrema of one objective
     /// in direction `sense` (e.g. a MILP's and its LP relaxation's); `self`'s solver value and
     /// note stay.
     pub fn merge(mut self, other: Extremum, sense: Sense) -> Extremum {
         let better = |a: f64, b: f64| if sense == Sense::Minimise { a < b } else { a > b };
-        if better(self.certified, other.certified) {
-            (self.certified, self.certificate) = (other.certified, other.certificate);
+        if better(self.certified(), other.certified()) {
+            (self.bracket.certified, self.certificate) = (other.certified(), other.certificate);
         }
-        if self.attained.is_nan() || better(other.attained, self.attained) {
-            (self.attained, self.witness) = (other.attained, other.witness);
+        if let Some(o) = other.attained().filter(|&o| self.attained().is_none_or(|s| better(o, s))) {
+            (self.bracket.attained, self.witness) = (Some(o), other.witness);
         }
         self
     }
@@ -257,11 +276,7 @@ impl<'a> Region<'a> {
         match solver.map(|cfg| solve::Session::new(&self.model.lp, cfg, false)) {
             None => self.optimise_with(obj, sense, None),
             Some(Ok(mut session)) => self.optimise_with(obj, sense, Some(&mut session)),
-            Some(Err(e)) => {
-                let mut best = self.optimise_with(obj, sense, None);
-                best.note = Some(e.to_string());
-                best
-            }
+            Some(Err(e)) => self.optimise_with(obj, sense, None).noted(e.to_string()),
         }
     }
 
@@ -273,13 +288,10 @@ impl<'a> Region<'a> {
                 let lp = Region { model: relaxed, relaxation: None, decided_above: None, ..self.clone() };
                 let lp_best = match solve::Session::new(&relaxed.lp, cfg, false) {
                     Ok(mut s) => lp.optimise_real(obj, sense, Some(&mut s)),
-                    Err(e) => {
-                        Extremum { note: Some(format!("LP relaxation: {e}")), ..lp.optimise_real(obj, sense, None) }
-                    }
+                    Err(e) => lp.optimise_real(obj, sense, None).noted(format!("LP relaxation: {e}")),
                 };
-                if sense == Sense::Minimise && self.decided_above.is_some_and(|t| lp_best.certified >= t) {
-                    let note = "decided by the LP relaxation's certified bound; the MILP was not run".to_string();
-                    Extremum { note: Some(note), ..lp_best }
+                if sense == Sense::Minimise && self.decided_above.is_some_and(|t| lp_best.certified() >= t) {
+                    lp_best.noted("decided by the LP relaxation's certified bound; the MILP was not run")
                 } else {
                     self.optimise_real(obj, sense, session).merge(lp_best, sense)
                 }
@@ -287,10 +299,14 @@ impl<'a> Region<'a> {
             _ => self.optimise_real(obj, sense, session),
         };
         let e = self.float_error_of(obj);
-        best.certified = match sense {
-            Sense::Minimise => -float32::add_up(-best.certified, e),
-            Sense::Maximise => float32::add_up(best.certified, e),
+        best.bracket.certified = match sense {
+            Sense::Minimise => -float32::add_up(-best.certified(), e),
+            Sense::Maximise => float32::add_up(best.certified(), e),
         };
+        // a proof beats the solver's word
+        if best.bracket.meets(PROVED_TOLERANCE) {
+            best.bracket.status = outcome::Status::Proved;
+        }
         best
     }
 
@@ -298,39 +314,44 @@ impl<'a> Region<'a> {
     fn optimise_real(&self, obj: &OutputObjective, sense: Sense, session: Option<&mut solve::Session>) -> Extremum {
         let better = |a: f64, b: f64| if sense == Sense::Minimise { a < b } else { a > b };
         let symbolic = obj.symbolic_bound(self.nets, self.bounds, sense);
+        let attained = self.anchor_outputs.as_ref().and_then(|o| Self::confirmed(obj, o));
         let mut best = Extremum {
-            certified: symbolic,
+            bracket: Bracket { attained, ..Bracket::open(symbolic) },
             certificate: Certificate::Symbolic,
-            solver_value: None,
-            attained: self.anchor_outputs.as_ref().and_then(|o| Self::confirmed(obj, o)).unwrap_or(f64::NAN),
             witness: self.anchor.to_vec(),
-            note: None,
         };
         let Some(session) = session else { return best };
         let expr = self.model.objective(&obj.terms, obj.constant);
+        let b = &mut best.bracket;
         match session.solve(&expr, sense) {
-            Err(e) => best.note = Some(e.to_string()),
+            Err(e) => b.note = Some(e.to_string()),
             Ok(sol) => {
-                best.solver_value = Some(sol.objective);
+                b.solver_value = Some(sol.objective);
                 if let Status::Unknown(why) = &sol.status {
-                    best.note = Some(why.clone());
+                    b.note = Some(why.clone());
                 }
-                best.note = sol.note.clone().or(best.note);
+                b.note = sol.note.clone().or(b.note.take());
                 if let Some(d) = sol.row_duals.as_ref().filter(|_| sol.status == Status::Optimal) {
-                    let b = certify::bound(&self.model.lp, &expr, sense, d);
-                    if better(symbolic, b) {
-                        best.certified = b;
+                    let bound = certify::bound(&self.model.lp, &expr, sense, d);
+                    if better(symbolic, bound) {
+                        b.certified = bound;
                         best.certificate = Certificate::Dual;
                     }
                 }
                 let x = clip(&self.model.input_point(&sol.primal), self.input_box());
                 match self.checked_value(obj, &x) {
-                    Some(v) if best.attained.is_nan() || better(v, best.attained) => {
-                        best.attained = v;
+                    Some(v) if b.attained.is_none_or(|a| better(v, a)) => {
+                        b.attained = Some(v);
                         best.witness = x;
                     }
                     Some(_) => {}
-                    None => best.note = Some("the solver's point was not confirmed by tract; dropped".into()),
+                    None => b.note = Some("the solver's point was not confirmed by tract; dropped".into()),
+                }
+                // a finished MILP whose optimum a checked point attains is exact by its word
+                let attains =
+                    b.attained.is_some_and(|a| (a - sol.objective).abs() <= SOLVER_TOLERANCE * (1.0 + a.abs()));
+                if self.model.lp.integer_count() > 0 && sol.status == Status::Optimal && attains {
+                    b.status = outcome::Status::Exact;
                 }
             }
         }

@@ -24,7 +24,7 @@ pub enum Status {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bracket {
     /// Proved: the true value is at or beyond it (≤ a minimum, ≥ a maximum).
-    #[serde(deserialize_with = "crate::report::nan_if_null")]
+    #[serde(deserialize_with = "nan_if_null")]
     pub certified: f64,
     /// The value at the best checked witness (re-executed through the IR and tract), if any.
     pub attained: Option<f64>,
@@ -40,10 +40,20 @@ impl Bracket {
         Bracket { certified, attained: None, solver_value: None, status: Status::Interval, note: None }
     }
 
+    /// Whether the two ends are known and within `tolerance` of each other.
+    pub fn meets(&self, tolerance: f64) -> bool {
+        self.attained.is_some_and(|a| (a - self.certified).abs() <= tolerance)
+    }
+
     /// Marks the bracket proved when its two ends are within `tolerance` (an open one only).
     pub fn close_within(&mut self, tolerance: f64) {
-        if self.status == Status::Interval && self.attained.is_some_and(|a| (a - self.certified).abs() <= tolerance) {
+        if self.status == Status::Interval && self.meets(tolerance) {
             self.status = Status::Proved;
         }
     }
+}
+
+/// Reads a number that JSON could only write as `null` (NaN, ±∞) back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }

@@ -51,10 +51,10 @@ pub fn check(
     for j in (0..net.output_size()).filter(|&j| j != label) {
         let margin = OutputObjective { terms: vec![(1.0, 0, label), (-1.0, 0, j)], constant: 0.0 };
         let e = r.optimise_with(&margin, Sense::Minimise, session.as_mut());
-        if e.attained < 0.0 {
+        if e.attained().is_some_and(|a| a < 0.0) {
             return Ok(Robustness::Falsified);
         }
-        if e.certified <= 0.0 {
+        if e.certified() <= 0.0 {
             verdict = Robustness::Unknown;
         }
     }

@@ -274,6 +274,7 @@ impl BatchArgs {
         R: Serialize,
     {
         let (csv, json, jsonl) = out;
+        report::set_spec_hash(&header.spec_hash);
         let to = Destination::new(self.jsonl.as_deref().or(jsonl), csv, json);
         if self.overwrite {
             for p in [to.jsonl.as_ref(), to.csv.as_ref()].into_iter().flatten() {

@@ -26,6 +26,8 @@ pub struct BenchArgs {
     #[arg(long, required = true)]
     pub compact: Vec<PathBuf>,
     #[command(flatten)]
+    pub spec: super::spec_file::SpecArgs,
+    #[command(flatten)]
     pub data: DataArgs,
     /// Run this many of the selected rows that both networks classify correctly (the first ones).
     #[arg(long, default_value_t = 20)]
@@ -75,10 +77,10 @@ fn looseness(base: &RegionResult, fast: &RegionResult) -> f64 {
         .zip(&fast.pairs)
         .flat_map(|(b, f)| {
             let max = match (&b.max, &f.max) {
-                (Some(bm), Some(fm)) => fm.certified - bm.certified,
+                (Some(bm), Some(fm)) => fm.certified() - bm.certified(),
                 _ => f64::NEG_INFINITY,
             };
-            [b.min.certified - f.min.certified, max]
+            [b.min.certified() - f.min.certified(), max]
         })
         .fold(f64::NEG_INFINITY, f64::max)
 }
@@ -91,6 +93,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let map = args.data.file.map(&original.network, args.region.clip.domain)?;
     let samples = map.samples(args.data.read()?)?;
     let deltas = args.region.deltas();
+    let settings = format!("{:?} {:?} {}", args.data, args.region, args.count);
+    let files: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).chain([args.data.file.path()?]).collect();
+    crate::report::set_spec_hash(&crate::report::units::spec_hash(&settings, &files)?);
     let (base_cfg, fast_cfg) = (baseline(), fast());
     crate::say!(
         "LROM benchmark: {} at delta {deltas:?}, first {} selected rows both networks classify correctly",

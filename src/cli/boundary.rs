@@ -25,6 +25,8 @@ pub struct BoundaryArgs {
     #[arg(long)]
     pub reference: Option<PathBuf>,
     #[command(flatten)]
+    pub spec: super::spec_file::SpecArgs,
+    #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
     pub clip: DomainArgs,

@@ -41,6 +41,8 @@ pub struct EquivArgs {
     /// The second export (B).
     pub b: PathBuf,
     #[command(flatten)]
+    pub spec: super::spec_file::SpecArgs,
+    #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
     pub region: RegionArgs,
@@ -138,6 +140,10 @@ pub fn run(args: EquivArgs) -> Result<u8> {
         criterion: args.check.into(),
     };
     let regions = regions(&args, nets)?;
+    let settings = format!("{:?} {:?} {:?}", args.data, args.region, config);
+    let files: Vec<&std::path::Path> =
+        [args.a.as_path(), args.b.as_path()].into_iter().chain(args.data.file.data.as_deref()).collect();
+    crate::report::set_spec_hash(&crate::report::units::spec_hash(&settings, &files)?);
     let shared = nets[0].shared_prefix(nets[1]);
     crate::say!(
         "A = {}, B = {}: {shared} of {}/{} layers identical after folding (shared by the joint model)",

@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::args::{streamed_outputs, to_json, BatchArgs, DataArgs, OutputArgs, RegionArgs, SolverArgs};
 use super::progress::Progress;
+use super::spec_file::SpecArgs;
 use super::{load, values};
 use crate::analysis::batch::{Batch, Outcome};
 use crate::analysis::lrom::LromConfig;
@@ -24,9 +25,8 @@ pub struct LromArgs {
     /// --pair is given.
     #[arg(conflicts_with = "spec")]
     pub nets: Vec<PathBuf>,
-    /// A YAML spec (see specs/); flags below override its values.
-    #[arg(long)]
-    pub spec: Option<PathBuf>,
+    #[command(flatten)]
+    pub spec: SpecArgs,
     /// Analyse only the pair N1,N2 given by position (1-based), e.g. --pair 1,2 (repeatable).
     #[arg(long, value_parser = parse_pair)]
     pub pair: Vec<(usize, usize)>,
@@ -64,10 +64,6 @@ pub struct LromArgs {
     /// Certified bounds also hold for float32 inference (onnxruntime, tract, PyTorch).
     #[arg(long)]
     pub float_sound: bool,
-    /// Print the effective spec (the file's values with the flags applied, paths absolute) as
-    /// YAML and stop: `lrom --spec` on it repeats the run exactly.
-    #[arg(long)]
-    pub print_spec: bool,
     /// Implication is established when every certified LROM minimum is ≥ this.
     #[arg(long, value_parser = super::args::parse_finite)]
     pub threshold: Option<f64>,
@@ -87,8 +83,14 @@ fn parse_pair(s: &str) -> std::result::Result<(usize, usize), String> {
 
 /// The spec from the file, or one built from the flags; flags override the file.
 fn spec(args: &LromArgs) -> Result<Spec> {
-    let mut spec = match &args.spec {
-        Some(path) => Spec::read(path)?,
+    let mut spec = match &args.spec.spec {
+        Some(path) => match super::spec_file::command_of(path)? {
+            "lrom" => Spec::read(path)?,
+            other => {
+                let path = path.display();
+                return Err(Error::Input(format!("{path} is a spec of {other}: run it with `twinverify run {path}`")));
+            }
+        },
         None => {
             if args.nets.len() < 2 {
                 return Err(Error::Input("give at least two networks, or --spec FILE".into()));
@@ -170,7 +172,7 @@ fn fingerprint(spec: &Spec, materialize: bool) -> Result<String> {
 pub fn run(args: LromArgs) -> Result<()> {
     args.output.json.route_text();
     let spec = spec(&args)?;
-    if args.print_spec {
+    if args.spec.print_spec {
         crate::say!("{}", spec.to_yaml()?.trim_end_matches('\n'));
         return Ok(());
     }

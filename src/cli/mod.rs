@@ -16,10 +16,12 @@ mod plot;
 mod progress;
 mod resilience;
 mod robust;
+mod spec_file;
 mod twins;
 mod values;
 mod verify;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -78,6 +80,15 @@ enum Command {
     Boundary(Box<boundary::BoundaryArgs>),
     /// Certify that two exports of one model agree: max |A − B| and equal argmax over regions.
     Equiv(Box<equiv::EquivArgs>),
+    /// Run a YAML spec of any analysis (its `analysis:` key picks the command); flags after it
+    /// override its values, e.g. `twinverify run specs/robust_mlp.yaml --delta 0.05`.
+    Run {
+        /// The spec (see specs/, or any command's --print-spec).
+        spec: std::path::PathBuf,
+        /// Flags of the analysis' command, overriding the spec.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        flags: Vec<std::ffi::OsString>,
+    },
     /// Shell completions on standard output, e.g. `twinverify completions bash > /etc/bash_completion.d/twinverify`.
     Completions {
         /// The shell: bash, zsh, fish, elvish or powershell.
@@ -90,7 +101,33 @@ enum Command {
 /// Parses the command line, runs it and maps errors to a message on stderr and exit code 1,
 /// solver faults to a summary on stderr and exit code 3 (`equiv` also exits with its verdict's code).
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    run(std::env::args_os().collect())
+}
+
+/// `main` on the command line `argv` (its first item names the program).
+fn run(argv: Vec<OsString>) -> ExitCode {
+    let cli = match spec_file::parse::<Cli>(Cli::command(), &argv) {
+        Ok(Some(cli)) => cli,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(Command::Run { spec, flags }) = &cli.command {
+        return match spec_file::command_of(spec) {
+            Ok(command) => {
+                let globals = cli.quiet.then_some("-q").into_iter().chain(["-v"].repeat(cli.verbose.into()));
+                let program = argv.first().cloned().unwrap_or_else(|| "twinverify".into());
+                let head = [program, command.into(), "--spec".into(), spec.into()];
+                run(head.into_iter().chain(globals.map(OsString::from)).chain(flags.iter().cloned()).collect())
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     logging::init(cli.quiet, cli.verbose);
     let command = match cli.command {
         _ if cli.name => return print_line(verify::name()),
@@ -126,6 +163,7 @@ pub fn main() -> ExitCode {
         Command::Resilience(a) => resilience::run(*a),
         Command::Boundary(a) => boundary::run(*a),
         Command::Equiv(a) => equiv::run(*a).map(|c| code = c),
+        Command::Run { .. } => unreachable!("run re-parses its spec's command above"),
     };
     let (faults, strict) = crate::solve::faults::take();
     for (kind, n) in &faults {

@@ -36,6 +36,8 @@ pub struct ResilienceArgs {
     pub norm: values::Norm,
     // local form: the sample (--input/--center, or a row of --data)
     #[command(flatten)]
+    pub spec: super::spec_file::SpecArgs,
+    #[command(flatten)]
     pub point: PointArgs,
     /// Local form: the confident inputs are those within this L∞ radius of the sample.
     #[arg(long, default_value_t = 0.0, value_parser = super::args::parse_nonnegative)]

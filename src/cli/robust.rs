@@ -22,6 +22,8 @@ pub struct RobustArgs {
     /// The ONNX model.
     pub net: PathBuf,
     #[command(flatten)]
+    pub spec: super::spec_file::SpecArgs,
+    #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
     pub region: RegionArgs,

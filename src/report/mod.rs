@@ -63,14 +63,14 @@ pub fn csv_rows(outcomes: &[Outcome], names: &[String]) -> Vec<CsvRow> {
                 n2: names[o.n2].clone(),
                 c: p.c,
                 j: p.j,
-                certified_min: p.min.certified,
-                attained_min: p.min.attained,
+                certified_min: p.min.certified(),
+                attained_min: p.min.attained().unwrap_or(f64::NAN),
                 certificate_min: format!("{:?}", p.min.certificate).to_lowercase(),
-                certified_max: p.max.as_ref().map(|m| m.certified),
-                attained_max: p.max.as_ref().map(|m| m.attained),
+                certified_max: p.max.as_ref().map(|m| m.certified()),
+                attained_max: p.max.as_ref().and_then(|m| m.attained()),
                 independent_min: p.independent.map(|i| i.0),
                 independent_max: p.independent.map(|i| i.1),
-                implication_only_min: p.implication_only.as_ref().map(|e| e.certified),
+                implication_only_min: p.implication_only.as_ref().map(|e| e.certified()),
                 verdict: verdict_name(r.verdict).into(),
                 seconds: r.seconds,
                 unstable_n1: r.unstable[0],
@@ -86,17 +86,12 @@ pub fn csv_rows(outcomes: &[Outcome], names: &[String]) -> Vec<CsvRow> {
 fn pair_note(p: &PairResult) -> Option<String> {
     let mut notes: Vec<&str> = Vec::new();
     let all = [Some(&p.min), p.max.as_ref(), p.implication_only.as_ref()];
-    for n in all.into_iter().flatten().filter_map(|e| e.note.as_deref()) {
+    for n in all.into_iter().flatten().filter_map(|e| e.bracket.note.as_deref()) {
         if !notes.contains(&n) {
             notes.push(n);
         }
     }
     (!notes.is_empty()).then(|| notes.join("; "))
-}
-
-/// Reads a number that JSON could only write as `null` (NaN, ±∞) back as NaN.
-pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Writes one CSV row per item (flat structs: a header from the field names).
@@ -130,8 +125,17 @@ pub fn write_json_doc<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
 /// meaning or goes away (new fields may appear without it).
 pub const SCHEMA_VERSION: u32 = 2;
 
-/// A JSON document with what it came from: `schema_version`, `tool` (name and version) and
-/// `command_line` (as run) are added to an object; other documents are left as they are.
+/// The fingerprint of the running analysis (`units::spec_hash`), once it is known.
+static SPEC_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records the running analysis' fingerprint for [`stamped`] (the first one recorded stays).
+pub fn set_spec_hash(hash: &str) {
+    let _ = SPEC_HASH.set(hash.to_string());
+}
+
+/// A JSON document with what it came from: `schema_version`, `tool` (name and version),
+/// `command_line` (as run) and, for an analysis, `spec_hash` (its settings and input files) are
+/// added to an object; other documents are left as they are.
 pub fn stamped(doc: serde_json::Value) -> serde_json::Value {
     let serde_json::Value::Object(fields) = doc else { return doc };
     let command_line: Vec<String> = std::env::args().collect();
@@ -139,6 +143,9 @@ pub fn stamped(doc: serde_json::Value) -> serde_json::Value {
     out.insert("schema_version".into(), SCHEMA_VERSION.into());
     out.insert("tool".into(), format!("twinverify {}", env!("CARGO_PKG_VERSION")).into());
     out.insert("command_line".into(), command_line.into());
+    if let Some(hash) = SPEC_HASH.get() {
+        out.insert("spec_hash".into(), hash.clone().into());
+    }
     out.extend(fields);
     serde_json::Value::Object(out)
 }
@@ -250,7 +257,7 @@ pub fn summarise(outcomes: &[Outcome]) -> Vec<Summary> {
         secs.push(r.seconds);
         for p in &r.pairs {
             if let Some(m) = &p.max {
-                joint.push(m.certified - p.min.certified);
+                joint.push(m.certified() - p.min.certified());
             }
             if let Some((lo, hi)) = p.independent {
                 indep.push(hi - lo);

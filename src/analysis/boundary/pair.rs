@@ -53,7 +53,10 @@ pub fn implication_radius(
         probes += 1;
         let r = analyse(nets, runners, x, label, delta, map, &cfg)?;
         // where it is established, a witness below the threshold is rounding noise of its evaluation
-        let refuting = r.pairs.iter().filter(|p| r.verdict != Verdict::Established && p.min.attained < cfg.threshold);
+        let refuting = r
+            .pairs
+            .iter()
+            .filter(|p| r.verdict != Verdict::Established && p.min.attained().is_some_and(|a| a < cfg.threshold));
         for p in refuting {
             let d = map.distance(x, &p.min.witness);
             closer(&mut refuted, d);

@@ -59,8 +59,9 @@ pub fn decide(joint: &Region, identical: bool, cfg: &LromConfig) -> Result<Top1>
     let items: Vec<(OutputObjective, Sense)> =
         (0..2).flat_map(|k| others.iter().map(move |&j| (margin(k, j), Sense::Minimise))).collect();
     let extrema = optimise_all(joint, &items, cfg);
-    let mins = [0, 1]
-        .map(|k| extrema[k * others.len()..][..others.len()].iter().map(|e| e.certified).fold(f64::INFINITY, f64::min));
+    let mins = [0, 1].map(|k| {
+        extrema[k * others.len()..][..others.len()].iter().map(|e| e.certified()).fold(f64::INFINITY, f64::min)
+    });
     top.min_margins = Some(mins);
     if mins.iter().all(|&v| v > 0.0) {
         return Ok(top);
@@ -68,7 +69,7 @@ pub fn decide(joint: &Region, identical: bool, cfg: &LromConfig) -> Result<Top1>
     let mut candidates: Vec<Vec<f64>> = vec![joint.anchor.to_vec()];
     candidates.extend(extrema.iter().map(|e| e.witness.clone()));
     for (n, e) in extrema.iter().enumerate() {
-        if e.certified <= 0.0 {
+        if e.certified() <= 0.0 {
             candidates.push(falsify_pair(joint, class, others[n % others.len()], n / others.len())?);
         }
     }

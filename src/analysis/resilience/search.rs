@@ -305,7 +305,7 @@ impl Search<'_> {
         let cap = (ball.map.cap(center, f64::INFINITY) - radius).max(0.0);
         largest_radius(0.01f64.min(cap), cap, self.cfg.tolerance, |rho| {
             let margins = ball.lp_margins(radius + rho, |v| v <= 0.0, k)?;
-            Ok((margins.iter().filter(|(_, e)| e.certified <= 0.0).count() < k, None))
+            Ok((margins.iter().filter(|(_, e)| e.certified() <= 0.0).count() < k, None))
         })
     }
 }
