@@ -34,6 +34,15 @@ const SHARED: &[&str] = &[
     "shard",
     "spec",
     "print-spec",
+    "mip-gap",
+];
+
+/// Flags offered by exactly these commands: a flag that means nothing to a command (a MIP gap
+/// where nothing solves a MILP) is not offered there.
+const ONLY: &[(&str, &[&str])] = &[
+    ("mip-gap", &["boundary", "lrom", "resilience", "run-instances", "verify"]),
+    ("spec", &["bench", "boundary", "equiv", "lrom", "resilience", "robust"]),
+    ("print-spec", &["bench", "boundary", "equiv", "lrom", "resilience", "robust"]),
 ];
 
 /// Commands that read results rather than run an analysis: their `--delta` picks among the
@@ -45,8 +54,6 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("data", &["lrom", "robust", "boundary", "bounds", "eval", "equiv", "bench", "sparsify", "compress"]),
     ("delta", &["lrom", "robust", "bounds", "equiv", "compress"]),
     ("solver", &["lrom", "robust", "boundary", "resilience", "verify", "run-instances", "equiv"]),
-    ("spec", &["lrom", "robust", "boundary", "resilience", "equiv", "bench"]),
-    ("print-spec", &["lrom", "robust", "boundary", "resilience", "equiv", "bench"]),
     ("shard", &["lrom", "robust", "boundary", "resilience", "run-instances"]),
     ("resume", &["lrom", "robust", "boundary", "resilience", "run-instances"]),
     ("csv", &["lrom", "robust", "boundary", "resilience", "equiv", "bench"]),
@@ -99,6 +106,11 @@ fn shared_flags_mean_the_same_in_every_command() {
         let have = offered.get(*flag).cloned().unwrap_or_default();
         let missing: Vec<&&str> = commands.iter().filter(|c| !have.iter().any(|h| h == **c)).collect();
         assert!(missing.is_empty(), "--{flag} is missing from {missing:?}");
+    }
+    for (flag, commands) in ONLY {
+        let mut have = offered.get(*flag).cloned().unwrap_or_default();
+        have.sort();
+        assert_eq!(have, *commands, "--{flag}");
     }
 }
 

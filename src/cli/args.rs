@@ -359,9 +359,6 @@ pub struct SolverArgs {
     /// Solver threads.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
-    /// Relative MIP gap (exact mode).
-    #[arg(long, value_parser = parse_nonnegative)]
-    pub mip_gap: Option<f64>,
     /// Write every model to this directory (LP format) before solving it.
     #[arg(long)]
     pub keep_model: Option<PathBuf>,
@@ -386,12 +383,60 @@ impl SolverArgs {
         base.path = self.solver_path.clone().or(base.path);
         base.time_limit = self.time_limit.or(base.time_limit);
         base.threads = self.threads.or(base.threads);
-        base.mip_gap = self.mip_gap.or(base.mip_gap);
         base.keep_model = self.keep_model.clone().or(base.keep_model);
         base.options.extend(self.solver_option.iter().cloned());
         base.fallback = self.solver_fallback.map_or(base.fallback, Into::into);
         base.validate()?;
         crate::solve::check_available(&base)?;
         Ok(base)
+    }
+
+    /// The flags given, for a child process of the same tool (`run-instances` → `verify`).
+    pub fn to_flags(&self) -> Vec<std::ffi::OsString> {
+        let mut out: Vec<std::ffi::OsString> = Vec::new();
+        let mut flag = |name: &str, value: std::ffi::OsString| out.extend([format!("--{name}").into(), value]);
+        if let Some(k) = self.solver {
+            flag("solver", crate::solve::SolverKind::from(k).to_string().into());
+        }
+        if let Some(p) = &self.solver_path {
+            flag("solver-path", p.into());
+        }
+        if let Some(t) = self.time_limit {
+            flag("time-limit", t.to_string().into());
+        }
+        if let Some(t) = self.threads {
+            flag("threads", t.to_string().into());
+        }
+        if let Some(p) = &self.keep_model {
+            flag("keep-model", p.into());
+        }
+        for (k, v) in &self.solver_option {
+            flag("solver-option", format!("{k}={v}").into());
+        }
+        if let Some(f) = self.solver_fallback {
+            flag("solver-fallback", format!("{f:?}").to_lowercase().into());
+        }
+        out
+    }
+}
+
+/// The relative MIP gap, offered by the commands that solve MILPs.
+#[derive(Debug, Clone, Args)]
+pub struct MipGapArgs {
+    /// Relative MIP gap of the MILPs (exact mode).
+    #[arg(long, value_parser = parse_nonnegative)]
+    pub mip_gap: Option<f64>,
+}
+
+impl MipGapArgs {
+    /// `base` with the gap given (the spec's or none otherwise).
+    pub fn apply(&self, mut base: crate::solve::SolverConfig) -> crate::solve::SolverConfig {
+        base.mip_gap = self.mip_gap.or(base.mip_gap);
+        base
+    }
+
+    /// The flag given, for a child process of the same tool.
+    pub fn to_flags(&self) -> Vec<std::ffi::OsString> {
+        self.mip_gap.map_or_else(Vec::new, |g| vec!["--mip-gap".into(), g.to_string().into()])
     }
 }

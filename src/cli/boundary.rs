@@ -48,6 +48,8 @@ pub struct BoundaryArgs {
     #[command(flatten)]
     pub solver: SolverArgs,
     #[command(flatten)]
+    pub mip: super::args::MipGapArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
     pub batch: BatchArgs,
@@ -112,7 +114,7 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
     let load::Picked { rows: picked, skipped } = load::pick(map.samples(args.data.read()?)?, &nets, false, usize::MAX)?;
     let search = BoundaryConfig {
         bounds: args.bounds.into(),
-        solver: args.solver.apply(Default::default())?,
+        solver: args.solver.apply(args.mip.apply(Default::default()))?,
         exact: args.exact,
         tolerance: args.tolerance,
         max_epsilon: args.max_epsilon,

@@ -10,7 +10,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::args::{BatchArgs, SolverArgs};
+use super::args::{BatchArgs, MipGapArgs, SolverArgs};
 use super::progress::Progress;
 use crate::error::{Error, IoOp, Result};
 use crate::report::units::{self, Header};
@@ -38,6 +38,8 @@ pub struct RunInstancesArgs {
     pub limit: Option<usize>,
     #[command(flatten)]
     pub solver: SolverArgs,
+    #[command(flatten)]
+    pub mip: super::args::MipGapArgs,
     #[command(flatten)]
     pub batch: BatchArgs,
 }
@@ -87,23 +89,17 @@ fn read_expected(path: &Path) -> Result<HashMap<(String, String), String>> {
 }
 
 /// Runs one instance in a child process; returns (verdict, seconds, first stderr line).
-fn run_one(dir: &Path, inst: &Instance, timeout: f64, solver: &SolverArgs) -> Result<(String, f64, String)> {
+fn run_one(
+    dir: &Path,
+    inst: &Instance,
+    timeout: f64,
+    (solver, mip): (&SolverArgs, &MipGapArgs),
+) -> Result<(String, f64, String)> {
     let exe = std::env::current_exe().map_err(|e| Error::Input(format!("cannot find the twinverify binary: {e}")))?;
     let mut cmd = Command::new(&exe);
     cmd.arg("verify").arg(dir.join(&inst.vnnlib)).arg("--network").arg(format!("N={}", dir.join(&inst.onnx).display()));
     cmd.arg("--timeout").arg(timeout.to_string());
-    if let Some(k) = solver.solver {
-        cmd.arg("--solver").arg(crate::solve::SolverKind::from(k).to_string());
-    }
-    if let Some(p) = &solver.solver_path {
-        cmd.arg("--solver-path").arg(p);
-    }
-    for (k, v) in &solver.solver_option {
-        cmd.arg("--solver-option").arg(format!("{k}={v}"));
-    }
-    if let Some(f) = solver.solver_fallback {
-        cmd.arg("--solver-fallback").arg(format!("{f:?}").to_lowercase());
-    }
+    cmd.args(solver.to_flags()).args(mip.to_flags());
     let start = Instant::now();
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| Error::run(&exe, e))?;
     let limit = Duration::from_secs_f64(timeout + 5.0);
@@ -146,11 +142,11 @@ pub(super) struct InstanceResult {
 /// The fingerprint of a folder's run: the instances and expected files and the settings.
 fn fingerprint(args: &RunInstancesArgs, expected: Option<&Path>) -> Result<String> {
     let files: Vec<&Path> = std::iter::once(args.instances.as_path()).chain(expected).collect();
-    units::spec_hash(&format!("{:?} {:?} {:?}", args.timeout_scale, args.limit, args.solver), &files)
+    units::spec_hash(&format!("{:?} {:?} {:?}", args.timeout_scale, args.limit, (&args.solver, &args.mip)), &files)
 }
 
 pub fn run(args: RunInstancesArgs) -> Result<()> {
-    args.solver.apply(Default::default())?; // an absent backend stops the run before any instance
+    args.solver.apply(args.mip.apply(Default::default()))?; // an absent backend stops the run before any instance
     let dir = args
         .dir
         .clone()
@@ -168,7 +164,7 @@ pub fn run(args: RunInstancesArgs) -> Result<()> {
     store.run(|i| {
         let inst = &instances[i];
         let timeout = inst.timeout * args.timeout_scale;
-        let (verdict, seconds, note) = run_one(&dir, inst, timeout, &args.solver)?;
+        let (verdict, seconds, note) = run_one(&dir, inst, timeout, (&args.solver, &args.mip))?;
         bar.set_message(format!("{} {verdict}", inst.vnnlib));
         bar.inc();
         let exp = expected.get(&(inst.onnx.clone(), inst.vnnlib.clone())).cloned().unwrap_or_default();

@@ -70,6 +70,8 @@ pub struct LromArgs {
     #[command(flatten)]
     pub solver: SolverArgs,
     #[command(flatten)]
+    pub mip: super::args::MipGapArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
     pub batch: BatchArgs,
@@ -147,7 +149,7 @@ fn spec(args: &LromArgs) -> Result<Spec> {
             args.pair.iter().map(|&(a, b)| [spec.networks[a].name.clone(), spec.networks[b].name.clone()]).collect(),
         );
     }
-    spec.solver = args.solver.apply(spec.solver)?;
+    spec.solver = args.solver.apply(args.mip.apply(spec.solver))?;
     // output flags replace the spec's whole output block (no file of the spec is written then)
     let (csv, json, jsonl) = (&args.output.csv, &args.output.json, &args.batch.jsonl);
     if csv.is_some() || json.json.is_some() || jsonl.is_some() {
@@ -226,7 +228,7 @@ pub fn run(args: LromArgs) -> Result<()> {
     let bar = Progress::new(store.todo().len(), "regions");
     store.run(|i| {
         let o = batch.run_one(i)?;
-        bar.set_message(format!("{} ⇒ {} sample {} δ={}", names[o.n2], names[o.n1], o.sample, o.delta));
+        bar.set_message(format!("{} ⇐ {} sample {} δ={}", names[o.n1], names[o.n2], o.sample, o.delta));
         bar.inc();
         Ok((o, false))
     })?;

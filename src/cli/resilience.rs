@@ -53,6 +53,8 @@ pub struct ResilienceArgs {
     #[command(flatten)]
     pub solver: SolverArgs,
     #[command(flatten)]
+    pub mip: super::args::MipGapArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
     pub batch: BatchArgs,
@@ -114,7 +116,7 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
         norm: args.norm.into(),
         domain,
         bounds: args.bounds.into(),
-        solver: args.solver.apply(Default::default())?,
+        solver: args.solver.apply(args.mip.apply(Default::default()))?,
         tolerance: args.tolerance,
     };
     let form = match scope {

@@ -41,6 +41,8 @@ pub struct VerifyArgs {
     pub float_sound: bool,
     #[command(flatten)]
     pub solver: SolverArgs,
+    #[command(flatten)]
+    pub mip: super::args::MipGapArgs,
 }
 
 fn parse_binding(s: &str) -> std::result::Result<(String, PathBuf), String> {
@@ -94,7 +96,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     let nets: Vec<&crate::ir::Network> = bound.models.iter().map(|m| &m.network).collect();
     let checker = Checker { nets: &nets, runners: &bound.runners, space: &bound.space };
     let opts = VerifyOptions {
-        solver: args.solver.apply(Default::default())?,
+        solver: args.solver.apply(args.mip.apply(Default::default()))?,
         deadline: args.timeout.map(|t| start + Duration::from_secs_f64(0.7 * t)),
         split_dims: args.split_dims,
         float_sound: args.float_sound,

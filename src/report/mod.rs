@@ -280,7 +280,7 @@ pub fn summarise(outcomes: &[Outcome]) -> Vec<Summary> {
 pub fn summary_table(summaries: &[Summary], names: &[String]) -> String {
     let mut t = format!(
         "{:<34} {:>7} {:>8} {:>6} {:>12} {:>10} {:>9} {:>11} {:>11} {:>9} {:>9}\n",
-        "implication N2 ⇒ N1",
+        "N1 ⇐ N2 (N2 implies N1)",
         "delta",
         "samples",
         "skip",
@@ -293,7 +293,8 @@ pub fn summary_table(summaries: &[Summary], names: &[String]) -> String {
         "median s"
     );
     for s in summaries {
-        let pair = format!("{} ⇒ {}", names[s.n2], names[s.n1]);
+        // the spec's order [N1, N2], the arrow pointing the way the implication goes
+        let pair = format!("{} ⇐ {}", names[s.n1], names[s.n2]);
         let w = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
         let gain = match (s.joint_width, s.independent_width) {
             (Some(j), Some(i)) if i > 0.0 => format!("{:.1}%", 100.0 * (i - j) / i),
