@@ -45,7 +45,7 @@ fn unit_lines(jsonl: &Path) -> Vec<String> {
 
 /// The summary table lines, timing column dropped.
 fn summary(stdout: &str) -> Vec<String> {
-    let lines = stdout.lines().skip_while(|l| !l.starts_with("implication N2")).skip(1);
+    let lines = stdout.lines().skip_while(|l| !l.starts_with("N1 ⇐ N2")).skip(1);
     lines
         .take_while(|l| !l.starts_with("wrote"))
         .map(|l| l.split_whitespace().collect::<Vec<_>>()[..l.split_whitespace().count() - 1].join(" "))
@@ -133,8 +133,7 @@ fn shards_cover_every_unit_once_and_merge_to_a_single_run() {
     assert!(ok, "{err}");
     assert_eq!(rows(&merged.with_extension("csv")), rows(&single), "the merged CSV is the single run's");
     assert_eq!(summary(&merged_out), summary(&single_out));
-    let matrix =
-        |s: &str| s.lines().take_while(|l| !l.starts_with("implication N2")).map(String::from).collect::<Vec<_>>();
+    let matrix = |s: &str| s.lines().take_while(|l| !l.starts_with("N1 ⇐ N2")).map(String::from).collect::<Vec<_>>();
     assert_eq!(matrix(&merged_out), matrix(&single_out));
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(merged.with_extension("json")).unwrap()).unwrap();

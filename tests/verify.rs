@@ -344,3 +344,44 @@ fn answers_within_the_time_out() {
     assert!(["sat", "unsat", "unknown", "timed-out"].contains(&out.lines().next().unwrap_or("")), "{out}");
     assert!(secs < 2.0, "answered after {secs:.2} s");
 }
+
+#[test]
+fn equivalence_queries_are_proved_for_a_faithful_re_export_and_refuted_for_a_changed_one() {
+    // the two statements of `equiv` as VNN-LIB 2 queries over the whole box [0, 1]^6: the
+    // PyTorch-style and TF-style exports share every layer after folding, so ε-equivalence is
+    // proved by the joint model and top-1 equivalence by exact cancellation (an LP cannot: the
+    // two relaxed rows meet on the decision boundary); the changed copy gives checked witnesses
+    let fx = fixtures();
+    let net = |name: &str| fx.join(name).display().to_string();
+    for (query, twin, want) in [
+        ("equiv_epsilon_v2.vnnlib", "equiv_tf.onnx", "unsat"),
+        ("equiv_top1_v2.vnnlib", "equiv_tf.onnx", "unsat"),
+        ("equiv_epsilon_v2.vnnlib", "equiv_changed.onnx", "sat"),
+        ("equiv_top1_v2.vnnlib", "equiv_changed.onnx", "sat"),
+        ("equiv_epsilon_v2.vnnlib", "equiv_f16.onnx", "sat"),
+    ] {
+        let a = format!("A={}", net("equiv_torch.onnx"));
+        let b = format!("B={}", net(twin));
+        let start = std::time::Instant::now();
+        let (ok, out, err) = run(&["verify", &example(query), "--network", &a, "--network", &b, "--timeout", "20"]);
+        assert!(ok, "{query} {twin}: {err}");
+        assert_eq!(out.lines().next(), Some(want), "{query} {twin}: {out}{err}");
+        assert!(start.elapsed().as_secs_f64() < 10.0, "{query} {twin}: {:?}", start.elapsed());
+    }
+    // float-sound mode does not use the exact cancellation (float32 rounding differs between
+    // the two exports' summation orders): it must not claim more than it can prove
+    let a = format!("A={}", net("equiv_torch.onnx"));
+    let b = format!("B={}", net("equiv_tf.onnx"));
+    let (_, out, err) = run(&[
+        "verify",
+        &example("equiv_top1_v2.vnnlib"),
+        "--network",
+        &a,
+        "--network",
+        &b,
+        "--timeout",
+        "3",
+        "--float-sound",
+    ]);
+    assert!(matches!(out.lines().next(), Some("unknown" | "timed-out")), "{out}{err}");
+}

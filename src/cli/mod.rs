@@ -114,21 +114,9 @@ fn run(argv: Vec<OsString>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(Command::Run { spec, flags }) = &cli.command {
-        return match spec_file::command_of(spec) {
-            Ok(command) => {
-                let globals = cli.quiet.then_some("-q").into_iter().chain(["-v"].repeat(cli.verbose.into()));
-                let program = argv.first().cloned().unwrap_or_else(|| "twinverify".into());
-                let head = [program, command.into(), "--spec".into(), spec.into()];
-                run(head.into_iter().chain(globals.map(OsString::from)).chain(flags.iter().cloned()).collect())
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
     logging::init(cli.quiet, cli.verbose);
+    let globals = cli.quiet.then_some("-q").into_iter().chain(["-v"].repeat(cli.verbose.into()));
+    let globals: Vec<OsString> = globals.map(OsString::from).collect();
     let command = match cli.command {
         _ if cli.name => return print_line(verify::name()),
         _ if cli.version => return print_line(env!("CARGO_PKG_VERSION")),
@@ -163,7 +151,15 @@ fn run(argv: Vec<OsString>) -> ExitCode {
         Command::Resilience(a) => resilience::run(*a),
         Command::Boundary(a) => boundary::run(*a),
         Command::Equiv(a) => equiv::run(*a).map(|c| code = c),
-        Command::Run { .. } => unreachable!("run re-parses its spec's command above"),
+        Command::Run { spec, flags } => match spec_file::command_of(&spec) {
+            // the spec's command line: `COMMAND --spec SPEC` with the global flags and the rest
+            Ok(command) => {
+                let program = argv.first().cloned().unwrap_or_else(|| "twinverify".into());
+                let head = [program, command.into(), "--spec".into(), spec.into()];
+                return run(head.into_iter().chain(globals).chain(flags).collect());
+            }
+            Err(e) => Err(e),
+        },
     };
     let (faults, strict) = crate::solve::faults::take();
     for (kind, n) in &faults {

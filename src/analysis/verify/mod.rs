@@ -10,6 +10,7 @@
 //! without splitting (module `degenerate`); an empty input region is `unsat` with a warning.
 
 mod bind;
+mod cancel;
 mod degenerate;
 mod relu_split;
 mod search;
@@ -199,6 +200,9 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
         }
         if expired(opts) {
             return Ok(timed_out());
+        }
+        if !opts.float_sound && cancel::contradicts(checker, items) {
+            continue;
         }
         if let Some(decided) = degenerate::decide(ctx, &root, items)? {
             match decided {
