@@ -231,7 +231,7 @@ fn anchor_fcnn7_agrees_with_robustness_and_resilience() {
             alpha: 1.0,
             k: 1,
             norm: Norm::Linf,
-            domain: (0.0, 1.0),
+            map: InputMap::plain(domain),
             bounds: Method::Symbolic,
             solver: highs.clone(),
             tolerance: 0.005,

@@ -131,12 +131,12 @@ fn bad_normalisations_are_refused_with_a_clear_message() {
             assert!(!ok && err.contains(message) && !err.contains("panicked"), "{args:?}\n{out}\n{err}");
         }
     }
-    // HWC needs a (C,H,W) input; commands without normalisation support refuse the flags
+    // HWC needs a (C,H,W) input; resilience checks the map like every other command
     let (mlp, mlp_data) = (path("twin_mlp.onnx"), path("twin_mlp_data.csv"));
     let (ok, _, err) = run_cli(&["eval", &mlp, "--data", &mlp_data, "--layout", "hwc"]);
     assert!(!ok && err.contains("layout hwc needs a (C,H,W) network input"), "{err}");
-    let (ok, _, err) = run_cli(&["resilience", &net, "--data", &data, "--scale", "1/255", "--std", "0.2"]);
-    assert!(!ok && err.contains("resilience does not support --mean, --std or --layout"), "{err}");
+    let (ok, _, err) = run_cli(&["resilience", &net, "--data", &data, "--scale", "1/255", "--std", "0"]);
+    assert!(!ok && err.contains("std 0 must be a finite number > 0"), "{err}");
 }
 
 #[test]
@@ -277,4 +277,48 @@ fn same(a: &Value, b: &Value) {
         }
         _ => assert_eq!(a, b),
     }
+}
+
+#[test]
+fn resilience_measures_pixels_through_the_normalisation() {
+    // Φ_m (L∞, pixel units) of row 1: the net with the normalisation outside, given HWC pixel
+    // rows and --mean/--std/--layout, and the same net with the normalisation inside, given CHW
+    // pixel rows, are one function of the pixels, so both brackets must overlap; a run that
+    // forgets the normalisation (the outside net on raw pixels) measures something else
+    let run = |net: &str, data: &str, extra: &[&str]| -> Value {
+        let (net, data) = (path(net), path(data));
+        let mut args = vec!["resilience", &net, "--data", &data, "--scale", "1/255", "--row", "1", "--norm", "linf"];
+        args.extend(extra);
+        args.push("--json");
+        let (ok, out, err) = run_cli(&args);
+        assert!(ok, "{args:?}: {err}");
+        serde_json::from_str::<Value>(&out).unwrap()["classes"][0].clone()
+    };
+    let outside = run("cifar_norm.onnx", "cifar_norm_hwc.csv", &["--mean", MEAN, "--std", STD, "--layout", "hwc"]);
+    let inside = run("cifar_norm_inside.onnx", "cifar_norm_chw.csv", &[]);
+    let bracket = |c: &Value| (c["certified"].as_f64().unwrap(), c["attained"].as_f64().unwrap());
+    let ((lo1, hi1), (lo2, hi2)) = (bracket(&outside), bracket(&inside));
+    assert!(lo1 > 0.0 && lo2 > 0.0 && lo1 <= hi2 + 1e-9 && lo2 <= hi1 + 1e-9, "{outside} vs {inside}");
+    assert!((hi1 - hi2).abs() <= 1e-3 && (lo1 - lo2).abs() <= 1e-3, "{outside} vs {inside}");
+    // the witness is reported in pixels (HWC, as the rows): inside [0, 1] and at L∞ distance
+    // `attained` (up to rounding) from row 1's pixels
+    let pixels: Vec<f64> = std::fs::read_to_string(fixture("cifar_norm_hwc.csv"))
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .map(|v| v.trim().parse::<f64>().unwrap() / 255.0)
+        .collect();
+    let w = &outside["witness"];
+    let perturbed: Vec<f64> = w["perturbed"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(perturbed.iter().all(|&v| (-1e-9..=1.0 + 1e-9).contains(&v)), "{w}");
+    let input: Vec<f64> = w["input"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(input.iter().zip(&pixels).all(|(a, b)| (a - b).abs() < 1e-9), "the sample itself, in pixels");
+    let moved = perturbed.iter().zip(&input).map(|(p, a)| (p - a).abs()).fold(0.0, f64::max);
+    assert!((moved - hi1).abs() <= 1e-6 * (1.0 + hi1), "moved {moved}, attained {hi1}");
+    // forgetting the normalisation gives another answer
+    let raw = run("cifar_norm.onnx", "cifar_norm_hwc.csv", &["--layout", "hwc"]);
+    assert!((bracket(&raw).1 - hi1).abs() > 1e-3, "{raw}");
 }

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use twinverify::analysis::resilience::{resilience, xi, Norm, ResilienceConfig, Scope, Status};
-use twinverify::bounds::Method;
+use twinverify::bounds::{InputMap, Method};
 use twinverify::ir::Network;
 use twinverify::onnx::{self, TractRunner};
 use twinverify::solve::{SolverConfig, SolverKind};
@@ -66,7 +66,7 @@ fn config(k: usize, norm: Norm) -> ResilienceConfig {
         alpha: ALPHA,
         k,
         norm,
-        domain: (0.0, 1.0),
+        map: InputMap::plain(Some((0.0, 1.0))),
         bounds: Method::Lp,
         solver: SolverConfig { time_limit: Some(30.0), ..Default::default() },
         tolerance: 1e-4,
@@ -203,7 +203,7 @@ fn bad_settings_are_errors() {
         (ResilienceConfig { alpha: 0.5, ..config(1, Norm::L1) }, 0, "alpha"),
         (config(3, Norm::L1), 0, "k must be"),
         (config(1, Norm::L1), 7, "does not exist"),
-        (ResilienceConfig { domain: (1.0, 0.0), ..config(1, Norm::L1) }, 0, "domain"),
+        (ResilienceConfig { map: InputMap::plain(Some((1.0, 0.0))), ..config(1, Norm::L1) }, 0, "domain"),
     ] {
         let e = resilience(net, &runner, class, local, &cfg).unwrap_err().to_string();
         assert!(e.contains(needle), "{e}");

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use self::model::Problem;
 use self::search::Search;
 pub use super::outcome::{Bracket, Status};
-use crate::bounds::{Interval, Method};
+use crate::bounds::{InputMap, Interval, Method};
 use crate::error::{Error, Result};
 use crate::ir::Network;
 use crate::onnx::TractRunner;
@@ -53,14 +53,22 @@ pub struct ResilienceConfig {
     /// m must drop out of the top k.
     pub k: usize,
     pub norm: Norm,
-    /// Valid inputs (perturbed ones too).
-    pub domain: (f64, f64),
+    /// Pixels to network inputs (normalisation, layout) and the pixel-space domain of valid
+    /// inputs (perturbed ones too): perturbation norms and radii are measured in pixels.
+    pub map: InputMap,
     /// Neuron bounds behind every big-M (interval, symbolic or LP-tightened).
     pub bounds: Method,
     /// Runs the MILPs. Certified LPs always run on the embedded HiGHS: only it returns duals.
     pub solver: SolverConfig,
     /// `lower` and `upper` this close count as proved; also the bisection's resolution.
     pub tolerance: f64,
+}
+
+impl ResilienceConfig {
+    /// The pixel-space domain (NaN when the map has none, which `resilience` refuses).
+    pub fn domain(&self) -> (f64, f64) {
+        self.map.domain().unwrap_or((f64::NAN, f64::NAN))
+    }
 }
 
 /// Φ_m for one class: `bracket.certified` is the proved lower bound, `bracket.attained` the norm
@@ -111,7 +119,8 @@ pub fn resilience(
         log_alpha: cfg.alpha.ln().next_down(),
         k: cfg.k,
         norm: cfg.norm,
-        domain: cfg.domain,
+        domain: cfg.map.domain_box(net.input_size()),
+        weights: cfg.map.weights(net.input_size()),
         bounds: cfg.bounds,
         lp: LpOptions::embedded(),
     };
@@ -143,25 +152,27 @@ fn validate(net: &Network, class: usize, scope: Scope, cfg: &ResilienceConfig) -
     if cfg.k == 0 || cfg.k >= classes {
         return bad(format!("k must be between 1 and {} (classes − 1), got {}", classes - 1, cfg.k));
     }
-    let (lo, hi) = cfg.domain;
+    let (lo, hi) = cfg.domain();
     if !(lo < hi && lo.is_finite() && hi.is_finite()) {
         return bad(format!("the domain [{lo}, {hi}] is empty or not finite"));
     }
     if !(cfg.tolerance > 0.0 && cfg.tolerance.is_finite()) {
         return bad(format!("tolerance must be positive, got {}", cfg.tolerance));
     }
+    let domain = cfg.map.domain_box(net.input_size());
     match scope {
-        Scope::Global => Ok(Interval { lower: vec![lo; net.input_size()], upper: vec![hi; net.input_size()] }),
+        Scope::Global => Ok(domain),
         Scope::Local { center, radius } => {
             if center.len() != net.input_size() {
                 return bad(format!("the sample has {} values, the network takes {}", center.len(), net.input_size()));
             }
-            if let Some(i) = center.iter().position(|&v| !(lo..=hi).contains(&v)) {
-                return bad(format!("the sample's value {i} ({}) is outside the domain [{lo}, {hi}]", center[i]));
+            if let Some(i) = (0..center.len()).find(|&i| !(domain.lower[i]..=domain.upper[i]).contains(&center[i])) {
+                let pixel = cfg.map.to_pixels(center)[i];
+                return bad(format!("the sample's value {i} ({pixel}) is outside the domain [{lo}, {hi}]"));
             }
             match radius {
                 0.0 => Ok(Interval { lower: center.to_vec(), upper: center.to_vec() }),
-                _ => Interval::around(center, radius, Some(cfg.domain)),
+                _ => cfg.map.region(center, radius),
             }
         }
     }

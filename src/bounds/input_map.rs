@@ -171,6 +171,28 @@ impl InputMap {
         out
     }
 
+    /// Pixel units per network unit of every network input (std_c; 1 without normalisation):
+    /// a change `d` of network input `i` is a change `weights[i]·d` of its pixel.
+    pub fn weights(&self, n: usize) -> Vec<f64> {
+        (0..n).map(|i| self.channel(i).1).collect()
+    }
+
+    /// The domain of network input `i`: ((low − mean_c)/std_c, (high − mean_c)/std_c), rounded
+    /// outward (unbounded without a domain).
+    fn feature_domain(&self, i: usize) -> (f64, f64) {
+        let (dl, du) = self.domain.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+        match self.channel(i) {
+            (0.0, 1.0) => (dl, du),
+            (m, s) => (((dl - m) / s).next_down().next_down(), ((du - m) / s).next_up().next_up()),
+        }
+    }
+
+    /// The box of the `n` network inputs whose pixels lie in the domain.
+    pub fn domain_box(&self, n: usize) -> Interval {
+        let (lower, upper) = (0..n).map(|i| self.feature_domain(i)).unzip();
+        Interval { lower, upper }
+    }
+
     /// The box of network inputs whose pixels are within `delta` of the pixels of `center` (a
     /// network input) and in the domain: per feature, centre ± δ/std_c clipped to
     /// ((low − mean_c)/std_c, (high − mean_c)/std_c), rounded outward.
@@ -178,16 +200,11 @@ impl InputMap {
         if !(delta >= 0.0 && delta.is_finite()) {
             return Err(Error::Input(format!("radius must be a finite non-negative number, got {delta}")));
         }
-        let (dl, du) = self.domain.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
         let (mut lower, mut upper) = (Vec::with_capacity(center.len()), Vec::with_capacity(center.len()));
         for (i, &c) in center.iter().enumerate() {
-            let (m, s) = self.channel(i);
-            let (r, lo, hi) = match m == 0.0 && s == 1.0 {
-                true => (delta, dl, du),
-                false => {
-                    ((delta / s).next_up(), ((dl - m) / s).next_down().next_down(), ((du - m) / s).next_up().next_up())
-                }
-            };
+            let s = self.channel(i).1;
+            let r = if s == 1.0 { delta } else { (delta / s).next_up() };
+            let (lo, hi) = self.feature_domain(i);
             lower.push((c - r).next_down().max(lo));
             upper.push((c + r).next_up().min(hi));
         }

@@ -63,14 +63,6 @@ impl FileArgs {
         InputMap::new(&self.normalisation(), domain, &net.input_shape)
     }
 
-    /// An error when the flags ask for a normalisation or layout `command` does not support.
-    pub fn plain_only(&self, command: &str) -> Result<()> {
-        match self.normalisation() == Normalisation::default() {
-            true => Ok(()),
-            false => Err(Error::Input(format!("{command} does not support --mean, --std or --layout yet"))),
-        }
-    }
-
     /// Every row of the data file, scaled (pixel space).
     pub fn read(&self) -> Result<Vec<Sample>> {
         read_samples(self.path()?, self.scale())

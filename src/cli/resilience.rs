@@ -31,7 +31,7 @@ pub struct ResilienceArgs {
     /// m must drop out of the top k (1 ≤ k < classes).
     #[arg(long, default_value_t = 1)]
     pub k: usize,
-    /// How perturbations are measured.
+    /// How perturbations are measured (in pixels, after --scale, before --mean/--std).
     #[arg(long, value_enum, default_value = "l1")]
     pub norm: values::Norm,
     // local form: the sample (--input/--center, or a row of --data)
@@ -39,7 +39,7 @@ pub struct ResilienceArgs {
     pub spec: super::spec_file::SpecArgs,
     #[command(flatten)]
     pub point: PointArgs,
-    /// Local form: the confident inputs are those within this L∞ radius of the sample.
+    /// Local form: the confident inputs are those within this L∞ radius (pixels) of the sample.
     #[arg(long, default_value_t = 0.0, value_parser = super::args::parse_nonnegative)]
     pub radius: f64,
     #[command(flatten)]
@@ -97,9 +97,10 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
     let model = onnx::load(&args.net)?;
     let runner = TractRunner::new(&model)?;
     let net = &model.network;
-    args.point.file.plain_only("resilience")?;
-    let sample = args.point.resolve_optional()?.map(|(x, _)| x);
     let domain = args.clip.domain.unwrap_or((0.0, 1.0));
+    let map = args.point.file.map(net, Some(domain))?;
+    // the sample in the network's input space (the flags give pixels)
+    let sample = args.point.resolve_optional()?.map(|(x, _)| map.to_network(&x)).transpose()?;
     let scope = match &sample {
         Some(x) => Scope::Local { center: x, radius: args.radius },
         None if args.radius > 0.0 => return Err(Error::Input("--radius needs a sample (--center or --data)".into())),
@@ -114,7 +115,7 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
         alpha: args.alpha,
         k: args.k,
         norm: args.norm.into(),
-        domain,
+        map: map.clone(),
         bounds: args.bounds.into(),
         solver: args.solver.apply(args.mip.apply(Default::default()))?,
         tolerance: args.tolerance,
@@ -141,7 +142,11 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
     print_header(&cx);
     store.units().for_each(print_row);
     store.run(|i| {
-        let r = resilience(net, &runner, classes[i], scope, &cfg)?;
+        let mut r = resilience(net, &runner, classes[i], scope, &cfg)?;
+        // witnesses are reported in pixel space (they were checked in the network's)
+        for w in r.witness.iter_mut() {
+            (w.input, w.perturbed) = (map.to_pixels(&w.input), map.to_pixels(&w.perturbed));
+        }
         print_row(&r);
         Ok((r, false))
     })?;

@@ -47,7 +47,10 @@ pub struct Problem<'a> {
     pub log_alpha: f64,
     pub k: usize,
     pub norm: Norm,
-    pub domain: (f64, f64),
+    /// Network inputs whose pixels lie in the domain.
+    pub domain: Interval,
+    /// Pixel units per network unit of every input (the norm is measured in pixels).
+    pub weights: Vec<f64>,
     pub bounds: Method,
     pub lp: LpOptions,
 }
@@ -55,15 +58,20 @@ pub struct Problem<'a> {
 impl Problem<'_> {
     /// Builds problem (6) for `a ∈ region` and `‖a' − a‖ ≤ cut`, `a'` in the domain.
     pub fn build(&self, region: &Interval, cut: f64) -> Result<Built> {
-        let (lo, hi) = self.domain;
+        // a pixel change of at most `cut` moves network input i by at most cut / weights[i]
+        let reach: Vec<f64> = self.weights.iter().map(|&w| if w == 1.0 { cut } else { (cut / w).next_up() }).collect();
         let perturbed = Interval {
-            lower: region.lower.iter().map(|&v| (v - cut).next_down().max(lo)).collect(),
-            upper: region.upper.iter().map(|&v| (v + cut).next_up().min(hi)).collect(),
+            lower: (0..region.len())
+                .map(|i| (region.lower[i] - reach[i]).next_down().max(self.domain.lower[i]))
+                .collect(),
+            upper: (0..region.len())
+                .map(|i| (region.upper[i] + reach[i]).next_up().min(self.domain.upper[i]))
+                .collect(),
         };
         let nb_a = tighten::compute(self.net, region, self.bounds, &self.lp)?;
         let mut nb_p = tighten::compute(self.net, &perturbed, self.bounds, &self.lp)?;
         if self.norm == Norm::L1 {
-            tighten_l1(self.net, &mut nb_p, region, cut);
+            tighten_l1(self.net, &mut nb_p, region, cut, &self.weights);
         }
         let (m, classes) = (self.class, self.net.output_size());
         // per class j: the largest N[m] − N[j] (big-M) and whether j can reach m at all
@@ -115,15 +123,16 @@ impl Problem<'_> {
         Ok(Built::Model(Box::new(PairModel { model, objective, strict, perturbed })))
     }
 
-    /// The norm of `a' − a` as an objective: `ε_abs` variables (L1) or one `t` (L∞), each
-    /// above `±(a'_i − a_i)`.
+    /// The pixel norm of `a' − a` as an objective: `ε_abs` variables (L1) or one `t` (L∞), each
+    /// above `±w_i(a'_i − a_i)` (`w_i` the input's pixel units per network unit).
     fn perturbation(&self, lp: &mut LinearProgram, inputs: &[usize], n: usize, p: &Interval, cut: f64) -> LinExpr {
         let t = (self.norm == Norm::Linf).then(|| lp.add_var(0.0, cut, false));
         let mut objective = LinExpr::default();
         for i in 0..n {
-            let (a, b) = (inputs[i], inputs[n + i]);
-            let e = t.unwrap_or_else(|| lp.add_var(0.0, cut.min(p.upper[i] - p.lower[i]).next_up(), false));
-            for s in [1.0, -1.0] {
+            let (a, b, w) = (inputs[i], inputs[n + i], self.weights[i]);
+            let width = if w == 1.0 { p.upper[i] - p.lower[i] } else { ((p.upper[i] - p.lower[i]) * w).next_up() };
+            let e = t.unwrap_or_else(|| lp.add_var(0.0, cut.min(width).next_up(), false));
+            for s in [w, -w] {
                 let row = LinExpr { terms: vec![(e, 1.0), (b, -s), (a, s)], constant: 0.0, error: 0.0 };
                 lp.add_row(row, RowKind::Ge, 0.0);
             }
@@ -156,14 +165,20 @@ impl PairModel {
     }
 }
 
-/// Tightens the perturbed copy's bounds to inputs within L1 distance `cut` of `region`: the first
-/// affine layer's rows move by at most `cut·max_j |W_ij|`; later layers are re-propagated by
-/// intervals and intersected with the box bounds (both enclose every such input).
-fn tighten_l1(net: &Network, nb: &mut NetworkBounds, region: &Interval, cut: f64) {
+/// Tightens the perturbed copy's bounds to inputs within pixel L1 distance `cut` of `region`
+/// (`Σ weights_j |d_j| ≤ cut`): the first affine layer's rows move by at most
+/// `cut·max_j |W_ij| / weights_j`; later layers are re-propagated by intervals and intersected
+/// with the box bounds (both enclose every such input).
+fn tighten_l1(net: &Network, nb: &mut NetworkBounds, region: &Interval, cut: f64, weights: &[f64]) {
     let Some(Layer::Affine(first)) = net.layers.first().map(|l| &l.layer) else { return };
     let centre = propagate(&net.layers[0].layer, region);
     for i in 0..first.weights.rows() {
-        let w = first.weights.row(i).1.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let (cols, vals) = first.weights.row(i);
+        let per_pixel = |(&j, &v): (&u32, &f64)| match weights[j as usize] {
+            1.0 => v.abs(),
+            w => (v.abs() / w).next_up(),
+        };
+        let w = cols.iter().zip(vals).map(per_pixel).fold(0.0f64, f64::max);
         let shift = (cut * w).next_up();
         let b = &mut nb.layers[0];
         b.lower[i] = b.lower[i].max((centre.lower[i] - shift).next_down());

@@ -6,7 +6,7 @@ use super::{ClassResilience, Norm, ResilienceConfig, Scope, Status, Witness};
 use crate::analysis::ball::{largest_radius, Ball};
 use crate::analysis::falsify::{self, minimise_margin};
 use crate::analysis::objective::{clip, tract_agrees, OutputObjective};
-use crate::bounds::{InputMap, Interval, NetworkBounds};
+use crate::bounds::{Interval, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
 use crate::error::Result;
 use crate::onnx::TractRunner;
@@ -50,7 +50,8 @@ impl Search<'_> {
         };
         let single = matches!(scope, Scope::Local { radius, .. } if radius == 0.0);
         // a proved lower bound and a first cut from L∞ balls around the sample (local form)
-        let mut cut = 0.05 * (cfg.domain.1 - cfg.domain.0);
+        let (lo, hi) = cfg.domain();
+        let mut cut = 0.05 * (hi - lo);
         if let Scope::Local { center, radius } = scope {
             let (proved, failed) = self.linf_lower(center, radius)?;
             out.bracket.certified = proved;
@@ -78,9 +79,10 @@ impl Search<'_> {
     fn initial(&self, out: &mut ClassResilience, a_ini: &[f64], mut cut: f64, single: bool) -> Result<Option<Attempt>> {
         let cfg = self.cfg;
         let point = Interval { lower: a_ini.to_vec(), upper: a_ini.to_vec() };
+        let (lo, hi) = cfg.domain();
         let cover = match cfg.norm {
-            Norm::L1 => (cfg.domain.1 - cfg.domain.0) * a_ini.len() as f64,
-            Norm::Linf => cfg.domain.1 - cfg.domain.0,
+            Norm::L1 => (hi - lo) * a_ini.len() as f64,
+            Norm::Linf => hi - lo,
         };
         let guess = self.falsify(a_ini, cut)?;
         if let Some(w) = &guess {
@@ -198,9 +200,13 @@ impl Search<'_> {
         Ok(count(&ir) >= self.cfg.k && count(&tract) >= self.cfg.k)
     }
 
-    /// The norm of `a2 − a`, rounded up.
+    /// The pixel norm of `a2 − a`, rounded up.
     fn norm(&self, a: &[f64], a2: &[f64]) -> f64 {
-        let d = a.iter().zip(a2).map(|(x, y)| (y - x).abs().next_up());
+        let w = &self.problem.weights;
+        let d = a.iter().zip(a2).zip(w).map(|((x, y), &w)| match w {
+            1.0 => (y - x).abs().next_up(),
+            w => ((y - x).abs().next_up() * w).next_up(),
+        });
         match self.cfg.norm {
             Norm::Linf => d.fold(0.0, f64::max),
             Norm::L1 => {
@@ -231,21 +237,21 @@ impl Search<'_> {
     /// A checked perturbation of `a` from the falsifier: in L∞ balls of radius `r`, `2r`, … up to
     /// the domain's width, a point where the k classes closest to m all score at least as high.
     fn falsify(&self, a: &[f64], mut r: f64) -> Result<Option<Witness>> {
-        let (net, m, domain) = (self.problem.net, self.problem.class, self.cfg.domain);
+        let (net, m, (lo, hi)) = (self.problem.net, self.problem.class, self.cfg.domain());
         let out = net.forward(a)?;
         let mut others: Vec<usize> = (0..out.len()).filter(|&j| j != m).collect();
         others.sort_by(|&i, &j| out[j].total_cmp(&out[i]));
         let targets = &others[..self.cfg.k];
         loop {
-            let ball = Interval::around(a, r, Some(domain))?;
+            let ball = self.cfg.map.region(a, r)?;
             let (p, _) = minimise_margin(net, a, &ball, m, targets, falsify::STEPS)?;
             if let Some(w) = self.witness(a.to_vec(), &p, &ball)? {
                 return Ok(Some(w));
             }
-            if r >= domain.1 - domain.0 {
+            if r >= hi - lo {
                 return Ok(None);
             }
-            r = (2.0 * r).min(domain.1 - domain.0);
+            r = (2.0 * r).min(hi - lo);
         }
     }
 
@@ -294,14 +300,8 @@ impl Search<'_> {
     /// sample fewer than k classes can reach m's score, and the radius at which that failed.
     fn linf_lower(&self, center: &[f64], radius: f64) -> Result<(f64, f64)> {
         let (net, m, k) = (self.problem.net, self.problem.class, self.cfg.k);
-        let ball = Ball {
-            net,
-            runner: self.runner,
-            x: center,
-            label: m,
-            map: InputMap::plain(Some(self.cfg.domain)),
-            bounds: self.cfg.bounds,
-        };
+        let ball =
+            Ball { net, runner: self.runner, x: center, label: m, map: self.cfg.map.clone(), bounds: self.cfg.bounds };
         let cap = (ball.map.cap(center, f64::INFINITY) - radius).max(0.0);
         largest_radius(0.01f64.min(cap), cap, self.cfg.tolerance, |rho| {
             let margins = ball.lp_margins(radius + rho, |v| v <= 0.0, k)?;
