@@ -322,3 +322,47 @@ fn resilience_measures_pixels_through_the_normalisation() {
     let raw = run("cifar_norm.onnx", "cifar_norm_hwc.csv", &["--layout", "hwc"]);
     assert!((bracket(&raw).1 - hi1).abs() > 1e-3, "{raw}");
 }
+
+#[test]
+fn equiv_compares_normalised_twins_on_pixel_regions() {
+    // the outside-normalised pair on HWC rows with the flags and the inside-normalised pair on
+    // CHW rows: the same regions of pixels, so the same certified and attained max |A − B|
+    let run = |nets: [&str; 2], data: &str, extra: &[&str]| -> Value {
+        let (a, b, data) = (path(nets[0]), path(nets[1]), path(data));
+        let mut args = vec!["equiv", &a, &b, "--data", &data, "--scale", "1/255", "--samples", "0..3"];
+        args.extend(["--delta", "0.01", "--domain", "0,1", "--json"]);
+        args.extend(extra);
+        let (_, out, err) = run_cli(&args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{err}"))
+    };
+    let outside = run(
+        ["cifar_norm.onnx", "cifar_norm_prune50.onnx"],
+        "cifar_norm_hwc.csv",
+        &["--mean", MEAN, "--std", STD, "--layout", "hwc"],
+    );
+    let inside = run(["cifar_norm_inside.onnx", "cifar_norm_inside_prune50.onnx"], "cifar_norm_chw.csv", &[]);
+    let eps = |d: &Value| -> Vec<(f64, f64)> {
+        let regions = d["regions"].as_array().unwrap();
+        regions
+            .iter()
+            .map(|r| (r["epsilon"]["certified"].as_f64().unwrap(), r["epsilon"]["attained"].as_f64().unwrap()))
+            .collect()
+    };
+    let (o, i) = (eps(&outside), eps(&inside));
+    assert_eq!(o.len(), 3);
+    for ((c1, a1), (c2, a2)) in o.iter().zip(&i) {
+        assert!((c1 - c2).abs() < 1e-6 && (a1 - a2).abs() < 1e-6 && a1 <= c1, "{o:?} vs {i:?}");
+    }
+    // the witness is a pixel row in the file's (HWC) order, within δ of its row
+    let rows: Vec<Vec<f64>> = std::fs::read_to_string(fixture("cifar_norm_hwc.csv"))
+        .unwrap()
+        .lines()
+        .take(3)
+        .map(|l| l.split(',').skip(1).map(|v| v.trim().parse::<f64>().unwrap() / 255.0).collect())
+        .collect();
+    for (r, row) in outside["regions"].as_array().unwrap().iter().zip(&rows) {
+        let w: Vec<f64> = r["witness"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let far = w.iter().zip(row).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(far <= 0.01 + 1e-9 && w.iter().all(|&v| (-1e-9..=1.0 + 1e-9).contains(&v)), "{far}");
+    }
+}

@@ -11,7 +11,7 @@ use super::progress::Progress;
 use super::{load, values};
 use crate::analysis::equiv::{self, Area, EquivConfig, EquivResult, Verdict};
 use crate::analysis::lrom::LromConfig;
-use crate::bounds::Interval;
+use crate::bounds::{InputMap, Interval};
 use crate::error::{Error, Result};
 use crate::ir::Network;
 use crate::report::median;
@@ -139,7 +139,8 @@ pub fn run(args: EquivArgs) -> Result<u8> {
         epsilon: args.epsilon,
         criterion: args.check.into(),
     };
-    let regions = regions(&args, nets)?;
+    let map = args.data.file.map(nets[0], args.region.clip.domain)?;
+    let regions = regions(&args, nets, &map)?;
     let settings = format!("{:?} {:?} {:?}", args.data, args.region, config);
     let files: Vec<&std::path::Path> =
         [args.a.as_path(), args.b.as_path()].into_iter().chain(args.data.file.data.as_deref()).collect();
@@ -158,7 +159,8 @@ pub fn run(args: EquivArgs) -> Result<u8> {
     let bar = Progress::new(regions.len(), "regions");
     let mut outcomes = Vec::with_capacity(regions.len());
     for (sample, delta, region, centre) in &regions {
-        let result = equiv::analyse(nets, &runners, &Area { region, centre }, &config)?;
+        let mut result = equiv::analyse(nets, &runners, &Area { region, centre }, &config)?;
+        in_pixels(&mut result, &map);
         outcomes.push(Outcome { sample: *sample, delta: *delta, result });
         bar.inc();
     }
@@ -181,8 +183,9 @@ pub fn run(args: EquivArgs) -> Result<u8> {
 /// (sample, radius, box, centre) of every region.
 type Regions = Vec<(Option<usize>, Option<f64>, Interval, Vec<f64>)>;
 
-/// The L∞ balls around the selected rows, or the whole domain box without --data.
-fn regions(args: &EquivArgs, nets: [&Network; 2]) -> Result<Regions> {
+/// The L∞ balls (pixel space) around the selected rows, or the whole domain box without --data,
+/// as boxes of network inputs.
+fn regions(args: &EquivArgs, nets: [&Network; 2], map: &InputMap) -> Result<Regions> {
     let domain = args.region.clip.domain;
     if args.data.file.data.is_none() {
         let (lo, hi) =
@@ -193,21 +196,32 @@ fn regions(args: &EquivArgs, nets: [&Network; 2]) -> Result<Regions> {
             ));
         }
         let n = nets[0].input_size();
-        let region = Interval { lower: vec![lo; n], upper: vec![hi; n] };
+        let region = match map.is_plain() {
+            true => Interval { lower: vec![lo; n], upper: vec![hi; n] },
+            false => map.domain_box(n),
+        };
         let centre = Area::midpoint(&region);
         return Ok(vec![(None, None, region, centre)]);
     }
-    let rows = load::pick(args.data.read()?, &nets, true, usize::MAX)?.rows;
+    let rows = load::pick(map.samples(args.data.read()?)?, &nets, true, usize::MAX)?.rows;
     let mut out = Vec::new();
     for s in &rows {
         for delta in args.region.deltas() {
-            let region = Interval::around(&s.features, delta, domain)?;
+            let region = map.region(&s.features, delta)?;
             out.push((Some(s.index), Some(delta), region, s.features.clone()));
         }
     }
     match out.is_empty() {
         true => Err(Error::Input("no data row selected: nothing to compare".into())),
         false => Ok(out),
+    }
+}
+
+/// The result's checked inputs as pixel rows (they were checked as network inputs).
+fn in_pixels(r: &mut EquivResult, map: &InputMap) {
+    let inputs = r.outputs.iter_mut().map(|o| &mut o.witness).chain([&mut r.witness]);
+    for x in inputs.chain(r.top1.disagreement.iter_mut().map(|d| &mut d.input)).filter(|x| !x.is_empty()) {
+        *x = map.to_pixels(x);
     }
 }
 
