@@ -202,6 +202,11 @@ impl Network {
     /// piecewise linear: ReLU and max-pool take the branch active at `x`). Used to search for
     /// counterexamples; nothing is proved with it.
     pub fn gradient(&self, x: &[f64], weights: &[f64]) -> Result<Vec<f64>> {
+        Ok(self.output_and_gradient(x, weights)?.1)
+    }
+
+    /// The output at `x` (as `forward`) and the gradient of `gradient`, from one forward pass.
+    pub fn output_and_gradient(&self, x: &[f64], weights: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
         let outs = self.forward_all(x)?;
         let mut g = weights.to_vec();
         for (i, l) in self.layers.iter().enumerate().rev() {
@@ -225,7 +230,8 @@ impl Network {
                 }
             };
         }
-        Ok(g)
+        let output = outs.last().cloned().unwrap_or_else(|| x.to_vec());
+        Ok((output, g))
     }
 
     /// Number of leading layers `other` has identical to this network (same parameters and
