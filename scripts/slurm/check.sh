@@ -39,13 +39,14 @@ def rows(path):
     return [head[i] for i in keep], sorted(tuple(r[i] for i in keep) for r in body)
 
 def tables(path):
-    """Blocks of lines from one starting with 'implication' to a blank or 'wrote' line, whitespace
-    normalised; in the summary table (header with 'median s') each row loses its last field."""
+    """Blocks of lines from a table header (the matrices' 'implication matrix …', the summary's
+    'N1 ⇐ N2 …') to a blank or 'wrote' line, whitespace normalised; in the summary table (header
+    with 'median s') each row loses its last field."""
     blocks, cur, timing = [], None, False
     for line in open(path, encoding="utf-8"):
         words = line.split()
         if cur is None:
-            if line.startswith("implication"):
+            if line.startswith(("implication", "N1 ⇐ N2")):
                 cur, timing = [" ".join(words)], "median s" in line or "seconds" in line
         elif not words or words[0] == "wrote":
             blocks.append(cur)
