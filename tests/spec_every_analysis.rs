@@ -206,6 +206,11 @@ fn a_wrong_key_or_value_in_a_spec_is_named() {
         assert!(!ok && err.contains(message), "{file}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+    // more networks than the analysis reads
+    let two = dir.join("two.yaml");
+    std::fs::write(&two, format!("analysis: robust\nnetworks: [{net}, {net}]\ndata: {{csv: {data}}}\n")).unwrap();
+    let (ok, _, err) = run_cli(&["run", two.to_str().unwrap()]);
+    assert!(!ok && err.contains("`networks` lists 2 networks; this analysis takes at most 1"), "{err}");
     // a spec of one analysis given to another command
     let (ok, _, err) = run_cli(&["boundary", "--spec", &cases[0].0]);
     assert!(!ok && err.contains("not boundary"), "{err}");

@@ -190,10 +190,11 @@ fn network_paths(list: &[Value], ids: &[&str], base: &Path) -> std::result::Resu
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for (i, entry) in list.iter().enumerate() {
         // the last argument takes the rest when it is a list (bench's compact networks)
-        let id = ids
-            .get(i)
-            .or(ids.last().filter(|&&id| id == "compact"))
-            .ok_or(format!("at most {} networks", ids.len()))?;
+        let id = ids.get(i).or(ids.last().filter(|&&id| id == "compact")).ok_or(format!(
+            "`networks` lists {} networks; this analysis takes at most {}",
+            list.len(),
+            ids.len()
+        ))?;
         let path = entry.get("path").unwrap_or(entry).as_str().ok_or("a network is a path or {name, path}")?;
         let path = rebase(base, path, false);
         match out.iter_mut().find(|(a, _)| a == id) {
