@@ -223,10 +223,8 @@ pub fn optimise_all(joint: &Region, items: &[(OutputObjective, Sense)], cfg: &Lr
     let solver = cfg.solve.then_some(&cfg.solver);
     let presolve_off = !cfg.encode.materialize_affine;
     let session = || solver.filter(|_| cfg.warm_start).map(|s| Session::new(&joint.model.lp, s, presolve_off));
-    crate::par::map_with(items, cfg.parallel, session, |session, (obj, sense)| match session {
-        Some(Ok(s)) => joint.optimise_with(obj, *sense, Some(s)),
-        Some(Err(e)) => joint.optimise_with(obj, *sense, None).noted(e.to_string()),
-        None => joint.optimise(obj, *sense, solver),
+    crate::par::map_with(items, cfg.parallel, session, |session, (obj, sense)| {
+        joint.optimise_in(obj, *sense, session, solver)
     })
 }
 

@@ -159,11 +159,7 @@ pub fn analyse(
     let session = || solver.filter(|_| cfg.warm_start).map(|s| Session::new(&model.lp, s, presolve_off));
     let results = crate::par::map_with(&pairs, cfg.parallel, session, |session, &(c, j)| -> Result<PairResult> {
         let lrom = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j), (-1.0, 1, c), (1.0, 1, j)], constant: 0.0 };
-        let mut optimise = |sense| match session {
-            Some(Ok(s)) => joint.optimise_with(&lrom, sense, Some(s)),
-            Some(Err(e)) => joint.optimise_with(&lrom, sense, None).noted(e.to_string()),
-            None => joint.optimise(&lrom, sense, solver),
-        };
+        let mut optimise = |sense| joint.optimise_in(&lrom, sense, session, solver);
         let min = optimise(Sense::Minimise);
         let max = cfg.maximise.then(|| optimise(Sense::Maximise));
         let independent = cfg.independent.then(|| independent_range(&singles, c, j, cfg));

@@ -280,6 +280,22 @@ impl<'a> Region<'a> {
         }
     }
 
+    /// `optimise_with` in a worker's warm-started `session` (one that could not be opened is noted
+    /// and the symbolic bound stands), or `optimise` with `solver` when the worker has none.
+    pub fn optimise_in(
+        &self,
+        obj: &OutputObjective,
+        sense: Sense,
+        session: &mut Option<Result<solve::Session>>,
+        solver: Option<&SolverConfig>,
+    ) -> Extremum {
+        match session {
+            Some(Ok(s)) => self.optimise_with(obj, sense, Some(s)),
+            Some(Err(e)) => self.optimise_with(obj, sense, None).noted(e.to_string()),
+            None => self.optimise(obj, sense, solver),
+        }
+    }
+
     /// Certified extremum of `obj`, solving with `session` (a session of this region's model).
     pub fn optimise_with(&self, obj: &OutputObjective, sense: Sense, session: Option<&mut solve::Session>) -> Extremum {
         let cfg = session.as_ref().map(|s| s.config());

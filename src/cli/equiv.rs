@@ -186,20 +186,16 @@ type Regions = Vec<(Option<usize>, Option<f64>, Interval, Vec<f64>)>;
 /// The L∞ balls (pixel space) around the selected rows, or the whole domain box without --data,
 /// as boxes of network inputs.
 fn regions(args: &EquivArgs, nets: [&Network; 2], map: &InputMap) -> Result<Regions> {
-    let domain = args.region.clip.domain;
     if args.data.file.data.is_none() {
-        let (lo, hi) =
-            domain.ok_or_else(|| Error::Input("give --data CSV (rows and --delta) or --domain LOW,HIGH".into()))?;
+        if args.region.clip.domain.is_none() {
+            return Err(Error::Input("give --data CSV (rows and --delta) or --domain LOW,HIGH".into()));
+        }
         if !args.region.delta.is_empty() || args.data.samples.is_some() {
             return Err(Error::Input(
                 "--delta and --samples need --data: without it the region is the whole --domain box".into(),
             ));
         }
-        let n = nets[0].input_size();
-        let region = match map.is_plain() {
-            true => Interval { lower: vec![lo; n], upper: vec![hi; n] },
-            false => map.domain_box(n),
-        };
+        let region = map.domain_box(nets[0].input_size());
         let centre = Area::midpoint(&region);
         return Ok(vec![(None, None, region, centre)]);
     }

@@ -39,7 +39,7 @@ pub struct RunInstancesArgs {
     #[command(flatten)]
     pub solver: SolverArgs,
     #[command(flatten)]
-    pub mip: super::args::MipGapArgs,
+    pub mip: MipGapArgs,
     #[command(flatten)]
     pub batch: BatchArgs,
 }

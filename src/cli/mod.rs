@@ -115,8 +115,6 @@ fn run(argv: Vec<OsString>) -> ExitCode {
         }
     };
     logging::init(cli.quiet, cli.verbose);
-    let globals = cli.quiet.then_some("-q").into_iter().chain(["-v"].repeat(cli.verbose.into()));
-    let globals: Vec<OsString> = globals.map(OsString::from).collect();
     let command = match cli.command {
         _ if cli.name => return print_line(verify::name()),
         _ if cli.version => return print_line(env!("CARGO_PKG_VERSION")),
@@ -154,9 +152,10 @@ fn run(argv: Vec<OsString>) -> ExitCode {
         Command::Run { spec, flags } => match spec_file::command_of(&spec) {
             // the spec's command line: `COMMAND --spec SPEC` with the global flags and the rest
             Ok(command) => {
+                let globals = cli.quiet.then_some("-q").into_iter().chain(["-v"].repeat(cli.verbose.into()));
                 let program = argv.first().cloned().unwrap_or_else(|| "twinverify".into());
                 let head = [program, command.into(), "--spec".into(), spec.into()];
-                return run(head.into_iter().chain(globals).chain(flags).collect());
+                return run(head.into_iter().chain(globals.map(OsString::from)).chain(flags).collect());
             }
             Err(e) => Err(e),
         },

@@ -34,9 +34,9 @@ pub struct ResilienceArgs {
     /// How perturbations are measured (in pixels, after --scale, before --mean/--std).
     #[arg(long, value_enum, default_value = "l1")]
     pub norm: values::Norm,
-    // local form: the sample (--input/--center, or a row of --data)
     #[command(flatten)]
     pub spec: super::spec_file::SpecArgs,
+    // local form: the sample (--input/--center, or a row of --data)
     #[command(flatten)]
     pub point: PointArgs,
     /// Local form: the confident inputs are those within this L∞ radius (pixels) of the sample.
@@ -115,7 +115,7 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
         alpha: args.alpha,
         k: args.k,
         norm: args.norm.into(),
-        map: map.clone(),
+        map,
         bounds: args.bounds.into(),
         solver: args.solver.apply(args.mip.apply(Default::default()))?,
         tolerance: args.tolerance,
@@ -145,7 +145,7 @@ pub fn run(args: ResilienceArgs) -> Result<()> {
         let mut r = resilience(net, &runner, classes[i], scope, &cfg)?;
         // witnesses are reported in pixel space (they were checked in the network's)
         for w in r.witness.iter_mut() {
-            (w.input, w.perturbed) = (map.to_pixels(&w.input), map.to_pixels(&w.perturbed));
+            (w.input, w.perturbed) = (cfg.map.to_pixels(&w.input), cfg.map.to_pixels(&w.perturbed));
         }
         print_row(&r);
         Ok((r, false))

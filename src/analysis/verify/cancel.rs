@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use super::{Checker, Item};
 
 /// Whether two items of `items` add up to a false comparison between constants: their input and
-/// output terms cancel exactly once every network is replaced by the first one identical to it.
-pub fn contradicts(checker: &Checker, items: &[Item]) -> bool {
-    let same = representatives(checker);
+/// output terms cancel exactly once every network `n` is replaced by `same[n]`, the first one
+/// identical to it (`representatives`).
+pub fn contradicts(same: &[usize], items: &[Item]) -> bool {
     let terms = |item: &Item| {
         let mut sum: BTreeMap<(usize, usize, usize), f64> = BTreeMap::new();
         for &(a, g) in &item.inputs {
@@ -41,7 +41,7 @@ pub fn contradicts(checker: &Checker, items: &[Item]) -> bool {
 }
 
 /// For every network, the first network that computes the same function on the same inputs.
-fn representatives(checker: &Checker) -> Vec<usize> {
+pub fn representatives(checker: &Checker) -> Vec<usize> {
     let nets = checker.nets;
     let maps = &checker.space.maps;
     (0..nets.len())

@@ -170,6 +170,7 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
     let mut open = Vec::new();
     let mut notes = Vec::new();
     let mut empty = Vec::new();
+    let same = cancel::representatives(checker);
     for items in disjuncts {
         let root = match space::tighten(&space.bounds, items) {
             Ok(root) => root,
@@ -201,7 +202,7 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
         if expired(opts) {
             return Ok(timed_out());
         }
-        if !opts.float_sound && cancel::contradicts(checker, items) {
+        if !opts.float_sound && cancel::contradicts(&same, items) {
             continue;
         }
         if let Some(decided) = degenerate::decide(ctx, &root, items)? {
