@@ -147,13 +147,15 @@ fn float16_twin_bound_encloses_and_is_near_the_sampled_maximum() {
         }
         let certified = res.epsilon.certified;
         assert!(sampled <= certified, "sampled {sampled} above certified {certified}");
-        assert!(certified <= 3.0 * sampled, "certified {certified} vs sampled {sampled}");
+        assert!(certified <= 2.0 * sampled, "certified {certified} vs sampled {sampled}");
         assert!(res.epsilon.attained.unwrap() <= certified);
     }
 }
 
-/// fcnn7 against its float16 twin (paper 000's anchors): the layer-by-layer bound encloses the
-/// sampled differences, is far tighter than the joint LP's, and top-1 agreement is proved.
+/// fcnn7 against its float16 twin (paper 000's anchors): the bounds enclose the sampled
+/// differences; the LP coupled at every ReLU pair is at least as tight as the symbolic difference
+/// bound and within 1.2× of a checked value (it was 2.9–5.5× the sampled maximum without the
+/// coupling); top-1 agreement is proved.
 #[test]
 fn fcnn7_float16_twin_on_the_anchors() {
     let Some(root) = anchors() else { return };
@@ -170,8 +172,11 @@ fn fcnn7_float16_twin_on_the_anchors() {
         sampled = p.difference(&x).0.iter().map(|v| v.abs()).fold(sampled, f64::max);
     }
     let certified = res.epsilon.certified;
-    assert!(sampled <= certified && certified < 0.03, "sampled {sampled}, certified {certified}");
-    assert!(res.outputs.iter().all(|o| o.difference_bound.is_some_and(|d| d < o.joint_bound)), "{res:?}");
+    assert!(sampled <= certified && certified <= 1.2 * res.epsilon.attained.unwrap(), "{sampled} {:?}", res.epsilon);
+    for o in &res.outputs {
+        let d = o.difference_bound.unwrap();
+        assert!(o.joint_bound <= d * (1.0 + 1e-6), "output {}: {o:?}", o.output);
+    }
     assert_eq!(res.top1.status, Top1Status::Proved, "{res:?}");
 }
 

@@ -13,10 +13,11 @@ use serde::Serialize;
 pub use top1::{Disagreement, Top1, Top1Status};
 
 use super::falsify;
-use super::lrom::{joint_model, LromConfig};
+use super::lrom::{joint_bounds, models_on, LromConfig};
 use super::objective::{clip, Extremum, OutputObjective, Region};
 use super::outcome::Bracket;
 use crate::bounds::{difference::difference, Interval, Method, NetworkBounds};
+use crate::encode::{JointModel, Mode};
 use crate::error::Result;
 use crate::ir::Network;
 use crate::onnx::TractRunner;
@@ -146,8 +147,14 @@ pub fn analyse(nets: [&Network; 2], runners: &[TractRunner], area: &Area, cfg: &
         true => LromConfig { bounds: Method::Interval, solve: false, ..cfg.lrom.clone() },
         false => cfg.lrom.clone(),
     };
-    let (nb, model, _) = joint_model(nets, area.region, &lrom)?;
+    let (nb, relaxations) = joint_bounds(nets, area.region, &lrom)?;
     let nbr: Vec<&NetworkBounds> = nb.iter().collect();
+    let deltas = difference(nets[0], nets[1], nbr[0], nbr[1]);
+    // same structure, nothing shared: the LP couples the two networks at every ReLU pair
+    let model = match (&deltas, shared, lrom.encode.mode) {
+        (Some(d), 0, Mode::Relaxed) => JointModel::build_coupled(nets, [nbr[0], nbr[1]], d, &lrom.encode),
+        _ => models_on(nets, &nb, relaxations, &lrom).0,
+    };
     let anchor = clip(area.centre, area.region);
     let joint = Region::new(&nets, runners, &nbr, &model, &anchor);
     let m = nets[0].output_size();
@@ -155,14 +162,27 @@ pub fn analyse(nets: [&Network; 2], runners: &[TractRunner], area: &Area, cfg: &
     let items: Vec<(OutputObjective, Sense)> =
         (0..m).flat_map(|i| [Sense::Maximise, Sense::Minimise].map(|s| (diff_obj(i), s))).collect();
     let extrema = optimise_all(&joint, &items, &lrom);
-    let layered = difference(nets[0], nets[1], nbr[0], nbr[1]).and_then(|mut d| d.pop());
-    // one falsifier per output and sign: the bulk of the time, in parallel
-    let indices: Vec<usize> = (0..m).collect();
-    let outputs = crate::par::map(&indices, |&i| {
-        let (hi, lo) = (&extrema[2 * i], &extrema[2 * i + 1]);
-        output_diff(&joint, i, hi, lo, layered.as_ref().map(|d| (d.lower[i], d.upper[i])))
-    });
-    let outputs: Vec<OutputDiff> = outputs.into_iter().collect::<Result<_>>()?;
+    let layered = deltas.and_then(|mut d| d.pop());
+    let layered_at = |i: usize| layered.as_ref().map(|d| (d.lower[i], d.upper[i]));
+    // the falsifier (the bulk of the time) runs, in parallel, for the outputs and signs whose
+    // certified bound is above every value the LP's points attained: elsewhere it cannot raise ε
+    let lp_best = extrema.iter().filter_map(|e| e.attained()).map(f64::abs).fold(0.0, f64::max);
+    let searches: Vec<(usize, f64)> = (0..m)
+        .flat_map(|i| {
+            let (lower, upper) = tightest(&extrema[2 * i], &extrema[2 * i + 1], layered_at(i));
+            [(i, 1.0, upper), (i, -1.0, -lower)]
+        })
+        .filter(|&(_, _, bound)| bound > lp_best)
+        .map(|(i, sign, _)| (i, sign))
+        .collect();
+    let found = crate::par::map(&searches, |&(i, sign)| falsify_difference(&joint, i, sign));
+    let found: Vec<Vec<f64>> = found.into_iter().collect::<Result<_>>()?;
+    let outputs: Vec<OutputDiff> = (0..m)
+        .map(|i| {
+            let points = searches.iter().zip(&found).filter(|((k, _), _)| *k == i).map(|(_, p)| p.as_slice());
+            output_diff(&joint, i, [&extrema[2 * i], &extrema[2 * i + 1]], layered_at(i), points)
+        })
+        .collect();
     let worst = (0..m).max_by(|&a, &b| outputs[a].abs.certified.total_cmp(&outputs[b].abs.certified)).unwrap_or(0);
     let seen = (0..m).max_by(|&a, &b| attained(&outputs[a]).total_cmp(&attained(&outputs[b]))).unwrap_or(0);
     let mut epsilon = Bracket::open(outputs.get(worst).map_or(0.0, |o| o.abs.certified));
@@ -228,17 +248,23 @@ pub fn optimise_all(joint: &Region, items: &[(OutputObjective, Sense)], cfg: &Lr
     })
 }
 
-/// Output `i`'s difference: the tighter of the joint bounds (`hi`, `lo`) and the layer-by-layer
-/// ones, and the largest checked |Aᵢ − Bᵢ| among the LP's points and the falsifier's.
-fn output_diff(
+/// The tighter of the joint bounds (`hi`, `lo`) and the layer-by-layer ones on `Aᵢ − Bᵢ`.
+fn tightest(hi: &Extremum, lo: &Extremum, layered: Option<(f64, f64)>) -> (f64, f64) {
+    let (dl, du) = layered.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+    (lo.certified().max(dl), hi.certified().min(du))
+}
+
+/// Output `i`'s difference: its bounds (`tightest`) and the largest checked |Aᵢ − Bᵢ| among the
+/// LP's points (`extrema`: max, min) and the falsifier's `points`.
+fn output_diff<'p>(
     joint: &Region,
     i: usize,
-    hi: &Extremum,
-    lo: &Extremum,
+    extrema: [&Extremum; 2],
     layered: Option<(f64, f64)>,
-) -> Result<OutputDiff> {
-    let (dl, du) = layered.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
-    let (lower, upper) = (lo.certified().max(dl), hi.certified().min(du));
+    points: impl Iterator<Item = &'p [f64]>,
+) -> OutputDiff {
+    let [hi, lo] = extrema;
+    let (lower, upper) = tightest(hi, lo, layered);
     let joint_worst = hi.certified().max(-lo.certified());
     let source = if upper.max(-lower) < joint_worst { Source::Difference } else { Source::Joint };
     let obj = OutputObjective { terms: vec![(1.0, 0, i), (-1.0, 1, i)], constant: 0.0 };
@@ -251,11 +277,8 @@ fn output_diff(
     };
     consider(hi.attained(), &hi.witness);
     consider(lo.attained(), &lo.witness);
-    // nothing to search for where the difference is proved to be 0
-    let signs: &[f64] = if lower == 0.0 && upper == 0.0 { &[] } else { &[1.0, -1.0] };
-    for &sign in signs {
-        let p = falsify_difference(joint, i, sign)?;
-        consider(joint.checked_value(&obj, &p), &p);
+    for p in points {
+        consider(joint.checked_value(&obj, p), p);
     }
     let mut abs = Bracket::open(upper.max(-lower).max(0.0));
     abs.attained = best.as_ref().map(|b| b.0);
@@ -263,7 +286,7 @@ fn output_diff(
         [hi.bracket.solver_value, lo.bracket.solver_value.map(|v| -v)].into_iter().flatten().reduce(f64::max);
     abs.note = hi.bracket.note.clone().or(lo.bracket.note.clone());
     abs.close_within(0.0);
-    Ok(OutputDiff {
+    OutputDiff {
         output: i,
         lower,
         upper,
@@ -272,7 +295,7 @@ fn output_diff(
         difference_bound: layered.map(|(l, u)| u.max(-l)),
         abs,
         witness: best.map_or_else(Vec::new, |b| b.1),
-    })
+    }
 }
 
 /// The falsifier's point of the region with the largest `sign·(Aᵢ − Bᵢ)` it finds (from the anchor).

@@ -204,25 +204,43 @@ pub fn joint_model(
     region: &Interval,
     cfg: &LromConfig,
 ) -> Result<(Vec<NetworkBounds>, JointModel, Option<JointModel>)> {
+    let (nb, relaxations) = joint_bounds(nets, region, cfg)?;
+    let (model, relaxation) = models_on(nets, &nb, relaxations, cfg);
+    Ok((nb, model, relaxation))
+}
+
+/// Both networks' neuron bounds over `region` and, after LP tightening, the relaxations it built.
+pub fn joint_bounds(
+    nets: [&Network; 2],
+    region: &Interval,
+    cfg: &LromConfig,
+) -> Result<(Vec<NetworkBounds>, Vec<Option<Prefix>>)> {
     let computed = nets
         .iter()
         .map(|n| tighten::compute_with_relaxation(n, region, cfg.bounds, &cfg.lp_options()))
         .collect::<Result<Vec<_>>>()?;
-    let (nb, relaxations): (Vec<NetworkBounds>, Vec<_>) =
-        computed.into_iter().map(|Tightened { bounds, relaxation }| (bounds, relaxation)).unzip();
+    Ok(computed.into_iter().map(|Tightened { bounds, relaxation }| (bounds, relaxation)).unzip())
+}
+
+/// The joint model on bounds `nb` (and relaxed mode's too in exact mode), as `joint_model`.
+pub fn models_on(
+    nets: [&Network; 2],
+    nb: &[NetworkBounds],
+    relaxations: Vec<Option<Prefix>>,
+    cfg: &LromConfig,
+) -> (JointModel, Option<JointModel>) {
     let nbr: Vec<&NetworkBounds> = nb.iter().collect();
     let relaxed = EncodeOptions { mode: Mode::Relaxed, ..cfg.encode };
     let build_relaxed = |prefixes: Vec<Option<Prefix>>| match prefixes.into_iter().collect::<Option<Vec<_>>>() {
         Some(r) if nets[0].shared_prefix(nets[1]) == 0 => JointModel::from_prefixes(r, &nets, &nbr, &relaxed),
         _ => JointModel::build(&nets, &nbr, &[], &relaxed),
     };
-    let (model, relaxation) = match cfg.encode.mode {
+    match cfg.encode.mode {
         Mode::Exact => {
             (JointModel::build(&nets, &nbr, &[], &cfg.encode), cfg.solve.then(|| build_relaxed(relaxations)))
         }
         Mode::Relaxed => (build_relaxed(relaxations), None),
-    };
-    Ok((nb, model, relaxation))
+    }
 }
 
 /// The independent baseline: min and max of `OM(N1) − OM(N2)` when each network's margin is

@@ -9,7 +9,7 @@ use super::{interval, Interval, NetworkBounds};
 use crate::ir::{Affine, IndexMap, Layer, MaxPool, Network};
 use crate::round::{gamma, magnitude, two_sum, Acc};
 
-const UNIT: f64 = 2.220446049250313e-16; // 2u: one rounding of a product, doubled
+pub(super) const UNIT: f64 = 2.220446049250313e-16; // 2u: one rounding of a product, doubled
 
 /// Linear forms `Λ·v + c` over the vector at one position of the network, each with a bound
 /// `error` on how far the computed form may lie above a true lower bound.
@@ -147,10 +147,10 @@ fn step(layer: &Layer, input: &Interval, f: Forms) -> Forms {
 
 /// One form `λ` being rewritten over a layer's input: its new coefficients, its constant and
 /// the bound on its rounding error.
-struct Rewrite<'a> {
-    out: &'a mut [f64],
-    c: Acc,
-    err: Acc,
+pub(super) struct Rewrite<'a> {
+    pub(super) out: &'a mut [f64],
+    pub(super) c: Acc,
+    pub(super) err: Acc,
 }
 
 impl Rewrite<'_> {
@@ -174,7 +174,7 @@ impl Rewrite<'_> {
 
     /// ReLU: stable neurons pass or vanish, unstable ones take the lower slope (λ > 0) or the
     /// upper line (λ < 0).
-    fn relu(&mut self, input: &Interval, lam: &[f64], mag: &[f64]) {
+    pub(super) fn relu(&mut self, input: &Interval, lam: &[f64], mag: &[f64]) {
         for (i, &l) in lam.iter().enumerate() {
             let (lo, hi) = (input.lower[i], input.upper[i]);
             if l == 0.0 || hi <= 0.0 {
@@ -195,7 +195,7 @@ impl Rewrite<'_> {
 
     /// Max-pool: the input with the largest lower bound for λ > 0 (or when it dominates the
     /// window), else the window's largest upper bound as a constant.
-    fn max_pool(&mut self, p: &MaxPool, input: &Interval, lam: &[f64], mag: &[f64]) {
+    pub(super) fn max_pool(&mut self, p: &MaxPool, input: &Interval, lam: &[f64], mag: &[f64]) {
         for (i, &l) in lam.iter().enumerate() {
             if l == 0.0 {
                 continue;
@@ -219,7 +219,7 @@ impl Rewrite<'_> {
     }
 
     /// An index map: each output copies one input (or is 0).
-    fn index_map(&mut self, m: &IndexMap, lam: &[f64], mag: &[f64]) {
+    pub(super) fn index_map(&mut self, m: &IndexMap, lam: &[f64], mag: &[f64]) {
         for (k, &l) in lam.iter().enumerate() {
             if let (Some(j), true) = (m.map[k], l != 0.0) {
                 self.out[j] += l;

@@ -3,6 +3,7 @@
 
 use super::expr::Combiner;
 use super::{encode_network, EncodeOptions, LinExpr, LinearProgram, Prefix, RowKind};
+use crate::bounds::difference::difference_lines;
 use crate::bounds::{Interval, NetworkBounds};
 use crate::ir::Network;
 
@@ -53,6 +54,36 @@ impl JointModel {
         }
         let network_inputs = vec![(0..inputs.len()).collect(); nets.len()];
         JointModel { lp, inputs, network_inputs, outputs }
+    }
+
+    /// Encodes two networks of the same layer structure on shared inputs, layer by layer, and
+    /// couples them at every ReLU whose phase is not fixed and equal in both: with `Δz` in
+    /// `deltas[j]` (bounds of `A − B` at each layer's output, `bounds::difference`), the rows
+    /// `lower(Δz) ≤ h_A − h_B ≤ upper(Δz)` of `bounds::difference::difference_lines`. The LP then
+    /// bounds `A − B` at least as tightly as the symbolic difference, and can do better.
+    pub fn build_coupled(
+        nets: [&Network; 2],
+        bounds: [&NetworkBounds; 2],
+        deltas: &[Interval],
+        opts: &EncodeOptions,
+    ) -> Self {
+        let mut lp = LinearProgram::default();
+        let input = &bounds[0].input;
+        let inputs: Vec<usize> = (0..input.len()).map(|i| lp.add_var(input.lower[i], input.upper[i], false)).collect();
+        let x: Vec<LinExpr> = inputs.iter().map(|&v| LinExpr::var(v)).collect();
+        let mut cur = [x.clone(), x];
+        for j in 0..nets[0].layers.len() {
+            let pre = cur.clone();
+            for k in 0..2 {
+                cur[k] = encode_network(&mut lp, nets[k], bounds[k], std::mem::take(&mut cur[k]), opts, j..j + 1);
+            }
+            if matches!(nets[0].layers[j].layer, crate::ir::Layer::Relu) && j > 0 {
+                couple(&mut lp, &pre, &cur, [bounds[0].position(j), bounds[1].position(j)], &deltas[j - 1]);
+            }
+        }
+        let network_inputs = vec![(0..inputs.len()).collect(); 2];
+        let [a, b] = cur;
+        JointModel { lp, inputs, network_inputs, outputs: vec![a, b] }
     }
 
     /// Encodes every network on its own input variables (boxes from its bounds), for properties
@@ -169,6 +200,24 @@ impl JointModel {
     /// Network `k`'s input at a solver point.
     pub fn network_input(&self, primal: &[f64], k: usize) -> Vec<f64> {
         self.network_inputs[k].iter().map(|&g| primal[self.inputs[g]]).collect()
+    }
+}
+
+/// The rows `s_lo·Δz + t_lo ≤ h_A − h_B ≤ s_hi·Δz + t_hi` of one ReLU pair, where its phase is not
+/// fixed and equal in both networks; `pre`, `post`: the expressions before and after it.
+fn couple(lp: &mut LinearProgram, pre: &[Vec<LinExpr>; 2], post: &[Vec<LinExpr>; 2], z: [&Interval; 2], d: &Interval) {
+    let mag = lp.magnitudes();
+    let mut comb = Combiner::new(mag.len());
+    for i in 0..d.len() {
+        let (za, zb) = ((z[0].lower[i], z[0].upper[i]), (z[1].lower[i], z[1].upper[i]));
+        if (za.0 >= 0.0 && zb.0 >= 0.0) || (za.1 <= 0.0 && zb.1 <= 0.0) {
+            continue;
+        }
+        let (lower, upper) = difference_lines(d.lower[i], d.upper[i], za, zb);
+        for ((s, t), kind) in [(lower, RowKind::Ge), (upper, RowKind::Le)] {
+            let parts = [(1.0, &post[0][i]), (-1.0, &post[1][i]), (-s, &pre[0][i]), (s, &pre[1][i])];
+            lp.add_row(comb.combine(parts, 0.0, &mag), kind, t);
+        }
     }
 }
 
