@@ -38,10 +38,8 @@ impl JointModel {
         opts: &EncodeOptions,
     ) -> Self {
         let mut lp = LinearProgram::default();
-        let input = &bounds[0].input;
-        let inputs: Vec<usize> = (0..input.len()).map(|i| lp.add_var(input.lower[i], input.upper[i], false)).collect();
+        let (inputs, x) = input_vars(&mut lp, &bounds[0].input);
         add_input_constraints(&mut lp, &inputs, constraints);
-        let x: Vec<LinExpr> = inputs.iter().map(|&v| LinExpr::var(v)).collect();
         let first = nets[0];
         let split = nets[1..].iter().map(|n| first.shared_prefix(n)).max().unwrap_or(0);
         let shared = encode_network(&mut lp, first, bounds[0], x.clone(), opts, 0..split);
@@ -68,9 +66,7 @@ impl JointModel {
         opts: &EncodeOptions,
     ) -> Self {
         let mut lp = LinearProgram::default();
-        let input = &bounds[0].input;
-        let inputs: Vec<usize> = (0..input.len()).map(|i| lp.add_var(input.lower[i], input.upper[i], false)).collect();
-        let x: Vec<LinExpr> = inputs.iter().map(|&v| LinExpr::var(v)).collect();
+        let (inputs, x) = input_vars(&mut lp, &bounds[0].input);
         let mut cur = [x.clone(), x];
         for j in 0..nets[0].layers.len() {
             let pre = cur.clone();
@@ -117,7 +113,7 @@ impl JointModel {
         opts: &EncodeOptions,
     ) -> Self {
         let mut lp = LinearProgram::default();
-        let inputs: Vec<usize> = (0..input.len()).map(|i| lp.add_var(input.lower[i], input.upper[i], false)).collect();
+        let (inputs, _) = input_vars(&mut lp, input);
         add_input_constraints(&mut lp, &inputs, constraints);
         let outputs = nets
             .iter()
@@ -219,6 +215,13 @@ fn couple(lp: &mut LinearProgram, pre: &[Vec<LinExpr>; 2], post: &[Vec<LinExpr>;
             lp.add_row(comb.combine(parts, 0.0, &mag), kind, t);
         }
     }
+}
+
+/// One variable per input coordinate, with the box's bounds, and their expressions.
+fn input_vars(lp: &mut LinearProgram, input: &Interval) -> (Vec<usize>, Vec<LinExpr>) {
+    let inputs: Vec<usize> = (0..input.len()).map(|i| lp.add_var(input.lower[i], input.upper[i], false)).collect();
+    let x = inputs.iter().map(|&v| LinExpr::var(v)).collect();
+    (inputs, x)
 }
 
 fn add_input_constraints(lp: &mut LinearProgram, inputs: &[usize], constraints: &[InputConstraint]) {
