@@ -68,12 +68,18 @@ fn same_structure(a: &Network, b: &Network) -> bool {
 }
 
 /// The outputs of affine layer `k` whose difference bound matters to the next layer: before a
-/// ReLU, the neurons whose phase is not fixed and equal in both networks; else all of them.
+/// ReLU, those whose phases differ; else all of them.
 fn rows_to_refine(pair: &Pair, k: usize) -> Vec<usize> {
-    let (za, zb) = (pair.ba.position(k + 1), pair.bb.position(k + 1));
+    let z = [pair.ba.position(k + 1), pair.bb.position(k + 1)];
     let before_relu = super::feeds_relu(pair.a, k);
-    let fixed = |i: usize| (za.lower[i] >= 0.0 && zb.lower[i] >= 0.0) || (za.upper[i] <= 0.0 && zb.upper[i] <= 0.0);
-    (0..za.len()).filter(|&i| !before_relu || !fixed(i)).collect()
+    (0..z[0].len()).filter(|&i| !before_relu || phases_differ(z, i)).collect()
+}
+
+/// Whether neuron `i`'s ReLU phases, given the pre-activation boxes `z` of A and B, are not fixed
+/// and equal (both active or both inactive): the neurons where `relu(z_A) − relu(z_B)` is relaxed.
+pub fn phases_differ(z: [&Interval; 2], i: usize) -> bool {
+    let [za, zb] = z;
+    !((za.lower[i] >= 0.0 && zb.lower[i] >= 0.0) || (za.upper[i] <= 0.0 && zb.upper[i] <= 0.0))
 }
 
 /// `[a − b]` for `a`, `b` in two boxes, rounded outward.

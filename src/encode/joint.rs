@@ -3,7 +3,7 @@
 
 use super::expr::Combiner;
 use super::{encode_network, EncodeOptions, LinExpr, LinearProgram, Prefix, RowKind};
-use crate::bounds::difference::difference_lines;
+use crate::bounds::difference::{difference_lines, phases_differ};
 use crate::bounds::{Interval, NetworkBounds};
 use crate::ir::Network;
 
@@ -199,16 +199,13 @@ impl JointModel {
     }
 }
 
-/// The rows `s_lo·Δz + t_lo ≤ h_A − h_B ≤ s_hi·Δz + t_hi` of one ReLU pair, where its phase is not
-/// fixed and equal in both networks; `pre`, `post`: the expressions before and after it.
+/// The rows `s_lo·Δz + t_lo ≤ h_A − h_B ≤ s_hi·Δz + t_hi` of one ReLU pair, where its phases
+/// differ (`phases_differ`); `pre`, `post`: the expressions before and after it.
 fn couple(lp: &mut LinearProgram, pre: &[Vec<LinExpr>; 2], post: &[Vec<LinExpr>; 2], z: [&Interval; 2], d: &Interval) {
     let mag = lp.magnitudes();
     let mut comb = Combiner::new(mag.len());
-    for i in 0..d.len() {
+    for i in (0..d.len()).filter(|&i| phases_differ(z, i)) {
         let (za, zb) = ((z[0].lower[i], z[0].upper[i]), (z[1].lower[i], z[1].upper[i]));
-        if (za.0 >= 0.0 && zb.0 >= 0.0) || (za.1 <= 0.0 && zb.1 <= 0.0) {
-            continue;
-        }
         let (lower, upper) = difference_lines(d.lower[i], d.upper[i], za, zb);
         for ((s, t), kind) in [(lower, RowKind::Ge), (upper, RowKind::Le)] {
             let parts = [(1.0, &post[0][i]), (-1.0, &post[1][i]), (-s, &pre[0][i]), (s, &pre[1][i])];

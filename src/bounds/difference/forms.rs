@@ -170,23 +170,30 @@ pub type Line = (f64, f64);
 const IDENTITY: Line = (1.0, 0.0);
 const ZERO: Line = (0.0, 0.0);
 
-/// Lines below and above `relu(z_A) − relu(z_B)` as functions of `Δz = z_A − z_B ∈ [dl, du]`:
-/// `Δz` and 0 where a network's phase is fixed (A active: `≤ Δz`; A inactive: `≤ 0`; B active:
-/// `≥ Δz`; B inactive: `≥ 0`), else the chords of `max(0, Δz)` (above) and `min(0, Δz)` (below),
-/// between which the difference always lies (ReLU is monotone and 1-Lipschitz).
+/// Lines below and above `relu(z_A) − relu(z_B)` as functions of `Δz = z_A − z_B ∈ [dl, du]`,
+/// the tightest that applies first: below, `Δz` where B is active (the difference is
+/// `max(Δz, −z_B)`), 0 where B is inactive (it is `relu(z_A)`); above, `Δz` where A is active
+/// (`min(Δz, z_A)`), 0 where A is inactive (`−relu(z_B)`); else, as the difference always lies
+/// between `min(0, Δz)` and `max(0, Δz)` (ReLU is monotone and 1-Lipschitz), those functions
+/// where Δz's sign is known and their chords over `[dl, du]` where it is not. Both lines are `Δz`
+/// where both networks are active, 0 where both are inactive.
 pub fn difference_lines(dl: f64, du: f64, za: (f64, f64), zb: (f64, f64)) -> (Line, Line) {
-    let lower = if zb.1 <= 0.0 || dl >= 0.0 {
+    let lower = if zb.0 >= 0.0 {
+        IDENTITY
+    } else if zb.1 <= 0.0 || dl >= 0.0 {
         ZERO
-    } else if zb.0 >= 0.0 || du <= 0.0 {
+    } else if du <= 0.0 {
         IDENTITY
     } else {
         // min(0, Δz) = −max(0, −Δz) ≥ −(s·(−Δz) + t)
         let (s, t) = relu_upper_line(-du, -dl);
         (s, -t)
     };
-    let upper = if za.1 <= 0.0 || du <= 0.0 {
+    let upper = if za.0 >= 0.0 {
+        IDENTITY
+    } else if za.1 <= 0.0 || du <= 0.0 {
         ZERO
-    } else if za.0 >= 0.0 || dl >= 0.0 {
+    } else if dl >= 0.0 {
         IDENTITY
     } else {
         relu_upper_line(dl, du)
