@@ -10,6 +10,9 @@ use super::{OptionValue, Sense, Solution, SolverConfig, Status};
 use crate::encode::{LinExpr, LinearProgram, RowKind};
 use crate::error::{Error, Result};
 
+/// HiGHS's default `small_matrix_value`: matrix entries at or below it are ignored.
+const SMALL_MATRIX_VALUE: f64 = 1e-9;
+
 /// One LP/MILP loaded into HiGHS, ready to be solved for many objectives.
 pub struct Session {
     model: Option<Model>,
@@ -29,7 +32,10 @@ impl Session {
         let cols: Vec<highs::Col> =
             lp.vars.iter().map(|v| p.add_column_with_integrality(0.0, v.lower..=v.upper, v.integer)).collect();
         for r in &lp.rows {
-            let terms = r.coeffs.iter().map(|&(v, c)| (cols[v], c));
+            // HiGHS ignores |coefficient| ≤ its small_matrix_value (10⁻⁹) with a warning, on
+            // every model built from small weights: left out here, the LP it solves is the same
+            // and certification (on our own rows) still sees every coefficient
+            let terms = r.coeffs.iter().filter(|&&(_, c)| c.abs() > SMALL_MATRIX_VALUE).map(|&(v, c)| (cols[v], c));
             match r.kind {
                 RowKind::Ge => p.add_row(r.rhs.., terms),
                 RowKind::Le => p.add_row(..=r.rhs, terms),
