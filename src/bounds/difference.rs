@@ -12,10 +12,10 @@ mod forms;
 
 use super::interval::add_scaled;
 use super::{Interval, NetworkBounds};
-use crate::ir::{Affine, Layer, Network};
+use crate::ir::{Affine, Layer, MaxPool, Network};
 use crate::round::{magnitude, two_sum, Acc};
-use forms::Pair;
 pub use forms::{difference_lines, Line};
+use forms::{Magnitudes, Pair};
 
 /// Bounds on `A(x) − B(x)` after every layer, for `x` in the box both `ba` and `bb` were
 /// computed on; `None` when the two networks do not have the same layer structure (number,
@@ -27,8 +27,10 @@ pub fn difference(a: &Network, b: &Network, ba: &NetworkBounds, bb: &NetworkBoun
     let pair = Pair { a, b, ba, bb };
     let n = a.input_size();
     let mut deltas = vec![Interval { lower: vec![0.0; n], upper: vec![0.0; n] }];
+    let mut mags = Vec::with_capacity(a.layers.len());
     for (k, (la, lb)) in a.layers.iter().zip(&b.layers).enumerate() {
         let d = &deltas[k];
+        mags.push(Magnitudes::new(&pair, d, k));
         let next = match (&la.layer, &lb.layer) {
             (Layer::Affine(wa), Layer::Affine(wb)) => affine(wa, wb, d, bb.position(k)),
             (Layer::Relu, _) => relu(d, ba.position(k), bb.position(k)),
@@ -39,7 +41,7 @@ pub fn difference(a: &Network, b: &Network, ba: &NetworkBounds, bb: &NetworkBoun
         // the first layer's box is already exact up to rounding: Δh = 0 there
         if matches!(la.layer, Layer::Affine(_)) && k > 0 {
             let rows = rows_to_refine(&pair, k);
-            let d = forms::rows_at(&pair, &deltas, k + 1, &rows);
+            let d = forms::rows_at(&pair, &deltas, &mags, k + 1, &rows);
             let next = &mut deltas[k + 1];
             for (i, l, u) in d {
                 next.lower[i] = next.lower[i].max(l);
@@ -163,7 +165,7 @@ fn relu(d: &Interval, za: &Interval, zb: &Interval) -> Interval {
 }
 
 /// `max(a_w) − max(b_w)` lies between the smallest and largest difference in the window.
-fn max_pool_difference(p: &crate::ir::MaxPool, d: &Interval) -> Interval {
+fn max_pool_difference(p: &MaxPool, d: &Interval) -> Interval {
     let fold = |w: &[usize], v: &[f64], f: fn(f64, f64) -> f64, init: f64| w.iter().map(|&j| v[j]).fold(init, f);
     Interval {
         lower: p.windows.iter().map(|w| fold(w, &d.lower, f64::min, f64::INFINITY)).collect(),

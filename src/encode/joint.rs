@@ -69,11 +69,12 @@ impl JointModel {
         let (inputs, x) = input_vars(&mut lp, &bounds[0].input);
         let mut cur = [x.clone(), x];
         for j in 0..nets[0].layers.len() {
-            let pre = cur.clone();
+            // the ReLU pairs' inputs, kept for their coupling rows (at j = 0 Δz is exactly 0)
+            let pre = (matches!(nets[0].layers[j].layer, crate::ir::Layer::Relu) && j > 0).then(|| cur.clone());
             for k in 0..2 {
                 cur[k] = encode_network(&mut lp, nets[k], bounds[k], std::mem::take(&mut cur[k]), opts, j..j + 1);
             }
-            if matches!(nets[0].layers[j].layer, crate::ir::Layer::Relu) && j > 0 {
+            if let Some(pre) = pre {
                 couple(&mut lp, &pre, &cur, [bounds[0].position(j), bounds[1].position(j)], &deltas[j - 1]);
             }
         }

@@ -18,12 +18,41 @@ pub(super) struct Pair<'a> {
     pub bb: &'a NetworkBounds,
 }
 
+/// What rewriting a form over layer `k` needs besides the form, computed once per layer (when
+/// the bounds of `A − B` at position `k` are final): the magnitudes of Δh and h_B at its input
+/// and, for an affine pair, the row magnitudes `|W_A|·|Δh|`, `|W_A|·|h_B|`, `|W_B|·|h_B|` (each
+/// plus its bias).
+pub(super) struct Magnitudes {
+    delta: Vec<f64>,
+    b: Vec<f64>,
+    affine: Option<[Vec<f64>; 3]>,
+}
+
+impl Magnitudes {
+    /// For layer `k`, given `d`, the final bounds of `A − B` at its input.
+    pub(super) fn new(pair: &Pair, d: &Interval, k: usize) -> Magnitudes {
+        let hb = pair.bb.position(k);
+        let rows = |a: &Affine, x: &Interval| (0..a.weights.rows()).map(|i| interval::row_magnitude(a, i, x)).collect();
+        let affine = match (&pair.a.layers[k].layer, &pair.b.layers[k].layer) {
+            (Layer::Affine(wa), Layer::Affine(wb)) => Some([rows(wa, d), rows(wa, hb), rows(wb, hb)]),
+            _ => None,
+        };
+        Magnitudes { delta: magnitudes(d), b: magnitudes(hb), affine }
+    }
+}
+
 const BLOCK: usize = 16;
 
 /// Bounds of `A − B` on rows `rows` of position `top`, given bounds `deltas[p]` of `A − B` at
-/// every position `p ≤ top`; `(row, lower, upper)` for each (infinite when a layer pair has no
-/// joint rule).
-pub(super) fn rows_at(pair: &Pair, deltas: &[Interval], top: usize, rows: &[usize]) -> Vec<(usize, f64, f64)> {
+/// every position `p ≤ top` and each layer's `Magnitudes` below `top`; `(row, lower, upper)` for
+/// each (infinite when a layer pair has no joint rule).
+pub(super) fn rows_at(
+    pair: &Pair,
+    deltas: &[Interval],
+    mags: &[Magnitudes],
+    top: usize,
+    rows: &[usize],
+) -> Vec<(usize, f64, f64)> {
     let n = deltas[top].len();
     let blocks: Vec<&[usize]> = rows.chunks(BLOCK).collect();
     let per_block = crate::par::map(&blocks, |block| {
@@ -34,8 +63,8 @@ pub(super) fn rows_at(pair: &Pair, deltas: &[Interval], top: usize, rows: &[usiz
             }
             Forms { cols: 2 * n, coeffs, constant: vec![0.0; block.len()], error: vec![0.0; block.len()] }
         };
-        let lower = lower_bounds(pair, deltas, top, unit(1.0));
-        let upper = lower_bounds(pair, deltas, top, unit(-1.0));
+        let lower = lower_bounds(pair, deltas, mags, top, unit(1.0));
+        let upper = lower_bounds(pair, deltas, mags, top, unit(-1.0));
         block.iter().zip(lower.into_iter().zip(upper)).map(|(&i, (l, u))| (i, l, -u)).collect::<Vec<_>>()
     });
     per_block.into_iter().flatten().collect()
@@ -43,9 +72,9 @@ pub(super) fn rows_at(pair: &Pair, deltas: &[Interval], top: usize, rows: &[usiz
 
 /// Sound lower bounds of forms over position `top`, row by row (−∞ when a layer pair has no
 /// joint rule).
-fn lower_bounds(pair: &Pair, deltas: &[Interval], top: usize, mut f: Forms) -> Vec<f64> {
+fn lower_bounds(pair: &Pair, deltas: &[Interval], mags: &[Magnitudes], top: usize, mut f: Forms) -> Vec<f64> {
     for k in (0..top).rev() {
-        match step(pair, deltas, k, &f) {
+        match step(pair, deltas, &mags[k], k, &f) {
             Some(next) => f = next,
             None => return vec![f64::NEG_INFINITY; f.rows()],
         }
@@ -62,37 +91,32 @@ fn magnitudes(x: &Interval) -> Vec<f64> {
 }
 
 /// Rewrites forms over (Δ, h_B) at position `k + 1` as forms over (Δ, h_B) at position `k`.
-fn step(pair: &Pair, deltas: &[Interval], k: usize, f: &Forms) -> Option<Forms> {
+fn step(pair: &Pair, deltas: &[Interval], mags: &Magnitudes, k: usize, f: &Forms) -> Option<Forms> {
     let (la, lb) = (&pair.a.layers[k].layer, &pair.b.layers[k].layer);
     let (d, hb) = (&deltas[k], pair.bb.position(k));
     let (n, n_out) = (d.len(), f.cols / 2);
-    let (mag_d, mag_b) = (magnitudes(d), magnitudes(hb));
+    let (mag_d, mag_b) = (&mags.delta, &mags.b);
     let rows = f.rows();
     let mut out = Forms { cols: 2 * n, coeffs: vec![0.0; rows * 2 * n], constant: Vec::new(), error: Vec::new() };
-    let row_mags = |a: &Affine, x: &Interval| (0..a.weights.rows()).map(|i| interval::row_magnitude(a, i, x)).collect();
-    let affine_mags: Option<[Vec<f64>; 3]> = match (la, lb) {
-        (Layer::Affine(wa), Layer::Affine(wb)) => Some([row_mags(wa, d), row_mags(wa, hb), row_mags(wb, hb)]),
-        _ => None,
-    };
     for r in 0..rows {
         let (lam_d, lam_b) = f.row(r).split_at(n_out);
         let (out_d, out_b) = out.coeffs[r * 2 * n..(r + 1) * 2 * n].split_at_mut(n);
         let (mut c, mut err) = (Acc::new(f.constant[r]), Acc::new(f.error[r]));
-        match (la, lb, &affine_mags) {
+        match (la, lb, &mags.affine) {
             (Layer::Affine(wa), Layer::Affine(wb), Some(mags)) => {
                 let z_b = pair.bb.position(k + 1);
                 affine(AffinePair { wa, wb, mags, z_b }, lam_d, lam_b, out_d, out_b, (&mut c, &mut err));
             }
             (Layer::Relu, Layer::Relu, _) => {
                 let mut w = Rewrite { out: out_b, c, err };
-                w.relu(pair.bb.position(k), lam_b, &mag_b);
+                w.relu(pair.bb.position(k), lam_b, mag_b);
                 let mut w = Rewrite { out: out_d, c: w.c, err: w.err };
-                w.relu_difference([d, pair.ba.position(k), pair.bb.position(k)], lam_d, &mag_d);
+                w.relu_difference([d, pair.ba.position(k), pair.bb.position(k)], lam_d, mag_d);
                 (c, err) = (w.c, w.err);
             }
             (Layer::MaxPool(p), Layer::MaxPool(q), _) if p == q => {
                 let mut w = Rewrite { out: out_b, c, err };
-                w.max_pool(p, hb, lam_b, &mag_b);
+                w.max_pool(p, hb, lam_b, mag_b);
                 // the difference of two maxima is not linear: its box, as a constant
                 let d_out = &deltas[k + 1];
                 for (i, &l) in lam_d.iter().enumerate().filter(|(_, &l)| l != 0.0) {
@@ -102,9 +126,9 @@ fn step(pair: &Pair, deltas: &[Interval], k: usize, f: &Forms) -> Option<Forms> 
             }
             (Layer::IndexMap(m), Layer::IndexMap(q), _) if m == q => {
                 let mut w = Rewrite { out: out_b, c, err };
-                w.index_map(m, lam_b, &mag_b);
+                w.index_map(m, lam_b, mag_b);
                 let mut w = Rewrite { out: out_d, c: w.c, err: w.err };
-                w.index_map(m, lam_d, &mag_d);
+                w.index_map(m, lam_d, mag_d);
                 (c, err) = (w.c, w.err);
             }
             _ => return None,
