@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use rand::Rng;
+use twinverify::analysis::bab::ExactEngine;
 use twinverify::analysis::lrom::{analyse, LromConfig, Verdict};
 use twinverify::analysis::outcome::Status;
 use twinverify::bounds::InputMap;
@@ -59,11 +60,15 @@ fn joint_bounds_are_sound_never_wider_than_independent_and_relaxed_brackets_exac
             let relaxed =
                 analyse(nets, &runners, &x, label, delta, &InputMap::plain(Some((0.0, 1.0))), &LromConfig::default())
                     .unwrap();
-            let mut cfg = LromConfig::default();
+            let mut cfg = LromConfig { exact_engine: ExactEngine::Milp, ..LromConfig::default() };
             cfg.encode.mode = Mode::Exact;
+            cfg.solver.mip_gap = Some(0.0);
             cfg.threshold = f64::MAX; // nothing is decided early: every MILP runs
             let exact = analyse(nets, &runners, &x, label, delta, &InputMap::plain(Some((0.0, 1.0))), &cfg).unwrap();
-            for (rp, ep) in relaxed.pairs.iter().zip(&exact.pairs) {
+            cfg.exact_engine = ExactEngine::Bab;
+            cfg.bab.gap = 1e-9;
+            let bab = analyse(nets, &runners, &x, label, delta, &InputMap::plain(Some((0.0, 1.0))), &cfg).unwrap();
+            for ((rp, ep), bp) in relaxed.pairs.iter().zip(&exact.pairs).zip(&bab.pairs) {
                 let (c, j) = (rp.c, rp.j);
                 let (ilo, ihi) = rp.independent.unwrap();
                 let (rmax, emax) = (rp.max.as_ref().unwrap(), ep.max.as_ref().unwrap());
@@ -94,6 +99,15 @@ fn joint_bounds_are_sound_never_wider_than_independent_and_relaxed_brackets_exac
                 assert_ne!(ep.min.bracket.status, Status::Interval, "{pair:?}: a finished MILP is exact or proved");
                 let exact_max = emax.bracket.solver_value.unwrap();
                 assert!(rmax.certified() >= exact_max - tol && exact_max >= emax.attained().unwrap() - tol);
+                // the branch and bound proves what the MILP only claims (its leaves are exact LPs
+                // once every ReLU is fixed; a max-pool stays relaxed, so there it is only sound)
+                let bmax = bp.max.as_ref().unwrap();
+                let (bmin, bmax) = (bp.min.certified(), bmax.certified());
+                assert!(bmin >= rp.min.certified() - close && bmax <= rmax.certified() + close);
+                assert!(bmin <= exact_min + tol && bmax >= exact_max - tol, "{pair:?}: B&B beyond the MILP");
+                if !pair[0].contains("pool") {
+                    assert!((bmin - exact_min).abs() <= tol && (bmax - exact_max).abs() <= tol, "{pair:?}: not met");
+                }
                 for _ in 0..300 {
                     let p: Vec<f64> = x.iter().map(|&v| (v + r.random_range(-delta..=delta)).clamp(0.0, 1.0)).collect();
                     let v = lrom_at(&models, &p, c, j);
@@ -102,19 +116,26 @@ fn joint_bounds_are_sound_never_wider_than_independent_and_relaxed_brackets_exac
                         "{pair:?}: sampled LROM {v} outside certified range"
                     );
                     assert!(ep.min.certified() <= v && v <= emax.certified());
+                    assert!(bmin <= v && v <= bmax);
                 }
             }
         }
     }
 }
 
-/// Exact mode decides what relaxed mode decides, the same way, and does not run a MILP for a
-/// minimum the LP relaxation already certifies above the threshold.
+/// Exact mode (either engine) decides what relaxed mode decides, the same way, and neither
+/// branches nor runs a MILP for a minimum the LP relaxation already certifies above the threshold.
 #[test]
 fn exact_mode_decides_what_relaxed_mode_decides_without_chasing_the_optimum() {
+    for engine in [ExactEngine::Bab, ExactEngine::Milp] {
+        exact_decides_what_relaxed_decides(engine);
+    }
+}
+
+fn exact_decides_what_relaxed_decides(engine: ExactEngine) {
     let (models, runners) = load(["twin_mlp.onnx", "twin_mlp_prune50.onnx"]);
     let nets = [&models[0].network, &models[1].network];
-    let mut exact_cfg = LromConfig::default();
+    let mut exact_cfg = LromConfig { exact_engine: engine, ..LromConfig::default() };
     exact_cfg.encode.mode = Mode::Exact;
     let mut established = 0;
     for (label, x) in csv_rows(&fixture("twin_mlp_data.csv"), 1.0, 6) {
@@ -129,7 +150,10 @@ fn exact_mode_decides_what_relaxed_mode_decides_without_chasing_the_optimum() {
                 assert_eq!(exact.verdict, Verdict::Established, "δ = {delta}: relaxed mode established it");
                 for p in &exact.pairs {
                     let note = p.min.bracket.note.as_deref().unwrap_or_default();
-                    assert!(note.contains("the MILP was not run"), "a MILP ran for a minimum the LP decided: {note}");
+                    match engine {
+                        ExactEngine::Milp => assert!(note.contains("the MILP was not run"), "a MILP ran: {note}"),
+                        ExactEngine::Bab => assert!(p.min.search.is_none(), "branched on a decided minimum"),
+                    }
                 }
             }
             if matches!(relaxed.verdict, Verdict::MarginNegative | Verdict::Violated) {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bab::{self, BabSettings, ExactEngine};
 use super::objective::{clip, Extremum, OutputObjective, Region};
 use crate::bounds::{relu_stats, InputMap, Interval, Method, NetworkBounds};
 use crate::data::{argmax, check_label};
@@ -37,9 +38,26 @@ pub struct LromConfig {
     pub warm_start: bool,
     /// Certified bounds also hold for float32 inference (networks from `onnx::load_float32`).
     pub float_sound: bool,
+    /// What answers exact mode: branch and bound on ReLU phases, or the MILP.
+    pub exact_engine: ExactEngine,
+    pub bab: BabSettings,
 }
 
 impl LromConfig {
+    /// Whether exact mode is answered by branch and bound (on relaxed mode's model).
+    pub fn branching(&self) -> bool {
+        self.encode.mode == Mode::Exact && self.exact_engine == ExactEngine::Bab && self.solve
+    }
+
+    /// The configuration whose model the analysis solves: relaxed mode's under branch and bound.
+    fn modelled(&self) -> std::borrow::Cow<'_, LromConfig> {
+        if !self.branching() {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let encode = EncodeOptions { mode: Mode::Relaxed, ..self.encode };
+        std::borrow::Cow::Owned(LromConfig { encode, ..self.clone() })
+    }
+
     /// LP tightening solves with the same solver and encoding as the analysis.
     pub fn lp_options(&self) -> LpOptions {
         LpOptions {
@@ -65,6 +83,8 @@ impl Default for LromConfig {
             parallel: true,
             warm_start: true,
             float_sound: false,
+            exact_engine: ExactEngine::default(),
+            bab: BabSettings::default(),
         }
     }
 }
@@ -127,6 +147,8 @@ pub fn analyse(
     debug_assert!(nets[0].check_compatible(nets[1]).is_ok(), "analyse is given compatible networks");
     check_label(nets[0], label)?;
     let region = map.region(x, delta)?;
+    let branching = cfg.branching();
+    let cfg = &*cfg.modelled();
     let (nb, model, relaxation) = joint_model(nets, &region, cfg)?;
     let nbr: Vec<&NetworkBounds> = nb.iter().collect();
     let anchor = clip(x, &region);
@@ -159,10 +181,16 @@ pub fn analyse(
     let session = || solver.filter(|_| cfg.warm_start).map(|s| Session::new(&model.lp, s, presolve_off));
     let results = crate::par::map_with(&pairs, cfg.parallel, session, |session, &(c, j)| -> Result<PairResult> {
         let lrom = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j), (-1.0, 1, c), (1.0, 1, j)], constant: 0.0 };
-        let mut optimise = |sense| joint.optimise_in(&lrom, sense, session, solver);
-        let min = optimise(Sense::Minimise);
-        let max = cfg.maximise.then(|| optimise(Sense::Maximise));
-        let independent = cfg.independent.then(|| independent_range(&singles, c, j, cfg));
+        let mut optimise = |sense, decided_above| {
+            let root = joint.optimise_in(&lrom, sense, session, solver);
+            match branching {
+                true => bab::refine(&joint, &lrom, sense, root, decided_above, &cfg.solver, &cfg.bab),
+                false => Ok(root),
+            }
+        };
+        let min = optimise(Sense::Minimise, Some(cfg.threshold))?;
+        let max = cfg.maximise.then(|| optimise(Sense::Maximise, None)).transpose()?;
+        let independent = cfg.independent.then(|| independent_range(&singles, c, j, cfg, branching)).transpose()?;
         let implication_only = cfg.implication_only.then(|| implication_only(&joint, c, j, cfg));
         Ok(PairResult { c, j, min, max, independent, implication_only })
     });
@@ -244,17 +272,24 @@ pub fn models_on(
 }
 
 /// The independent baseline: min and max of `OM(N1) − OM(N2)` when each network's margin is
-/// bounded on its own (no shared input), as certified (lower, upper).
-fn independent_range(singles: &[Region], c: usize, j: usize, cfg: &LromConfig) -> (f64, f64) {
+/// bounded on its own (no shared input), as certified (lower, upper); refined by branch and
+/// bound when `branching`.
+fn independent_range(singles: &[Region], c: usize, j: usize, cfg: &LromConfig, branching: bool) -> Result<(f64, f64)> {
     let solver = cfg.solve.then_some(&cfg.solver);
     let margin = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j)], constant: 0.0 };
-    let [m1, m2] = [0, 1].map(|k| {
-        let single = &singles[k];
-        let lo = single.optimise(&margin, Sense::Minimise, solver).certified();
-        let hi = single.optimise(&margin, Sense::Maximise, solver).certified();
-        (lo, hi)
-    });
-    (m1.0 - m2.1, m1.1 - m2.0)
+    let mut m = [(0.0, 0.0); 2];
+    for (k, single) in singles.iter().enumerate() {
+        let bound = |sense| {
+            let root = single.optimise(&margin, sense, solver);
+            let best = match branching {
+                true => bab::refine(single, &margin, sense, root, None, &cfg.solver, &cfg.bab)?,
+                false => root,
+            };
+            Ok::<_, crate::error::Error>(best.certified())
+        };
+        m[k] = (bound(Sense::Minimise)?, bound(Sense::Maximise)?);
+    }
+    Ok((m[0].0 - m[1].1, m[0].1 - m[1].0))
 }
 
 /// Minimum of N1's margin over the part of the region where N2's margin is ≥ 0.

@@ -109,6 +109,9 @@ pub enum Certificate {
     Dual,
     /// Symbolic back-substitution (no duals available, or they gave less).
     Symbolic,
+    /// Branch and bound on ReLU phases: the lowest certified bound (dual or symbolic) of its
+    /// open leaves (`analysis::bab`).
+    Branching,
 }
 
 /// One certified extremum: the bracket [certified, attained] around the true optimum (the
@@ -122,6 +125,9 @@ pub struct Extremum {
     pub certificate: Certificate,
     #[serde(skip)]
     pub witness: Vec<f64>,
+    /// The branch and bound's statistics, when one ran (exact mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::analysis::bab::SearchStats>,
 }
 
 /// Absolute distance within which a certified bound and a checked value count as meeting.
@@ -249,6 +255,16 @@ impl<'a> Region<'a> {
         Region { model, decided_above: None, ..self.clone() }
     }
 
+    /// The same networks, anchor and float mode over a node of a branch and bound: tighter
+    /// `bounds` (inside this region's) and their `model`.
+    pub fn on_bounds<'b>(&self, bounds: &'b [&'b NetworkBounds], model: &'b JointModel) -> Result<Region<'b>>
+    where
+        'a: 'b,
+    {
+        let node = Region { bounds, model, float_error: None, relaxation: None, decided_above: None, ..self.clone() };
+        node.float_sound_if(self.float_error.is_some())
+    }
+
     fn input_box(&self) -> &Interval {
         &self.bounds[0].input
     }
@@ -335,6 +351,7 @@ impl<'a> Region<'a> {
             bracket: Bracket { attained, ..Bracket::open(symbolic) },
             certificate: Certificate::Symbolic,
             witness: self.anchor.to_vec(),
+            search: None,
         };
         let Some(session) = session else { return best };
         let expr = self.model.objective(&obj.terms, obj.constant);

@@ -123,6 +123,22 @@ pub fn propagate(
     method: Method,
     prior: Option<&NetworkBounds>,
 ) -> Result<NetworkBounds> {
+    propagate_from(net, input, method, prior.map(|p| (p, 0)))
+}
+
+/// `propagate` inside `prior` (bounds on the same input box) whose layers before `from` are
+/// taken as they are: a branch-and-bound child whose parent's bounds changed only from layer
+/// `from` on gets the same bounds as a full pass, for less.
+pub fn propagate_within(net: &Network, prior: &NetworkBounds, from: usize) -> Result<NetworkBounds> {
+    propagate_from(net, &prior.input, Method::Symbolic, Some((prior, from)))
+}
+
+fn propagate_from(
+    net: &Network,
+    input: &Interval,
+    method: Method,
+    prior: Option<(&NetworkBounds, usize)>,
+) -> Result<NetworkBounds> {
     if input.len() != net.input_size() {
         return Err(Error::Shape(format!(
             "the input box has {} values, network '{}' takes {}",
@@ -134,6 +150,10 @@ pub fn propagate(
     net.check_well_formed()?;
     let mut nb = NetworkBounds { input: input.clone(), layers: Vec::with_capacity(net.layers.len()) };
     for (j, node) in net.layers.iter().enumerate() {
+        if let Some((p, _)) = prior.filter(|&(_, from)| j < from) {
+            nb.layers.push(p.layers[j].clone());
+            continue;
+        }
         let mut b = interval::propagate(&node.layer, nb.position(j));
         let symbolic = method != Method::Interval && j > 0;
         if let (Layer::Affine(a), true) = (&node.layer, symbolic) {
@@ -146,7 +166,7 @@ pub fn propagate(
                 b.upper[i] = b.upper[i].min(u);
             }
         }
-        if let Some(p) = prior {
+        if let Some((p, _)) = prior {
             b = b.intersect(&p.layers[j]);
         }
         check_finite(net, j, &b)?;

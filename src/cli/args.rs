@@ -432,3 +432,37 @@ impl MipGapArgs {
         self.mip_gap.map_or_else(Vec::new, |g| vec!["--mip-gap".into(), g.to_string().into()])
     }
 }
+
+/// How exact mode is answered, offered by the commands that have one.
+#[derive(Debug, Clone, Args)]
+pub struct ExactArgs {
+    /// Exact mode's engine: certified branch and bound on ReLU phases (bab, the default) or the
+    /// MILP (its optimum is the solver's word; the certified bound stays the LP relaxation's).
+    #[arg(long, value_enum)]
+    pub exact_engine: Option<crate::analysis::bab::ExactEngine>,
+    /// Branch and bound: seconds per objective (default 60); the bound reached is still valid.
+    #[arg(long, value_parser = parse_positive)]
+    pub bab_time_limit: Option<f64>,
+    /// Branch and bound: most nodes per objective (default 20000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub bab_nodes: Option<u64>,
+    /// Branch and bound: an objective counts as closed when certified and attained are this
+    /// close (default 1e-4).
+    #[arg(long, value_parser = parse_nonnegative)]
+    pub bab_gap: Option<f64>,
+    /// Branch and bound: which unstable ReLU a node splits on.
+    #[arg(long, value_enum)]
+    pub branching: Option<crate::analysis::bab::Branching>,
+}
+
+impl ExactArgs {
+    /// The engine and its settings, the defaults overridden by the flags given.
+    pub fn settings(&self) -> (crate::analysis::bab::ExactEngine, crate::analysis::bab::BabSettings) {
+        let mut s = crate::analysis::bab::BabSettings::default();
+        s.seconds = self.bab_time_limit.or(s.seconds);
+        s.max_nodes = self.bab_nodes.map_or(s.max_nodes, |n| n as usize);
+        s.gap = self.bab_gap.unwrap_or(s.gap);
+        s.branching = self.branching.unwrap_or(s.branching);
+        (self.exact_engine.unwrap_or_default(), s)
+    }
+}

@@ -37,7 +37,7 @@ pub struct LromArgs {
     /// What to compute.
     #[arg(long, value_enum)]
     pub analysis: Option<values::AnalysisKind>,
-    /// Relaxed (LP) or exact (MILP).
+    /// Relaxed (LP) or exact (branch and bound on ReLU phases; the MILP with --exact-engine milp).
     #[arg(long, value_enum)]
     pub mode: Option<values::Mode>,
     /// Neuron bounds feeding the encoding.
@@ -71,6 +71,8 @@ pub struct LromArgs {
     pub solver: SolverArgs,
     #[command(flatten)]
     pub mip: super::args::MipGapArgs,
+    #[command(flatten)]
+    pub exact: super::args::ExactArgs,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -187,6 +189,7 @@ pub fn run(args: LromArgs) -> Result<()> {
     let samples = load::pick(map.samples(spec.samples()?)?, &nets, true, usize::MAX)?.rows;
     let names: Vec<String> = spec.networks.iter().map(|n| n.name.clone()).collect();
     let lrom = spec.analysis == AnalysisKind::Lrom;
+    let (exact_engine, bab) = args.exact.settings();
     let config = LromConfig {
         encode: EncodeOptions { mode: spec.mode, materialize_affine: args.materialize, phase_rows: false },
         bounds: spec.bounds,
@@ -200,6 +203,8 @@ pub fn run(args: LromArgs) -> Result<()> {
         parallel: true,
         warm_start: true,
         float_sound: spec.float_sound,
+        exact_engine,
+        bab,
     };
     let pairs = spec.pair_indices()?;
     let deltas = spec.delta.values();

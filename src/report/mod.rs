@@ -38,6 +38,11 @@ pub struct CsvRow {
     /// Why a solver answer was not used (solver fault, no duals, time limit), if so.
     #[serde(default)]
     pub note: Option<String>,
+    /// Branch-and-bound nodes spent on the minimum and on the maximum (exact mode).
+    #[serde(default)]
+    pub nodes_min: Option<usize>,
+    #[serde(default)]
+    pub nodes_max: Option<usize>,
 }
 
 fn verdict_name(v: Verdict) -> &'static str {
@@ -76,6 +81,8 @@ pub fn csv_rows(outcomes: &[Outcome], names: &[String]) -> Vec<CsvRow> {
                 unstable_n1: r.unstable[0],
                 unstable_n2: r.unstable[1],
                 note: pair_note(p),
+                nodes_min: p.min.search.as_ref().map(|s| s.nodes),
+                nodes_max: p.max.as_ref().and_then(|m| m.search.as_ref()).map(|s| s.nodes),
             });
         }
     }

@@ -229,6 +229,8 @@ mod tests {
             unstable_n1: 0,
             unstable_n2: 0,
             note: None,
+            nodes_min: None,
+            nodes_max: None,
         }
     }
 

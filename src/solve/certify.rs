@@ -97,6 +97,17 @@ pub fn elastic(lp: &LinearProgram) -> (LinearProgram, LinExpr) {
     (out, objective)
 }
 
+/// Is `lp` certainly infeasible (certified total slack of its elastic version > 0, solved with
+/// `cfg`)? A solver that fails on the elastic LP proves nothing.
+pub fn proves_infeasible(lp: &LinearProgram, cfg: &super::SolverConfig) -> bool {
+    let (elastic, objective) = elastic(lp);
+    let Ok(mut session) = super::Session::new(&elastic, cfg, false) else { return false };
+    match session.solve(&objective, Sense::Minimise) {
+        Ok(sol) => sol.row_duals.is_some_and(|d| bound(&elastic, &objective, Sense::Minimise, &d) > 0.0),
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,8 @@ use std::time::Instant;
 
 use search::{BoxResult, Context};
 
+use crate::analysis::bab::Queued;
+
 use crate::bounds::{Interval, Method};
 use crate::encode::Mode;
 use crate::error::Result;
@@ -118,30 +120,6 @@ struct Open {
     items: Vec<Item>,
     root: Interval,
     lower: f64,
-}
-
-/// A branch-and-bound node (a box, or a node index) in a queue that pops the lowest certified
-/// bound first.
-struct Queued<T> {
-    lower: f64,
-    node: T,
-}
-
-impl<T> PartialEq for Queued<T> {
-    fn eq(&self, o: &Self) -> bool {
-        self.lower.total_cmp(&o.lower).is_eq()
-    }
-}
-impl<T> Eq for Queued<T> {}
-impl<T> PartialOrd for Queued<T> {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl<T> Ord for Queued<T> {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        o.lower.total_cmp(&self.lower)
-    }
 }
 
 fn expired(opts: &VerifyOptions) -> bool {

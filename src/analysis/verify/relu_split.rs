@@ -1,45 +1,38 @@
-//! Branch and bound on ReLU phases for inputs too large to split: a node fixes some neurons'
-//! phases (their pre-activation bound clamped at 0, with the phase row in the LP); a node is
-//! closed only by a certified LP bound or by bounds that leave no input in it.
+//! Branch and bound on ReLU phases for inputs too large to split, on the common engine
+//! (`analysis::bab`): a node is closed only by a certified LP bound on the largest violation, or
+//! by bounds that leave no input in it; a checked witness in any node answers `sat`.
 
-use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use super::search::{BoxResult, Context};
-use super::{Item, Queued};
+use super::witness::Witness;
+use super::Item;
+use crate::analysis::bab::{self, BabOptions, Bounder, Evaluated, Problem, Stop, Target};
 use crate::bounds::{Interval, NetworkBounds};
 use crate::encode::Mode;
 use crate::error::Result;
-use crate::ir::Layer;
 
-/// A ReLU pre-activation: network, layer (the vector entering the ReLU), neuron.
-type Neuron = (usize, usize, usize);
+/// Certifies a node by the relaxed LP of the disjunct's largest violation on its bounds.
+struct Violation<'c, 'a> {
+    ctx: &'c Context<'a>,
+    root: &'c Interval,
+    items: &'c [Item],
+}
 
-/// The unstable neuron whose triangle relaxation is widest (`u·(−l)/(u−l)`), if any is left.
-/// For twins encoded on shared inputs, neurons of layers shared with the first network are only
-/// split in the first network (the joint model encodes them once, from its bounds).
-fn widest(ctx: &Context, nbs: &[NetworkBounds]) -> Option<Neuron> {
-    let nets = ctx.checker.nets;
-    let shared = ctx.checker.space.shared();
-    let mut best: Option<(f64, Neuron)> = None;
-    for (k, net) in nets.iter().enumerate() {
-        let from = if k > 0 && shared { nets[0].shared_prefix(net) } else { 0 };
-        for j in from..net.layers.len().saturating_sub(1) {
-            if !matches!(net.layers[j + 1].layer, Layer::Relu) {
-                continue;
-            }
-            let pre = &nbs[k].layers[j];
-            for (i, (&l, &u)) in pre.lower.iter().zip(&pre.upper).enumerate() {
-                if l < 0.0 && u > 0.0 {
-                    let gap = u * -l / (u - l);
-                    if best.is_none_or(|(g, _)| gap > g) {
-                        best = Some((gap, (k, j, i)));
-                    }
-                }
-            }
+impl Bounder for Violation<'_, '_> {
+    type Witness = Witness;
+
+    fn evaluate(&mut self, bounds: &[NetworkBounds]) -> Result<Evaluated<Witness>> {
+        let sat = |w| Ok(Evaluated::Bounded { lower: f64::NEG_INFINITY, found: Some((f64::NEG_INFINITY, w)) });
+        match self.ctx.solve_with(self.root, bounds, self.items, Mode::Relaxed)? {
+            BoxResult::Unsat => Ok(Evaluated::Empty), // nothing in it violates the property
+            BoxResult::Sat(w) => sat(w),
+            BoxResult::Open { lower, point, .. } => match self.ctx.checker.attack(&point, self.root, self.items, 4) {
+                Some(w) => sat(w),
+                None => Ok(Evaluated::Bounded { lower, found: None }),
+            },
         }
     }
-    best.map(|(_, n)| n)
 }
 
 /// Explores phase splits of the root box's neurons, lowest certified bound first, until every
@@ -53,51 +46,40 @@ pub fn relu_bab(
     deadline: Option<Instant>,
     max_nodes: usize,
 ) -> Result<BoxResult> {
-    let mut nodes: Vec<Vec<NetworkBounds>> = vec![root_bounds];
-    let mut queue = BinaryHeap::from([Queued { lower, node: 0 }]);
-    let (mut closed, mut stuck) = (0usize, 0usize);
-    while let Some(Queued { lower, node }) = queue.pop() {
-        if deadline.is_some_and(|d| Instant::now() >= d) || nodes.len() >= max_nodes {
-            let note = format!(
-                "ReLU branch and bound: {} with {} open nodes ({closed} closed); lowest certified bound {lower:.6e}",
-                if nodes.len() >= max_nodes { "node budget spent" } else { "time up" },
-                queue.len() + 1
-            );
-            return Ok(BoxResult::Open { lower, point: root.lower.clone(), note: Some(note) });
-        }
-        let nbs = std::mem::take(&mut nodes[node]);
-        let Some((k, j, i)) = widest(ctx, &nbs) else {
-            stuck += 1; // every phase fixed and still undecided (e.g. an LP that failed)
-            continue;
-        };
-        for active in [true, false] {
-            let mut prior = nbs.clone();
-            let pre = &mut prior[k].layers[j];
-            if active {
-                pre.lower[i] = 0.0;
-            } else {
-                pre.upper[i] = 0.0;
-            }
-            let Some(child) = ctx.bounds_within(root, &prior)? else {
-                closed += 1; // no input reaches this phase pattern
-                continue;
-            };
-            match ctx.solve_with(root, &child, items, Mode::Relaxed)? {
-                BoxResult::Unsat => closed += 1,
-                BoxResult::Sat(w) => return Ok(BoxResult::Sat(w)),
-                BoxResult::Open { lower, point, .. } => {
-                    if let Some(w) = ctx.checker.attack(&point, root, items, 4) {
-                        return Ok(BoxResult::Sat(w));
-                    }
-                    nodes.push(child);
-                    queue.push(Queued { lower, node: nodes.len() - 1 });
-                }
-            }
-        }
+    let nets = ctx.checker.nets;
+    // the branching score follows the items' output coefficients, summed
+    let mut coefficients: Vec<Vec<f64>> = nets.iter().map(|n| vec![0.0; n.output_size()]).collect();
+    for &(a, n, i) in items.iter().flat_map(|it| &it.outputs) {
+        coefficients[n][i] += a;
     }
-    if stuck == 0 {
+    let problem = Problem { nets, coefficients, shared_layers: ctx.shares_layers(root) };
+    let all_strict = items.iter().all(|it| it.strict);
+    let opts = BabOptions {
+        deadline,
+        max_nodes,
+        target: Some(Target { threshold: 0.0, inclusive: all_strict, stop_below: true }),
+        ..BabOptions::default()
+    };
+    let mut bounder = Violation { ctx, root, items };
+    let r = bab::minimise(&problem, &mut bounder, root_bounds, lower, None, &opts)?;
+    if let Some((_, w)) = r.best {
+        return Ok(BoxResult::Sat(w));
+    }
+    if super::search::refutes(r.lower, items) {
         return Ok(BoxResult::Unsat);
     }
-    let note = format!("ReLU branch and bound: {stuck} fully split nodes stayed undecided ({closed} closed)");
-    Ok(BoxResult::Open { lower: f64::NEG_INFINITY, point: root.lower.clone(), note: Some(note) })
+    let s = &r.stats;
+    let why = match s.stop {
+        Stop::TimeUp => "time up",
+        Stop::NodeBudget => "node budget spent",
+        Stop::Closed | Stop::Decided => "every phase fixed",
+    };
+    let note = format!(
+        "ReLU branch and bound: {why} with {} open nodes after {} nodes{}; lowest certified bound {:.6e}",
+        s.open,
+        s.nodes,
+        if s.faults > 0 { format!(" ({} failed to certify)", s.faults) } else { String::new() },
+        r.lower
+    );
+    Ok(BoxResult::Open { lower: r.lower, point: root.lower.clone(), note: Some(note) })
 }

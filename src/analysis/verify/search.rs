@@ -7,7 +7,7 @@ use super::witness::{Checker, Witness};
 use super::Item;
 use crate::analysis::objective::OutputObjective;
 use crate::bounds::float32::{self, FloatErrors};
-use crate::bounds::{self, Interval, Method, NetworkBounds};
+use crate::bounds::{Interval, Method, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
 use crate::error::Result;
 use crate::solve::{certify, Sense, Session, SolverConfig, Status};
@@ -94,20 +94,11 @@ impl<'a> Context<'a> {
         Ok(nbs)
     }
 
-    /// Symbolic bounds on `b` inside `prior` (see `bounds::propagate`); `None` when they
-    /// are empty somewhere (no input of `b` lies in `prior`'s region).
-    pub fn bounds_within(&self, b: &Interval, prior: &[NetworkBounds]) -> Result<Option<Vec<NetworkBounds>>> {
-        let space = self.checker.space;
-        let mut out = Vec::with_capacity(prior.len());
-        for (k, p) in prior.iter().enumerate() {
-            let net = self.checker.nets[k];
-            let nb = bounds::propagate(net, &space.network_box(b, k), Method::Symbolic, Some(p))?;
-            if nb.layers.iter().any(|l| l.lower.iter().zip(&l.upper).any(|(lo, hi)| lo > hi)) {
-                return Ok(None);
-            }
-            out.push(nb);
-        }
-        Ok(Some(out))
+    /// Whether the joint model of box `b` shares the networks' common leading layers (all read
+    /// the same variables in order); else every network is encoded on its own.
+    pub fn shares_layers(&self, b: &Interval) -> bool {
+        let maps = &self.checker.space.maps;
+        maps.iter().all(|m| m.len() == b.len() && m.iter().enumerate().all(|(i, &g)| i == g))
     }
 
     fn model(&self, b: &Interval, nbs: &[NetworkBounds], items: &[Item], mode: Mode) -> BoxModel {
@@ -115,8 +106,7 @@ impl<'a> Context<'a> {
         let refs: Vec<&NetworkBounds> = nbs.iter().collect();
         let opts = EncodeOptions { mode, materialize_affine: false, phase_rows: true };
         let space = self.checker.space;
-        let identity = space.maps.iter().all(|m| m.len() == b.len() && m.iter().enumerate().all(|(i, &g)| i == g));
-        let mut model = if identity {
+        let mut model = if self.shares_layers(b) {
             JointModel::build(nets, &refs, &[], &opts)
         } else {
             JointModel::build_on(nets, &refs, b, &space.maps, &[], &opts)
@@ -161,7 +151,9 @@ impl<'a> Context<'a> {
         };
         let sol = match session.solve(&objective, Sense::Minimise) {
             Ok(sol) => sol,
-            Err(_) if mode == Mode::Relaxed && self.proves_infeasible(&model.lp) => return Ok(BoxResult::Unsat),
+            Err(_) if mode == Mode::Relaxed && certify::proves_infeasible(&model.lp, self.solver) => {
+                return Ok(BoxResult::Unsat)
+            }
             Err(e) => {
                 return Ok(BoxResult::Open { lower: f64::NEG_INFINITY, point: centre, note: Some(e.to_string()) })
             }
@@ -188,19 +180,6 @@ impl<'a> Context<'a> {
             return Ok(BoxResult::Unsat);
         }
         Ok(BoxResult::Open { lower, point, note })
-    }
-}
-
-impl Context<'_> {
-    /// Is `lp` certainly infeasible (certified total slack of its elastic version > 0)? Then no
-    /// input reaches the relaxed region, so none satisfies the disjunct there.
-    fn proves_infeasible(&self, lp: &crate::encode::LinearProgram) -> bool {
-        let (elastic, objective) = certify::elastic(lp);
-        let Ok(mut session) = Session::new(&elastic, self.solver, false) else { return false };
-        match session.solve(&objective, Sense::Minimise) {
-            Ok(sol) => sol.row_duals.is_some_and(|d| certify::bound(&elastic, &objective, Sense::Minimise, &d) > 0.0),
-            Err(_) => false,
-        }
     }
 }
 

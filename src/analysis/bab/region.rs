@@ -1,0 +1,124 @@
+//! Branch and bound for an objective over a joint region (LROM, margins): each node is the
+//! relaxed joint LP with phase rows, certified by its duals or symbolically, its point checked.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{minimise, BabOptions, Bounder, Branching, Evaluated, Problem, Target};
+use crate::analysis::objective::{Certificate, Extremum, OutputObjective, Region, PROVED_TOLERANCE};
+use crate::bounds::NetworkBounds;
+use crate::encode::{EncodeOptions, JointModel, Mode};
+use crate::error::Result;
+use crate::solve::{certify, Sense, SolverConfig};
+
+/// Which engine answers exact mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ExactEngine {
+    /// Certified branch and bound on ReLU phases (every bound proved).
+    #[default]
+    Bab,
+    /// The MILP: its optimum is the solver's word; the certified bound is the LP relaxation's.
+    Milp,
+}
+
+/// How far the branch and bound of one objective may go.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BabSettings {
+    /// Seconds per objective (none: until closed or out of nodes).
+    pub seconds: Option<f64>,
+    pub max_nodes: usize,
+    /// Absolute gap between certified and attained at which an objective counts as closed.
+    pub gap: f64,
+    pub branching: Branching,
+}
+
+impl Default for BabSettings {
+    fn default() -> Self {
+        BabSettings { seconds: Some(60.0), max_nodes: 20_000, gap: 1e-4, branching: Branching::default() }
+    }
+}
+
+/// Certifies one node of `region`'s networks: the relaxed joint LP on the node's bounds.
+struct RegionBounder<'r, 'a> {
+    region: &'r Region<'a>,
+    objective: &'r OutputObjective,
+    solver: &'r SolverConfig,
+    encode: EncodeOptions,
+}
+
+impl Bounder for RegionBounder<'_, '_> {
+    type Witness = Vec<f64>;
+
+    fn evaluate(&mut self, bounds: &[NetworkBounds]) -> Result<Evaluated<Vec<f64>>> {
+        let refs: Vec<&NetworkBounds> = bounds.iter().collect();
+        let model = JointModel::build(self.region.nets, &refs, &[], &self.encode);
+        let node = self.region.on_bounds(&refs, &model)?;
+        let best = node.optimise(self.objective, Sense::Minimise, Some(self.solver));
+        if best.bracket.solver_value.is_none() && certify::proves_infeasible(&model.lp, self.solver) {
+            return Ok(Evaluated::Empty);
+        }
+        let found = best.attained().map(|a| (a, best.witness.clone()));
+        Ok(Evaluated::Bounded { lower: best.certified(), found })
+    }
+}
+
+/// Improves `root` (the relaxed LP's extremum of `obj` over `region`) by branch and bound on
+/// the ReLU phases of every network. A minimum already certified at or above `decided_above`
+/// is left as it is, and the search stops once it proves that much.
+pub fn refine(
+    region: &Region,
+    obj: &OutputObjective,
+    sense: Sense,
+    root: Extremum,
+    decided_above: Option<f64>,
+    solver: &SolverConfig,
+    settings: &BabSettings,
+) -> Result<Extremum> {
+    let sign = if sense == Sense::Minimise { 1.0 } else { -1.0 };
+    let decided_above = decided_above.filter(|_| sense == Sense::Minimise);
+    let lower = sign * root.certified();
+    let attained = root.attained().map(|a| sign * a);
+    if decided_above.is_some_and(|t| root.certified() >= t) || attained.is_some_and(|a| a - lower <= settings.gap) {
+        return Ok(root);
+    }
+    let minimised = OutputObjective {
+        terms: obj.terms.iter().map(|&(w, n, i)| (sign * w, n, i)).collect(),
+        constant: sign * obj.constant,
+    };
+    let problem = Problem {
+        nets: region.nets,
+        coefficients: region
+            .nets
+            .iter()
+            .enumerate()
+            .map(|(n, net)| minimised.coefficients(n, net.output_size(), 1.0))
+            .collect(),
+        shared_layers: true,
+    };
+    let encode = EncodeOptions { mode: Mode::Relaxed, materialize_affine: false, phase_rows: true };
+    let mut bounder = RegionBounder { region, objective: &minimised, solver, encode };
+    let opts = BabOptions {
+        deadline: settings.seconds.map(|s| Instant::now() + Duration::from_secs_f64(s)),
+        max_nodes: settings.max_nodes,
+        target: decided_above.map(|t| Target { threshold: t, inclusive: true, stop_below: false }),
+        gap: settings.gap,
+        branching: settings.branching,
+    };
+    let roots: Vec<NetworkBounds> = region.bounds.iter().map(|b| (*b).clone()).collect();
+    let best = attained.map(|a| (a, root.witness.clone()));
+    let r = minimise(&problem, &mut bounder, roots, lower, best, &opts)?;
+    let mut out = root;
+    if r.lower > lower {
+        out.bracket.certified = sign * r.lower;
+        out.certificate = Certificate::Branching;
+    }
+    if let Some((v, w)) = r.best.filter(|(v, _)| attained.is_none_or(|a| *v < a)) {
+        out.bracket.attained = Some(sign * v);
+        out.witness = w;
+    }
+    out.bracket.close_within(PROVED_TOLERANCE);
+    out.search = Some(r.stats);
+    Ok(out)
+}
