@@ -122,7 +122,7 @@ impl Bounder for Flaky<'_> {
     type Witness = Vec<f64>;
     fn evaluate(&mut self, nbs: &[NetworkBounds]) -> twinverify::error::Result<Evaluated<Vec<f64>>> {
         self.calls += 1;
-        if self.calls % 2 == 0 {
+        if self.calls.is_multiple_of(2) {
             return Err(twinverify::error::Error::Input("injected LP failure".into()));
         }
         let lower = self.obj.symbolic_bound(&[self.net], &[&nbs[0]], Sense::Minimise);

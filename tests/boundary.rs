@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use twinverify::analysis::bab::ExactEngine;
 use twinverify::analysis::boundary::pair::implication_radius;
 use twinverify::analysis::boundary::{distance, linf_distance, BoundaryConfig, Status};
 use twinverify::analysis::lrom::LromConfig;
@@ -44,9 +45,11 @@ fn config(exact: bool, solver: SolverKind) -> BoundaryConfig {
         bounds: Method::Lp,
         solver: SolverConfig { kind: solver, time_limit: Some(20.0), ..Default::default() },
         exact,
+        engine: ExactEngine::Milp,
         tolerance: 1e-4,
         max_epsilon: 1.0,
         start: 0.01,
+        ..Default::default()
     }
 }
 
@@ -56,7 +59,7 @@ fn bisection_brackets_the_grid_distance() {
     let runner = TractRunner::new(&model).unwrap();
     let net = &model.network;
     let points = grid(net);
-    let mut lp_gaps = Vec::new();
+    let (mut lp_gaps, mut bab_probes) = (Vec::new(), 0);
     for (label, x) in csv_rows(&fixture("tiny_2d_data.csv"), 1.0, 12) {
         let d = grid_distance(&points, &x, label);
         let lp =
@@ -65,7 +68,13 @@ fn bisection_brackets_the_grid_distance() {
         let ex =
             distance(net, &runner, &x, label, &InputMap::plain(Some((0.0, 1.0))), &config(true, SolverKind::Highs))
                 .unwrap();
-        for r in [&lp, &ex] {
+        let bab_cfg = BoundaryConfig { engine: ExactEngine::Bab, ..config(true, SolverKind::Highs) };
+        let bab = distance(net, &runner, &x, label, &InputMap::plain(Some((0.0, 1.0))), &bab_cfg).unwrap();
+        // the branch and bound proves the radius the MILP only claims
+        assert_eq!(bab.bracket.status, Status::Proved, "{bab:?}");
+        assert!((bab.bracket.certified - d).abs() <= 2.0 * H + 1e-4, "B&B radius against grid {d}: {bab:?}");
+        bab_probes += bab.milp_probes;
+        for r in [&lp, &ex, &bab] {
             assert!(
                 r.bracket.certified <= d + 1e-12,
                 "certified {} beyond the grid distance {d} at {x:?}",
@@ -96,6 +105,7 @@ fn bisection_brackets_the_grid_distance() {
         );
     }
     eprintln!("MILP radius − certified LP radius per sample: {lp_gaps:?}");
+    assert!(bab_probes > 0, "the exact phase ran on some sample");
 }
 
 #[test]

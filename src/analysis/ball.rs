@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bab::{self, BabSettings, Target};
 use super::falsify;
 use super::objective::{clip, tract_agrees, Extremum, OutputObjective, Region};
 use crate::bounds::{InputMap, Method, NetworkBounds};
@@ -28,12 +29,20 @@ pub struct Counterexample {
     pub input: Vec<f64>,
 }
 
+/// How exact mode probes a margin the LP leaves open: the solver, and the branch and bound's
+/// settings (`None`: the MILP, whose minimum is the solver's word).
+#[derive(Clone, Copy, Debug)]
+pub struct Exact<'a> {
+    pub solver: &'a SolverConfig,
+    pub bab: Option<&'a BabSettings>,
+}
+
 /// The outcome of probing one radius.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Probe {
-    /// Every margin has a certified lower bound ≥ 0.
+    /// Every margin has a certified lower bound ≥ 0 (LP, symbolic or branch and bound).
     Certified,
-    /// Exact mode: every margin the LP left open has a MILP minimum ≥ 0 (not certified).
+    /// Exact mode by MILP: every margin the LP left open has a MILP minimum ≥ 0 (not certified).
     SolverSafe,
     /// A checked counterexample was found (also returned by `probe`).
     Counterexample,
@@ -59,20 +68,23 @@ pub fn linf_distance(a: &[f64], b: &[f64]) -> f64 {
 
 impl Ball<'_> {
     /// Every margin over the ball of radius `eps`, lowest symbolic bound first. Where the symbolic
-    /// bound is below 0: without `milp` the certified LP bound, with it a MILP started from the
-    /// falsifier's point; the falsifier runs first on every open margin. Stops at the first
-    /// counterexample or the first margin left open.
-    pub fn probe(&self, eps: f64, milp: Option<&SolverConfig>) -> Result<(Probe, Option<Counterexample>)> {
+    /// bound is below 0: without `exact` the certified LP bound; with it the falsifier, then the
+    /// branch and bound from the certified LP (or a MILP started from the falsifier's point).
+    /// Stops at the first counterexample or the first margin left open.
+    pub fn probe(&self, eps: f64, exact: Option<Exact>) -> Result<(Probe, Option<Counterexample>)> {
         let (nb, anchor) = self.region(eps)?;
         let (nets, runners, nbs) = ([self.net], [self.runner.clone()], [&nb]);
-        let exact = EncodeOptions { mode: Mode::Exact, ..Default::default() };
-        let model = milp.map(|_| JointModel::build(&nets, &nbs, &[], &exact));
+        let mode = match exact.and_then(|e| e.bab) {
+            Some(_) => Mode::Relaxed,
+            None => Mode::Exact,
+        };
+        let model = exact.map(|_| JointModel::build(&nets, &nbs, &[], &EncodeOptions { mode, ..Default::default() }));
         let region = model.as_ref().map(|m| Region::new(&nets, &runners, &nbs, m, &anchor));
         let mut session: Option<Session> = None;
         let (mut outcome, mut best) = (Probe::Certified, None);
-        // the MILP phase works (mostly) above the radius the LP failed at, where the LP bound
-        // fails too and costs far more than a MILP time-out: it goes from symbolic to MILP
-        let lp_fails = |v: f64| milp.is_none() && v < 0.0;
+        // the exact phase works (mostly) above the radius the LP failed at, where the LP bound
+        // fails too: it goes from symbolic to the exact engine (which starts from the LP itself)
+        let lp_fails = |v: f64| exact.is_none() && v < 0.0;
         self.each_margin(&nb, &anchor, lp_fails, |j, lp| {
             if self.keep_closer(&mut best, j, &lp) {
                 outcome = Probe::Counterexample;
@@ -87,32 +99,46 @@ impl Ball<'_> {
                 outcome = Probe::Counterexample;
                 return Ok(false);
             }
-            let (Some(cfg), Some(model), Some(region)) = (milp, &model, &region) else {
+            let (Some(exact), Some(model), Some(region)) = (exact, &model, &region) else {
                 outcome = Probe::Unknown(format!("the certified LP leaves margin {j} open"));
                 return Ok(false);
             };
-            let s = match &mut session {
-                Some(s) => s,
-                None => session.insert(Session::new(&model.lp, cfg, false)?),
-            };
             let objective = OutputObjective::margin(self.label, j);
-            // start from the falsifier's best point, completed into a MILP point
-            if s.takes_start() {
-                let e = model.objective(&objective.terms, 0.0);
-                if let Some(p) = solve::complete_point(&model.lp, &model.inputs, &point, &e) {
-                    s.set_start(&p);
+            let e = match exact.bab {
+                Some(settings) => {
+                    let root = region.optimise(&objective, Sense::Minimise, Some(&SolverConfig::default()));
+                    let safe = Target { threshold: 0.0, inclusive: true, stop_below: true };
+                    bab::refine(region, &objective, Sense::Minimise, root, Some(safe), exact.solver, settings)?
                 }
-            }
-            let e = region.optimise_with(&objective, Sense::Minimise, Some(s));
+                None => {
+                    let s = match &mut session {
+                        Some(s) => s,
+                        None => session.insert(Session::new(&model.lp, exact.solver, false)?),
+                    };
+                    // start from the falsifier's best point, completed into a MILP point
+                    if s.takes_start() {
+                        let e = model.objective(&objective.terms, 0.0);
+                        if let Some(p) = solve::complete_point(&model.lp, &model.inputs, &point, &e) {
+                            s.set_start(&p);
+                        }
+                    }
+                    region.optimise_with(&objective, Sense::Minimise, Some(s))
+                }
+            };
             if self.keep_closer(&mut best, j, &e) {
                 outcome = Probe::Counterexample;
                 return Ok(false);
             }
-            if e.bracket.note.is_some() || e.bracket.solver_value.is_none_or(|v| v < 0.0) {
-                // the margins left are no easier: stop at the first one the MILP does not settle
-                outcome = Probe::Unknown(
-                    e.bracket.note.unwrap_or_else(|| format!("the MILP minimum of margin {j} is below 0")),
-                );
+            if e.certified() >= 0.0 {
+                return Ok(true);
+            }
+            if exact.bab.is_some() || e.bracket.note.is_some() || e.bracket.solver_value.is_none_or(|v| v < 0.0) {
+                // the margins left are no easier: stop at the first one not settled
+                let open = || match exact.bab {
+                    Some(_) => format!("the branch and bound leaves margin {j} open at {:.6e}", e.certified()),
+                    None => format!("the MILP minimum of margin {j} is below 0"),
+                };
+                outcome = Probe::Unknown(e.bracket.note.clone().unwrap_or_else(open));
                 return Ok(false);
             }
             outcome = Probe::SolverSafe;

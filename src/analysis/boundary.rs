@@ -11,7 +11,8 @@ pub mod pair;
 
 use serde::{Deserialize, Serialize};
 
-use super::ball::{keep_closest, largest_radius, Ball, Probe};
+use super::bab::{BabSettings, ExactEngine};
+use super::ball::{keep_closest, largest_radius, Ball, Exact, Probe};
 pub use super::ball::{linf_distance, Counterexample};
 pub use super::outcome::{Bracket, Status};
 use crate::bounds::{InputMap, Method};
@@ -28,8 +29,11 @@ pub struct BoundaryConfig {
     pub bounds: Method,
     /// Runs the MILPs. Certified LPs always run on the embedded HiGHS: only it returns duals.
     pub solver: SolverConfig,
-    /// Bisect with MILPs after the LP phase.
+    /// Bisect with the exact engine after the LP phase.
     pub exact: bool,
+    /// Certified branch and bound (bisection's lower end stays proved), or MILPs (the solver's word).
+    pub engine: ExactEngine,
+    pub bab: BabSettings,
     /// Stop when the bracket is this narrow.
     pub tolerance: f64,
     /// Largest radius searched.
@@ -44,6 +48,8 @@ impl Default for BoundaryConfig {
             bounds: Method::Lp,
             solver: SolverConfig::default(),
             exact: false,
+            engine: ExactEngine::default(),
+            bab: BabSettings::default(),
             tolerance: 1e-3,
             max_epsilon: 1.0,
             start: 0.01,
@@ -63,7 +69,7 @@ pub struct BoundaryResult {
     /// The closest checked counterexample found (its distance is a proved upper bound).
     pub counterexample: Option<Counterexample>,
     pub probes: usize,
-    /// Probes of the MILP phase (each solves a MILP per margin the LP left open).
+    /// Probes of the exact phase (each runs the exact engine on every margin the LP left open).
     pub milp_probes: usize,
     pub seconds: f64,
 }
@@ -184,7 +190,8 @@ impl Search<'_> {
             let r = hi.map_or(next, |h| 0.5 * (lo + h));
             result.probes += 1;
             result.milp_probes += 1;
-            let (outcome, c) = self.ball.probe(r, Some(&self.cfg.solver))?;
+            let bab = (self.cfg.engine == ExactEngine::Bab).then_some(&self.cfg.bab);
+            let (outcome, c) = self.ball.probe(r, Some(Exact { solver: &self.cfg.solver, bab }))?;
             keep_closest(best, c);
             match outcome {
                 Probe::Certified | Probe::SolverSafe => {
@@ -215,7 +222,8 @@ impl Search<'_> {
             }
         };
         bracket.solver_value = Some(lo);
-        if converged {
+        // exact by the solver's word only when a MILP's claim carried it past the certified radius
+        if converged && bracket.certified < lo {
             bracket.status = Status::Exact;
         }
         Ok(())

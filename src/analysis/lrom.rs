@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bab::{self, BabSettings, ExactEngine};
+use super::bab::{self, BabSettings, ExactEngine, Target};
 use super::objective::{clip, Extremum, OutputObjective, Region};
 use crate::bounds::{relu_stats, InputMap, Interval, Method, NetworkBounds};
 use crate::data::{argmax, check_label};
@@ -181,14 +181,16 @@ pub fn analyse(
     let session = || solver.filter(|_| cfg.warm_start).map(|s| Session::new(&model.lp, s, presolve_off));
     let results = crate::par::map_with(&pairs, cfg.parallel, session, |session, &(c, j)| -> Result<PairResult> {
         let lrom = OutputObjective { terms: vec![(1.0, 0, c), (-1.0, 0, j), (-1.0, 1, c), (1.0, 1, j)], constant: 0.0 };
-        let mut optimise = |sense, decided_above| {
+        let mut optimise = |sense, target| {
             let root = joint.optimise_in(&lrom, sense, session, solver);
             match branching {
-                true => bab::refine(&joint, &lrom, sense, root, decided_above, &cfg.solver, &cfg.bab),
+                true => bab::refine(&joint, &lrom, sense, root, target, &cfg.solver, &cfg.bab),
                 false => Ok(root),
             }
         };
-        let min = optimise(Sense::Minimise, Some(cfg.threshold))?;
+        // a minimum at or above the threshold decides the verdict; below it, the optimum is chased
+        let decided_above = Target { threshold: cfg.threshold, inclusive: true, stop_below: false };
+        let min = optimise(Sense::Minimise, Some(decided_above))?;
         let max = cfg.maximise.then(|| optimise(Sense::Maximise, None)).transpose()?;
         let independent = cfg.independent.then(|| independent_range(&singles, c, j, cfg, branching)).transpose()?;
         let implication_only = cfg.implication_only.then(|| implication_only(&joint, c, j, cfg));

@@ -8,8 +8,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::args::{DataArgs, OutputArgs, RegionArgs};
-use super::load;
 use super::progress::Progress;
+use super::{load, values};
 use crate::analysis::lrom::{analyse, LromConfig, RegionResult};
 use crate::bounds::Method;
 use crate::encode::EncodeOptions;
@@ -34,9 +34,17 @@ pub struct BenchArgs {
     pub count: usize,
     #[command(flatten)]
     pub region: RegionArgs,
+    /// relaxed: the paper-faithful baseline against the fast path; exact: relaxed mode (the
+    /// baseline) against exact mode's branch and bound, with the share of objectives it closes.
+    #[arg(long, value_enum, default_value = "relaxed")]
+    pub mode: values::Mode,
+    #[command(flatten)]
+    pub exact: super::args::ExactArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
+
+mod exact;
 
 /// One compact twin at one radius, as written to `--csv` and `--json`.
 #[derive(Serialize)]
@@ -96,6 +104,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let settings = format!("{:?} {:?} {}", args.data, args.region, args.count);
     let files: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).chain([args.data.file.path()?]).collect();
     crate::report::set_spec_hash(&crate::report::units::spec_hash(&settings, &files)?);
+    if args.mode == values::Mode::Exact {
+        return exact::run(&args, &models, &all_runners, &map, &samples, &deltas);
+    }
     let (base_cfg, fast_cfg) = (baseline(), fast());
     crate::say!(
         "LROM benchmark: {} at delta {deltas:?}, first {} selected rows both networks classify correctly",

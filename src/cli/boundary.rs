@@ -30,9 +30,12 @@ pub struct BoundaryArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub clip: DomainArgs,
-    /// After the certified-LP bisection, bisect with MILPs (exact by the solver's word).
+    /// After the certified-LP bisection, bisect with the exact engine (branch and bound: proved
+    /// radii; --exact-engine milp: MILPs, exact by the solver's word).
     #[arg(long)]
     pub exact: bool,
+    #[command(flatten)]
+    pub exact_engine: super::args::ExactArgs,
     /// Stop when the bracket is this narrow.
     #[arg(long, default_value_t = 1e-3, value_parser = super::args::parse_positive)]
     pub tolerance: f64,
@@ -116,6 +119,8 @@ pub fn run(args: BoundaryArgs) -> Result<()> {
         bounds: args.bounds.into(),
         solver: args.solver.apply(args.mip.apply(Default::default()))?,
         exact: args.exact,
+        engine: args.exact_engine.settings().0,
+        bab: args.exact_engine.settings().1,
         tolerance: args.tolerance,
         max_epsilon: args.max_epsilon,
         start: args.start,

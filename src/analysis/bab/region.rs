@@ -65,22 +65,23 @@ impl Bounder for RegionBounder<'_, '_> {
 }
 
 /// Improves `root` (the relaxed LP's extremum of `obj` over `region`) by branch and bound on
-/// the ReLU phases of every network. A minimum already certified at or above `decided_above`
-/// is left as it is, and the search stops once it proves that much.
+/// the ReLU phases of every network. With a `target` (minima only), a minimum whose question it
+/// already answers is left as it is, and the search stops once it answers it.
 pub fn refine(
     region: &Region,
     obj: &OutputObjective,
     sense: Sense,
     root: Extremum,
-    decided_above: Option<f64>,
+    target: Option<Target>,
     solver: &SolverConfig,
     settings: &BabSettings,
 ) -> Result<Extremum> {
     let sign = if sense == Sense::Minimise { 1.0 } else { -1.0 };
-    let decided_above = decided_above.filter(|_| sense == Sense::Minimise);
+    let target = target.filter(|_| sense == Sense::Minimise);
     let lower = sign * root.certified();
     let attained = root.attained().map(|a| sign * a);
-    if decided_above.is_some_and(|t| root.certified() >= t) || attained.is_some_and(|a| a - lower <= settings.gap) {
+    let answered = target.is_some_and(|t| t.proved(lower) || attained.is_some_and(|a| t.refuted(a)));
+    if answered || attained.is_some_and(|a| a - lower <= settings.gap) {
         return Ok(root);
     }
     let minimised = OutputObjective {
@@ -102,7 +103,7 @@ pub fn refine(
     let opts = BabOptions {
         deadline: settings.seconds.map(|s| Instant::now() + Duration::from_secs_f64(s)),
         max_nodes: settings.max_nodes,
-        target: decided_above.map(|t| Target { threshold: t, inclusive: true, stop_below: false }),
+        target,
         gap: settings.gap,
         branching: settings.branching,
     };
