@@ -1,7 +1,11 @@
 //! Sparse affine expressions over LP variables, with a bound on their accumulated rounding
 //! error, and the one linear-combination routine every encoding step uses.
 
+use crate::ir::SparseMatrix;
 use crate::round::{gamma, Acc};
+
+/// Most values a dense matrix of `DenseExprs::combine_all` may hold (32 MB of f64).
+const DENSE_LIMIT: usize = 1 << 22;
 
 /// `Σ coeff·var + constant`, exact to within `error` over the variables' box.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -143,6 +147,73 @@ impl<'e> DenseExprs<'e> {
             }
         }
         Some(DenseExprs { vars, exprs, dense_row, coeffs, magnitude: exprs.iter().map(|e| e.magnitude(mag)).collect() })
+    }
+
+    /// Every row of `weights·exprs + bias` at once, as one matrix product (`matrixmultiply`'s
+    /// blocked dgemm) when the dense copies stay small; the error accounting is `combine`'s, with
+    /// γ of the full row length (any summation order, FMA or not, stays within it).
+    /// `None` when the matrices would be too large.
+    pub fn combine_all(&self, weights: &SparseMatrix, bias: &[f64]) -> Option<Vec<LinExpr>> {
+        let (rows, n_in, vars) = (weights.rows(), self.exprs.len(), self.vars);
+        if n_in * vars > DENSE_LIMIT || rows * vars > DENSE_LIMIT || rows * n_in > DENSE_LIMIT {
+            return None;
+        }
+        let mut e = vec![0.0; n_in * vars];
+        for (j, ex) in self.exprs.iter().enumerate() {
+            let row = &mut e[j * vars..(j + 1) * vars];
+            match self.dense_row[j] {
+                Some(r) => row.copy_from_slice(&self.coeffs[r * vars..(r + 1) * vars]),
+                None => ex.terms.iter().for_each(|&(v, k)| row[v] = k),
+            }
+        }
+        let mut w = vec![0.0; rows * n_in];
+        for i in 0..rows {
+            let (cols, vals) = weights.row(i);
+            cols.iter().zip(vals).for_each(|(&c, &v)| w[i * n_in + c as usize] = v);
+        }
+        let mut c = vec![0.0; rows * vars];
+        // SAFETY: the three buffers hold rows×n_in, n_in×vars and rows×vars values in row-major
+        // order, as the strides say, and do not overlap.
+        unsafe {
+            matrixmultiply::dgemm(
+                rows,
+                n_in,
+                vars,
+                1.0,
+                w.as_ptr(),
+                n_in as isize,
+                1,
+                e.as_ptr(),
+                vars as isize,
+                1,
+                0.0,
+                c.as_mut_ptr(),
+                vars as isize,
+                1,
+            );
+        }
+        let exprs = (0..rows)
+            .map(|i| {
+                let (cols, vals) = weights.row(i);
+                let mut k = Acc::new(bias[i]);
+                let mut propagated = Acc::new(0.0);
+                let mut magnitude = Acc::new(0.0);
+                for (&j, &wj) in cols.iter().zip(vals) {
+                    let ex = &self.exprs[j as usize];
+                    k.add(wj, ex.constant);
+                    propagated.add(wj.abs(), ex.error);
+                    magnitude.add(wj.abs(), self.magnitude[j as usize]);
+                }
+                let row = &c[i * vars..(i + 1) * vars];
+                let terms = row.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(v, &x)| (v, x)).collect();
+                let (constant, constant_error) = k.value_and_error();
+                let mut error = Acc::new(propagated.upper());
+                error.add(gamma(n_in + 1), magnitude.upper());
+                error.add(constant_error, 1.0);
+                LinExpr { terms, constant, error: error.upper() }
+            })
+            .collect();
+        Some(exprs)
     }
 
     /// `Σⱼ wⱼ·expr(colsⱼ) + constant`, with the same error accounting as `Combiner::combine`.

@@ -47,7 +47,7 @@ pub fn encode_network(
         cur = match &net.layers[j].layer {
             Layer::Affine(a) => {
                 let exprs: Vec<LinExpr> = match DenseExprs::from_sparse(&cur, &mag) {
-                    Some(dense) => {
+                    Some(dense) => dense.combine_all(&a.weights, &a.bias).unwrap_or_else(|| {
                         let mut acc = Vec::new();
                         (0..a.weights.rows())
                             .map(|i| {
@@ -55,7 +55,7 @@ pub fn encode_network(
                                 dense.combine(cols, vals, a.bias[i], &mut acc)
                             })
                             .collect()
-                    }
+                    }),
                     None => {
                         let mags: Vec<f64> = cur.iter().map(|e| e.magnitude(&mag)).collect();
                         (0..a.weights.rows())

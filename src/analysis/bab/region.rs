@@ -10,7 +10,7 @@ use crate::analysis::objective::{Certificate, Extremum, OutputObjective, Region,
 use crate::bounds::NetworkBounds;
 use crate::encode::{EncodeOptions, JointModel, Mode};
 use crate::error::Result;
-use crate::solve::{certify, Sense, SolverConfig};
+use crate::solve::{certify, Sense, Session, SolverConfig};
 
 /// Which engine answers exact mode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -55,7 +55,11 @@ impl Bounder for RegionBounder<'_, '_> {
         let refs: Vec<&NetworkBounds> = bounds.iter().collect();
         let model = JointModel::build(self.region.nets, &refs, &[], &self.encode);
         let node = self.region.on_bounds(&refs, &model)?;
-        let best = node.optimise(self.objective, Sense::Minimise, Some(self.solver));
+        // presolve off: on a node's substituted LP it costs more than it saves
+        let best = match Session::new(&model.lp, self.solver, true) {
+            Ok(mut s) => node.optimise_with(self.objective, Sense::Minimise, Some(&mut s)),
+            Err(e) => node.optimise_with(self.objective, Sense::Minimise, None).noted(e.to_string()),
+        };
         if best.bracket.solver_value.is_none() && certify::proves_infeasible(&model.lp, self.solver) {
             return Ok(Evaluated::Empty);
         }
