@@ -289,7 +289,18 @@ impl<'a> Region<'a> {
     /// Certified extremum of `obj` in direction `sense`, solving the LP/MILP with a new session
     /// when a solver is given (symbolic bound and the anchor's value otherwise).
     pub fn optimise(&self, obj: &OutputObjective, sense: Sense, solver: Option<&SolverConfig>) -> Extremum {
-        match solver.map(|cfg| solve::Session::new(&self.model.lp, cfg, false)) {
+        self.optimise_in_new(obj, sense, solver, false)
+    }
+
+    /// `optimise` in a new session opened with `warm` (presolve off, see `Session::new`).
+    pub fn optimise_in_new(
+        &self,
+        obj: &OutputObjective,
+        sense: Sense,
+        solver: Option<&SolverConfig>,
+        warm: bool,
+    ) -> Extremum {
+        match solver.map(|cfg| solve::Session::new(&self.model.lp, cfg, warm)) {
             None => self.optimise_with(obj, sense, None),
             Some(Ok(mut session)) => self.optimise_with(obj, sense, Some(&mut session)),
             Some(Err(e)) => self.optimise_with(obj, sense, None).noted(e.to_string()),

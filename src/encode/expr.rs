@@ -1,6 +1,8 @@
 //! Sparse affine expressions over LP variables, with a bound on their accumulated rounding
 //! error, and the one linear-combination routine every encoding step uses.
 
+use std::borrow::Cow;
+
 use crate::ir::SparseMatrix;
 use crate::round::{gamma, Acc};
 
@@ -74,9 +76,7 @@ impl Combiner {
             self.acc.resize(mag.len(), 0.0);
             self.marked.resize(mag.len(), false);
         }
-        let mut c = Acc::new(constant);
-        let mut propagated = Acc::new(0.0);
-        let mut magnitude = Acc::new(0.0);
+        let mut sums = RowSums::new(constant);
         let mut n = 1;
         for (w, e, m) in parts {
             if w == 0.0 {
@@ -90,9 +90,7 @@ impl Combiner {
                 }
                 self.acc[v] += w * k;
             }
-            c.add(w, e.constant);
-            propagated.add(w.abs(), e.error);
-            magnitude.add(w.abs(), m);
+            sums.add(w, e, m);
         }
         self.touched.sort_unstable();
         let terms = self
@@ -104,9 +102,34 @@ impl Combiner {
                 (k != 0.0).then_some((v, k))
             })
             .collect();
-        let (constant, constant_error) = c.value_and_error();
-        let mut error = Acc::new(propagated.upper());
-        error.add(gamma(n), magnitude.upper());
+        sums.finish(terms, n)
+    }
+}
+
+/// What `Σₖ wₖ·eₖ + constant` accumulates besides its coefficients: the constant, the propagated
+/// error `Σₖ|wₖ|·error(eₖ)` and the magnitude `Σₖ|wₖ|·magnitude(eₖ)`.
+struct RowSums {
+    constant: Acc,
+    propagated: Acc,
+    magnitude: Acc,
+}
+
+impl RowSums {
+    fn new(constant: f64) -> Self {
+        RowSums { constant: Acc::new(constant), propagated: Acc::new(0.0), magnitude: Acc::new(0.0) }
+    }
+
+    fn add(&mut self, w: f64, e: &LinExpr, magnitude: f64) {
+        self.constant.add(w, e.constant);
+        self.propagated.add(w.abs(), e.error);
+        self.magnitude.add(w.abs(), magnitude);
+    }
+
+    /// The expression with coefficients `terms`, each a rounded sum of at most `n` products.
+    fn finish(self, terms: Vec<(usize, f64)>, n: usize) -> LinExpr {
+        let (constant, constant_error) = self.constant.value_and_error();
+        let mut error = Acc::new(self.propagated.upper());
+        error.add(gamma(n), self.magnitude.upper());
         error.add(constant_error, 1.0);
         LinExpr { terms, constant, error: error.upper() }
     }
@@ -158,14 +181,21 @@ impl<'e> DenseExprs<'e> {
         if n_in * vars > DENSE_LIMIT || rows * vars > DENSE_LIMIT || rows * n_in > DENSE_LIMIT {
             return None;
         }
-        let mut e = vec![0.0; n_in * vars];
-        for (j, ex) in self.exprs.iter().enumerate() {
-            let row = &mut e[j * vars..(j + 1) * vars];
-            match self.dense_row[j] {
-                Some(r) => row.copy_from_slice(&self.coeffs[r * vars..(r + 1) * vars]),
-                None => ex.terms.iter().for_each(|&(v, k)| row[v] = k),
+        // every expression dense: `coeffs` holds them in order already (rows are given in order)
+        let e: Cow<[f64]> = match self.coeffs.len() == n_in * vars {
+            true => Cow::Borrowed(&self.coeffs),
+            false => {
+                let mut e = vec![0.0; n_in * vars];
+                for (j, ex) in self.exprs.iter().enumerate() {
+                    let row = &mut e[j * vars..(j + 1) * vars];
+                    match self.dense_row[j] {
+                        Some(r) => row.copy_from_slice(&self.coeffs[r * vars..(r + 1) * vars]),
+                        None => ex.terms.iter().for_each(|&(v, k)| row[v] = k),
+                    }
+                }
+                Cow::Owned(e)
             }
-        }
+        };
         let mut w = vec![0.0; rows * n_in];
         for i in 0..rows {
             let (cols, vals) = weights.row(i);
@@ -195,22 +225,11 @@ impl<'e> DenseExprs<'e> {
         let exprs = (0..rows)
             .map(|i| {
                 let (cols, vals) = weights.row(i);
-                let mut k = Acc::new(bias[i]);
-                let mut propagated = Acc::new(0.0);
-                let mut magnitude = Acc::new(0.0);
-                for (&j, &wj) in cols.iter().zip(vals) {
-                    let ex = &self.exprs[j as usize];
-                    k.add(wj, ex.constant);
-                    propagated.add(wj.abs(), ex.error);
-                    magnitude.add(wj.abs(), self.magnitude[j as usize]);
+                let mut sums = RowSums::new(bias[i]);
+                for (&j, &w) in cols.iter().zip(vals) {
+                    sums.add(w, &self.exprs[j as usize], self.magnitude[j as usize]);
                 }
-                let row = &c[i * vars..(i + 1) * vars];
-                let terms = row.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(v, &x)| (v, x)).collect();
-                let (constant, constant_error) = k.value_and_error();
-                let mut error = Acc::new(propagated.upper());
-                error.add(gamma(n_in + 1), magnitude.upper());
-                error.add(constant_error, 1.0);
-                LinExpr { terms, constant, error: error.upper() }
+                sums.finish(nonzero_terms(&c[i * vars..(i + 1) * vars]), n_in + 1)
             })
             .collect();
         Some(exprs)
@@ -220,9 +239,7 @@ impl<'e> DenseExprs<'e> {
     pub fn combine(&self, cols: &[u32], vals: &[f64], constant: f64, acc: &mut Vec<f64>) -> LinExpr {
         acc.clear();
         acc.resize(self.vars, 0.0);
-        let mut c = Acc::new(constant);
-        let mut propagated = Acc::new(0.0);
-        let mut magnitude = Acc::new(0.0);
+        let mut sums = RowSums::new(constant);
         for (&j, &w) in cols.iter().zip(vals) {
             let j = j as usize;
             let e = &self.exprs[j];
@@ -235,15 +252,13 @@ impl<'e> DenseExprs<'e> {
                 }
                 None => e.terms.iter().for_each(|&(v, k)| acc[v] += w * k),
             }
-            c.add(w, e.constant);
-            propagated.add(w.abs(), e.error);
-            magnitude.add(w.abs(), self.magnitude[j]);
+            sums.add(w, e, self.magnitude[j]);
         }
-        let terms = acc.iter().enumerate().filter(|(_, &k)| k != 0.0).map(|(v, &k)| (v, k)).collect();
-        let (constant, constant_error) = c.value_and_error();
-        let mut error = Acc::new(propagated.upper());
-        error.add(gamma(cols.len() + 1), magnitude.upper());
-        error.add(constant_error, 1.0);
-        LinExpr { terms, constant, error: error.upper() }
+        sums.finish(nonzero_terms(acc), cols.len() + 1)
     }
+}
+
+/// The non-zero entries of a dense coefficient row, as terms.
+fn nonzero_terms(row: &[f64]) -> Vec<(usize, f64)> {
+    row.iter().enumerate().filter(|(_, &k)| k != 0.0).map(|(v, &k)| (v, k)).collect()
 }

@@ -10,7 +10,7 @@ use crate::analysis::objective::{Certificate, Extremum, OutputObjective, Region,
 use crate::bounds::NetworkBounds;
 use crate::encode::{EncodeOptions, JointModel, Mode};
 use crate::error::Result;
-use crate::solve::{certify, Sense, Session, SolverConfig};
+use crate::solve::{certify, Sense, SolverConfig};
 
 /// Which engine answers exact mode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -56,10 +56,7 @@ impl Bounder for RegionBounder<'_, '_> {
         let model = JointModel::build(self.region.nets, &refs, &[], &self.encode);
         let node = self.region.on_bounds(&refs, &model)?;
         // presolve off: on a node's substituted LP it costs more than it saves
-        let best = match Session::new(&model.lp, self.solver, true) {
-            Ok(mut s) => node.optimise_with(self.objective, Sense::Minimise, Some(&mut s)),
-            Err(e) => node.optimise_with(self.objective, Sense::Minimise, None).noted(e.to_string()),
-        };
+        let best = node.optimise_in_new(self.objective, Sense::Minimise, Some(self.solver), true);
         if best.bracket.solver_value.is_none() && certify::proves_infeasible(&model.lp, self.solver) {
             return Ok(Evaluated::Empty);
         }
