@@ -170,12 +170,15 @@ fn anchor_lrom_bounds_agree_across_backends() {
 
 #[test]
 fn gurobi_and_cplex_agree_when_installed() {
+    let installed: Vec<SolverKind> =
+        [SolverKind::Gurobi, SolverKind::Cplex].into_iter().filter(|&k| have_solver(k)).collect();
+    if installed.is_empty() {
+        return;
+    }
     let highs = objective_values(SolverKind::Highs);
-    for kind in [SolverKind::Gurobi, SolverKind::Cplex] {
-        if have_solver(kind) {
-            for (a, b) in highs.iter().zip(objective_values(kind)) {
-                assert!((a - b).abs() <= 1e-6 * (1.0 + a.abs()), "{kind}: {b} vs embedded {a}");
-            }
+    for kind in installed {
+        for (a, b) in highs.iter().zip(objective_values(kind)) {
+            assert!((a - b).abs() <= 1e-6 * (1.0 + a.abs()), "{kind}: {b} vs embedded {a}");
         }
     }
 }
