@@ -71,6 +71,21 @@ fn answer_once(text: &str) -> bool {
     true
 }
 
+/// When, in seconds from the start, the search stops and the answer is due.
+#[derive(Debug, PartialEq)]
+struct Schedule {
+    search_until: f64,
+    answer_by: f64,
+}
+
+/// For a time limit of `t` seconds: the answer is due min(10 %, 2 s) before the limit, and the
+/// search stops min(20 %, 3 s) before that, time enough to end the node LP or MILP in progress
+/// and print. Short limits keep the proportions (70 % and 90 %); long ones lose only 5 s.
+fn schedule(t: f64) -> Schedule {
+    let answer_by = t - (0.1 * t).min(2.0);
+    Schedule { search_until: answer_by - (0.2 * t).min(3.0), answer_by }
+}
+
 /// Answers `timed-out` and exits if the run has not answered by `limit`.
 fn start_watchdog(limit: Duration) {
     std::thread::spawn(move || {
@@ -88,8 +103,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         if !(t.is_finite() && t > 0.0) {
             return Err(Error::Input(format!("--timeout {t}: give a positive number of seconds")));
         }
-        // leave room for start-up and printing: search until 70 %, answer by 90 % of the limit
-        start_watchdog(Duration::from_secs_f64(0.9 * t));
+        start_watchdog(Duration::from_secs_f64(schedule(t).answer_by));
     }
     let query = vnnlib::parse_file(&args.query)?;
     let bound = verify::bind_as(&query, &args.networks, args.float_sound)?;
@@ -97,7 +111,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     let checker = Checker { nets: &nets, runners: &bound.runners, space: &bound.space };
     let opts = VerifyOptions {
         solver: args.solver.apply(args.mip.apply(Default::default()))?,
-        deadline: args.timeout.map(|t| start + Duration::from_secs_f64(0.7 * t)),
+        deadline: args.timeout.map(|t| start + Duration::from_secs_f64(schedule(t).search_until)),
         split_dims: args.split_dims,
         float_sound: args.float_sound,
         ..Default::default()
@@ -247,4 +261,20 @@ pub fn supports(a: SupportsArgs) -> Result<()> {
 /// `--version` prints the bare version; `--name` the full name.
 pub fn name() -> &'static str {
     "twinverify (sound LP/MILP verification of neural-network twins)"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_limits_search_almost_to_the_end_and_short_ones_keep_their_margins() {
+        assert_eq!(schedule(300.0), Schedule { search_until: 295.0, answer_by: 298.0 });
+        let short = schedule(5.0);
+        assert!((short.search_until - 3.5).abs() < 1e-12 && (short.answer_by - 4.5).abs() < 1e-12);
+        for t in [0.01, 1.0, 12.0, 60.0, 1e4] {
+            let s = schedule(t);
+            assert!(0.0 < s.search_until && s.search_until < s.answer_by && s.answer_by < t, "{t}: {s:?}");
+        }
+    }
 }
