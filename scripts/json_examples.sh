@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes one JSON document per command (OUT_DIR/COMMAND.json) from the fixtures, the examples
-# scripts/json_schema.py infers schemas/output.schema.json from. tests/json_schema.rs runs the
+# scripts/json_schema.py infers schemas/output.schema.json from. tests/suite/json_schema.rs runs the
 # same commands and validates their output against the committed schema.
 #   bash scripts/json_examples.sh BINARY OUT_DIR
 set -euo pipefail

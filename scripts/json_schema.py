@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes schemas/output.schema.json: the JSON Schema (draft 2020-12 subset: type, required,
 properties, items, $ref) of every JSON document twinverify writes, inferred from example
-documents and then committed. tests/json_schema.rs runs every command with --json on the
+documents and then committed. tests/suite/json_schema.rs runs every command with --json on the
 fixtures and validates what it prints against this file, so a field that disappears or changes
 its type fails the tests until the schema (and, when a meaning changes, report::SCHEMA_VERSION)
 is updated.

@@ -666,7 +666,7 @@ def readme(manifest: list[dict]) -> str:
     lines += ["", "## Bad inputs (`bad/`, not in the manifest)", "", "| file | must be rejected because |", "|---|---|"]
     lines += [f"| `bad/{f}` | {doc} |" for f, doc in BAD_DOCS]
     lines += ["", "`results_small.csv` is written by hand (not by the script): a small `lrom --csv` result for",
-              "`tests/plot.rs`, with known implication percentages; the expected values are in that test."]
+              "`tests/suite/plot.rs`, with known implication percentages; the expected values are in that test."]
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,4 @@
-//! The hand-written files in `vnnlib-examples/` (expected boxes and DNF); tests/vnnlib_files.rs
+//! The hand-written files in `vnnlib-examples/` (expected boxes and DNF); tests/suite/vnnlib_files.rs
 //! parses every example file and the VNN-COMP anchors.
 
 use super::super::{parse_file, to_property, CmpOp, Relation, Var, VarKind, Version};

@@ -3,7 +3,7 @@
 //! NaN domains in a spec) is rejected by every command that takes it: non-zero exit, a message,
 //! no panic, nothing analysed.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,7 +1,7 @@
 //! Every file in `vnnlib-examples/` parses (those under bad/ fail), and every VNN-COMP anchor file
 //! under `../shared/anchors/vnncomp` normalises to a boxed input and output-only constraints.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! one comes from a checked counterexample, and widening the region never turns falsified into
 //! verified.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rand::Rng;

@@ -2,7 +2,7 @@
 //! meets the MILP optimum and a dense grid's minimum; a search stopped early still holds against
 //! many sampled points; a node that fails to certify stays open and the bound stays sound.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rand::Rng;

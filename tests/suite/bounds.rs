@@ -2,7 +2,7 @@
 //! the box corners of small inputs) lies inside its bounds for every method; symbolic bounds are
 //! never looser than interval bounds, and LP-tightened bounds never looser than symbolic ones.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rand::Rng;

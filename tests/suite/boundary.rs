@@ -2,7 +2,7 @@
 //! radius never exceeds the grid's distance, the checked counterexample is never closer than the
 //! true boundary, and the MILP bisection lands on the grid's answer; plus the pair view.
 
-mod common;
+use crate::common;
 
 use common::*;
 use twinverify::analysis::bab::ExactEngine;

@@ -1,7 +1,7 @@
 //! The binary as a user runs it: output of `info` and `eval`, and one clear error with a
 //! non-zero exit status for bad input.
 
-mod common;
+use crate::common;
 
 use common::*;
 

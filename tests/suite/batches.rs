@@ -2,7 +2,7 @@
 //! run resumes to the same rows, shards cover every unit once and merge to a single run's
 //! output, and bad shards, foreign files and overwrites are refused with a clear message.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

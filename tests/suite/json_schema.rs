@@ -3,7 +3,7 @@
 //! must carry the stamp (schema_version, tool, command line) and every documented field with its
 //! type. Every command that has `--json` has a schema.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! batch) documents it with the same help text and value name, and the shell completions and the
 //! manual page cover every command.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

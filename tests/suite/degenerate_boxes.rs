@@ -1,7 +1,7 @@
 //! `verify` on degenerate input boxes: point boxes at values float32 cannot represent, ranges
 //! between two neighbouring float32 values (decided without input splitting), and empty boxes.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

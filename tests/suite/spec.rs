@@ -1,7 +1,7 @@
 //! The YAML spec: unknown keys and bad values are one clear error naming the key and the allowed
 //! ones; the bundled example specs load and run through the binary.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

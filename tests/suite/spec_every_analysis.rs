@@ -2,7 +2,7 @@
 //! on that file computes exactly what the flags did (same fingerprint, same results), flags given
 //! after a spec override it, and a wrong key or value is refused with a message naming it.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

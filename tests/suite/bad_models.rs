@@ -1,7 +1,7 @@
 //! Networks no analysis may trust: non-finite weights and biases, unknown opsets and bounds that
 //! overflow. Every command fails with one message naming the tensor and node, and never panics.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -2,7 +2,7 @@
 //! max-pool and padding networks; embedded HiGHS, CBC and GLPK agree on the same LP and MILP;
 //! every solver fault gives an error or an uncertified result, never a bound.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use twinverify::bounds::InputMap;

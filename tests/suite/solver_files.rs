@@ -2,7 +2,7 @@
 //! vendors' formats (through fake binaries), corrupted CBC dual sections, crashes and kills: each
 //! gives the certified bound, a fallback with a note, or an error — never a bound sampling beats.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! prediction with fewer non-zeros and no more unstable ReLUs; written files reload in tract;
 //! pruning and quantisation follow their stated rules (and reproduce FANC's nets when present).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

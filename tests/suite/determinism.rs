@@ -1,7 +1,7 @@
 //! Deterministic certified numbers: a region analysed alone or inside a batch, with 1 or 2
 //! threads, in the library and through `twinverify lrom`, gives bit-identical certified bounds.
 
-mod common;
+use crate::common;
 
 use common::*;
 use twinverify::analysis::batch::Batch;

@@ -1,7 +1,7 @@
 //! `twinverify plot`: implication percentages from a small hand-written results CSV with known
 //! answers, the SVG and PNG files the binary writes, and clear errors for bad input.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

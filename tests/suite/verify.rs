@@ -2,7 +2,7 @@
 //! networks (assignments re-evaluated, unsat answers against random sampling), `supports`,
 //! `--name`/`--version`, errors, serialised assignments, run-instances and the VNN-COMP folder.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

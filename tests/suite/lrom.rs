@@ -1,7 +1,7 @@
 //! LROM and implication on the twin fixtures: identical twins give LROM = 0, the joint range is
 //! never wider than the independent one, and relaxed ≤ exact ≤ value at any sampled input.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rand::Rng;

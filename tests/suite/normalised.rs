@@ -1,7 +1,7 @@
 //! Normalised inputs and HWC rows (issue 17): a net with its normalisation outside the graph, fed
 //! HWC pixel rows with --mean/--std/--layout hwc, matches the same net with the normalisation inside.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
