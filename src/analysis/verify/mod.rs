@@ -208,6 +208,12 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
     }
     let count = open.len();
     for (k, d) in open.into_iter().enumerate() {
+        // the LP-tightened bounds are cached per box and serve every disjunct over it (VNN-COMP's
+        // robustness queries have one box for all): compute them before the time is shared, so
+        // that the first disjunct's share is not spent on them
+        if d.root.len() > opts.split_dims {
+            ctx.bounds(&d.root, Method::Lp)?;
+        }
         if expired(opts) {
             return Ok(timed_out());
         }
