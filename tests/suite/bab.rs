@@ -2,9 +2,7 @@
 //! meets the MILP optimum and a dense grid's minimum; a search stopped early still holds against
 //! many sampled points; a node that fails to certify stays open and the bound stays sound.
 
-use crate::common;
-
-use common::*;
+use crate::common::*;
 use rand::Rng;
 use twinverify::analysis::bab::{self, BabOptions, BabSettings, Bounder, Branching, Evaluated, Problem, Stop};
 use twinverify::analysis::objective::{Certificate, OutputObjective, Region};

@@ -1,11 +1,9 @@
 //! Networks no analysis may trust: non-finite weights and biases, unknown opsets and bounds that
 //! overflow. Every command fails with one message naming the tensor and node, and never panics.
 
-use crate::common;
-
 use std::path::PathBuf;
 
-use common::*;
+use crate::common::*;
 use prost::Message;
 use tract_onnx::pb::{self, attribute_proto::AttributeType};
 use twinverify::bounds::{Interval, Method};

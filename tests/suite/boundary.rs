@@ -2,9 +2,7 @@
 //! radius never exceeds the grid's distance, the checked counterexample is never closer than the
 //! true boundary, and the MILP bisection lands on the grid's answer; plus the pair view.
 
-use crate::common;
-
-use common::*;
+use crate::common::*;
 use twinverify::analysis::bab::ExactEngine;
 use twinverify::analysis::boundary::pair::implication_radius;
 use twinverify::analysis::boundary::{distance, linf_distance, BoundaryConfig, Status};

@@ -2,9 +2,7 @@
 //! the box corners of small inputs) lies inside its bounds for every method; symbolic bounds are
 //! never looser than interval bounds, and LP-tightened bounds never looser than symbolic ones.
 
-use crate::common;
-
-use common::*;
+use crate::common::*;
 use rand::Rng;
 use rayon::prelude::*;
 use twinverify::bounds::{self, relu_stats, Interval, Method, NetworkBounds};

@@ -1,9 +1,7 @@
 //! The binary as a user runs it: output of `info` and `eval`, and one clear error with a
 //! non-zero exit status for bad input.
 
-use crate::common;
-
-use common::*;
+use crate::common::*;
 
 use run_cli as run;
 

@@ -1,11 +1,9 @@
 //! `verify` on degenerate input boxes: point boxes at values float32 cannot represent, ranges
 //! between two neighbouring float32 values (decided without input splitting), and empty boxes.
 
-use crate::common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use twinverify::analysis::verify::{self, Answer, Checker, Verdict, VerifyOptions};
 use twinverify::onnx;
 

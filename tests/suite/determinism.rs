@@ -1,9 +1,7 @@
 //! Deterministic certified numbers: a region analysed alone or inside a batch, with 1 or 2
 //! threads, in the library and through `twinverify lrom`, gives bit-identical certified bounds.
 
-use crate::common;
-
-use common::*;
+use crate::common::*;
 use twinverify::analysis::batch::Batch;
 use twinverify::analysis::lrom::{analyse, LromConfig, RegionResult};
 use twinverify::bounds::InputMap;

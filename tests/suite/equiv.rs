@@ -1,9 +1,7 @@
 //! `twinverify equiv` on two exports of one MLP: a faithful re-export is proved equivalent, a
 //! changed weight gives checked counterexamples, a float16 twin gets a bound above sampled values.
 
-use crate::common;
-
-use common::*;
+use crate::common::*;
 use twinverify::analysis::equiv::{analyse, Area, Criterion, EquivConfig, EquivResult, Top1Status, Verdict};
 use twinverify::bounds::Interval;
 use twinverify::data::argmax;

@@ -2,9 +2,7 @@
 //! inference at sampled float32 points (uniform, corners, next to the optima's witnesses), while
 //! the real-arithmetic bounds of tiny regions do not. `TWINVERIFY_SLOW=1`: ≥ 10⁶ points.
 
-use crate::common;
-
-use common::*;
+use crate::common::*;
 use rand::{rngs::StdRng, Rng};
 use twinverify::analysis::lrom::{analyse, LromConfig, RegionResult};
 use twinverify::bounds::InputMap;

@@ -1,9 +1,7 @@
 //! LROM and implication on the twin fixtures: identical twins give LROM = 0, the joint range is
 //! never wider than the independent one, and relaxed ≤ exact ≤ value at any sampled input.
 
-use crate::common;
-
-use common::*;
+use crate::common::*;
 use rand::Rng;
 use twinverify::analysis::bab::ExactEngine;
 use twinverify::analysis::lrom::{analyse, LromConfig, Verdict};

@@ -1,9 +1,7 @@
 //! The ONNX front-end against references: onnxruntime outputs stored with the fixtures, tract's
 //! inference on random inputs, the real anchor networks, and every kind of bad input.
 
-use crate::common;
-
-use common::*;
+use crate::common::*;
 use twinverify::onnx::{self, TractRunner};
 use twinverify::Error;
 

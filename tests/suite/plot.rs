@@ -1,11 +1,9 @@
 //! `twinverify plot`: implication percentages from a small hand-written results CSV with known
 //! answers, the SVG and PNG files the binary writes, and clear errors for bad input.
 
-use crate::common;
-
 use std::process::Command;
 
-use common::{fixture, scratch_dir};
+use crate::common::{fixture, scratch_dir};
 use twinverify::report::plot::{implication_figure, Share, VariantBars};
 use twinverify::report::read_csv;
 

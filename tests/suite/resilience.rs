@@ -4,9 +4,7 @@
 //! proved lower bound never exceeds the grid's value, the checked witness is never below the
 //! true Φ_m, and the MILP's value lands on the grid's answer.
 
-use crate::common;
-
-use common::*;
+use crate::common::*;
 use twinverify::analysis::resilience::{resilience, xi, Norm, ResilienceConfig, Scope, Status};
 use twinverify::bounds::{InputMap, Method};
 use twinverify::ir::Network;

@@ -2,9 +2,7 @@
 //! one comes from a checked counterexample, and widening the region never turns falsified into
 //! verified.
 
-use crate::common;
-
-use common::*;
+use crate::common::*;
 use rand::Rng;
 use twinverify::analysis::robustness::{check, Robustness};
 use twinverify::bounds::InputMap;

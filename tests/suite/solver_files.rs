@@ -2,12 +2,10 @@
 //! vendors' formats (through fake binaries), corrupted CBC dual sections, crashes and kills: each
 //! gives the certified bound, a fallback with a note, or an error — never a bound sampling beats.
 
-use crate::common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use rand::Rng;
 use twinverify::analysis::objective::{Certificate, OutputObjective, Region};
 use twinverify::bounds::{self, Interval, Method};

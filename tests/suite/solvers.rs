@@ -2,12 +2,10 @@
 //! max-pool and padding networks; embedded HiGHS, CBC and GLPK agree on the same LP and MILP;
 //! every solver fault gives an error or an uncertified result, never a bound.
 
-use crate::common;
-
 use std::path::{Path, PathBuf};
 use twinverify::bounds::InputMap;
 
-use common::*;
+use crate::common::*;
 use rand::Rng;
 use twinverify::analysis::lrom::{analyse, LromConfig};
 use twinverify::analysis::objective::{Certificate, OutputObjective, Region};

@@ -2,9 +2,7 @@
 //! on that file computes exactly what the flags did (same fingerprint, same results), flags given
 //! after a spec override it, and a wrong key or value is refused with a message naming it.
 
-use crate::common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// One run per analysis that reads a generic spec, with its flags (fixtures given by name).

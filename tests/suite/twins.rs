@@ -2,13 +2,11 @@
 //! prediction with fewer non-zeros and no more unstable ReLUs; written files reload in tract;
 //! pruning and quantisation follow their stated rules (and reproduce FANC's nets when present).
 
-use crate::common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use twinverify::bounds::InputMap;
 
-use common::*;
+use crate::common::*;
 use prost::Message;
 use tract_onnx::pb;
 use twinverify::data::{argmax, read_samples};

@@ -2,12 +2,10 @@
 //! networks (assignments re-evaluated, unsat answers against random sampling), `supports`,
 //! `--name`/`--version`, errors, serialised assignments, run-instances and the VNN-COMP folder.
 
-use crate::common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use prost::Message;
 use rand::Rng;
 use tract_onnx::pb;

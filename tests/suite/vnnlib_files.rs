@@ -1,11 +1,9 @@
 //! Every file in `vnnlib-examples/` parses (those under bad/ fail), and every VNN-COMP anchor file
 //! under `../shared/anchors/vnncomp` normalises to a boxed input and output-only constraints.
 
-use crate::common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use twinverify::vnnlib::{parse_file, to_property, CmpOp, LinearConstraint, Var, VarKind, Version};
 
 fn y(index: usize) -> Var {

@@ -28,7 +28,7 @@ use search::{BoxResult, Context};
 
 use crate::analysis::bab::Queued;
 
-use crate::bounds::{Interval, Method};
+use crate::bounds::{Interval, Method, NetworkBounds};
 use crate::encode::Mode;
 use crate::error::Result;
 use crate::solve::SolverConfig;
@@ -208,12 +208,13 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
     }
     let count = open.len();
     for (k, d) in open.into_iter().enumerate() {
-        // the LP-tightened bounds are cached per box and serve every disjunct over it (VNN-COMP's
-        // robustness queries have one box for all): compute them before the time is shared, so
-        // that the first disjunct's share is not spent on them
-        if d.root.len() > opts.split_dims {
-            ctx.bounds(&d.root, Method::Lp)?;
-        }
+        // a small input space is split; else the LP-tightened bounds, cached per box so they serve
+        // every disjunct over it (VNN-COMP's robustness queries have one box for all), are computed
+        // before the time is shared, so that the first disjunct's share is not spent on them
+        let tightened = match d.root.len() > opts.split_dims {
+            true => Some(ctx.bounds(&d.root, Method::Lp)?),
+            false => None,
+        };
         if expired(opts) {
             return Ok(timed_out());
         }
@@ -223,7 +224,11 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
             let now = Instant::now();
             now + end.saturating_duration_since(now).div_f64((count - k) as f64)
         });
-        match deepen(ctx, d, &share)? {
+        let result = match tightened {
+            Some(nbs) => deepen(ctx, d, nbs, &share)?,
+            None => split(ctx, d, &share)?,
+        };
+        match result {
             BoxResult::Unsat => {}
             BoxResult::Sat(w) => return Ok(sat(w)),
             BoxResult::Open { note, lower, .. } => {
@@ -258,15 +263,11 @@ fn timed_out() -> Answer {
     Answer { verdict: Verdict::TimedOut, witness: None, note: Some("the time limit was reached".into()), boxes: 0 }
 }
 
-/// Second pass on an open disjunct: input splitting when the space is small; else LP-tightened
-/// bounds, branch and bound on ReLU phases and, if that stops undecided before the deadline,
+/// Second pass on an open disjunct too large to split, on its LP-tightened bounds `nbs`: the
+/// relaxed LP, branch and bound on ReLU phases and, if that stops undecided before the deadline,
 /// the MILP as a counterexample search.
-fn deepen(ctx: &Context, d: Open, opts: &VerifyOptions) -> Result<BoxResult> {
+fn deepen(ctx: &Context, d: Open, nbs: Vec<NetworkBounds>, opts: &VerifyOptions) -> Result<BoxResult> {
     let items = &d.items;
-    if d.root.len() <= opts.split_dims {
-        return split(ctx, d, opts);
-    }
-    let nbs = ctx.bounds(&d.root, Method::Lp)?;
     let tightened = ctx.solve_with(&d.root, &nbs, items, Mode::Relaxed)?;
     let BoxResult::Open { point, lower, .. } = &tightened else { return Ok(tightened) };
     if let Some(w) = ctx.checker.attack(point, &d.root, items, opts.attack_steps) {
