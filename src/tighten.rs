@@ -4,6 +4,8 @@
 //! Each optimum is certified from the LP duals (`solve::certify`), never taken from the solver;
 //! later layers are re-propagated by intervals, so the result is never looser than `bounds`' own.
 
+use std::time::Instant;
+
 use crate::bounds::{self, interval, Interval, Method, NetworkBounds};
 use crate::encode::{encode_network, EncodeOptions, LinExpr, LinearProgram, Mode, Prefix};
 use crate::error::Result;
@@ -18,12 +20,14 @@ pub struct LpOptions {
     pub materialize_affine: bool,
     /// Re-solve one model per worker from the previous basis (else a fresh model per LP).
     pub warm_start: bool,
+    /// LPs not started by then are skipped (their neurons keep the bounds they had).
+    pub deadline: Option<Instant>,
 }
 
 impl LpOptions {
     /// The embedded solver, compact rows, warm re-solves: what the analyses use by default.
     pub fn embedded() -> LpOptions {
-        LpOptions { solver: SolverConfig::default(), materialize_affine: false, warm_start: true }
+        LpOptions { solver: SolverConfig::default(), materialize_affine: false, warm_start: true, deadline: None }
     }
 
     /// `solver`, compact rows, warm re-solves.
@@ -128,6 +132,9 @@ impl Relaxation {
             true,
             || opts.warm_start.then(|| solve::Session::new(lp, cfg, !opts.materialize_affine)),
             |session, &(i, sense)| {
+                if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+                    return None;
+                }
                 let sol = match session {
                     Some(s) => s.as_mut().ok()?.solve(&exprs[i], sense).ok()?,
                     None => solve::solve(lp, &exprs[i], sense, cfg).ok()?,

@@ -23,18 +23,27 @@ use crate::error::Result;
 use crate::ir::Network;
 
 /// What certifying one node gave.
-pub enum Evaluated<W> {
+pub enum Evaluated<W, T = ()> {
     /// No input of the region reaches the node's phase pattern (certified).
     Empty,
     /// A certified lower bound over the node and, if one was found, a checked point inside it
-    /// with its value.
-    Bounded { lower: f64, found: Option<(f64, W)> },
+    /// with its value; `tag` is what the node's children inherit.
+    Bounded { lower: f64, found: Option<(f64, W)>, tag: T },
 }
 
-/// Certifies one node, given every network's bounds on it.
+/// Certifies one node, given every network's bounds on it and the tag its parent left.
 pub trait Bounder {
     type Witness: Clone;
-    fn evaluate(&mut self, bounds: &[NetworkBounds]) -> Result<Evaluated<Self::Witness>>;
+    /// What a node carries besides its bounds (e.g. which of several objectives are still open
+    /// in it); `()` for one objective.
+    type Tag: Clone;
+    fn evaluate(&mut self, bounds: &[NetworkBounds], tag: &Self::Tag) -> Result<Evaluated<Self::Witness, Self::Tag>>;
+
+    /// The objective's coefficients on the networks' outputs that a node with `tag` branches for,
+    /// when they differ from the problem's.
+    fn focus(&self, _tag: &Self::Tag) -> Option<Vec<Vec<f64>>> {
+        None
+    }
 }
 
 /// When the search may stop before it closes the gap: the question asked is only whether the
@@ -101,12 +110,14 @@ pub struct SearchStats {
     pub stop: Stop,
 }
 
-pub struct BabResult<W> {
+pub struct BabResult<W, T = ()> {
     /// Certified: the true minimum over the region is ≥ this.
     pub lower: f64,
     /// The best checked value and its point.
     pub best: Option<(f64, W)>,
     pub stats: SearchStats,
+    /// The tags of the leaves left open (those queued and those with every phase fixed).
+    pub open_tags: Vec<T>,
 }
 
 /// The networks and the region one search runs on.
@@ -187,20 +198,21 @@ impl Problem<'_> {
     }
 }
 
-/// Minimises over the region by branching on ReLU phases, from the root's `bounds` and its
-/// certified `lower` bound (and checked point `best`, if any).
+/// Minimises over the region by branching on ReLU phases, from the root's `bounds` (with its
+/// `tag`) and its certified `lower` bound (and checked point `best`, if any).
 pub fn minimise<B: Bounder>(
     problem: &Problem,
     bounder: &mut B,
-    root: Vec<NetworkBounds>,
+    root: (Vec<NetworkBounds>, B::Tag),
     lower: f64,
     mut best: Option<(f64, B::Witness)>,
     opts: &BabOptions,
-) -> Result<BabResult<B::Witness>> {
+) -> Result<BabResult<B::Witness, B::Tag>> {
     let start = Instant::now();
     let mut queue = BinaryHeap::from([Queued { lower, node: root }]);
     // the lowest bound of the leaves taken off the queue without being split or proved empty
     let mut settled = f64::INFINITY;
+    let mut settled_tags = Vec::new();
     let (mut nodes, mut faults) = (0usize, 0usize);
     let best_value = |b: &Option<(f64, B::Witness)>| b.as_ref().map_or(f64::INFINITY, |(v, _)| *v);
     let stop = loop {
@@ -220,27 +232,28 @@ pub fn minimise<B: Bounder>(
         if nodes >= opts.max_nodes {
             break Stop::NodeBudget;
         }
-        let Some(Queued { lower, node: bounds }) = queue.pop() else { break Stop::Closed };
-        let Some(neuron) = opts.branching.choose(problem, &bounds) else {
+        let Some(Queued { lower, node: (bounds, tag) }) = queue.pop() else { break Stop::Closed };
+        let Some(neuron) = opts.branching.choose(problem, bounder.focus(&tag).as_deref(), &bounds) else {
             settled = settled.min(lower); // every phase fixed: its LP bound is exact
+            settled_tags.push(tag);
             continue;
         };
         for active in [true, false] {
             let Some(child) = problem.child(&bounds, neuron, active)? else { continue };
             nodes += 1;
-            match bounder.evaluate(&child) {
+            match bounder.evaluate(&child, &tag) {
                 Ok(Evaluated::Empty) => {}
                 // a node that could not be certified stays open with its parent's bound
                 Err(_) => {
                     faults += 1;
-                    queue.push(Queued { lower, node: child });
+                    queue.push(Queued { lower, node: (child, tag.clone()) });
                 }
-                Ok(Evaluated::Bounded { lower: l, found }) => {
+                Ok(Evaluated::Bounded { lower: l, found, tag }) => {
                     if let Some((v, w)) = found.filter(|(v, _)| *v < best_value(&best)) {
                         best = Some((v, w));
                     }
                     // a child's region lies inside its parent's: the parent's bound holds too
-                    queue.push(Queued { lower: l.max(lower), node: child });
+                    queue.push(Queued { lower: l.max(lower), node: (child, tag) });
                 }
             }
         }
@@ -248,5 +261,6 @@ pub fn minimise<B: Bounder>(
     let open = queue.len();
     let lower = queue.peek().map_or(settled, |q| q.lower.min(settled));
     let stats = SearchStats { nodes, open, faults, seconds: start.elapsed().as_secs_f64(), stop };
-    Ok(BabResult { lower, best, stats })
+    let open_tags = queue.into_iter().map(|q| q.node.1).chain(settled_tags).collect();
+    Ok(BabResult { lower, best, stats, open_tags })
 }

@@ -64,6 +64,7 @@ impl LromConfig {
             solver: self.solver.clone(),
             materialize_affine: self.encode.materialize_affine,
             warm_start: self.warm_start,
+            deadline: None,
         }
     }
 }

@@ -45,6 +45,7 @@ pub fn run(args: BoundsArgs) -> Result<()> {
         solver: args.solver.apply(Default::default())?,
         materialize_affine: false,
         warm_start: true,
+        deadline: None,
     };
     let method = Method::from(args.method);
     let mut regions = Vec::new();

@@ -118,7 +118,8 @@ struct Flaky<'a> {
 
 impl Bounder for Flaky<'_> {
     type Witness = Vec<f64>;
-    fn evaluate(&mut self, nbs: &[NetworkBounds]) -> twinverify::error::Result<Evaluated<Vec<f64>>> {
+    type Tag = ();
+    fn evaluate(&mut self, nbs: &[NetworkBounds], _: &()) -> twinverify::error::Result<Evaluated<Vec<f64>>> {
         self.calls += 1;
         if self.calls.is_multiple_of(2) {
             return Err(twinverify::error::Error::Input("injected LP failure".into()));
@@ -127,7 +128,7 @@ impl Bounder for Flaky<'_> {
         let b = &nbs[0].input;
         let centre: Vec<f64> = (0..b.len()).map(|i| 0.5 * (b.lower[i] + b.upper[i])).collect();
         let v = self.obj.eval(&[self.net], &centre)?;
-        Ok(Evaluated::Bounded { lower, found: Some((v, centre)) })
+        Ok(Evaluated::Bounded { lower, found: Some((v, centre)), tag: () })
     }
 }
 
@@ -144,7 +145,7 @@ fn a_node_that_fails_to_certify_stays_open_and_the_bound_stays_sound() {
         Problem { nets: &nets, coefficients: vec![obj.coefficients(0, net.output_size(), 1.0)], shared_layers: true };
     let opts = BabOptions { max_nodes: 200, gap: 0.0, ..Default::default() };
     let mut flaky = Flaky { net, obj: &obj, calls: 0 };
-    let r = bab::minimise(&problem, &mut flaky, vec![nb.clone()], root, None, &opts).unwrap();
+    let r = bab::minimise(&problem, &mut flaky, (vec![nb.clone()], ()), root, None, &opts).unwrap();
     assert!(r.stats.faults > 0, "faults were injected");
     assert!(r.lower >= root, "the bound never goes below the root's");
     let grid = grid_min(net, &obj, &b);

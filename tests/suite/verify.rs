@@ -169,15 +169,80 @@ fn robustness_answers_agree_with_sampling() {
 }
 
 fn robustness_query(x: &[f64], c: usize, eps: f64) -> String {
+    let others: Vec<usize> = (0..3).filter(|&j| j != c).collect();
+    class_change_query(x, c, &others, eps)
+}
+
+/// "Some class of `others` scores at least class `c` somewhere in the box of radius `eps`", one
+/// disjunct per class (the networks have 3 outputs).
+fn class_change_query(x: &[f64], c: usize, others: &[usize], eps: f64) -> String {
     let mut s = String::new();
     (0..x.len()).for_each(|i| s.push_str(&format!("(declare-const X_{i} Real)\n")));
     (0..3).for_each(|j| s.push_str(&format!("(declare-const Y_{j} Real)\n")));
     for (i, v) in x.iter().enumerate() {
         s.push_str(&format!("(assert (>= X_{i} {:e}))\n(assert (<= X_{i} {:e}))\n", v - eps, v + eps));
     }
-    let others: Vec<String> = (0..3).filter(|&j| j != c).map(|j| format!("(and (>= Y_{j} Y_{c}))")).collect();
-    s.push_str(&format!("(assert (or {}))\n", others.join(" ")));
+    let disjuncts: Vec<String> = others.iter().map(|j| format!("(and (>= Y_{j} Y_{c}))")).collect();
+    s.push_str(&format!("(assert (or {}))\n", disjuncts.join(" ")));
     s
+}
+
+/// The disjuncts of a query over one box too large to split share one ReLU branch and bound:
+/// its answer agrees with the disjuncts asked one at a time (unsat exactly when every one is
+/// unsat, sat only when one of them is not unsat), its assignments hold, both answers occur, and
+/// a search over two disjuncts at once does happen.
+#[test]
+fn disjuncts_searched_together_agree_with_each_asked_alone() {
+    let dir = scratch_dir("verify-together");
+    let mut seen = (0, 0, 0);
+    for (file, csv, scale) in
+        [("twin_mlp.onnx", "twin_mlp_data.csv", 1.0), ("twin_conv.onnx", "twin_conv_data.csv", 1.0 / 255.0)]
+    {
+        let net = net_arg("N", file);
+        let answer = |query: String, name: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, query).unwrap();
+            let args =
+                ["verify", path.to_str().unwrap(), "--network", &net, "--split-dims", "0", "--timeout", "20", "-v"];
+            let (ok, out, err) = run(&args);
+            assert!(ok, "{err}");
+            (out, err)
+        };
+        for (row, (_, x)) in csv_rows(&fixture(csv), scale, 6).iter().enumerate() {
+            let c = twinverify::data::argmax(&forward(file, x));
+            let others: Vec<usize> = (0..3).filter(|&j| j != c).collect();
+            for eps in [0.02, 0.05, 0.1, 0.2] {
+                let (together, log) =
+                    answer(class_change_query(x, c, &others, eps), format!("{file}_{row}_{eps}.vnnlib"));
+                seen.2 += log.contains("ReLU branch and bound over 2 disjuncts") as usize;
+                let alone: Vec<String> = others
+                    .iter()
+                    .map(|&j| answer(class_change_query(x, c, &[j], eps), format!("{file}_{row}_{eps}_{j}.vnnlib")).0)
+                    .map(|out| out.lines().next().unwrap_or_default().to_string())
+                    .collect();
+                let at = format!("{file} row {row} eps {eps}");
+                match together.lines().next().unwrap_or_default() {
+                    "unsat" => {
+                        seen.0 += 1;
+                        assert!(alone.iter().all(|a| a != "sat"), "{at}: {alone:?}");
+                    }
+                    "sat" => {
+                        seen.1 += 1;
+                        assert!(alone.iter().any(|a| a != "unsat"), "{at}: {alone:?}");
+                        let xs = &parse_assignment(&together)[0].3;
+                        assert!(xs.iter().zip(x).all(|(a, b)| (a - b).abs() <= eps + 1e-6));
+                        let y = forward(file, xs);
+                        assert!(others.iter().any(|&j| y[j] >= y[c]), "{at}: {y:?}");
+                    }
+                    other => panic!("{at}: {other} on a small network with 20 s"),
+                }
+                if alone.iter().all(|a| a == "unsat") {
+                    assert!(together.starts_with("unsat"), "{at}: {together} but {alone:?}");
+                }
+            }
+        }
+    }
+    assert!(seen.0 >= 4 && seen.1 >= 4 && seen.2 >= 1, "unsat, sat, searches over two disjuncts: {seen:?}");
 }
 
 #[test]

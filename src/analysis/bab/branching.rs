@@ -30,11 +30,12 @@ fn height(l: f64, u: f64) -> f64 {
 }
 
 impl Branching {
-    /// The unstable neuron with the best score under `bounds`, if any is left.
-    pub fn choose(self, problem: &Problem, bounds: &[NetworkBounds]) -> Option<Neuron> {
+    /// The unstable neuron with the best score under `bounds`, if any is left; BaBSR scores
+    /// follow `focus` (the objective's output coefficients per network) or else the problem's.
+    pub fn choose(self, problem: &Problem, focus: Option<&[Vec<f64>]>, bounds: &[NetworkBounds]) -> Option<Neuron> {
         let coefficients = match self {
             Branching::Widest => None,
-            Branching::Babsr => Some(relu_coefficients(problem, bounds)),
+            Branching::Babsr => Some(relu_coefficients(problem, focus.unwrap_or(&problem.coefficients), bounds)),
         };
         let mut best: Option<(f64, Neuron)> = None;
         for (k, net) in problem.nets.iter().enumerate() {
@@ -70,12 +71,12 @@ impl Branching {
 /// `c[k][r][i]`: the coefficient of the objective's symbolic lower bound on the output of ReLU
 /// layer `r`'s neuron `i` in network `k` (empty for other layers). Layers a network shares with
 /// the first are credited to the first.
-fn relu_coefficients(problem: &Problem, bounds: &[NetworkBounds]) -> Vec<Vec<Vec<f64>>> {
+fn relu_coefficients(problem: &Problem, outputs: &[Vec<f64>], bounds: &[NetworkBounds]) -> Vec<Vec<Vec<f64>>> {
     let mut all: Vec<Vec<Vec<f64>>> = Vec::with_capacity(problem.nets.len());
     for (k, net) in problem.nets.iter().enumerate() {
         let n = net.layers.len();
         let mut per_layer = vec![Vec::new(); n];
-        let coeffs = &problem.coefficients[k];
+        let coeffs = &outputs[k];
         if coeffs.iter().all(|&c| c == 0.0) {
             all.push(per_layer);
             continue;

@@ -50,8 +50,9 @@ struct RegionBounder<'r, 'a> {
 
 impl Bounder for RegionBounder<'_, '_> {
     type Witness = Vec<f64>;
+    type Tag = ();
 
-    fn evaluate(&mut self, bounds: &[NetworkBounds]) -> Result<Evaluated<Vec<f64>>> {
+    fn evaluate(&mut self, bounds: &[NetworkBounds], _: &()) -> Result<Evaluated<Vec<f64>>> {
         let refs: Vec<&NetworkBounds> = bounds.iter().collect();
         let model = JointModel::build(self.region.nets, &refs, &[], &self.encode);
         let node = self.region.on_bounds(&refs, &model)?;
@@ -61,7 +62,7 @@ impl Bounder for RegionBounder<'_, '_> {
             return Ok(Evaluated::Empty);
         }
         let found = best.attained().map(|a| (a, best.witness.clone()));
-        Ok(Evaluated::Bounded { lower: best.certified(), found })
+        Ok(Evaluated::Bounded { lower: best.certified(), found, tag: () })
     }
 }
 
@@ -110,7 +111,7 @@ pub fn refine(
     };
     let roots: Vec<NetworkBounds> = region.bounds.iter().map(|b| (*b).clone()).collect();
     let best = attained.map(|a| (a, root.witness.clone()));
-    let r = minimise(&problem, &mut bounder, roots, lower, best, &opts)?;
+    let r = minimise(&problem, &mut bounder, (roots, ()), lower, best, &opts)?;
     let mut out = root;
     if r.lower > lower {
         out.bracket.certified = sign * r.lower;

@@ -126,9 +126,19 @@ fn expired(opts: &VerifyOptions) -> bool {
     opts.deadline.is_some_and(|d| Instant::now() >= d)
 }
 
+/// `opts` with an equal share of the time left among `pieces` pieces of work.
+fn share(opts: &VerifyOptions, pieces: usize) -> VerifyOptions {
+    let mut share = opts.clone();
+    share.deadline = opts.deadline.map(|end| {
+        let now = Instant::now();
+        now + end.saturating_duration_since(now).div_f64(pieces.max(1) as f64)
+    });
+    share
+}
+
 /// Decides `OR_k AND disjuncts[k]` over `space` (see the module documentation).
 pub fn verify(checker: &Checker, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Result<Answer> {
-    let ctx = Context::new(*checker, &opts.solver, opts.float_sound);
+    let ctx = Context::new(*checker, &opts.solver, opts.float_sound, opts.deadline);
     let mut answer = decide(&ctx, disjuncts, opts)?;
     answer.boxes = ctx.boxes();
     if let Some(note) = answer.witness.as_ref().and_then(|w| degenerate::rounding_note(checker.space, w)) {
@@ -206,27 +216,27 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
             }
         }
     }
-    let count = open.len();
-    for (k, d) in open.into_iter().enumerate() {
-        // a small input space is split; else the LP-tightened bounds, cached per box so they serve
-        // every disjunct over it (VNN-COMP's robustness queries have one box for all), are computed
-        // before the time is shared, so that the first disjunct's share is not spent on them
-        let tightened = match d.root.len() > opts.split_dims {
-            true => Some(ctx.bounds(&d.root, Method::Lp)?),
-            false => None,
-        };
-        if expired(opts) {
-            return Ok(timed_out());
-        }
-        // the time left is shared equally by the disjuncts still open
-        let mut share = opts.clone();
-        share.deadline = opts.deadline.map(|end| {
-            let now = Instant::now();
-            now + end.saturating_duration_since(now).div_f64((count - k) as f64)
-        });
-        let result = match tightened {
-            Some(nbs) => deepen(ctx, d, nbs, &share)?,
-            None => split(ctx, d, &share)?,
+    // a small input space is split, disjunct by disjunct; else the open disjuncts over one box
+    // (VNN-COMP's robustness queries have one box for all) share its LP-tightened bounds and one
+    // ReLU branch and bound
+    let work = plan(open, opts.split_dims);
+    let count = work.len();
+    for (k, piece) in work.into_iter().enumerate() {
+        let result = match piece {
+            Work::Deepen(root, items) => {
+                // the bounds serve the whole piece: computed before the time is shared out
+                let nbs = ctx.bounds(&root, Method::Lp)?;
+                if expired(opts) {
+                    return Ok(timed_out());
+                }
+                deepen(ctx, &root, &items, nbs, &share(opts, count - k))?
+            }
+            Work::Split(d) => {
+                if expired(opts) {
+                    return Ok(timed_out());
+                }
+                split(ctx, d, &share(opts, count - k))?
+            }
         };
         match result {
             BoxResult::Unsat => {}
@@ -263,37 +273,85 @@ fn timed_out() -> Answer {
     Answer { verdict: Verdict::TimedOut, witness: None, note: Some("the time limit was reached".into()), boxes: 0 }
 }
 
-/// Second pass on an open disjunct too large to split, on its LP-tightened bounds `nbs`: the
-/// relaxed LP, branch and bound on ReLU phases and, if that stops undecided before the deadline,
-/// the MILP as a counterexample search.
-fn deepen(ctx: &Context, d: Open, nbs: Vec<NetworkBounds>, opts: &VerifyOptions) -> Result<BoxResult> {
-    let items = &d.items;
-    let tightened = ctx.solve_with(&d.root, &nbs, items, Mode::Relaxed)?;
-    let BoxResult::Open { point, lower, .. } = &tightened else { return Ok(tightened) };
-    if let Some(w) = ctx.checker.attack(point, &d.root, items, opts.attack_steps) {
-        return Ok(BoxResult::Sat(w));
-    }
-    let bab = relu_split::relu_bab(ctx, &d.root, items, nbs.clone(), *lower, opts.deadline, opts.max_boxes)?;
-    if !matches!(bab, BoxResult::Open { .. }) || expired(opts) {
-        return Ok(bab);
-    }
-    let mut milp = ctx.solver.clone();
-    if let Some(end) = opts.deadline {
-        let left = end.saturating_duration_since(Instant::now()).as_secs_f64();
-        milp.time_limit = Some(milp.time_limit.map_or(left, |t| t.min(left)).max(0.1));
-    }
-    let exact = Context::new(ctx.checker, &milp, opts.float_sound);
-    match exact.solve_with(&d.root, &nbs, items, Mode::Exact)? {
-        BoxResult::Sat(w) => Ok(BoxResult::Sat(w)),
-        BoxResult::Open { note: Some(n), lower, point } if n.contains("MILP") => {
-            let why = match &bab {
-                BoxResult::Open { note: Some(b), .. } => format!("{b}; {n}"),
-                _ => n,
-            };
-            Ok(BoxResult::Open { lower, point, note: Some(why) })
+/// What the second pass does with the open disjuncts.
+enum Work {
+    /// Input splitting of one disjunct.
+    Split(Open),
+    /// The disjuncts (their items) over one box too large to split.
+    Deepen(Interval, Vec<Vec<Item>>),
+}
+
+/// Groups the open disjuncts over one large box, in order of first appearance.
+fn plan(open: Vec<Open>, split_dims: usize) -> Vec<Work> {
+    let mut work: Vec<Work> = Vec::new();
+    for d in open {
+        if d.root.len() <= split_dims {
+            work.push(Work::Split(d));
+            continue;
         }
-        _ => Ok(bab), // the MILP proves nothing
+        let same = work.iter_mut().find_map(|w| match w {
+            Work::Deepen(root, items) if *root == d.root => Some(items),
+            _ => None,
+        });
+        match same {
+            Some(items) => items.push(d.items),
+            None => work.push(Work::Deepen(d.root, vec![d.items])),
+        }
     }
+    work
+}
+
+/// Second pass on open disjuncts over a box too large to split, on its LP-tightened bounds
+/// `nbs`: the relaxed LP, branch and bound on ReLU phases for all of them together and, if that
+/// stops undecided before the deadline, the MILP of each one left as a counterexample search.
+fn deepen(
+    ctx: &Context,
+    root: &Interval,
+    disjuncts: &[Vec<Item>],
+    nbs: Vec<NetworkBounds>,
+    opts: &VerifyOptions,
+) -> Result<BoxResult> {
+    let all: Vec<&[Item]> = disjuncts.iter().map(Vec::as_slice).collect();
+    let mut open = Vec::new();
+    let mut lower = f64::INFINITY;
+    for (items, result) in disjuncts.iter().zip(ctx.solve_each(root, &nbs, &all, Mode::Relaxed)?) {
+        match result {
+            BoxResult::Unsat => {}
+            BoxResult::Sat(w) => return Ok(BoxResult::Sat(w)),
+            BoxResult::Open { lower: l, point, .. } => {
+                if let Some(w) = ctx.checker.attack(&point, root, items, opts.attack_steps) {
+                    return Ok(BoxResult::Sat(w));
+                }
+                lower = lower.min(l);
+                open.push(items.clone());
+            }
+        }
+    }
+    if open.is_empty() {
+        return Ok(BoxResult::Unsat);
+    }
+    let searched = relu_split::relu_bab(ctx, root, &open, nbs.clone(), lower, opts.deadline, opts.max_boxes)?;
+    let bab = searched.result;
+    let BoxResult::Open { note: Some(bab_note), lower, point } = bab else { return Ok(bab) };
+    let mut notes = vec![bab_note];
+    for (j, &k) in searched.open.iter().enumerate() {
+        if expired(opts) {
+            break;
+        }
+        // the MILP's time is shared by the disjuncts still open
+        let mut milp = ctx.solver.clone();
+        if let Some(end) = opts.deadline {
+            let left = end.saturating_duration_since(Instant::now()).as_secs_f64() / (searched.open.len() - j) as f64;
+            milp.time_limit = Some(milp.time_limit.map_or(left, |t| t.min(left)).max(0.1));
+        }
+        let exact = Context::new(ctx.checker, &milp, opts.float_sound, opts.deadline);
+        match exact.solve_with(root, &nbs, &open[k], Mode::Exact)? {
+            BoxResult::Sat(w) => return Ok(BoxResult::Sat(w)),
+            BoxResult::Open { note: Some(n), .. } if n.contains("MILP") => notes.push(n),
+            _ => {} // the MILP proves nothing
+        }
+    }
+    Ok(BoxResult::Open { lower, point, note: Some(notes.join("; ")) })
 }
 
 /// Best-first branch and bound on input coordinates.

@@ -1,6 +1,7 @@
 //! Branch and bound on ReLU phases for inputs too large to split, on the common engine
-//! (`analysis::bab`): a node is closed only by a certified LP bound on the largest violation, or
-//! by bounds that leave no input in it; a checked witness in any node answers `sat`.
+//! (`analysis::bab`), for every open disjunct over one box at once: a node is closed only when
+//! each disjunct is ruled out there by a certified LP bound on its largest violation (or by bounds
+//! that leave no input in it); a checked witness of any disjunct in any node answers `sat`.
 
 use std::time::Instant;
 
@@ -12,74 +13,135 @@ use crate::bounds::{Interval, NetworkBounds};
 use crate::encode::Mode;
 use crate::error::Result;
 
-/// Certifies a node by the relaxed LP of the disjunct's largest violation on its bounds.
-struct Violation<'c, 'a> {
-    ctx: &'c Context<'a>,
-    root: &'c Interval,
-    items: &'c [Item],
+/// The disjuncts still open in a node, and the one with the lowest bound (its branching focus).
+#[derive(Clone, Debug)]
+pub struct Open {
+    pub disjuncts: Vec<usize>,
+    worst: usize,
 }
 
-impl Bounder for Violation<'_, '_> {
-    type Witness = Witness;
+/// Certifies a node by the relaxed LP of each open disjunct's largest violation on its bounds
+/// (one model, re-solved per disjunct).
+struct Violations<'c, 'a> {
+    ctx: &'c Context<'a>,
+    root: &'c Interval,
+    disjuncts: &'c [Vec<Item>],
+    /// Each disjunct's items' output coefficients, summed (the BaBSR score follows them).
+    coefficients: Vec<Vec<Vec<f64>>>,
+}
 
-    fn evaluate(&mut self, bounds: &[NetworkBounds]) -> Result<Evaluated<Witness>> {
-        let sat = |w| Ok(Evaluated::Bounded { lower: f64::NEG_INFINITY, found: Some((f64::NEG_INFINITY, w)) });
-        match self.ctx.solve_with(self.root, bounds, self.items, Mode::Relaxed)? {
-            BoxResult::Unsat => Ok(Evaluated::Empty), // nothing in it violates the property
-            BoxResult::Sat(w) => sat(w),
-            BoxResult::Open { lower, point, .. } => match self.ctx.checker.attack(&point, self.root, self.items, 4) {
-                Some(w) => sat(w),
-                None => Ok(Evaluated::Bounded { lower, found: None }),
-            },
+impl Bounder for Violations<'_, '_> {
+    type Witness = Witness;
+    type Tag = Open;
+
+    fn evaluate(&mut self, bounds: &[NetworkBounds], tag: &Open) -> Result<Evaluated<Witness, Open>> {
+        let sat = |w| {
+            Ok(Evaluated::Bounded { lower: f64::NEG_INFINITY, found: Some((f64::NEG_INFINITY, w)), tag: tag.clone() })
+        };
+        let items: Vec<&[Item]> = tag.disjuncts.iter().map(|&k| self.disjuncts[k].as_slice()).collect();
+        let results = self.ctx.solve_each(self.root, bounds, &items, Mode::Relaxed)?;
+        let mut open = Open { disjuncts: Vec::new(), worst: tag.worst };
+        let mut lowest = f64::INFINITY;
+        for (&k, result) in tag.disjuncts.iter().zip(results) {
+            match result {
+                BoxResult::Unsat => {} // nothing in the node violates the property this way
+                BoxResult::Sat(w) => return sat(w),
+                BoxResult::Open { lower, point, .. } => {
+                    if let Some(w) = self.ctx.checker.attack(&point, self.root, &self.disjuncts[k], 4) {
+                        return sat(w);
+                    }
+                    if lower < lowest {
+                        (lowest, open.worst) = (lower, k);
+                    }
+                    open.disjuncts.push(k);
+                }
+            }
         }
+        if open.disjuncts.is_empty() {
+            return Ok(Evaluated::Empty);
+        }
+        Ok(Evaluated::Bounded { lower: lowest, found: None, tag: open })
+    }
+
+    fn focus(&self, tag: &Open) -> Option<Vec<Vec<f64>>> {
+        Some(self.coefficients[tag.worst].clone())
     }
 }
 
+/// What the branch and bound left: the answer and, when it is open, the disjuncts still open in
+/// some leaf (indices into the disjuncts given).
+pub struct Searched {
+    pub result: BoxResult,
+    pub open: Vec<usize>,
+}
+
 /// Explores phase splits of the root box's neurons, lowest certified bound first, until every
-/// node is closed (unsat), a checked witness turns up (sat), or `deadline` passes (open).
+/// disjunct is ruled out in every node (unsat), a checked witness turns up (sat), or `deadline`
+/// passes (open). `lower` is the root's lowest certified bound over the disjuncts.
 pub fn relu_bab(
     ctx: &Context,
     root: &Interval,
-    items: &[Item],
+    disjuncts: &[Vec<Item>],
     root_bounds: Vec<NetworkBounds>,
     lower: f64,
     deadline: Option<Instant>,
     max_nodes: usize,
-) -> Result<BoxResult> {
+) -> Result<Searched> {
     let nets = ctx.checker.nets;
-    // the branching score follows the items' output coefficients, summed
-    let mut coefficients: Vec<Vec<f64>> = nets.iter().map(|n| vec![0.0; n.output_size()]).collect();
-    for &(a, n, i) in items.iter().flat_map(|it| &it.outputs) {
-        coefficients[n][i] += a;
-    }
-    let problem = Problem { nets, coefficients, shared_layers: ctx.shares_layers(root) };
-    let all_strict = items.iter().all(|it| it.strict);
+    let coefficients: Vec<Vec<Vec<f64>>> = disjuncts
+        .iter()
+        .map(|items| {
+            let mut c: Vec<Vec<f64>> = nets.iter().map(|n| vec![0.0; n.output_size()]).collect();
+            for &(a, n, i) in items.iter().flat_map(|it| &it.outputs) {
+                c[n][i] += a;
+            }
+            c
+        })
+        .collect();
+    let problem = Problem { nets, coefficients: coefficients[0].clone(), shared_layers: ctx.shares_layers(root) };
+    // a disjunct whose bound reaches 0 and is ruled out by it leaves the node's open set, so a
+    // node's bound answers "yes" only when it is above 0
     let opts = BabOptions {
         deadline,
         max_nodes,
-        target: Some(Target { threshold: 0.0, inclusive: all_strict, stop_below: true }),
+        target: Some(Target { threshold: 0.0, inclusive: false, stop_below: true }),
         ..BabOptions::default()
     };
-    let mut bounder = Violation { ctx, root, items };
-    let r = bab::minimise(&problem, &mut bounder, root_bounds, lower, None, &opts)?;
-    if let Some((_, w)) = r.best {
-        return Ok(BoxResult::Sat(w));
-    }
-    if super::search::refutes(r.lower, items) {
-        return Ok(BoxResult::Unsat);
-    }
+    let mut bounder = Violations { ctx, root, disjuncts, coefficients };
+    let tag = Open { disjuncts: (0..disjuncts.len()).collect(), worst: 0 };
+    let r = bab::minimise(&problem, &mut bounder, (root_bounds, tag), lower, None, &opts)?;
     let s = &r.stats;
+    log::debug!(
+        "ReLU branch and bound over {} disjuncts: {:?} after {} nodes in {:.2} s, {} open, lowest bound {:.6e}",
+        disjuncts.len(),
+        s.stop,
+        s.nodes,
+        s.seconds,
+        s.open,
+        r.lower
+    );
+    if let Some((_, w)) = r.best {
+        return Ok(Searched { result: BoxResult::Sat(w), open: Vec::new() });
+    }
+    let mut open: Vec<usize> = r.open_tags.iter().flat_map(|t| t.disjuncts.iter().copied()).collect();
+    open.sort_unstable();
+    open.dedup();
+    if open.is_empty() || r.lower > 0.0 {
+        return Ok(Searched { result: BoxResult::Unsat, open: Vec::new() });
+    }
     let why = match s.stop {
         Stop::TimeUp => "time up",
         Stop::NodeBudget => "node budget spent",
         Stop::Closed | Stop::Decided => "every phase fixed",
     };
     let note = format!(
-        "ReLU branch and bound: {why} with {} open nodes after {} nodes{}; lowest certified bound {:.6e}",
+        "ReLU branch and bound over {} of {} disjuncts: {why} with {} open nodes after {} nodes{}; lowest certified bound {:.6e}",
+        open.len(),
+        disjuncts.len(),
         s.open,
         s.nodes,
         if s.faults > 0 { format!(" ({} failed to certify)", s.faults) } else { String::new() },
         r.lower
     );
-    Ok(BoxResult::Open { lower: r.lower, point: root.lower.clone(), note: Some(note) })
+    Ok(Searched { result: BoxResult::Open { lower: r.lower, point: root.lower.clone(), note: Some(note) }, open })
 }

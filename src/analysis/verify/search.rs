@@ -2,6 +2,7 @@
 //! bound on the largest constraint violation, candidate points from the LP and a gradient search.
 
 use std::cell::{Cell, RefCell};
+use std::time::Instant;
 
 use super::witness::{Checker, Witness};
 use super::Item;
@@ -41,18 +42,18 @@ pub struct Context<'a> {
     cache: RefCell<Vec<(Interval, Method, Vec<NetworkBounds>)>>,
     /// Boxes decided so far by `solve_box`.
     boxes: Cell<usize>,
-}
-
-/// A joint model of one box with the objective "largest violation" (the item itself when there
-/// is one; else a variable `t` with `g_k ≤ t` for every item).
-struct BoxModel {
-    model: JointModel,
-    objective: LinExpr,
+    /// When LP tightening stops (the neurons left keep their symbolic bounds).
+    deadline: Option<Instant>,
 }
 
 impl<'a> Context<'a> {
-    pub fn new(checker: Checker<'a>, solver: &'a SolverConfig, float_sound: bool) -> Context<'a> {
-        Context { checker, solver, float_sound, cache: RefCell::new(Vec::new()), boxes: Cell::new(0) }
+    pub fn new(
+        checker: Checker<'a>,
+        solver: &'a SolverConfig,
+        float_sound: bool,
+        deadline: Option<Instant>,
+    ) -> Context<'a> {
+        Context { checker, solver, float_sound, cache: RefCell::new(Vec::new()), boxes: Cell::new(0), deadline }
     }
 
     /// How many boxes `solve_box` has bounded.
@@ -81,7 +82,7 @@ impl<'a> Context<'a> {
         if let Some((_, _, nbs)) = self.cache.borrow().iter().find(|(cb, m, _)| cb == b && *m == method) {
             return Ok(nbs.clone());
         }
-        let lp = LpOptions::with_solver(self.solver);
+        let lp = LpOptions { deadline: self.deadline, ..LpOptions::with_solver(self.solver) };
         let space = self.checker.space;
         let nbs = (0..self.checker.nets.len())
             .map(|k| tighten::compute(self.checker.nets[k], &space.network_box(b, k), method, &lp))
@@ -101,34 +102,16 @@ impl<'a> Context<'a> {
         maps.iter().all(|m| m.len() == b.len() && m.iter().enumerate().all(|(i, &g)| i == g))
     }
 
-    fn model(&self, b: &Interval, nbs: &[NetworkBounds], items: &[Item], mode: Mode) -> BoxModel {
+    /// The joint model of box `b` on bounds `nbs`, without an objective.
+    fn encode(&self, b: &Interval, nbs: &[NetworkBounds], mode: Mode) -> JointModel {
         let nets = self.checker.nets;
         let refs: Vec<&NetworkBounds> = nbs.iter().collect();
         let opts = EncodeOptions { mode, materialize_affine: false, phase_rows: true };
-        let space = self.checker.space;
-        let mut model = if self.shares_layers(b) {
+        if self.shares_layers(b) {
             JointModel::build(nets, &refs, &[], &opts)
         } else {
-            JointModel::build_on(nets, &refs, b, &space.maps, &[], &opts)
-        };
-        let expr = |m: &JointModel, it: &Item| m.linear(&it.inputs, &it.outputs, -it.rhs);
-        if let [single] = items {
-            let objective = expr(&model, single);
-            return BoxModel { model, objective };
+            JointModel::build_on(nets, &refs, b, &self.checker.space.maps, &[], &opts)
         }
-        // t only needs a range that holds every point where all items are ≤ 0 (t ≤ 0 there)
-        // and does not cut below the true largest violation when that is positive.
-        let (lo, hi) = items
-            .iter()
-            .map(|it| it.range(b, nbs))
-            .fold((f64::NEG_INFINITY, 0.0f64), |acc, r| (acc.0.max(r.0), acc.1.max(r.1)));
-        let t = model.lp.add_var(lo.min(0.0) - 1.0, hi + 1.0, false);
-        for it in items {
-            let mut e = expr(&model, it);
-            e.terms.push((t, -1.0));
-            model.constrain(e, RowKind::Le, 0.0);
-        }
-        BoxModel { model, objective: LinExpr::var(t) }
     }
 
     /// Decides `items` on box `b` as far as bounds by `method` and one LP (`mode`) allow.
@@ -140,49 +123,97 @@ impl<'a> Context<'a> {
 
     /// As `solve_box`, with the networks' bounds given.
     pub fn solve_with(&self, b: &Interval, nbs: &[NetworkBounds], items: &[Item], mode: Mode) -> Result<BoxResult> {
-        let refuted = self.to_refute(nbs, items)?;
-        let BoxModel { model, objective } = self.model(b, nbs, &refuted, mode);
+        let mut each = self.solve_each(b, nbs, &[items], mode)?;
+        Ok(each.remove(0))
+    }
+
+    /// As `solve_with` for several disjuncts over one box: one model, loaded into the solver once
+    /// and re-solved for each disjunct's objective from the previous basis.
+    pub fn solve_each(
+        &self,
+        b: &Interval,
+        nbs: &[NetworkBounds],
+        disjuncts: &[&[Item]],
+        mode: Mode,
+    ) -> Result<Vec<BoxResult>> {
+        let refuted = disjuncts.iter().map(|items| self.to_refute(nbs, items)).collect::<Result<Vec<_>>>()?;
+        let mut model = self.encode(b, nbs, mode);
+        let objectives: Vec<LinExpr> = refuted.iter().map(|r| violation(&mut model, b, nbs, r)).collect();
         let centre: Vec<f64> = (0..b.len()).map(|g| 0.5 * (b.lower[g] + b.upper[g])).collect();
+        let failed = |why: String| BoxResult::Open { lower: f64::NEG_INFINITY, point: centre.clone(), note: Some(why) };
         // presolve off: on these substituted LPs it costs more than the solve (2.7× the branch and
         // bound's nodes per second on mnist-net_256x2)
         let mut session = match Session::new(&model.lp, self.solver, true) {
             Ok(s) => s,
-            Err(e) => {
-                return Ok(BoxResult::Open { lower: f64::NEG_INFINITY, point: centre, note: Some(e.to_string()) })
-            }
+            Err(e) => return Ok(disjuncts.iter().map(|_| failed(e.to_string())).collect()),
         };
-        let sol = match session.solve(&objective, Sense::Minimise) {
-            Ok(sol) => sol,
-            Err(_) if mode == Mode::Relaxed && certify::proves_infeasible(&model.lp, self.solver) => {
-                return Ok(BoxResult::Unsat)
+        let mut out = Vec::with_capacity(disjuncts.len());
+        for ((items, refuted), objective) in disjuncts.iter().zip(&refuted).zip(&objectives) {
+            let sol = match session.solve(objective, Sense::Minimise) {
+                Ok(sol) => sol,
+                // no objective's solve has succeeded on this model: it may have no point at all
+                Err(_)
+                    if out.is_empty()
+                        && mode == Mode::Relaxed
+                        && certify::proves_infeasible(&model.lp, self.solver) =>
+                {
+                    return Ok(disjuncts.iter().map(|_| BoxResult::Unsat).collect());
+                }
+                Err(e) => {
+                    out.push(failed(e.to_string()));
+                    continue;
+                }
+            };
+            let point = model.input_point(&sol.primal);
+            if let Some(w) = self.checker.check(&point, b, items) {
+                out.push(BoxResult::Sat(w));
+                continue;
             }
-            Err(e) => {
-                return Ok(BoxResult::Open { lower: f64::NEG_INFINITY, point: centre, note: Some(e.to_string()) })
+            let mut note = None;
+            let lower = match (&sol.status, &sol.row_duals) {
+                (Status::Optimal, Some(d)) if mode == Mode::Relaxed => {
+                    certify::bound(&model.lp, objective, Sense::Minimise, d)
+                }
+                (Status::Unknown(why), _) => {
+                    note = Some(why.clone());
+                    f64::NEG_INFINITY
+                }
+                _ => f64::NEG_INFINITY,
+            };
+            if mode == Mode::Exact && sol.status == Status::Optimal && sol.objective > 0.0 {
+                note =
+                    Some(format!("the MILP's optimum {:.6e} > 0 says unsat, but it is not certified", sol.objective));
             }
-        };
-        let point = model.input_point(&sol.primal);
-        if let Some(w) = self.checker.check(&point, b, items) {
-            return Ok(BoxResult::Sat(w));
+            out.push(match refutes(lower, refuted) {
+                true => BoxResult::Unsat,
+                false => BoxResult::Open { lower, point, note },
+            });
         }
-        let mut note = None;
-        let lower = match (&sol.status, &sol.row_duals) {
-            (Status::Optimal, Some(d)) if mode == Mode::Relaxed => {
-                certify::bound(&model.lp, &objective, Sense::Minimise, d)
-            }
-            (Status::Unknown(why), _) => {
-                note = Some(why.clone());
-                f64::NEG_INFINITY
-            }
-            _ => f64::NEG_INFINITY,
-        };
-        if mode == Mode::Exact && sol.status == Status::Optimal && sol.objective > 0.0 {
-            note = Some(format!("the MILP's optimum {:.6e} > 0 says unsat, but it is not certified", sol.objective));
-        }
-        if refutes(lower, &refuted) {
-            return Ok(BoxResult::Unsat);
-        }
-        Ok(BoxResult::Open { lower, point, note })
+        Ok(out)
     }
+}
+
+/// Adds to `model` the objective "largest violation" of `items`: the item itself when there is
+/// one; else a variable `t` with `g_k ≤ t` for every item (rows that any other objective leaves
+/// slack, so several disjuncts can share one model).
+fn violation(model: &mut JointModel, b: &Interval, nbs: &[NetworkBounds], items: &[Item]) -> LinExpr {
+    let expr = |m: &JointModel, it: &Item| m.linear(&it.inputs, &it.outputs, -it.rhs);
+    if let [single] = items {
+        return expr(model, single);
+    }
+    // t only needs a range that holds every point where all items are ≤ 0 (t ≤ 0 there)
+    // and does not cut below the true largest violation when that is positive.
+    let (lo, hi) = items
+        .iter()
+        .map(|it| it.range(b, nbs))
+        .fold((f64::NEG_INFINITY, 0.0f64), |acc, r| (acc.0.max(r.0), acc.1.max(r.1)));
+    let t = model.lp.add_var(lo.min(0.0) - 1.0, hi + 1.0, false);
+    for it in items {
+        let mut e = expr(model, it);
+        e.terms.push((t, -1.0));
+        model.constrain(e, RowKind::Le, 0.0);
+    }
+    LinExpr::var(t)
 }
 
 impl Item {
