@@ -2,7 +2,7 @@
 //! vendors' formats (through fake binaries), corrupted CBC dual sections, crashes and kills: each
 //! gives the certified bound, a fallback with a note, or an error — never a bound sampling beats.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -14,7 +14,7 @@ use twinverify::onnx::{self, TractRunner};
 use twinverify::solve::{self, certify, Sense, SolverConfig, SolverKind, Status};
 
 /// The LP of tests/fixtures/solvers: min x0 + 2 x1, x0 + x1 ≥ 0.5, x0 − x1 ≤ 0.3, 0 ≤ x ≤ 1.
-fn tiny() -> (LinearProgram, LinExpr) {
+fn tiny_lp() -> (LinearProgram, LinExpr) {
     let mut lp = LinearProgram::default();
     let (x, y) = (lp.add_var(0.0, 1.0, false), lp.add_var(0.0, 1.0, false));
     let row = |a: f64, b: f64| LinExpr { terms: vec![(x, a), (y, b)], constant: 0.0, error: 0.0 };
@@ -23,17 +23,9 @@ fn tiny() -> (LinearProgram, LinExpr) {
     (lp, row(1.0, 2.0))
 }
 
-/// A fake solver: a shell script with the given body (it runs in the solve's scratch directory).
-fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::process::Command::new("chmod").arg("+x").arg(&p).status().unwrap();
-    p
-}
-
 #[test]
 fn gurobi_and_cplex_files_are_read_by_name_and_their_duals_certify_the_optimum() {
-    let (lp, obj) = tiny();
+    let (lp, obj) = tiny_lp();
     let dir = scratch_dir("vendors");
     for (kind, file, out) in [
         (SolverKind::Gurobi, "solvers/gurobi_tiny.json", "solution.json"),
@@ -41,7 +33,7 @@ fn gurobi_and_cplex_files_are_read_by_name_and_their_duals_certify_the_optimum()
     ] {
         let src = fixture(file).display().to_string();
         let run = |name: &str, edit: &str| {
-            let bin = fake(&dir, &format!("{kind}-{name}"), &format!("sed '{edit}' '{src}' > {out}"));
+            let bin = fake_solver(&dir, &format!("{kind}-{name}"), &format!("sed '{edit}' '{src}' > {out}"));
             solve::solve(&lp, &obj, Sense::Minimise, &SolverConfig { kind, path: Some(bin), ..Default::default() })
         };
         let sol = run("good", "").unwrap();
@@ -152,7 +144,7 @@ fn corrupted_cbc_dual_sections_fall_back_or_fail_and_sampling_never_beats_the_bo
         ("invalid-utf8", "printf '\\377\\376 x\\n' >> solution.txt".into(), Some(Certificate::Symbolic)),
     ];
     for (name, edit, want) in cases {
-        let bin = fake(&dir, name, &format!("cbc \"$@\" > /dev/null || exit 1\n{edit}"));
+        let bin = fake_solver(&dir, name, &format!("cbc \"$@\" > /dev/null || exit 1\n{edit}"));
         let cfg = SolverConfig { kind: SolverKind::Cbc, path: Some(bin), ..Default::default() };
         let e = region.optimise(&obj, Sense::Minimise, Some(&cfg));
         assert!(e.certified() <= sampled, "{name}: certified {} above a sampled value {sampled}", e.certified());
@@ -175,9 +167,9 @@ fn corrupted_cbc_dual_sections_fall_back_or_fail_and_sampling_never_beats_the_bo
 
 #[test]
 fn a_solver_past_its_time_limit_is_killed_and_gives_an_error() {
-    let (lp, obj) = tiny();
+    let (lp, obj) = tiny_lp();
     let dir = scratch_dir("kill");
-    let bin = fake(&dir, "cbc-hangs", "sleep 60 & sleep 60");
+    let bin = fake_solver(&dir, "cbc-hangs", "sleep 60 & sleep 60");
     let cfg = SolverConfig { kind: SolverKind::Cbc, path: Some(bin), time_limit: Some(0.5), ..Default::default() };
     let start = Instant::now();
     let e = solve::solve(&lp, &obj, Sense::Minimise, &cfg).unwrap_err().to_string();
@@ -224,8 +216,8 @@ fn an_absent_backend_stops_every_command_before_any_work() {
 fn solver_faults_are_said_counted_noted_and_give_exit_code_3_unless_accepted() {
     let dir = scratch_dir("fault-cli");
     let (a, b, data) = (fixture("twin_mlp.onnx"), fixture("twin_mlp_quant8.onnx"), fixture("twin_mlp_data.csv"));
-    let crash = fake(&dir, "cbc-crash", "echo 'Segmentation fault' >&2; exit 139");
-    let hang = fake(&dir, "cbc-hang", "sleep 60");
+    let crash = fake_solver(&dir, "cbc-crash", "echo 'Segmentation fault' >&2; exit 139");
+    let hang = fake_solver(&dir, "cbc-hang", "sleep 60");
     let csv = dir.join("out.csv");
     for (bin, extra, want_code, kind) in [
         (&crash, None, 3, "cbc crashed"),
@@ -288,7 +280,7 @@ fn solver_options_reach_the_backend_and_malformed_ones_are_rejected() {
     }
     let dir = scratch_dir("options");
     let log = dir.join("args.txt");
-    let bin = fake(&dir, "cbc-logged", &format!("echo \"$@\" > '{}'\nexec cbc \"$@\"", log.display()));
+    let bin = fake_solver(&dir, "cbc-logged", &format!("echo \"$@\" > '{}'\nexec cbc \"$@\"", log.display()));
     let opts = ["--solver", "cbc", "--solver-path", bin.to_str().unwrap(), "--solver-option", "presolve=off"];
     let (code, out, err) = cli(&[&base[..], &opts, &["--bounds", "symbolic"]].concat());
     assert!(code == Some(0) && out.contains("100.0%"), "{out}{err}");

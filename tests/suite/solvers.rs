@@ -2,7 +2,6 @@
 //! max-pool and padding networks; embedded HiGHS, CBC and GLPK agree on the same LP and MILP;
 //! every solver fault gives an error or an uncertified result, never a bound.
 
-use std::path::{Path, PathBuf};
 use twinverify::bounds::InputMap;
 
 use crate::common::*;
@@ -181,7 +180,8 @@ fn gurobi_and_cplex_agree_when_installed() {
     }
 }
 
-fn tiny() -> (LinearProgram, LinExpr) {
+/// A two-variable MILP (one integer variable).
+fn tiny_milp() -> (LinearProgram, LinExpr) {
     let mut lp = LinearProgram::default();
     let x = lp.add_var(0.0, 1.0, false);
     let y = lp.add_var(0.0, 1.0, true);
@@ -193,17 +193,9 @@ fn tiny() -> (LinearProgram, LinExpr) {
     (lp, LinExpr { terms: vec![(x, 1.0), (y, 2.0)], constant: 0.0, error: 0.0 })
 }
 
-/// A fake solver: a shell script with the given body.
-fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::process::Command::new("chmod").arg("+x").arg(&p).status().unwrap();
-    p
-}
-
 #[test]
 fn solver_faults_are_errors_never_answers() {
-    let (lp, obj) = tiny();
+    let (lp, obj) = tiny_milp();
     let dir = scratch_dir("fake");
     let cases = [
         ("crash", "exit 3"),
@@ -213,8 +205,11 @@ fn solver_faults_are_errors_never_answers() {
     ];
     for kind in [SolverKind::Cbc, SolverKind::Glpk] {
         for (name, body) in cases {
-            let cfg =
-                SolverConfig { kind, path: Some(fake(&dir, &format!("{kind}-{name}"), body)), ..Default::default() };
+            let cfg = SolverConfig {
+                kind,
+                path: Some(fake_solver(&dir, &format!("{kind}-{name}"), body)),
+                ..Default::default()
+            };
             let r = solve::solve(&lp, &obj, Sense::Minimise, &cfg);
             assert!(r.is_err(), "{kind} {name}: a broken solver must give an error, got {r:?}");
         }

@@ -15,6 +15,15 @@ pub fn fixture(name: &str) -> PathBuf {
     fixtures().join(name)
 }
 
+/// A fake solver binary: a shell script with the given body (it runs in the solve's scratch
+/// directory).
+pub fn fake_solver(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::process::Command::new("chmod").arg("+x").arg(&p).status().unwrap();
+    p
+}
+
 /// Why a check did not run. `Missing` data or tools are always there in CI (`.ci/run` sets
 /// CI=true and installs cbc and glpsol; `../shared` lies beside the clone), so there a missing one
 /// fails the test; `OptIn` checks (slow ones, licensed solvers) are only listed.
