@@ -2,7 +2,7 @@
 //! plus optional linear input constraints) is encoded once, then every network on top of it.
 
 use super::expr::Combiner;
-use super::{encode_network, EncodeOptions, LinExpr, LinearProgram, Prefix, RowKind};
+use super::{encode_network, encode_recording, EncodeOptions, LinExpr, LinearProgram, Prefix, ReluRow, RowKind};
 use crate::bounds::difference::{difference_lines, phases_differ};
 use crate::bounds::{Interval, NetworkBounds};
 use crate::ir::Network;
@@ -25,6 +25,9 @@ pub struct JointModel {
     /// Per network: which entries of `inputs` are its input, in order.
     pub network_inputs: Vec<Vec<usize>>,
     pub outputs: Vec<Vec<LinExpr>>,
+    /// The triangle relaxations of unstable ReLUs, listed by `JointModel::build` in relaxed mode
+    /// (empty from the other builders).
+    pub relus: Vec<ReluRow>,
 }
 
 impl JointModel {
@@ -42,16 +45,26 @@ impl JointModel {
         add_input_constraints(&mut lp, &inputs, constraints);
         let first = nets[0];
         let split = nets[1..].iter().map(|n| first.shared_prefix(n)).max().unwrap_or(0);
-        let shared = encode_network(&mut lp, first, bounds[0], x.clone(), opts, 0..split);
-        let mut outputs =
-            vec![encode_network(&mut lp, first, bounds[0], shared.clone(), opts, split..first.layers.len())];
-        for (net, nb) in nets.iter().zip(bounds).skip(1) {
+        let mut relus = Vec::new();
+        let shared = encode_recording(&mut lp, first, bounds[0], x.clone(), opts, 0..split, &mut relus);
+        let mut outputs = vec![encode_recording(
+            &mut lp,
+            first,
+            bounds[0],
+            shared.clone(),
+            opts,
+            split..first.layers.len(),
+            &mut relus,
+        )];
+        for (k, (net, nb)) in nets.iter().zip(bounds).enumerate().skip(1) {
             let p = first.shared_prefix(net);
             let (start, at) = if p == split { (shared.clone(), split) } else { (x.clone(), 0) };
-            outputs.push(encode_network(&mut lp, net, nb, start, opts, at..net.layers.len()));
+            let from = relus.len();
+            outputs.push(encode_recording(&mut lp, net, nb, start, opts, at..net.layers.len(), &mut relus));
+            relus[from..].iter_mut().for_each(|r| r.net = k);
         }
         let network_inputs = vec![(0..inputs.len()).collect(); nets.len()];
-        JointModel { lp, inputs, network_inputs, outputs }
+        JointModel { lp, inputs, network_inputs, outputs, relus }
     }
 
     /// Encodes two networks of the same layer structure on shared inputs, layer by layer, and
@@ -80,7 +93,7 @@ impl JointModel {
         }
         let network_inputs = vec![(0..inputs.len()).collect(); 2];
         let [a, b] = cur;
-        JointModel { lp, inputs, network_inputs, outputs: vec![a, b] }
+        JointModel { lp, inputs, network_inputs, outputs: vec![a, b], relus: Vec::new() }
     }
 
     /// Encodes every network on its own input variables (boxes from its bounds), for properties
@@ -125,7 +138,7 @@ impl JointModel {
                 encode_network(&mut lp, net, nb, x, opts, 0..net.layers.len())
             })
             .collect();
-        JointModel { lp, inputs, network_inputs: maps.to_vec(), outputs }
+        JointModel { lp, inputs, network_inputs: maps.to_vec(), outputs, relus: Vec::new() }
     }
 
     /// Joins relaxations that each start with their own copy of the same input variables (the
@@ -157,7 +170,13 @@ impl JointModel {
                 .collect();
             outputs.push(encode_network(&mut lp, nets[k], bounds[k], exprs, opts, position..nets[k].layers.len()));
         }
-        JointModel { lp, inputs: (0..n).collect(), network_inputs: vec![(0..n).collect(); nets.len()], outputs }
+        JointModel {
+            lp,
+            inputs: (0..n).collect(),
+            network_inputs: vec![(0..n).collect(); nets.len()],
+            outputs,
+            relus: Vec::new(),
+        }
     }
 
     /// `Σ weight·output[network][index] + constant` as one expression (rounding bounded).

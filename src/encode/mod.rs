@@ -12,9 +12,16 @@ mod tests;
 
 pub use expr::{Combiner, LinExpr};
 pub use joint::{InputConstraint, JointModel};
-pub use network::{encode_network, EncodeOptions, Mode};
+pub use network::{encode_network, encode_recording, upper_line_scale, EncodeOptions, Mode, ReluRow};
 
 use crate::round::one_op_error;
+
+/// `rhs − constant` for a row whose expression has `constant` and `error`, and the row's error:
+/// the subtraction is rounded (by at most half an ulp), which is folded into the error.
+fn moved_rhs(constant: f64, error: f64, rhs: f64) -> (f64, f64) {
+    let moved = rhs - constant;
+    (moved, (error + one_op_error(moved)).next_up())
+}
 
 /// One network encoded up to layer `position` (exclusive): the model so far and the
 /// expressions of the vector at `position` (LP tightening hands this on for reuse).
@@ -70,10 +77,25 @@ impl LinearProgram {
 
     /// Adds the row `expr (kind) rhs`, moving the expression's constant to the right.
     pub fn add_row(&mut self, expr: LinExpr, kind: RowKind, rhs: f64) {
-        let rhs_moved = rhs - expr.constant;
-        // the subtraction is rounded (by at most half an ulp): fold that into the row's error
-        let error = (expr.error + one_op_error(rhs_moved)).next_up();
-        self.rows.push(Row { coeffs: expr.terms, kind, rhs: rhs_moved, error });
+        let (rhs, error) = moved_rhs(expr.constant, expr.error, rhs);
+        self.rows.push(Row { coeffs: expr.terms, kind, rhs, error });
+    }
+
+    /// Re-bounds the triangle relaxation `r` for pre-activation bounds `[l, u]` inside those it
+    /// was built with: `y ≤ max(u, 0)` and the upper row's `c` and right-hand side for
+    /// `[min(l, 0), max(u, 0)]`. A fixed phase becomes exact: `y = z` (then `z ≥ 0`) or `y = 0`
+    /// (the row then reads `z ≥ l`). Returns y's upper bound, `c` and the row's right-hand side.
+    pub fn rebound_relu(&mut self, r: &ReluRow, l: f64, u: f64) -> (f64, f64, f64) {
+        let (l, u) = (l.min(0.0), u.max(0.0));
+        let c = if u > 0.0 { upper_line_scale(l, u) } else { 1.0 };
+        self.vars[r.y].upper = u;
+        let (rhs, error) = moved_rhs(r.constant, r.error, -l);
+        let row = &mut self.rows[r.row];
+        if let Some(t) = row.coeffs.iter_mut().rev().find(|t| t.0 == r.y) {
+            t.1 = c;
+        }
+        (row.rhs, row.error) = (rhs, error);
+        (u, c, rhs)
     }
 
     /// The largest magnitude each variable can take.

@@ -4,7 +4,6 @@
 
 use super::expr::{Combiner, DenseExprs};
 use super::{LinExpr, LinearProgram, RowKind};
-use crate::bounds::symbolic::relu_upper_line;
 use crate::bounds::{Interval, NetworkBounds};
 use crate::ir::{Layer, Network};
 use crate::round::Acc;
@@ -29,6 +28,21 @@ pub struct EncodeOptions {
     pub phase_rows: bool,
 }
 
+/// The triangle relaxation of one unstable ReLU in a relaxed model: its output variable `y` and
+/// its upper row `c·y − z ≤ −l` (row `row`; `−z` as built has `constant` and `error`), so that a
+/// caller can re-bound the model in place for tighter `[l, u]` (`LinearProgram::rebound_relu`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReluRow {
+    /// The network (index among those a joint model encodes), the ReLU layer, the neuron.
+    pub net: usize,
+    pub layer: usize,
+    pub neuron: usize,
+    pub y: usize,
+    pub row: usize,
+    pub constant: f64,
+    pub error: f64,
+}
+
 /// Encodes layers `from..to` of `net` on top of `inputs` (the expressions of the vector at
 /// position `from`); returns the expressions at position `to` (the logits for the last).
 pub fn encode_network(
@@ -38,6 +52,19 @@ pub fn encode_network(
     inputs: Vec<LinExpr>,
     opts: &EncodeOptions,
     positions: std::ops::Range<usize>,
+) -> Vec<LinExpr> {
+    encode_recording(lp, net, nb, inputs, opts, positions, &mut Vec::new())
+}
+
+/// `encode_network` that also lists the triangle relaxations it adds in `relus` (with `net` 0).
+pub fn encode_recording(
+    lp: &mut LinearProgram,
+    net: &Network,
+    nb: &NetworkBounds,
+    inputs: Vec<LinExpr>,
+    opts: &EncodeOptions,
+    positions: std::ops::Range<usize>,
+    relus: &mut Vec<ReluRow>,
 ) -> Vec<LinExpr> {
     let mut mag = lp.magnitudes();
     let mut comb = Combiner::new(lp.vars.len());
@@ -91,7 +118,13 @@ pub fn encode_network(
                     } else if opts.phase_rows && u == 0.0 && l < 0.0 {
                         lp.add_row(cur[i].clone(), RowKind::Le, 0.0);
                     }
-                    relu(lp, &mut mag, &mut comb, &cur[i], l, u, opts.mode)
+                    let (y, upper) = relu(lp, &mut mag, &mut comb, &cur[i], l, u, opts.mode);
+                    if let (Some((&(v, _), (constant, error))), Some(row)) =
+                        (y.terms.first().zip(upper), lp.rows.len().checked_sub(1))
+                    {
+                        relus.push(ReluRow { net: 0, layer: j, neuron: i, y: v, row, constant, error });
+                    }
+                    y
                 })
                 .collect(),
             Layer::MaxPool(p) => {
@@ -105,12 +138,23 @@ pub fn encode_network(
     cur
 }
 
+/// `c ≤ (u − l)/u` of the upper line `c·y − z ≤ −l` of a ReLU on `[l, u]` with `u > 0`, `l ≤ 0`:
+/// valid at `z = l` (y = 0) and `z = u` (y = u), hence on the whole graph; 1 (exact) when `l = 0`.
+pub fn upper_line_scale(l: f64, u: f64) -> f64 {
+    if l >= 0.0 {
+        return 1.0;
+    }
+    ((u - l).next_down() / u).next_down()
+}
+
 fn new_var(lp: &mut LinearProgram, mag: &mut Vec<f64>, lower: f64, upper: f64, integer: bool) -> usize {
     let v = lp.add_var(lower, upper, integer);
     mag.push(lower.abs().max(upper.abs()));
     v
 }
 
+/// The ReLU's output; for a relaxed unstable one, also the constant and error of `−z` in its
+/// upper row (the last row added).
 fn relu(
     lp: &mut LinearProgram,
     mag: &mut Vec<f64>,
@@ -119,29 +163,34 @@ fn relu(
     l: f64,
     u: f64,
     mode: Mode,
-) -> LinExpr {
+) -> (LinExpr, Option<(f64, f64)>) {
     if u <= 0.0 {
-        return LinExpr::constant(0.0);
+        return (LinExpr::constant(0.0), None);
     }
     if l >= 0.0 {
-        return z.clone();
+        return (z.clone(), None);
     }
     let y = new_var(lp, mag, 0.0, u, false);
     let yv = LinExpr::var(y);
     lp.add_row(comb.combine([(1.0, &yv), (-1.0, z)], 0.0, mag), RowKind::Ge, 0.0);
     match mode {
         Mode::Relaxed => {
-            let (s, t) = relu_upper_line(l, u);
-            lp.add_row(comb.combine([(1.0, &yv), (-s, z)], 0.0, mag), RowKind::Le, t);
+            // the upper line y ≤ u·(z − l)/(u − l) as c·y − z ≤ −l (c rounded down, y ≥ 0): only
+            // c and the right-hand side depend on the bounds
+            let mut row = comb.combine([(-1.0, z)], 0.0, mag);
+            let parts = (row.constant, row.error);
+            row.terms.push((y, upper_line_scale(l, u)));
+            lp.add_row(row, RowKind::Le, -l);
+            (yv, Some(parts))
         }
         Mode::Exact => {
             let a = LinExpr::var(new_var(lp, mag, 0.0, 1.0, true));
             // y ≤ z − l·(1 − a)  and  y ≤ u·a
             lp.add_row(comb.combine([(1.0, &yv), (-1.0, z), (-l, &a)], 0.0, mag), RowKind::Le, -l);
             lp.add_row(comb.combine([(1.0, &yv), (-u, &a)], 0.0, mag), RowKind::Le, 0.0);
+            (yv, None)
         }
     }
-    yv
 }
 
 fn max_pool(

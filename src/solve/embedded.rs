@@ -5,10 +5,19 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use highs::{HighsModelStatus, HighsSolutionStatus, Model, RowProblem, Sense as HSense};
+use highs_sys::HighsInt;
 
 use super::{OptionValue, Sense, Solution, SolverConfig, Status};
 use crate::encode::{LinExpr, LinearProgram, RowKind};
 use crate::error::{Error, Result};
+
+/// A simplex basis as HiGHS states it (a status per column and per row), to start a later solve
+/// of a model of the same shape from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Basis {
+    cols: Vec<HighsInt>,
+    rows: Vec<HighsInt>,
+}
 
 /// HiGHS's default `small_matrix_value`: matrix entries at or below it are ignored.
 const SMALL_MATRIX_VALUE: f64 = 1e-9;
@@ -72,6 +81,56 @@ impl Session {
     /// It is passed just before that solve: changing the objective discards a solution.
     pub fn set_start(&mut self, primal: &[f64]) {
         self.start = Some(primal.to_vec());
+    }
+
+    /// The loaded model, for an in-place change (none after a failed solve).
+    fn loaded(&mut self) -> Result<&mut Model> {
+        self.model.as_mut().ok_or_else(|| Error::Solver("highs: an earlier solve failed".into()))
+    }
+
+    /// Changes variable `col`'s bounds in the loaded model (the basis is kept).
+    pub fn set_var_bounds(&mut self, col: usize, lower: f64, upper: f64) -> Result<()> {
+        let m = self.loaded()?;
+        // SAFETY: the pointer is the live HiGHS instance the model owns; an index out of range
+        // is refused by HiGHS with an error status
+        let status = unsafe { highs_sys::Highs_changeColBounds(m.as_mut_ptr(), index(col)?, lower, upper) };
+        checked(status, "cannot change a column's bounds")
+    }
+
+    /// Changes the coefficient of variable `col` in row `row` of the loaded model.
+    pub fn set_coefficient(&mut self, row: usize, col: usize, value: f64) -> Result<()> {
+        let m = self.loaded()?;
+        // SAFETY: as in `set_var_bounds`
+        let status = unsafe { highs_sys::Highs_changeCoeff(m.as_mut_ptr(), index(row)?, index(col)?, value) };
+        checked(status, "cannot change a coefficient")
+    }
+
+    /// Changes row `row`'s bounds in the loaded model (±∞ for a missing side).
+    pub fn set_row_bounds(&mut self, row: usize, lower: f64, upper: f64) -> Result<()> {
+        let m = self.loaded()?;
+        // SAFETY: as in `set_var_bounds`
+        let status = unsafe { highs_sys::Highs_changeRowBounds(m.as_mut_ptr(), index(row)?, lower, upper) };
+        checked(status, "cannot change a row's bounds")
+    }
+
+    /// The basis of the last solve, if HiGHS has one.
+    pub fn basis(&mut self) -> Option<Basis> {
+        let m = self.model.as_mut()?;
+        let mut basis = Basis { cols: vec![0; m.num_cols()], rows: vec![0; m.num_rows()] };
+        // SAFETY: the arrays have one entry per column and per row of this model, as HiGHS writes
+        let status = unsafe { highs_sys::Highs_getBasis(m.as_ptr(), basis.cols.as_mut_ptr(), basis.rows.as_mut_ptr()) };
+        (status == highs_sys::STATUS_OK).then_some(basis)
+    }
+
+    /// Starts the next solve from `basis` (of a model of this shape).
+    pub fn set_basis(&mut self, basis: &Basis) -> Result<()> {
+        let m = self.loaded()?;
+        if basis.cols.len() != m.num_cols() || basis.rows.len() != m.num_rows() {
+            return Err(Error::Solver("highs: a basis of another model's shape".into()));
+        }
+        // SAFETY: the arrays match the model's column and row counts (checked above)
+        let status = unsafe { highs_sys::Highs_setBasis(m.as_mut_ptr(), basis.cols.as_ptr(), basis.rows.as_ptr()) };
+        checked(status, "cannot take the basis")
     }
 
     /// Solves for one objective, starting from the previous solve's basis.
@@ -164,6 +223,20 @@ pub fn check_options(cfg: &SolverConfig) -> Result<()> {
         .map_err(|e| Error::Solver(format!("highs: cannot create a model ({e:?})")))?;
     model.make_quiet();
     set_options(&mut model, cfg)
+}
+
+/// A column or row index as HiGHS's integer type.
+fn index(i: usize) -> Result<HighsInt> {
+    HighsInt::try_from(i).map_err(|_| Error::Solver(format!("highs: index {i} out of range")))
+}
+
+/// An error unless HiGHS answered OK (a warning counts as an error here: the change is not
+/// known to have been made as asked).
+fn checked(status: HighsInt, what: &str) -> Result<()> {
+    match status == highs_sys::STATUS_OK {
+        true => Ok(()),
+        false => Err(Error::Solver(format!("highs: {what} (status {status})"))),
+    }
 }
 
 fn describe(s: &Status) -> String {

@@ -20,6 +20,7 @@ mod gurobi;
 mod lpfile;
 
 pub use config::{parse_option, Fallback, OptionValue, SolverConfig, SolverKind};
+pub use embedded::{Basis, Session as EmbeddedSession};
 
 use std::time::Instant;
 

@@ -152,3 +152,107 @@ fn a_node_that_fails_to_certify_stays_open_and_the_bound_stays_sound() {
     assert!(r.lower <= grid + 1e-12, "certified {} above the grid minimum {grid}", r.lower);
     assert!(r.best.is_some_and(|(v, _)| v >= grid - 1e-12));
 }
+
+/// The root's relaxed model re-bounded in place for a node (what `verify`'s branch and bound
+/// re-solves from the parent's basis) is a valid relaxation of the node, at least as tight as the
+/// model built afresh on the node's bounds: along random split paths on `twin_mlp` alone and
+/// jointly with its quantised twin, its certified minimum is ≥ the fresh model's and ≤ the
+/// objective at every sampled point of the node.
+#[test]
+fn a_root_model_rebounded_for_a_node_relaxes_the_node_at_least_as_tightly_as_a_fresh_one() {
+    fn refs(nbs: &[NetworkBounds]) -> Vec<&NetworkBounds> {
+        nbs.iter().collect()
+    }
+    let models: Vec<_> =
+        ["twin_mlp.onnx", "twin_mlp_quant8.onnx"].iter().map(|f| onnx::load(fixture(f)).unwrap()).collect();
+    let data = csv_rows(&fixture("twin_mlp_data.csv"), 1.0, 4);
+    let opts = EncodeOptions { mode: Mode::Relaxed, materialize_affine: false, phase_rows: true };
+    let cfg = SolverConfig::default();
+    // the certified minimum, or +∞ when the model is proved infeasible
+    let certified =
+        |m: &JointModel, obj: &twinverify::encode::LinExpr| match solve::solve(&m.lp, obj, Sense::Minimise, &cfg) {
+            Ok(sol) => solve::certify::bound(&m.lp, obj, Sense::Minimise, sol.row_duals.as_ref().unwrap()),
+            Err(_) => {
+                assert!(solve::certify::proves_infeasible(&m.lp, &cfg), "a solve failed on a feasible model");
+                f64::INFINITY
+            }
+        };
+    let mut rng = rng(11);
+    let (mut nodes, mut rebounded, mut empty, mut inside) = (0, 0, 0, 0);
+    for count in [1, 2] {
+        let nets: Vec<&Network> = models[..count].iter().map(|m| &m.network).collect();
+        let last = count - 1;
+        for (_, x) in &data {
+            let eps = 0.3;
+            let b = Interval { lower: x.iter().map(|v| v - eps).collect(), upper: x.iter().map(|v| v + eps).collect() };
+            let root: Vec<NetworkBounds> =
+                nets.iter().map(|n| bounds::propagate(n, &b, Method::Symbolic, None).unwrap()).collect();
+            let root_model = JointModel::build(&nets, &refs(&root), &[], &opts);
+            assert!(root_model.relus.iter().any(|r| r.net == last), "the box leaves some ReLU unstable");
+            for path in 0..6 {
+                let (c, j) = (path % 3, (path + 1) % 3);
+                let terms = [(1.0, 0, c), (-1.0, last, j)];
+                let mut nbs = root.clone();
+                let mut splits: Vec<(usize, usize, usize, bool)> = Vec::new();
+                for _ in 0..3 {
+                    let unstable: Vec<(usize, usize, usize)> = (0..count)
+                        .flat_map(|k| {
+                            let (net, nb) = (nets[k], &nbs[k]);
+                            (1..net.layers.len())
+                                .filter(|&r| matches!(net.layers[r].layer, twinverify::ir::Layer::Relu))
+                                .flat_map(move |r| {
+                                    let pre = &nb.layers[r - 1];
+                                    (0..pre.lower.len())
+                                        .filter(move |&i| pre.lower[i] < 0.0 && pre.upper[i] > 0.0)
+                                        .map(move |i| (k, r, i))
+                                })
+                        })
+                        .collect();
+                    if unstable.is_empty() {
+                        break;
+                    }
+                    let (k, r, i) = unstable[rng.random_range(0..unstable.len())];
+                    let active = rng.random_bool(0.5);
+                    let mut prior = nbs[k].clone();
+                    match active {
+                        true => prior.layers[r - 1].lower[i] = 0.0,
+                        false => prior.layers[r - 1].upper[i] = 0.0,
+                    }
+                    let child = bounds::propagate_within(nets[k], &prior, r).unwrap();
+                    if child.layers.iter().any(|l| l.lower.iter().zip(&l.upper).any(|(lo, hi)| lo > hi)) {
+                        break; // no input reaches that phase
+                    }
+                    nbs[k] = child;
+                    splits.push((k, r, i, active));
+                }
+                let fresh = JointModel::build(&nets, &refs(&nbs), &[], &opts);
+                let mut frame = root_model.clone();
+                for r in &root_model.relus {
+                    let pre = nbs[r.net].position(r.layer);
+                    frame.lp.rebound_relu(r, pre.lower[r.neuron], pre.upper[r.neuron]);
+                }
+                rebounded += (frame.lp != root_model.lp) as usize;
+                let lo_fresh = certified(&fresh, &fresh.objective(&terms, 0.0));
+                let lo_frame = certified(&frame, &frame.objective(&terms, 0.0));
+                let close = lo_frame >= lo_fresh - 1e-7 * (1.0 + lo_fresh.abs());
+                assert!(lo_frame >= lo_fresh || close, "{count} nets: re-bounded {lo_frame} < fresh {lo_fresh}");
+                empty += lo_frame.is_infinite() as usize;
+                for _ in 0..3000 {
+                    let p: Vec<f64> = b.lower.iter().zip(&b.upper).map(|(l, u)| rng.random_range(*l..=*u)).collect();
+                    let outs: Vec<Vec<Vec<f64>>> = nets.iter().map(|n| n.forward_all(&p).unwrap()).collect();
+                    if splits.iter().all(|&(k, r, i, active)| (outs[k][r - 1][i] >= 0.0) == active) {
+                        inside += 1;
+                        let v = outs[0].last().unwrap()[c] - outs[last].last().unwrap()[j];
+                        assert!(
+                            v >= lo_frame,
+                            "{count} nets: a point of the node has {v} below the re-bounded {lo_frame}"
+                        );
+                    }
+                }
+                nodes += 1;
+            }
+        }
+    }
+    let counts = format!("nodes {nodes}, re-bounded {rebounded}, empty {empty}, points inside {inside}");
+    assert!(nodes >= 40 && rebounded >= 20 && empty < nodes / 2 && inside >= 10_000, "{counts}");
+}

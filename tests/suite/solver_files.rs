@@ -152,8 +152,11 @@ fn corrupted_cbc_dual_sections_fall_back_or_fail_and_sampling_never_beats_the_bo
             assert_eq!(e.certificate, w, "{name}: {:?}", e.bracket.note);
         }
         if want == Some(Certificate::Dual) {
+            // an edited file no longer matches CBC's binary one: its duals come from the text, at
+            // the 8 significant digits CBC prints
+            let tolerance = if name == "intact" { 1e-6 } else { 1e-5 };
             let rel = (e.certified() - highs.certified()).abs() / highs.certified().abs().max(1.0);
-            assert!(rel <= 1e-6, "{name}: cbc {} vs highs {}", e.certified(), highs.certified());
+            assert!(rel <= tolerance, "{name}: cbc {} vs highs {}", e.certified(), highs.certified());
         } else if want == Some(Certificate::Symbolic) {
             assert!(
                 e.bracket.note.as_deref().is_some_and(|n| n.contains("solver fault")),

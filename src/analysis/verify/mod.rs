@@ -1,17 +1,19 @@
 //! Satisfiability of VNN-LIB properties over one or more networks: `unsat` only from certified
 //! LP bounds (with input splitting on small inputs), `sat` only with a witness tract confirms.
 //!
-//! Each disjunct of the property's DNF is decided on its own: the root box gets symbolic, then
-//! LP-tightened bounds and a relaxed LP whose certified optimum bounds the largest constraint
+//! Each disjunct of the property's DNF is first bounded on its own: the root box gets symbolic,
+//! then LP-tightened bounds and a relaxed LP whose certified optimum bounds the largest constraint
 //! violation from below (`> 0` refutes the disjunct); candidate points come from the LP and a
-//! gradient search. Undecided disjuncts are split on input coordinates (small inputs) or on
-//! ReLU phases (module `relu_split`), then handed to the MILP, whose points are checked like any
-//! other (its optimum proves nothing). Boxes with at most one float32 value per input are decided
+//! gradient search. Undecided disjuncts are split on input coordinates (small inputs, one by one)
+//! or, all those over one box together, on ReLU phases (module `relu_split`, on one re-bounded
+//! model: module `frame`), then handed to the MILP, whose points are checked like any other (its
+//! optimum proves nothing). Boxes with at most one float32 value per input are decided
 //! without splitting (module `degenerate`); an empty input region is `unsat` with a warning.
 
 mod bind;
 mod cancel;
 mod degenerate;
+mod frame;
 mod relu_split;
 mod search;
 mod space;

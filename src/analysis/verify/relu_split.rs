@@ -3,8 +3,10 @@
 //! each disjunct is ruled out there by a certified LP bound on its largest violation (or by bounds
 //! that leave no input in it); a checked witness of any disjunct in any node answers `sat`.
 
+use std::rc::Rc;
 use std::time::Instant;
 
+use super::frame::Frame;
 use super::search::{BoxResult, Context};
 use super::witness::Witness;
 use super::Item;
@@ -12,12 +14,14 @@ use crate::analysis::bab::{self, BabOptions, Bounder, Evaluated, Problem, Stop, 
 use crate::bounds::{Interval, NetworkBounds};
 use crate::encode::Mode;
 use crate::error::Result;
+use crate::solve::Basis;
 
-/// The disjuncts still open in a node, and the one with the lowest bound (its branching focus).
+/// The disjuncts still open in a node, the one with the lowest bound first (the branching
+/// focus), and the basis its LP ended with (where its children's solves start).
 #[derive(Clone, Debug)]
 pub struct Open {
     pub disjuncts: Vec<usize>,
-    worst: usize,
+    basis: Option<Rc<Basis>>,
 }
 
 /// Certifies a node by the relaxed LP of each open disjunct's largest violation on its bounds
@@ -28,6 +32,8 @@ struct Violations<'c, 'a> {
     disjuncts: &'c [Vec<Item>],
     /// Each disjunct's items' output coefficients, summed (the BaBSR score follows them).
     coefficients: Vec<Vec<Vec<f64>>>,
+    /// The root's model, re-bounded per node (when it applies; else a model per node).
+    frame: Option<Frame>,
 }
 
 impl Bounder for Violations<'_, '_> {
@@ -38,9 +44,16 @@ impl Bounder for Violations<'_, '_> {
         let sat = |w| {
             Ok(Evaluated::Bounded { lower: f64::NEG_INFINITY, found: Some((f64::NEG_INFINITY, w)), tag: tag.clone() })
         };
-        let items: Vec<&[Item]> = tag.disjuncts.iter().map(|&k| self.disjuncts[k].as_slice()).collect();
-        let results = self.ctx.solve_each(self.root, bounds, &items, Mode::Relaxed)?;
-        let mut open = Open { disjuncts: Vec::new(), worst: tag.worst };
+        let (results, basis) = match &mut self.frame {
+            Some(f) => {
+                f.solve_node(self.ctx, self.root, bounds, self.disjuncts, &tag.disjuncts, tag.basis.as_deref())?
+            }
+            None => {
+                let items: Vec<&[Item]> = tag.disjuncts.iter().map(|&k| self.disjuncts[k].as_slice()).collect();
+                (self.ctx.solve_each(self.root, bounds, &items, Mode::Relaxed)?, None)
+            }
+        };
+        let mut open = Open { disjuncts: Vec::new(), basis: basis.map(Rc::new) };
         let mut lowest = f64::INFINITY;
         for (&k, result) in tag.disjuncts.iter().zip(results) {
             match result {
@@ -50,10 +63,11 @@ impl Bounder for Violations<'_, '_> {
                     if let Some(w) = self.ctx.checker.attack(&point, self.root, &self.disjuncts[k], 4) {
                         return sat(w);
                     }
-                    if lower < lowest {
-                        (lowest, open.worst) = (lower, k);
+                    match lower < lowest {
+                        true => open.disjuncts.insert(0, k),
+                        false => open.disjuncts.push(k),
                     }
-                    open.disjuncts.push(k);
+                    lowest = lowest.min(lower);
                 }
             }
         }
@@ -64,7 +78,7 @@ impl Bounder for Violations<'_, '_> {
     }
 
     fn focus(&self, tag: &Open) -> Option<Vec<Vec<f64>>> {
-        Some(self.coefficients[tag.worst].clone())
+        tag.disjuncts.first().map(|&k| self.coefficients[k].clone())
     }
 }
 
@@ -107,8 +121,15 @@ pub fn relu_bab(
         target: Some(Target { threshold: 0.0, inclusive: false, stop_below: true }),
         ..BabOptions::default()
     };
-    let mut bounder = Violations { ctx, root, disjuncts, coefficients };
-    let tag = Open { disjuncts: (0..disjuncts.len()).collect(), worst: 0 };
+    let all: Vec<usize> = (0..disjuncts.len()).collect();
+    let mut frame = Frame::new(ctx, root, &root_bounds, disjuncts);
+    // the root's solve gives its children a basis to start from
+    let basis = match &mut frame {
+        Some(f) => f.solve_node(ctx, root, &root_bounds, disjuncts, &all, None)?.1.map(Rc::new),
+        None => None,
+    };
+    let mut bounder = Violations { ctx, root, disjuncts, coefficients, frame };
+    let tag = Open { disjuncts: all, basis };
     let r = bab::minimise(&problem, &mut bounder, (root_bounds, tag), lower, None, &opts)?;
     let s = &r.stats;
     log::debug!(

@@ -11,7 +11,7 @@ use crate::bounds::float32::{self, FloatErrors};
 use crate::bounds::{Interval, Method, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
 use crate::error::Result;
-use crate::solve::{certify, Sense, Session, SolverConfig, Status};
+use crate::solve::{certify, Sense, Session, Solution, SolverConfig, Status};
 use crate::tighten::{self, LpOptions};
 
 /// What one box gave.
@@ -54,6 +54,11 @@ impl<'a> Context<'a> {
         deadline: Option<Instant>,
     ) -> Context<'a> {
         Context { checker, solver, float_sound, cache: RefCell::new(Vec::new()), boxes: Cell::new(0), deadline }
+    }
+
+    /// Whether items are refuted by more than their float32 error (`VerifyOptions::float_sound`).
+    pub fn float_sound(&self) -> bool {
+        self.float_sound
     }
 
     /// How many boxes `solve_box` has bounded.
@@ -103,7 +108,7 @@ impl<'a> Context<'a> {
     }
 
     /// The joint model of box `b` on bounds `nbs`, without an objective.
-    fn encode(&self, b: &Interval, nbs: &[NetworkBounds], mode: Mode) -> JointModel {
+    pub(super) fn encode(&self, b: &Interval, nbs: &[NetworkBounds], mode: Mode) -> JointModel {
         let nets = self.checker.nets;
         let refs: Vec<&NetworkBounds> = nbs.iter().collect();
         let opts = EncodeOptions { mode, materialize_affine: false, phase_rows: true };
@@ -139,17 +144,31 @@ impl<'a> Context<'a> {
         let refuted = disjuncts.iter().map(|items| self.to_refute(nbs, items)).collect::<Result<Vec<_>>>()?;
         let mut model = self.encode(b, nbs, mode);
         let objectives: Vec<LinExpr> = refuted.iter().map(|r| violation(&mut model, b, nbs, r)).collect();
-        let centre: Vec<f64> = (0..b.len()).map(|g| 0.5 * (b.lower[g] + b.upper[g])).collect();
-        let failed = |why: String| BoxResult::Open { lower: f64::NEG_INFINITY, point: centre.clone(), note: Some(why) };
         // presolve off: on these substituted LPs it costs more than the solve (2.7× the branch and
         // bound's nodes per second on mnist-net_256x2)
         let mut session = match Session::new(&model.lp, self.solver, true) {
             Ok(s) => s,
-            Err(e) => return Ok(disjuncts.iter().map(|_| failed(e.to_string())).collect()),
+            Err(e) => return Ok(disjuncts.iter().map(|_| failed(b, e.to_string())).collect()),
         };
-        let mut out = Vec::with_capacity(disjuncts.len());
-        for ((items, refuted), objective) in disjuncts.iter().zip(&refuted).zip(&objectives) {
-            let sol = match session.solve(objective, Sense::Minimise) {
+        let goals: Vec<Goal> =
+            disjuncts.iter().zip(&refuted).zip(&objectives).map(|((i, r), o)| (*i, r.as_slice(), o)).collect();
+        Ok(self.decide_each(b, &model, &goals, mode, |o| session.solve(o, Sense::Minimise)))
+    }
+
+    /// Decides each goal from the solve of its objective over `model` (by `solve`, in order): sat
+    /// with a checked point, unsat with a certified bound (or a model proved infeasible), else
+    /// open with the certified bound.
+    pub fn decide_each(
+        &self,
+        b: &Interval,
+        model: &JointModel,
+        goals: &[Goal],
+        mode: Mode,
+        mut solve: impl FnMut(&LinExpr) -> Result<Solution>,
+    ) -> Vec<BoxResult> {
+        let mut out = Vec::with_capacity(goals.len());
+        for &(items, refuted, objective) in goals {
+            let sol = match solve(objective) {
                 Ok(sol) => sol,
                 // no objective's solve has succeeded on this model: it may have no point at all
                 Err(_)
@@ -157,10 +176,10 @@ impl<'a> Context<'a> {
                         && mode == Mode::Relaxed
                         && certify::proves_infeasible(&model.lp, self.solver) =>
                 {
-                    return Ok(disjuncts.iter().map(|_| BoxResult::Unsat).collect());
+                    return goals.iter().map(|_| BoxResult::Unsat).collect();
                 }
                 Err(e) => {
-                    out.push(failed(e.to_string()));
+                    out.push(failed(b, e.to_string()));
                     continue;
                 }
             };
@@ -189,14 +208,24 @@ impl<'a> Context<'a> {
                 false => BoxResult::Open { lower, point, note },
             });
         }
-        Ok(out)
+        out
     }
+}
+
+/// One disjunct to decide on a model: its items, the items as refuted (`Context::to_refute`) and
+/// its objective, the largest violation.
+pub type Goal<'g> = (&'g [Item], &'g [Item], &'g LinExpr);
+
+/// An open answer with no bound, at the box's centre: a solve failed for `why`.
+fn failed(b: &Interval, why: String) -> BoxResult {
+    let centre: Vec<f64> = (0..b.len()).map(|g| 0.5 * (b.lower[g] + b.upper[g])).collect();
+    BoxResult::Open { lower: f64::NEG_INFINITY, point: centre, note: Some(why) }
 }
 
 /// Adds to `model` the objective "largest violation" of `items`: the item itself when there is
 /// one; else a variable `t` with `g_k ≤ t` for every item (rows that any other objective leaves
 /// slack, so several disjuncts can share one model).
-fn violation(model: &mut JointModel, b: &Interval, nbs: &[NetworkBounds], items: &[Item]) -> LinExpr {
+pub(super) fn violation(model: &mut JointModel, b: &Interval, nbs: &[NetworkBounds], items: &[Item]) -> LinExpr {
     let expr = |m: &JointModel, it: &Item| m.linear(&it.inputs, &it.outputs, -it.rhs);
     if let [single] = items {
         return expr(model, single);
