@@ -8,9 +8,11 @@
 //! every unstable ReLU is an exact LP, so a finished search meets its best checked value.
 
 mod branching;
+mod frame;
 mod region;
 
 pub use branching::Branching;
+pub use frame::Frame;
 pub use region::{refine, BabSettings, ExactEngine};
 
 use std::collections::BinaryHeap;

@@ -83,6 +83,11 @@ impl Session {
         self.start = Some(primal.to_vec());
     }
 
+    /// Whether a model is loaded (not after a failed solve).
+    pub fn usable(&self) -> bool {
+        self.model.is_some()
+    }
+
     /// The loaded model, for an in-place change (none after a failed solve).
     fn loaded(&mut self) -> Result<&mut Model> {
         self.model.as_mut().ok_or_else(|| Error::Solver("highs: an earlier solve failed".into()))

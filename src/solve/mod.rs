@@ -72,6 +72,22 @@ impl<'a> Session<'a> {
         Ok(Session { lp, cfg, embedded })
     }
 
+    /// A session around a model already loaded into HiGHS (`lp` must be the model it holds).
+    pub fn adopt(lp: &'a LinearProgram, cfg: &'a SolverConfig, loaded: embedded::Session) -> Session<'a> {
+        Session { lp, cfg, embedded: Some(loaded) }
+    }
+
+    /// The loaded HiGHS model, to re-solve after in-place changes (none for the file interfaces
+    /// or after a failed solve).
+    pub fn into_embedded(self) -> Option<embedded::Session> {
+        self.embedded.filter(embedded::Session::usable)
+    }
+
+    /// The simplex basis of the last solve (the embedded solver only).
+    pub fn basis(&mut self) -> Option<Basis> {
+        self.embedded.as_mut().and_then(embedded::Session::basis)
+    }
+
     /// The solver settings this session runs with.
     pub fn config(&self) -> &'a SolverConfig {
         self.cfg

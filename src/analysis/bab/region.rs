@@ -5,12 +5,14 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{minimise, BabOptions, Bounder, Branching, Evaluated, Problem, Target};
+use std::rc::Rc;
+
+use super::{minimise, BabOptions, Bounder, Branching, Evaluated, Frame, Problem, Target};
 use crate::analysis::objective::{Certificate, Extremum, OutputObjective, Region, PROVED_TOLERANCE};
 use crate::bounds::NetworkBounds;
 use crate::encode::{EncodeOptions, JointModel, Mode};
 use crate::error::Result;
-use crate::solve::{certify, Sense, SolverConfig};
+use crate::solve::{certify, Basis, Sense, Session, SolverConfig};
 
 /// Which engine answers exact mode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -40,29 +42,51 @@ impl Default for BabSettings {
     }
 }
 
-/// Certifies one node of `region`'s networks: the relaxed joint LP on the node's bounds.
+/// Certifies one node of `region`'s networks: the relaxed joint LP on the node's bounds, on the
+/// root's model re-bounded for the node (from its parent's basis, the node's tag) where a frame
+/// applies, else on a model built for the node.
 struct RegionBounder<'r, 'a> {
     region: &'r Region<'a>,
     objective: &'r OutputObjective,
     solver: &'r SolverConfig,
     encode: EncodeOptions,
+    frame: Option<Frame>,
 }
 
 impl Bounder for RegionBounder<'_, '_> {
     type Witness = Vec<f64>;
-    type Tag = ();
+    type Tag = Option<Rc<Basis>>;
 
-    fn evaluate(&mut self, bounds: &[NetworkBounds], _: &()) -> Result<Evaluated<Vec<f64>>> {
+    fn evaluate(&mut self, bounds: &[NetworkBounds], basis: &Self::Tag) -> Result<Evaluated<Vec<f64>, Self::Tag>> {
         let refs: Vec<&NetworkBounds> = bounds.iter().collect();
-        let model = JointModel::build(self.region.nets, &refs, &[], &self.encode);
-        let node = self.region.on_bounds(&refs, &model)?;
-        // presolve off: on a node's substituted LP it costs more than it saves
-        let best = node.optimise_in_new(self.objective, Sense::Minimise, Some(self.solver), true);
-        if best.bracket.solver_value.is_none() && certify::proves_infeasible(&model.lp, self.solver) {
+        let (best, empty, basis) = match &mut self.frame {
+            Some(frame) => {
+                frame.rebound(bounds);
+                let loaded = frame.load(self.solver, basis.as_deref())?;
+                let node = self.region.on_bounds(&refs, &frame.model)?;
+                let mut session = Session::adopt(&frame.model.lp, self.solver, loaded);
+                let best = node.optimise_with(self.objective, Sense::Minimise, Some(&mut session));
+                let basis = session.basis();
+                let loaded = session.into_embedded();
+                frame.restore(loaded);
+                let empty =
+                    best.bracket.solver_value.is_none() && certify::proves_infeasible(&frame.model.lp, self.solver);
+                (best, empty, basis)
+            }
+            None => {
+                let model = JointModel::build(self.region.nets, &refs, &[], &self.encode);
+                let node = self.region.on_bounds(&refs, &model)?;
+                // presolve off: on a node's substituted LP it costs more than it saves
+                let best = node.optimise_in_new(self.objective, Sense::Minimise, Some(self.solver), true);
+                let empty = best.bracket.solver_value.is_none() && certify::proves_infeasible(&model.lp, self.solver);
+                (best, empty, None)
+            }
+        };
+        if empty {
             return Ok(Evaluated::Empty);
         }
         let found = best.attained().map(|a| (a, best.witness.clone()));
-        Ok(Evaluated::Bounded { lower: best.certified(), found, tag: () })
+        Ok(Evaluated::Bounded { lower: best.certified(), found, tag: basis.map(Rc::new) })
     }
 }
 
@@ -101,7 +125,10 @@ pub fn refine(
         shared_layers: true,
     };
     let encode = EncodeOptions { mode: Mode::Relaxed, materialize_affine: false, phase_rows: true };
-    let mut bounder = RegionBounder { region, objective: &minimised, solver, encode };
+    let refs: Vec<&NetworkBounds> = region.bounds.to_vec();
+    let frame =
+        Frame::applies(region.nets, solver).then(|| Frame::new(JointModel::build(region.nets, &refs, &[], &encode)));
+    let mut bounder = RegionBounder { region, objective: &minimised, solver, encode, frame };
     let opts = BabOptions {
         deadline: settings.seconds.map(|s| Instant::now() + Duration::from_secs_f64(s)),
         max_nodes: settings.max_nodes,
@@ -111,7 +138,15 @@ pub fn refine(
     };
     let roots: Vec<NetworkBounds> = region.bounds.iter().map(|b| (*b).clone()).collect();
     let best = attained.map(|a| (a, root.witness.clone()));
-    let r = minimise(&problem, &mut bounder, (roots, ()), lower, best, &opts)?;
+    // the root's solve on the frame gives its children a basis to start from
+    let tag = match bounder.frame.is_some() {
+        true => match bounder.evaluate(&roots, &None)? {
+            Evaluated::Bounded { tag, .. } => tag,
+            Evaluated::Empty => None,
+        },
+        false => None,
+    };
+    let r = minimise(&problem, &mut bounder, (roots, tag), lower, best, &opts)?;
     let mut out = root;
     if r.lower > lower {
         out.bracket.certified = sign * r.lower;

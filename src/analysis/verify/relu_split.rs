@@ -6,7 +6,7 @@
 use std::rc::Rc;
 use std::time::Instant;
 
-use super::frame::Frame;
+use super::frame::DisjunctFrame;
 use super::search::{BoxResult, Context};
 use super::witness::Witness;
 use super::Item;
@@ -33,7 +33,7 @@ struct Violations<'c, 'a> {
     /// Each disjunct's items' output coefficients, summed (the BaBSR score follows them).
     coefficients: Vec<Vec<Vec<f64>>>,
     /// The root's model, re-bounded per node (when it applies; else a model per node).
-    frame: Option<Frame>,
+    frame: Option<DisjunctFrame>,
 }
 
 impl Bounder for Violations<'_, '_> {
@@ -122,7 +122,7 @@ pub fn relu_bab(
         ..BabOptions::default()
     };
     let all: Vec<usize> = (0..disjuncts.len()).collect();
-    let mut frame = Frame::new(ctx, root, &root_bounds, disjuncts);
+    let mut frame = DisjunctFrame::new(ctx, root, &root_bounds, disjuncts);
     // the root's solve gives its children a basis to start from
     let basis = match &mut frame {
         Some(f) => f.solve_node(ctx, root, &root_bounds, disjuncts, &all, None)?.1.map(Rc::new),
