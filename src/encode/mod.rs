@@ -81,12 +81,12 @@ impl LinearProgram {
         self.rows.push(Row { coeffs: expr.terms, kind, rhs, error });
     }
 
-    /// Re-bounds the triangle relaxation `r` for pre-activation bounds `[l, u]` inside those it
-    /// was built with: `y ≤ max(u, 0)` and the upper row's `c` and right-hand side for
+    /// Re-bounds the triangle relaxation `r` for pre-activation bounds `[l, u]` (taken inside
+    /// those it was built with): `y ≤ max(u, 0)` and the upper row's `c` and right-hand side for
     /// `[min(l, 0), max(u, 0)]`. A fixed phase becomes exact: `y = z` (then `z ≥ 0`) or `y = 0`
     /// (the row then reads `z ≥ l`). Returns y's upper bound, `c` and the row's right-hand side.
     pub fn rebound_relu(&mut self, r: &ReluRow, l: f64, u: f64) -> (f64, f64, f64) {
-        let (l, u) = (l.min(0.0), u.max(0.0));
+        let (l, u) = (l.max(r.lower).min(0.0), u.min(r.upper).max(0.0));
         let c = if u > 0.0 { upper_line_scale(l, u) } else { 1.0 };
         self.vars[r.y].upper = u;
         let (rhs, error) = moved_rhs(r.constant, r.error, -l);

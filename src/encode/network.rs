@@ -41,6 +41,10 @@ pub struct ReluRow {
     pub row: usize,
     pub constant: f64,
     pub error: f64,
+    /// The pre-activation bounds it was built with (every re-bounding stays inside them, so the
+    /// magnitudes the model's rounding errors were bounded with still hold).
+    pub lower: f64,
+    pub upper: f64,
 }
 
 /// Encodes layers `from..to` of `net` on top of `inputs` (the expressions of the vector at
@@ -122,7 +126,17 @@ pub fn encode_recording(
                     if let (Some((&(v, _), (constant, error))), Some(row)) =
                         (y.terms.first().zip(upper), lp.rows.len().checked_sub(1))
                     {
-                        relus.push(ReluRow { net: 0, layer: j, neuron: i, y: v, row, constant, error });
+                        relus.push(ReluRow {
+                            net: 0,
+                            layer: j,
+                            neuron: i,
+                            y: v,
+                            row,
+                            constant,
+                            error,
+                            lower: l,
+                            upper: u,
+                        });
                     }
                     y
                 })
