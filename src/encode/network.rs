@@ -122,10 +122,8 @@ pub fn encode_recording(
                     } else if opts.phase_rows && u == 0.0 && l < 0.0 {
                         lp.add_row(cur[i].clone(), RowKind::Le, 0.0);
                     }
-                    let (y, upper) = relu(lp, &mut mag, &mut comb, &cur[i], l, u, opts.mode);
-                    if let (Some((&(v, _), (constant, error))), Some(row)) =
-                        (y.terms.first().zip(upper), lp.rows.len().checked_sub(1))
-                    {
+                    let (y, triangle) = relu(lp, &mut mag, &mut comb, &cur[i], l, u, opts.mode);
+                    if let Some((v, row, constant, error)) = triangle {
                         relus.push(ReluRow {
                             net: 0,
                             layer: j,
@@ -167,8 +165,8 @@ fn new_var(lp: &mut LinearProgram, mag: &mut Vec<f64>, lower: f64, upper: f64, i
     v
 }
 
-/// The ReLU's output; for a relaxed unstable one, also the constant and error of `−z` in its
-/// upper row (the last row added).
+/// The ReLU's output; for a relaxed unstable one, also its triangle: the output variable, the
+/// upper row's index and the constant and error of `−z` in that row.
 fn relu(
     lp: &mut LinearProgram,
     mag: &mut Vec<f64>,
@@ -177,7 +175,7 @@ fn relu(
     l: f64,
     u: f64,
     mode: Mode,
-) -> (LinExpr, Option<(f64, f64)>) {
+) -> (LinExpr, Option<(usize, usize, f64, f64)>) {
     if u <= 0.0 {
         return (LinExpr::constant(0.0), None);
     }
@@ -192,10 +190,10 @@ fn relu(
             // the upper line y ≤ u·(z − l)/(u − l) as c·y − z ≤ −l (c rounded down, y ≥ 0): only
             // c and the right-hand side depend on the bounds
             let mut row = comb.combine([(-1.0, z)], 0.0, mag);
-            let parts = (row.constant, row.error);
+            let triangle = (y, lp.rows.len(), row.constant, row.error);
             row.terms.push((y, upper_line_scale(l, u)));
             lp.add_row(row, RowKind::Le, -l);
-            (yv, Some(parts))
+            (yv, Some(triangle))
         }
         Mode::Exact => {
             let a = LinExpr::var(new_var(lp, mag, 0.0, 1.0, true));
