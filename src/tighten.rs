@@ -22,12 +22,23 @@ pub struct LpOptions {
     pub warm_start: bool,
     /// LPs not started by then are skipped (their neurons keep the bounds they had).
     pub deadline: Option<Instant>,
+    /// Start from optimised-slope bounds (`Method::Alpha`) rather than the plain symbolic ones:
+    /// worth it when the LPs may not all finish (their cost is a fraction of the LPs', and the
+    /// neurons the LPs do not reach keep near-LP bounds); when they do finish, the LPs alone
+    /// reach the same bounds.
+    pub alpha_first: bool,
 }
 
 impl LpOptions {
     /// The embedded solver, compact rows, warm re-solves: what the analyses use by default.
     pub fn embedded() -> LpOptions {
-        LpOptions { solver: SolverConfig::default(), materialize_affine: false, warm_start: true, deadline: None }
+        LpOptions {
+            solver: SolverConfig::default(),
+            materialize_affine: false,
+            warm_start: true,
+            deadline: None,
+            alpha_first: false,
+        }
     }
 
     /// `solver`, compact rows, warm re-solves.
@@ -44,21 +55,32 @@ pub struct Tightened {
 }
 
 /// Bounds of every layer of `net` over `input` by `method` (LP tightening on top of the
-/// symbolic bounds for `Method::Lp`).
+/// symbolic, or optimised-slope, bounds for `Method::Lp`).
 pub fn compute(net: &Network, input: &Interval, method: Method, opts: &LpOptions) -> Result<NetworkBounds> {
     compute_with_relaxation(net, input, method, opts).map(|t| t.bounds)
 }
 
 /// Like `compute`, also handing on the relaxation that LP tightening built.
 pub fn compute_with_relaxation(net: &Network, input: &Interval, method: Method, opts: &LpOptions) -> Result<Tightened> {
-    let mut nb = bounds::propagate(net, input, method, None)?;
+    let base = match method {
+        Method::Lp if opts.alpha_first => Method::Alpha,
+        Method::Lp => Method::Symbolic,
+        other => other,
+    };
+    let nb = bounds::propagate(net, input, base, None)?;
     if method != Method::Lp {
         return Ok(Tightened { bounds: nb, relaxation: None });
     }
-    // layer by layer on top of the symbolic bounds (so LP ⊆ symbolic): each LP relaxes the
-    // earlier layers with their tightened bounds, which is at least as tight as
-    // back-substitution over those bounds; later layers are re-propagated by intervals.
-    let mut relaxation = Relaxation::new(input, opts);
+    Ok(tighten_from(net, nb, opts))
+}
+
+/// LP tightening of the unstable neurons of `net` starting from the bounds `nb` (symbolic or
+/// optimised-slope bounds of the same box).
+pub fn tighten_from(net: &Network, mut nb: NetworkBounds, opts: &LpOptions) -> Tightened {
+    // layer by layer on top of those bounds (so LP ⊆ them): each LP relaxes the earlier layers
+    // with their tightened bounds, which is at least as tight as back-substitution over those
+    // bounds; later layers are re-propagated by intervals.
+    let mut relaxation = Relaxation::new(&nb.input, opts);
     for j in 1..net.layers.len() {
         let again = interval::propagate(&net.layers[j].layer, nb.position(j));
         nb.layers[j] = nb.layers[j].intersect(&again);
@@ -66,7 +88,7 @@ pub fn compute_with_relaxation(net: &Network, input: &Interval, method: Method, 
             relaxation.tighten_layer(net, &mut nb, j, opts, Neurons::Unstable);
         }
     }
-    Ok(Tightened { bounds: nb, relaxation: Some(relaxation.prefix) })
+    Tightened { bounds: nb, relaxation: Some(relaxation.prefix) }
 }
 
 /// Which neurons of a layer LP tightening optimises.

@@ -65,6 +65,7 @@ impl LromConfig {
             materialize_affine: self.encode.materialize_affine,
             warm_start: self.warm_start,
             deadline: None,
+            alpha_first: false,
         }
     }
 }

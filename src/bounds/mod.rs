@@ -7,6 +7,7 @@
 //! rounded so that they stay valid in exact arithmetic. The printed bounds therefore enclose
 //! the values of the IR evaluated in exact real arithmetic.
 
+pub mod alpha;
 pub mod difference;
 pub mod float32;
 mod input_map;
@@ -58,6 +59,8 @@ impl Interval {
 pub enum Method {
     Interval,
     Symbolic,
+    /// Symbolic with the ReLU lower slopes optimised per neuron (`alpha`).
+    Alpha,
     Lp,
 }
 
@@ -123,6 +126,13 @@ pub fn propagate(
     method: Method,
     prior: Option<&NetworkBounds>,
 ) -> Result<NetworkBounds> {
+    if let (Method::Alpha, None) = (method, prior) {
+        // back-substitution is not monotone in the bounds it relaxes with (DeepPoly's slope
+        // choice can flip when they tighten): the plain pass is intersected in, so that the
+        // optimised bounds are never looser anywhere
+        let plain = propagate_from(net, input, Method::Symbolic, None)?;
+        return propagate_from(net, input, method, Some((&plain, 0)));
+    }
     propagate_from(net, input, method, prior.map(|p| (p, 0)))
 }
 
@@ -164,6 +174,13 @@ fn propagate_from(
             for (i, l, u) in symbolic::affine_layer(net, &nb, j, a, &rows) {
                 b.lower[i] = b.lower[i].max(l);
                 b.upper[i] = b.upper[i].min(u);
+            }
+            if method == Method::Alpha && feeds_relu(net, j) && alpha::applies(net, j) {
+                let open: Vec<usize> = rows.into_iter().filter(|&i| b.lower[i] < 0.0 && b.upper[i] > 0.0).collect();
+                for (i, l, u) in alpha::affine_layer(net, &nb, j, a, &open) {
+                    b.lower[i] = b.lower[i].max(l);
+                    b.upper[i] = b.upper[i].min(u);
+                }
             }
         }
         if let Some((p, _)) = prior {

@@ -113,8 +113,9 @@ pub fn relu_lower_slope(l: f64, u: f64) -> f64 {
 }
 
 /// Rewrites forms over the output of layer `layer` (position `layer + 1`) as forms over its
-/// input, using the bounds of that input.
-fn step(layer: &Layer, input: &Interval, f: Forms) -> Forms {
+/// input, using the bounds of that input; a ReLU layer takes its unstable neurons' lower slopes
+/// from `slopes` (row-major, one per form and neuron, each in [0, 1]) when given.
+fn step(layer: &Layer, input: &Interval, f: Forms, slopes: Option<&[f64]>) -> Forms {
     let n_in = input.lower.len();
     let rows = f.rows();
     let mut coeffs = vec![0.0; rows * n_in];
@@ -134,7 +135,7 @@ fn step(layer: &Layer, input: &Interval, f: Forms) -> Forms {
         };
         match layer {
             Layer::Affine(a) => w.affine(a, input, lam, &mut mag),
-            Layer::Relu => w.relu(input, lam, &mag),
+            Layer::Relu => w.relu_sloped(input, lam, &mag, slopes.map(|s| &s[r * n_in..(r + 1) * n_in])),
             Layer::MaxPool(p) => w.max_pool(p, input, lam, &mag),
             Layer::IndexMap(m) => w.index_map(m, lam, &mag),
         }
@@ -175,6 +176,12 @@ impl Rewrite<'_> {
     /// ReLU: stable neurons pass or vanish, unstable ones take the lower slope (λ > 0) or the
     /// upper line (λ < 0).
     pub(super) fn relu(&mut self, input: &Interval, lam: &[f64], mag: &[f64]) {
+        self.relu_sloped(input, lam, mag, None)
+    }
+
+    /// `relu` with the lower slopes `slopes[i] ∈ [0, 1]` (`y ≥ α·z` holds for any such α) in
+    /// place of DeepPoly's 0 or 1; the rounding of `λ·α` is charged to the error.
+    fn relu_sloped(&mut self, input: &Interval, lam: &[f64], mag: &[f64], slopes: Option<&[f64]>) {
         for (i, &l) in lam.iter().enumerate() {
             let (lo, hi) = (input.lower[i], input.upper[i]);
             if l == 0.0 || hi <= 0.0 {
@@ -183,7 +190,11 @@ impl Rewrite<'_> {
             if lo >= 0.0 {
                 self.out[i] = l;
             } else if l > 0.0 {
-                self.out[i] = l * relu_lower_slope(lo, hi);
+                let alpha = slopes.map_or_else(|| relu_lower_slope(lo, hi), |s| s[i].clamp(0.0, 1.0));
+                self.out[i] = l * alpha;
+                if alpha != 0.0 && alpha != 1.0 {
+                    self.err.add(UNIT * self.out[i].abs(), mag[i]);
+                }
             } else {
                 let (s, t) = relu_upper_line(lo, hi);
                 self.out[i] = l * s;
@@ -238,13 +249,28 @@ pub fn backsubstitute(net: &Network, nb: &NetworkBounds, position: usize, f: For
 /// Rewrites forms over position `top` as forms over position `bottom ≤ top`.
 pub fn backsubstitute_to(net: &Network, nb: &NetworkBounds, top: usize, bottom: usize, mut f: Forms) -> Forms {
     for j in (bottom..top).rev() {
-        f = step(&net.layers[j].layer, nb.position(j), f);
+        f = step(&net.layers[j].layer, nb.position(j), f, None);
+    }
+    f
+}
+
+/// `backsubstitute` with the lower slopes `slopes[j]` (one per form and neuron) at each ReLU
+/// layer `j` that has them.
+pub fn backsubstitute_sloped(
+    net: &Network,
+    nb: &NetworkBounds,
+    top: usize,
+    mut f: Forms,
+    slopes: &[Option<Vec<f64>>],
+) -> Forms {
+    for j in (0..top).rev() {
+        f = step(&net.layers[j].layer, nb.position(j), f, slopes.get(j).and_then(|s| s.as_deref()));
     }
     f
 }
 
 /// Rows `rows` of an affine layer as forms over its input (where back-substitution starts).
-fn affine_rows(a: &Affine, rows: &[usize], sign: f64) -> Forms {
+pub(super) fn affine_rows(a: &Affine, rows: &[usize], sign: f64) -> Forms {
     let cols = a.weights.cols();
     let mut coeffs = vec![0.0; rows.len() * cols];
     for (r, &i) in rows.iter().enumerate() {

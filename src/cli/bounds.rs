@@ -46,6 +46,7 @@ pub fn run(args: BoundsArgs) -> Result<()> {
         materialize_affine: false,
         warm_start: true,
         deadline: None,
+        alpha_first: false,
     };
     let method = Method::from(args.method);
     let mut regions = Vec::new();

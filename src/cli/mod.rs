@@ -52,7 +52,7 @@ enum Command {
     Info(network::InfoArgs),
     /// Run an ONNX classifier on one input and print its logits.
     Eval(network::EvalArgs),
-    /// Neuron bounds around a point and ReLU stability per layer (interval, symbolic or LP).
+    /// Neuron bounds around a point and ReLU stability per layer (interval, symbolic, alpha or LP).
     Bounds(bounds::BoundsArgs),
     /// LROM bounds and the implication "N2 ⇒ N1" over a batch of samples (spec or flags).
     Lrom(Box<lrom::LromArgs>),

@@ -24,7 +24,16 @@ macro_rules! mirror {
 
 mirror! {
     /// How neuron bounds are computed.
-    Method => crate::bounds::Method { Interval, Symbolic, Lp }
+    Method => crate::bounds::Method {
+        /// Interval arithmetic, layer by layer.
+        Interval,
+        /// Back-substitution (DeepPoly/CROWN).
+        Symbolic,
+        /// Back-substitution with the ReLU lower slopes optimised per neuron (α-CROWN style).
+        Alpha,
+        /// LP tightening of every unstable ReLU's input, certified by the duals.
+        Lp,
+    }
 }
 
 mirror! {

@@ -71,6 +71,34 @@ impl SparseMatrix {
         (&self.col_idx[a..b], &self.vals[a..b])
     }
 
+    /// `out += l · (row i)`; a full row is added as one contiguous slice (which vectorises).
+    pub fn add_scaled_row(&self, i: usize, l: f64, out: &mut [f64]) {
+        let (c, v) = self.row(i);
+        if c.len() == self.cols {
+            out.iter_mut().zip(v).for_each(|(o, &w)| *o += l * w);
+        } else {
+            c.iter().zip(v).for_each(|(&j, &w)| out[j as usize] += l * w);
+        }
+    }
+
+    /// `(row i) · x`, a full row summed in four interleaved lanes (which vectorises; the order
+    /// of the additions differs from `mul_vec`'s).
+    pub fn row_dot(&self, i: usize, x: &[f64]) -> f64 {
+        let (c, v) = self.row(i);
+        if c.len() != self.cols {
+            return c.iter().zip(v).map(|(&j, &w)| w * x[j as usize]).sum();
+        }
+        let mut lanes = [0.0; 4];
+        let (body, tail) = (v.len() / 4 * 4, v.len() % 4);
+        for (w, x) in v[..body].chunks_exact(4).zip(x[..body].chunks_exact(4)) {
+            for k in 0..4 {
+                lanes[k] += w[k] * x[k];
+            }
+        }
+        let rest: f64 = (0..tail).map(|k| v[body + k] * x[body + k]).sum();
+        lanes.iter().sum::<f64>() + rest
+    }
+
     /// Iterates over `(row, column, value)` of every stored entry.
     pub fn entries(&self) -> impl Iterator<Item = (usize, usize, f64)> + '_ {
         (0..self.rows).flat_map(move |i| {

@@ -1,6 +1,7 @@
 //! Soundness and ordering of neuron bounds: every neuron value at ≥10 000 sampled points (and
 //! the box corners of small inputs) lies inside its bounds for every method; symbolic bounds are
-//! never looser than interval bounds, and LP-tightened bounds never looser than symbolic ones.
+//! never looser than interval bounds, optimised-slope bounds never looser than symbolic ones, and
+//! LP-tightened bounds (from either) never looser than what they start from.
 
 use crate::common::*;
 use rand::Rng;
@@ -8,6 +9,7 @@ use rayon::prelude::*;
 use twinverify::bounds::{self, relu_stats, Interval, Method, NetworkBounds};
 use twinverify::ir::Network;
 use twinverify::onnx;
+use twinverify::tighten::LpOptions;
 
 const SAMPLES: usize = 10_000;
 
@@ -69,7 +71,15 @@ fn assert_nested(inner: &NetworkBounds, outer: &NetworkBounds, what: &str) {
     }
 }
 
-fn check_all_methods(net: &Network, center: &[f64], delta: f64, domain: Option<(f64, f64)>, seed: u64) -> [usize; 3] {
+/// Unstable ReLUs per method (interval, symbolic, alpha, lp), and whether the optimised slopes
+/// tightened some neuron's bound beyond the symbolic pass.
+fn check_all_methods(
+    net: &Network,
+    center: &[f64],
+    delta: f64,
+    domain: Option<(f64, f64)>,
+    seed: u64,
+) -> ([usize; 4], bool) {
     let region = Interval::around(center, delta, domain).unwrap();
     let t = std::time::Instant::now();
     let pts = sample_points(&region, SAMPLES, seed);
@@ -77,36 +87,43 @@ fn check_all_methods(net: &Network, center: &[f64], delta: f64, domain: Option<(
     let t1 = t.elapsed().as_secs_f64();
     let symbolic = bounds::propagate(net, &region, Method::Symbolic, None).unwrap();
     let t2 = t.elapsed().as_secs_f64();
-    let lp = twinverify::tighten::compute(net, &region, Method::Lp, &Default::default()).unwrap();
+    let alpha = bounds::propagate(net, &region, Method::Alpha, None).unwrap();
     let t3 = t.elapsed().as_secs_f64();
+    let lp = twinverify::tighten::compute(net, &region, Method::Lp, &Default::default()).unwrap();
+    let t4 = t.elapsed().as_secs_f64();
+    let from_alpha = LpOptions { alpha_first: true, ..Default::default() };
+    let lp_alpha = twinverify::tighten::compute(net, &region, Method::Lp, &from_alpha).unwrap();
     let what = |m: &str| format!("{} δ={delta} {m}", net.name);
-    assert_encloses(net, &[("interval", &interval), ("symbolic", &symbolic), ("lp", &lp)], &pts, &what(""));
+    let all =
+        [("interval", &interval), ("symbolic", &symbolic), ("alpha", &alpha), ("lp", &lp), ("lp on alpha", &lp_alpha)];
+    assert_encloses(net, &all, &pts, &what(""));
     assert_nested(&symbolic, &interval, &what("symbolic ⊆ interval"));
+    assert_nested(&alpha, &symbolic, &what("alpha ⊆ symbolic"));
     assert_nested(&lp, &symbolic, &what("lp ⊆ symbolic"));
-    eprintln!(
-        "{}: interval {t1:.2}s symbolic {:.2}s lp {:.2}s sampling {:.2}s",
-        what(""),
-        t2 - t1,
-        t3 - t2,
-        t.elapsed().as_secs_f64() - t3
-    );
+    assert_nested(&lp_alpha, &alpha, &what("lp on alpha ⊆ alpha"));
+    eprintln!("{}: interval {t1:.2}s symbolic {:.2}s alpha {:.2}s lp {:.2}s", what(""), t2 - t1, t3 - t2, t4 - t3,);
     let unstable = |nb: &NetworkBounds| relu_stats(net, nb).iter().map(|s| s.unstable).sum::<usize>();
-    [unstable(&interval), unstable(&symbolic), unstable(&lp)]
+    let tighter = alpha.layers.iter().zip(&symbolic.layers).any(|(a, s)| {
+        a.lower.iter().zip(&s.lower).any(|(a, s)| a > s) || a.upper.iter().zip(&s.upper).any(|(a, s)| a < s)
+    });
+    ([unstable(&interval), unstable(&symbolic), unstable(&alpha), unstable(&lp)], tighter)
 }
 
 #[test]
 fn bounds_are_sound_and_nested_on_every_fixture() {
-    let mut tightened = 0;
+    let (mut tightened, mut sloped) = (0, 0);
     for (k, e) in manifest().iter().enumerate() {
         let net = onnx::load_network(fixture(e["file"].as_str().unwrap())).unwrap();
         let center = floats(&e["reference"][0]["input"]);
         for delta in [0.01, 0.1, 0.3] {
-            let [i, s, l] = check_all_methods(&net, &center, delta, None, k as u64);
-            assert!(s <= i && l <= s);
+            let ([i, s, a, l], tighter) = check_all_methods(&net, &center, delta, None, k as u64);
+            assert!(s <= i && a <= s && l <= s);
             tightened += (i - l > 0) as usize;
+            sloped += tighter as usize;
         }
     }
     assert!(tightened > 0, "tighter methods removed unstable neurons somewhere");
+    assert!(sloped > 0, "optimised slopes tightened some bound beyond the symbolic pass");
 }
 
 #[test]
@@ -120,8 +137,8 @@ fn bounds_are_sound_and_nested_on_anchor_networks() {
             if name == "lenet" && delta >= 0.01 && !slow("LP tightening of lenet at δ=0.01 and 0.03") {
                 continue;
             }
-            let [i, s, l] = check_all_methods(&net, &mnist[0].1, delta, Some((0.0, 1.0)), 11);
-            eprintln!("{name} δ={delta}: unstable ReLUs interval {i}, symbolic {s}, lp {l}");
+            let ([i, s, a, l], _) = check_all_methods(&net, &mnist[0].1, delta, Some((0.0, 1.0)), 11);
+            eprintln!("{name} δ={delta}: unstable ReLUs interval {i}, symbolic {s}, alpha {a}, lp {l}");
         }
     }
 }
@@ -136,4 +153,44 @@ fn a_single_point_region_has_no_unstable_relu_and_brackets_the_value() {
     for (i, v) in y.iter().enumerate() {
         assert!(out.lower[i] <= *v && *v <= out.upper[i] && out.upper[i] - out.lower[i] < 1e-9);
     }
+}
+
+/// Output margins `y_c − y_j` bounded from below with optimised slopes (what `verify` screens
+/// disjuncts with): never above the margin at any of 10 000 sampled points, never below the
+/// plain symbolic pass on the same neuron bounds, and above it somewhere.
+#[test]
+fn optimised_slopes_bound_output_margins_soundly_and_no_looser_than_symbolic() {
+    use twinverify::bounds::{alpha, symbolic::Forms};
+    let mut better = 0;
+    for (file, csv, scale) in
+        [("twin_mlp.onnx", "twin_mlp_data.csv", 1.0), ("twin_conv.onnx", "twin_conv_data.csv", 1.0 / 255.0)]
+    {
+        let net = onnx::load_network(fixture(file)).unwrap();
+        for (row, (_, x)) in csv_rows(&fixture(csv), scale, 3).iter().enumerate() {
+            for delta in [0.02, 0.05, 0.1] {
+                let region = Interval::around(x, delta, None).unwrap();
+                let nb = bounds::propagate(&net, &region, Method::Alpha, None).unwrap();
+                let pts = sample_points(&region, SAMPLES, row as u64);
+                let ys: Vec<Vec<f64>> = pts.iter().map(|p| net.forward(p).unwrap()).collect();
+                let width = nb.output().len();
+                let c = twinverify::data::argmax(&net.forward(x).unwrap());
+                for j in (0..width).filter(|&j| j != c) {
+                    let mut coeffs = vec![0.0; width];
+                    (coeffs[c], coeffs[j]) = (1.0, -1.0);
+                    let f = Forms { cols: width, coeffs, constant: vec![0.0], error: vec![0.0] };
+                    let top = net.layers.len();
+                    let sloped = alpha::backsubstitute(&net, &nb, top, f.clone());
+                    let plain = twinverify::bounds::symbolic::backsubstitute(&net, &nb, top, f);
+                    let lower = Forms::concretize_sum(&[&sloped], &region)[0];
+                    let symbolic = Forms::concretize_sum(&[&plain], &region)[0];
+                    let at = format!("{file} row {row} δ={delta} margin {c}−{j}");
+                    assert!(lower >= symbolic - 1e-9 * (1.0 + symbolic.abs()), "{at}: {lower} < {symbolic}");
+                    let least = ys.iter().map(|y| y[c] - y[j]).fold(f64::INFINITY, f64::min);
+                    assert!(lower <= least, "{at}: bound {lower} above the sampled minimum {least}");
+                    better += (lower > symbolic + 1e-9 * (1.0 + symbolic.abs())) as usize;
+                }
+            }
+        }
+    }
+    assert!(better > 0, "the optimised slopes never beat the symbolic pass");
 }

@@ -149,6 +149,18 @@ pub fn verify(checker: &Checker, disjuncts: &[Vec<Item>], opts: &VerifyOptions) 
     Ok(answer)
 }
 
+/// The disjuncts grouped by their box (in order of first appearance).
+fn by_box(screen: Vec<(Interval, &[Item])>) -> Vec<(Interval, Vec<&[Item]>)> {
+    let mut groups: Vec<(Interval, Vec<&[Item]>)> = Vec::new();
+    for (root, items) in screen {
+        match groups.iter_mut().find(|(b, _)| *b == root) {
+            Some((_, g)) => g.push(items),
+            None => groups.push((root, vec![items])),
+        }
+    }
+    groups
+}
+
 /// `verify` on the context's networks.
 fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Result<Answer> {
     let checker = &ctx.checker;
@@ -161,6 +173,7 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
     let mut notes = Vec::new();
     let mut empty = Vec::new();
     let same = cancel::representatives(checker);
+    let mut screen = Vec::new();
     for items in disjuncts {
         let root = match space::tighten(&space.bounds, items) {
             Ok(root) => root,
@@ -207,14 +220,34 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
         if let Some(w) = checker.attack(&centre, &root, items, opts.attack_steps) {
             return Ok(sat(w));
         }
-        match ctx.solve_box(&root, items, Method::Symbolic, Mode::Relaxed)? {
-            BoxResult::Unsat => continue,
-            BoxResult::Sat(w) => return Ok(sat(w)),
-            BoxResult::Open { lower, point, .. } => {
-                if let Some(w) = checker.attack(&point, &root, items, opts.attack_steps) {
-                    return Ok(sat(w));
+        screen.push((root, items.as_slice()));
+    }
+    // a box small enough to split: one relaxed LP per disjunct on symbolic bounds (one model for
+    // the disjuncts over one box, re-solved from the previous basis); a larger box (VNN-COMP's
+    // robustness queries: nine disjuncts over one box) is screened by optimised-slope bounds
+    // alone, and what they leave open goes on to LP tightening, whose LPs decide it better
+    for (root, group) in by_box(screen) {
+        if expired(opts) {
+            return Ok(timed_out());
+        }
+        if root.len() > opts.split_dims {
+            for (items, lower) in group.iter().zip(ctx.screen_by_slopes(&root, &group)?) {
+                if !search::refutes(lower, items) {
+                    open.push(Open { items: items.to_vec(), root: root.clone(), lower });
                 }
-                open.push(Open { items: items.clone(), root, lower });
+            }
+            continue;
+        }
+        for (&items, result) in group.iter().zip(ctx.screen(&root, &group)?) {
+            match result {
+                BoxResult::Unsat => {}
+                BoxResult::Sat(w) => return Ok(sat(w)),
+                BoxResult::Open { lower, point, .. } => {
+                    if let Some(w) = checker.attack(&point, &root, items, opts.attack_steps) {
+                        return Ok(sat(w));
+                    }
+                    open.push(Open { items: items.to_vec(), root: root.clone(), lower });
+                }
             }
         }
     }

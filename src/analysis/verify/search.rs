@@ -8,9 +8,11 @@ use super::witness::{Checker, Witness};
 use super::Item;
 use crate::analysis::objective::OutputObjective;
 use crate::bounds::float32::{self, FloatErrors};
-use crate::bounds::{Interval, Method, NetworkBounds};
+use crate::bounds::symbolic::Forms;
+use crate::bounds::{self, alpha, Interval, Method, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
 use crate::error::Result;
+use crate::round::Acc;
 use crate::solve::{certify, Sense, Session, Solution, SolverConfig, Status};
 use crate::tighten::{self, LpOptions};
 
@@ -87,11 +89,31 @@ impl<'a> Context<'a> {
         if let Some((_, _, nbs)) = self.cache.borrow().iter().find(|(cb, m, _)| cb == b && *m == method) {
             return Ok(nbs.clone());
         }
-        let lp = LpOptions { deadline: self.deadline, ..LpOptions::with_solver(self.solver) };
+        // LP tightening gets at most half the time left (the branch and bound needs the rest);
+        // it starts from optimised slopes, so the neurons it does not reach keep near-LP bounds
+        let deadline = self.deadline.map(|d| {
+            let now = Instant::now();
+            now + d.saturating_duration_since(now) / 2
+        });
+        let lp = LpOptions { deadline, alpha_first: true, ..LpOptions::with_solver(self.solver) };
         let space = self.checker.space;
-        let nbs = (0..self.checker.nets.len())
-            .map(|k| tighten::compute(self.checker.nets[k], &space.network_box(b, k), method, &lp))
-            .collect::<Result<Vec<_>>>()?;
+        let start = Instant::now();
+        // LP tightening starts from the box's optimised-slope bounds when they are at hand
+        let alpha = self.cache.borrow().iter().find(|(cb, m, _)| cb == b && *m == Method::Alpha).map(|c| c.2.clone());
+        let nbs = match alpha {
+            Some(start) if method == Method::Lp => (self.checker.nets.iter().zip(start))
+                .map(|(net, nb)| tighten::tighten_from(net, nb, &lp).bounds)
+                .collect(),
+            _ => (0..self.checker.nets.len())
+                .map(|k| tighten::compute(self.checker.nets[k], &space.network_box(b, k), method, &lp))
+                .collect::<Result<Vec<_>>>()?,
+        };
+        if method == Method::Lp {
+            let nets = self.checker.nets.iter().zip(&nbs);
+            let unstable: Vec<usize> =
+                nets.map(|(n, nb)| bounds::relu_stats(n, nb).iter().map(|s| s.unstable).sum()).collect();
+            log::debug!("LP-tightened bounds in {:.2} s: unstable ReLUs {unstable:?}", start.elapsed().as_secs_f64());
+        }
         let mut cache = self.cache.borrow_mut();
         if cache.len() >= 4 {
             cache.remove(0);
@@ -124,6 +146,57 @@ impl<'a> Context<'a> {
         self.boxes.set(self.boxes.get() + 1);
         let nbs = self.bounds(b, method)?;
         self.solve_with(b, &nbs, items, mode)
+    }
+
+    /// `solve_box` for several disjuncts over box `b` (symbolic bounds, relaxed LP): one model,
+    /// re-solved per disjunct.
+    pub fn screen(&self, b: &Interval, disjuncts: &[&[Item]]) -> Result<Vec<BoxResult>> {
+        self.boxes.set(self.boxes.get() + 1);
+        let nbs = self.bounds(b, Method::Symbolic)?;
+        self.solve_each(b, &nbs, disjuncts, Mode::Relaxed)
+    }
+
+    /// Screens disjuncts over box `b` by optimised-slope bounds alone (no LP): per disjunct, a
+    /// certified lower bound on its largest violation (the best of its items' bounds), which
+    /// refutes it when `refutes` says so.
+    pub fn screen_by_slopes(&self, b: &Interval, disjuncts: &[&[Item]]) -> Result<Vec<f64>> {
+        self.boxes.set(self.boxes.get() + 1);
+        let nbs = self.bounds(b, Method::Alpha)?;
+        let best =
+            |items: &[Item]| items.iter().map(|it| self.item_lower(b, &nbs, it)).fold(f64::NEG_INFINITY, f64::max);
+        disjuncts.iter().map(|items| Ok(best(&self.to_refute(&nbs, items)?))).collect()
+    }
+
+    /// A certified lower bound of `it`'s violation (expression − rhs) over box `b`: each
+    /// network's terms back-substituted with optimised slopes over its own input box, the input
+    /// terms over `b`.
+    fn item_lower(&self, b: &Interval, nbs: &[NetworkBounds], it: &Item) -> f64 {
+        let mut sum = Acc::new(0.0);
+        for (n, (net, nb)) in self.checker.nets.iter().zip(nbs).enumerate() {
+            let width = nb.output().len();
+            let mut coeffs = vec![0.0; width];
+            for &(a, _, i) in it.outputs.iter().filter(|t| t.1 == n) {
+                if coeffs[i] != 0.0 {
+                    return f64::NEG_INFINITY; // an output named twice: not summed here
+                }
+                coeffs[i] = a;
+            }
+            if coeffs.iter().any(|&c| c != 0.0) {
+                let f = Forms { cols: width, coeffs, constant: vec![0.0], error: vec![0.0] };
+                let over_input = alpha::backsubstitute(net, nb, net.layers.len(), f);
+                sum.add(Forms::concretize_sum(&[&over_input], &nb.input)[0], 1.0);
+            }
+        }
+        let mut coeffs = vec![0.0; b.len()];
+        for &(a, g) in &it.inputs {
+            if coeffs[g] != 0.0 {
+                return f64::NEG_INFINITY;
+            }
+            coeffs[g] = a;
+        }
+        let inputs = Forms { cols: b.len(), coeffs, constant: vec![-it.rhs], error: vec![0.0] };
+        sum.add(Forms::concretize_sum(&[&inputs], b)[0], 1.0);
+        sum.lower()
     }
 
     /// As `solve_box`, with the networks' bounds given.
