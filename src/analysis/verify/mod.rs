@@ -346,26 +346,12 @@ fn deepen(
     nbs: Vec<NetworkBounds>,
     opts: &VerifyOptions,
 ) -> Result<BoxResult> {
-    let all: Vec<&[Item]> = disjuncts.iter().map(Vec::as_slice).collect();
-    let mut open = Vec::new();
-    let mut lower = f64::INFINITY;
-    for (items, result) in disjuncts.iter().zip(ctx.solve_each(root, &nbs, &all, Mode::Relaxed)?) {
-        match result {
-            BoxResult::Unsat => {}
-            BoxResult::Sat(w) => return Ok(BoxResult::Sat(w)),
-            BoxResult::Open { lower: l, point, .. } => {
-                if let Some(w) = ctx.checker.attack(&point, root, items, opts.attack_steps) {
-                    return Ok(BoxResult::Sat(w));
-                }
-                lower = lower.min(l);
-                open.push(items.clone());
-            }
-        }
-    }
-    if open.is_empty() {
-        return Ok(BoxResult::Unsat);
-    }
-    let searched = relu_split::relu_bab(ctx, root, &open, nbs.clone(), lower, opts.deadline, opts.max_boxes)?;
+    let start = match relu_split::solve_root(ctx, root, disjuncts, &nbs, opts.attack_steps)? {
+        Ok(start) if start.open.is_empty() => return Ok(BoxResult::Unsat),
+        Ok(start) => start,
+        Err(w) => return Ok(BoxResult::Sat(w)),
+    };
+    let searched = relu_split::relu_bab(ctx, root, disjuncts, nbs.clone(), start, opts.deadline, opts.max_boxes)?;
     let bab = searched.result;
     let BoxResult::Open { note: Some(bab_note), lower, point } = bab else { return Ok(bab) };
     let mut notes = vec![bab_note];
@@ -380,7 +366,7 @@ fn deepen(
             milp.time_limit = Some(milp.time_limit.map_or(left, |t| t.min(left)).max(0.1));
         }
         let exact = Context::new(ctx.checker, &milp, opts.float_sound, opts.deadline);
-        match exact.solve_with(root, &nbs, &open[k], Mode::Exact)? {
+        match exact.solve_with(root, &nbs, &disjuncts[k], Mode::Exact)? {
             BoxResult::Sat(w) => return Ok(BoxResult::Sat(w)),
             BoxResult::Open { note: Some(n), .. } if n.contains("MILP") => notes.push(n),
             _ => {} // the MILP proves nothing

@@ -89,15 +89,61 @@ pub struct Searched {
     pub open: Vec<usize>,
 }
 
+/// The root of a search: its LP solved, on the frame when one applies.
+pub struct Root {
+    /// The disjuncts the root's LP left open (indices into the disjuncts), the worst first.
+    pub open: Vec<usize>,
+    /// Their lowest certified bound.
+    pub lower: f64,
+    frame: Option<DisjunctFrame>,
+    basis: Option<Rc<Basis>>,
+}
+
+/// Solves the root box's LP for every disjunct (on the frame the search will keep, when one
+/// applies): a checked witness (from the LP point or an attack from it) answers at once.
+pub fn solve_root(
+    ctx: &Context,
+    root: &Interval,
+    disjuncts: &[Vec<Item>],
+    bounds: &[NetworkBounds],
+    attack_steps: usize,
+) -> Result<std::result::Result<Root, Witness>> {
+    let all: Vec<usize> = (0..disjuncts.len()).collect();
+    let mut frame = DisjunctFrame::new(ctx, root, bounds, disjuncts);
+    let (results, basis) = match &mut frame {
+        Some(f) => f.solve_node(ctx, root, bounds, disjuncts, &all, None)?,
+        None => {
+            let items: Vec<&[Item]> = disjuncts.iter().map(Vec::as_slice).collect();
+            (ctx.solve_each(root, bounds, &items, Mode::Relaxed)?, None)
+        }
+    };
+    let mut open: Vec<(f64, usize)> = Vec::new();
+    for (k, result) in results.into_iter().enumerate() {
+        match result {
+            BoxResult::Unsat => {}
+            BoxResult::Sat(w) => return Ok(Err(w)),
+            BoxResult::Open { lower, point, .. } => {
+                if let Some(w) = ctx.checker.attack(&point, root, &disjuncts[k], attack_steps) {
+                    return Ok(Err(w));
+                }
+                open.push((lower, k));
+            }
+        }
+    }
+    open.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let lower = open.first().map_or(f64::INFINITY, |o| o.0);
+    Ok(Ok(Root { open: open.into_iter().map(|o| o.1).collect(), lower, frame, basis: basis.map(Rc::new) }))
+}
+
 /// Explores phase splits of the root box's neurons, lowest certified bound first, until every
-/// disjunct is ruled out in every node (unsat), a checked witness turns up (sat), or `deadline`
-/// passes (open). `lower` is the root's lowest certified bound over the disjuncts.
+/// disjunct open at the root is ruled out in every node (unsat), a checked witness turns up
+/// (sat), or `deadline` passes (open).
 pub fn relu_bab(
     ctx: &Context,
     root: &Interval,
     disjuncts: &[Vec<Item>],
     root_bounds: Vec<NetworkBounds>,
-    lower: f64,
+    start: Root,
     deadline: Option<Instant>,
     max_nodes: usize,
 ) -> Result<Searched> {
@@ -112,7 +158,9 @@ pub fn relu_bab(
             c
         })
         .collect();
-    let problem = Problem { nets, coefficients: coefficients[0].clone(), shared_layers: ctx.shares_layers(root) };
+    let Root { open: at_root, lower, frame, basis } = start;
+    let first = at_root.first().copied().unwrap_or(0);
+    let problem = Problem { nets, coefficients: coefficients[first].clone(), shared_layers: ctx.shares_layers(root) };
     // a disjunct whose bound reaches 0 and is ruled out by it leaves the node's open set, so a
     // node's bound answers "yes" only when it is above 0
     let opts = BabOptions {
@@ -121,20 +169,13 @@ pub fn relu_bab(
         target: Some(Target { threshold: 0.0, inclusive: false, stop_below: true }),
         ..BabOptions::default()
     };
-    let all: Vec<usize> = (0..disjuncts.len()).collect();
-    let mut frame = DisjunctFrame::new(ctx, root, &root_bounds, disjuncts);
-    // the root's solve gives its children a basis to start from
-    let basis = match &mut frame {
-        Some(f) => f.solve_node(ctx, root, &root_bounds, disjuncts, &all, None)?.1.map(Rc::new),
-        None => None,
-    };
+    let searched = at_root.len();
     let mut bounder = Violations { ctx, root, disjuncts, coefficients, frame };
-    let tag = Open { disjuncts: all, basis };
+    let tag = Open { disjuncts: at_root, basis };
     let r = bab::minimise(&problem, &mut bounder, (root_bounds, tag), lower, None, &opts)?;
     let s = &r.stats;
     log::debug!(
-        "ReLU branch and bound over {} disjuncts: {:?} after {} nodes in {:.2} s, {} open, lowest bound {:.6e}",
-        disjuncts.len(),
+        "ReLU branch and bound over {searched} disjuncts: {:?} after {} nodes in {:.2} s, {} open, lowest bound {:.6e}",
         s.stop,
         s.nodes,
         s.seconds,
@@ -156,9 +197,8 @@ pub fn relu_bab(
         Stop::Closed | Stop::Decided => "every phase fixed",
     };
     let note = format!(
-        "ReLU branch and bound over {} of {} disjuncts: {why} with {} open nodes after {} nodes{}; lowest certified bound {:.6e}",
+        "ReLU branch and bound over {} of {searched} disjuncts: {why} with {} open nodes after {} nodes{}; lowest certified bound {:.6e}",
         open.len(),
-        disjuncts.len(),
         s.open,
         s.nodes,
         if s.faults > 0 { format!(" ({} failed to certify)", s.faults) } else { String::new() },
