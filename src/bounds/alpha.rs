@@ -25,15 +25,7 @@ pub fn applies(net: &Network, top: usize) -> bool {
 /// Sound bounds of rows `rows` of affine layer `j` (its output is position `j + 1`) with slopes
 /// optimised per row and side, given bounds of every earlier position: `(row, lower, upper)`.
 pub fn affine_layer(net: &Network, nb: &NetworkBounds, j: usize, a: &Affine, rows: &[usize]) -> Vec<(usize, f64, f64)> {
-    let blocks: Vec<&[usize]> = rows.chunks(BLOCK).collect();
-    let per_block = crate::par::map(&blocks, |block| {
-        let [lower, upper] = [1.0, -1.0].map(|sign| {
-            let f = backsubstitute(net, nb, j, symbolic::affine_rows(a, block, sign));
-            Forms::concretize_sum(&[&f], &nb.input)
-        });
-        block.iter().zip(lower).zip(upper).map(|((&i, l), u)| (i, l, -u)).collect::<Vec<_>>()
-    });
-    per_block.into_iter().flatten().collect()
+    symbolic::affine_layer_by(net, nb, j, a, rows, BLOCK, backsubstitute)
 }
 
 /// Lower-bounding forms over position `top` rewritten over the input with slopes optimised per

@@ -171,16 +171,10 @@ fn propagate_from(
             // every later relaxation whatever its bounds: only the others are back-substituted.
             let rows: Vec<usize> =
                 (0..b.lower.len()).filter(|&i| !feeds_relu(net, j) || (b.lower[i] < 0.0 && b.upper[i] > 0.0)).collect();
-            for (i, l, u) in symbolic::affine_layer(net, &nb, j, a, &rows) {
-                b.lower[i] = b.lower[i].max(l);
-                b.upper[i] = b.upper[i].min(u);
-            }
+            narrow(&mut b, symbolic::affine_layer(net, &nb, j, a, &rows));
             if method == Method::Alpha && feeds_relu(net, j) && alpha::applies(net, j) {
                 let open: Vec<usize> = rows.into_iter().filter(|&i| b.lower[i] < 0.0 && b.upper[i] > 0.0).collect();
-                for (i, l, u) in alpha::affine_layer(net, &nb, j, a, &open) {
-                    b.lower[i] = b.lower[i].max(l);
-                    b.upper[i] = b.upper[i].min(u);
-                }
+                narrow(&mut b, alpha::affine_layer(net, &nb, j, a, &open));
             }
         }
         if let Some((p, _)) = prior {
@@ -190,6 +184,14 @@ fn propagate_from(
         nb.layers.push(b);
     }
     Ok(nb)
+}
+
+/// Intersects `b` with the bounds `(row, lower, upper)` found for some of its rows.
+fn narrow(b: &mut Interval, found: Vec<(usize, f64, f64)>) {
+    for (i, l, u) in found {
+        b.lower[i] = b.lower[i].max(l);
+        b.upper[i] = b.upper[i].min(u);
+    }
 }
 
 /// Encodings need finite bounds on every neuron: an infinite or NaN bound (an overflow, or a

@@ -270,7 +270,7 @@ pub fn backsubstitute_sloped(
 }
 
 /// Rows `rows` of an affine layer as forms over its input (where back-substitution starts).
-pub(super) fn affine_rows(a: &Affine, rows: &[usize], sign: f64) -> Forms {
+fn affine_rows(a: &Affine, rows: &[usize], sign: f64) -> Forms {
     let cols = a.weights.cols();
     let mut coeffs = vec![0.0; rows.len() * cols];
     for (r, &i) in rows.iter().enumerate() {
@@ -287,12 +287,26 @@ const BLOCK: usize = 64;
 /// Symbolic bounds of rows `rows` of the output of layer `j`, the affine layer `a`, given bounds
 /// of every earlier position; returns `(row, lower, upper)` for each.
 pub fn affine_layer(net: &Network, nb: &NetworkBounds, j: usize, a: &Affine, rows: &[usize]) -> Vec<(usize, f64, f64)> {
-    let blocks: Vec<&[usize]> = rows.chunks(BLOCK).collect();
+    affine_layer_by(net, nb, j, a, rows, BLOCK, backsubstitute)
+}
+
+/// `affine_layer` with the back-substitution `rewrite` (forms over position `j` to forms over
+/// the input), in blocks of `block` rows shared out over the cores.
+pub(super) fn affine_layer_by(
+    net: &Network,
+    nb: &NetworkBounds,
+    j: usize,
+    a: &Affine,
+    rows: &[usize],
+    block: usize,
+    rewrite: impl Fn(&Network, &NetworkBounds, usize, Forms) -> Forms + Sync + Send,
+) -> Vec<(usize, f64, f64)> {
+    let blocks: Vec<&[usize]> = rows.chunks(block).collect();
     let per_block = crate::par::map(&blocks, |block| {
-        let lo = backsubstitute(net, nb, j, affine_rows(a, block, 1.0));
-        let hi = backsubstitute(net, nb, j, affine_rows(a, block, -1.0));
-        let lower = Forms::concretize_sum(&[&lo], &nb.input);
-        let upper = Forms::concretize_sum(&[&hi], &nb.input);
+        let [lower, upper] = [1.0, -1.0].map(|sign| {
+            let f = rewrite(net, nb, j, affine_rows(a, block, sign));
+            Forms::concretize_sum(&[&f], &nb.input)
+        });
         block.iter().zip(lower).zip(upper).map(|((&i, l), u)| (i, l, -u)).collect::<Vec<_>>()
     });
     per_block.into_iter().flatten().collect()

@@ -169,7 +169,7 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
         let why = degenerate::empty_reason(space, &e);
         return Ok(unsat(Some(format!("warning: the input box is empty ({why}); no input violates the property"))));
     }
-    let mut open = Vec::new();
+    let mut work = Vec::new();
     let mut notes = Vec::new();
     let mut empty = Vec::new();
     let same = cancel::representatives(checker);
@@ -231,10 +231,13 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
             return Ok(timed_out());
         }
         if root.len() > opts.split_dims {
-            for (items, lower) in group.iter().zip(ctx.screen_by_slopes(&root, &group)?) {
-                if !search::refutes(lower, items) {
-                    open.push(Open { items: items.to_vec(), root: root.clone(), lower });
-                }
+            let lowers = ctx.screen_by_slopes(&root, &group)?;
+            let left: Vec<Vec<Item>> = (group.iter().zip(lowers))
+                .filter(|&(items, lower)| !search::refutes(lower, items))
+                .map(|(items, _)| items.to_vec())
+                .collect();
+            if !left.is_empty() {
+                work.push(Work::Deepen(root, left));
             }
             continue;
         }
@@ -246,15 +249,14 @@ fn decide(ctx: &Context, disjuncts: &[Vec<Item>], opts: &VerifyOptions) -> Resul
                     if let Some(w) = checker.attack(&point, &root, items, opts.attack_steps) {
                         return Ok(sat(w));
                     }
-                    open.push(Open { items: items.to_vec(), root: root.clone(), lower });
+                    work.push(Work::Split(Open { items: items.to_vec(), root: root.clone(), lower }));
                 }
             }
         }
     }
-    // a small input space is split, disjunct by disjunct; else the open disjuncts over one box
+    // a small input space is split, disjunct by disjunct; the open disjuncts over a larger box
     // (VNN-COMP's robustness queries have one box for all) share its LP-tightened bounds and one
     // ReLU branch and bound
-    let work = plan(open, opts.split_dims);
     let count = work.len();
     for (k, piece) in work.into_iter().enumerate() {
         let result = match piece {
@@ -312,28 +314,8 @@ fn timed_out() -> Answer {
 enum Work {
     /// Input splitting of one disjunct.
     Split(Open),
-    /// The disjuncts (their items) over one box too large to split.
+    /// The disjuncts (their items) over one box too large to split, in order of first appearance.
     Deepen(Interval, Vec<Vec<Item>>),
-}
-
-/// Groups the open disjuncts over one large box, in order of first appearance.
-fn plan(open: Vec<Open>, split_dims: usize) -> Vec<Work> {
-    let mut work: Vec<Work> = Vec::new();
-    for d in open {
-        if d.root.len() <= split_dims {
-            work.push(Work::Split(d));
-            continue;
-        }
-        let same = work.iter_mut().find_map(|w| match w {
-            Work::Deepen(root, items) if *root == d.root => Some(items),
-            _ => None,
-        });
-        match same {
-            Some(items) => items.push(d.items),
-            None => work.push(Work::Deepen(d.root, vec![d.items])),
-        }
-    }
-    work
 }
 
 /// Second pass on open disjuncts over a box too large to split, on its LP-tightened bounds

@@ -86,8 +86,8 @@ impl<'a> Context<'a> {
 
     /// The networks' bounds on box `b` (remembered for the last few boxes).
     pub fn bounds(&self, b: &Interval, method: Method) -> Result<Vec<NetworkBounds>> {
-        if let Some((_, _, nbs)) = self.cache.borrow().iter().find(|(cb, m, _)| cb == b && *m == method) {
-            return Ok(nbs.clone());
+        if let Some(nbs) = self.cached(b, method) {
+            return Ok(nbs);
         }
         // LP tightening gets at most half the time left (the branch and bound needs the rest);
         // it starts from optimised slopes, so the neurons it does not reach keep near-LP bounds
@@ -99,12 +99,12 @@ impl<'a> Context<'a> {
         let space = self.checker.space;
         let start = Instant::now();
         // LP tightening starts from the box's optimised-slope bounds when they are at hand
-        let alpha = self.cache.borrow().iter().find(|(cb, m, _)| cb == b && *m == Method::Alpha).map(|c| c.2.clone());
-        let nbs = match alpha {
-            Some(start) if method == Method::Lp => (self.checker.nets.iter().zip(start))
+        let sloped = if method == Method::Lp { self.cached(b, Method::Alpha) } else { None };
+        let nbs = match sloped {
+            Some(sloped) => (self.checker.nets.iter().zip(sloped))
                 .map(|(net, nb)| tighten::tighten_from(net, nb, &lp).bounds)
                 .collect(),
-            _ => (0..self.checker.nets.len())
+            None => (0..self.checker.nets.len())
                 .map(|k| tighten::compute(self.checker.nets[k], &space.network_box(b, k), method, &lp))
                 .collect::<Result<Vec<_>>>()?,
         };
@@ -120,6 +120,11 @@ impl<'a> Context<'a> {
         }
         cache.push((b.clone(), method, nbs.clone()));
         Ok(nbs)
+    }
+
+    /// The bounds by `method` of box `b`, if among the last few computed.
+    fn cached(&self, b: &Interval, method: Method) -> Option<Vec<NetworkBounds>> {
+        self.cache.borrow().iter().find(|(cb, m, _)| cb == b && *m == method).map(|c| c.2.clone())
     }
 
     /// Whether the joint model of box `b` shares the networks' common leading layers (all read
