@@ -35,8 +35,8 @@ pub fn backsubstitute(net: &Network, nb: &NetworkBounds, top: usize, f: Forms) -
     if !applies(net, top) {
         return symbolic::backsubstitute(net, nb, top, f);
     }
-    let slopes = optimise(net, nb, top, &f);
-    symbolic::backsubstitute_sloped(net, nb, top, f, &slopes)
+    let choice = optimise(net, nb, top, &f);
+    symbolic::backsubstitute_chosen(net, nb, top, f, &choice.slopes, &choice.signs)
 }
 
 /// The lines one backward pass chose at a ReLU layer, per form and neuron (row-major): slope,
@@ -55,66 +55,97 @@ struct Pass {
     lines: Vec<Option<Lines>>,
 }
 
-/// Slopes for the forms `f` over position `top` (DeepPoly's to start, the best seen per form).
-fn optimise(net: &Network, nb: &NetworkBounds, top: usize, f: &Forms) -> Vec<Option<Vec<f64>>> {
-    let rows = f.rows();
-    let mut alpha: Vec<Option<Vec<f64>>> = (0..top)
-        .map(|k| {
-            matches!(net.layers[k].layer, Layer::Relu).then(|| {
-                let z = nb.position(k);
-                let start: Vec<f64> =
-                    z.lower.iter().zip(&z.upper).map(|(&l, &u)| symbolic::relu_lower_slope(l, u)).collect();
-                start.repeat(rows)
-            })
-        })
-        .collect();
-    let mut best = alpha.clone();
-    let mut best_value = vec![f64::NEG_INFINITY; rows];
-    let mut adam: Vec<Option<(Vec<f64>, Vec<f64>)>> =
-        alpha.iter().map(|a| a.as_ref().map(|a| (vec![0.0; a.len()], vec![0.0; a.len()]))).collect();
-    for t in 1..=ITERATIONS {
-        let pass = backward(net, nb, top, f, &alpha);
-        for r in 0..rows {
-            if pass.value[r] <= best_value[r] {
-                continue;
+/// What the search chooses per ReLU layer, row-major (one per form and neuron): lower slopes of
+/// the unstable neurons and multipliers of the stable neurons' sign constraints.
+#[derive(Clone)]
+struct Choice {
+    slopes: Vec<Option<Vec<f64>>>,
+    signs: Vec<Option<Vec<f64>>>,
+}
+
+impl Choice {
+    /// Copies form `r`'s choices from `other`.
+    fn copy_row(&mut self, other: &Choice, r: usize, rows: usize) {
+        let pairs = self.slopes.iter_mut().zip(&other.slopes).chain(self.signs.iter_mut().zip(&other.signs));
+        for (b, a) in pairs {
+            if let (Some(b), Some(a)) = (b, a) {
+                let n = a.len() / rows;
+                b[r * n..(r + 1) * n].copy_from_slice(&a[r * n..(r + 1) * n]);
             }
-            best_value[r] = pass.value[r];
-            for (b, a) in best.iter_mut().zip(&alpha) {
-                if let (Some(b), Some(a)) = (b, a) {
-                    let n = a.len() / rows;
-                    b[r * n..(r + 1) * n].copy_from_slice(&a[r * n..(r + 1) * n]);
-                }
+        }
+    }
+}
+
+/// Slopes and sign multipliers for the forms `f` over position `top` (DeepPoly's slopes and no
+/// multipliers to start, the best seen per form).
+fn optimise(net: &Network, nb: &NetworkBounds, top: usize, f: &Forms) -> Choice {
+    let rows = f.rows();
+    let per_relu = |init: &dyn Fn(f64, f64) -> f64| -> Vec<Option<Vec<f64>>> {
+        (0..top)
+            .map(|k| {
+                matches!(net.layers[k].layer, Layer::Relu).then(|| {
+                    let z = nb.position(k);
+                    let start: Vec<f64> = z.lower.iter().zip(&z.upper).map(|(&l, &u)| init(l, u)).collect();
+                    start.repeat(rows)
+                })
+            })
+            .collect()
+    };
+    let mut choice = Choice { slopes: per_relu(&symbolic::relu_lower_slope), signs: per_relu(&|_, _| 0.0) };
+    let mut best = choice.clone();
+    let mut best_value = vec![f64::NEG_INFINITY; rows];
+    let moments = |v: &[Option<Vec<f64>>]| -> Vec<Option<Adam>> {
+        v.iter().map(|a| a.as_ref().map(|a| Adam { m: vec![0.0; a.len()], v: vec![0.0; a.len()] })).collect()
+    };
+    let (mut adam_slopes, mut adam_signs) = (moments(&choice.slopes), moments(&choice.signs));
+    for t in 1..=ITERATIONS {
+        let pass = backward(net, nb, top, f, &choice);
+        for r in 0..rows {
+            if pass.value[r] > best_value[r] {
+                best_value[r] = pass.value[r];
+                best.copy_row(&choice, r, rows);
             }
         }
         if t == ITERATIONS {
             break;
         }
-        let grad = gradient(net, nb, top, rows, &pass);
-        for ((a, g), m) in alpha.iter_mut().zip(&grad).zip(&mut adam) {
-            if let (Some(a), Some(g), Some((m, v))) = (a, g, m) {
-                adam_ascent(a, g, m, v, t);
+        let (grad_slopes, grad_signs) = gradient(net, nb, top, rows, &pass);
+        let steps = (choice.slopes.iter_mut().zip(&grad_slopes).zip(&mut adam_slopes).map(|(p, m)| (p, m, 1.0)))
+            .chain(choice.signs.iter_mut().zip(&grad_signs).zip(&mut adam_signs).map(|(p, m)| (p, m, f64::INFINITY)));
+        for ((a, g), m, limit) in steps {
+            if let (Some(a), Some(g), Some(m)) = (a, g, m) {
+                m.ascend(a, g, t, limit);
             }
         }
     }
     best
 }
 
-/// One Adam step up the gradient, projected on [0, 1].
-fn adam_ascent(a: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], t: usize) {
-    let (b1, b2) = (0.9f64, 0.999f64);
-    let (c1, c2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
-    for i in 0..a.len() {
-        if g[i] == 0.0 && m[i] == 0.0 {
-            continue;
+/// Adam's moment estimates for one vector of parameters.
+struct Adam {
+    m: Vec<f64>,
+    v: Vec<f64>,
+}
+
+impl Adam {
+    /// One step up the gradient `g`, projected on [0, limit].
+    fn ascend(&mut self, a: &mut [f64], g: &[f64], t: usize, limit: f64) {
+        let (b1, b2) = (0.9f64, 0.999f64);
+        let (c1, c2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
+        let (m, v) = (&mut self.m, &mut self.v);
+        for i in 0..a.len() {
+            if g[i] == 0.0 && m[i] == 0.0 {
+                continue;
+            }
+            m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+            v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+            a[i] = (a[i] + STEP * (m[i] / c1) / ((v[i] / c2).sqrt() + 1e-12)).clamp(0.0, limit);
         }
-        m[i] = b1 * m[i] + (1.0 - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
-        a[i] = (a[i] + STEP * (m[i] / c1) / ((v[i] / c2).sqrt() + 1e-12)).clamp(0.0, 1.0);
     }
 }
 
-/// Back-substitutes the forms to the input with slopes `alpha` and concretises them.
-fn backward(net: &Network, nb: &NetworkBounds, top: usize, f: &Forms, alpha: &[Option<Vec<f64>>]) -> Pass {
+/// Back-substitutes the forms to the input with `choice` and concretises them.
+fn backward(net: &Network, nb: &NetworkBounds, top: usize, f: &Forms, choice: &Choice) -> Pass {
     let rows = f.rows();
     let (mut lam, mut width, mut constant) = (f.coeffs.clone(), f.cols, f.constant.clone());
     let mut lines: Vec<Option<Lines>> = (0..top).map(|_| None).collect();
@@ -134,20 +165,24 @@ fn backward(net: &Network, nb: &NetworkBounds, top: usize, f: &Forms, alpha: &[O
                 lam = next;
             }
             Layer::Relu => {
-                let slopes = alpha[k].as_deref().unwrap_or_default();
+                let slopes = choice.slopes[k].as_deref().unwrap_or_default();
+                let signs = choice.signs[k].as_deref().unwrap_or_default();
                 let mut chosen =
                     Lines { slope: vec![0.0; lam.len()], intercept: vec![0.0; lam.len()], nu: lam.clone() };
                 for (idx, l) in lam.iter_mut().enumerate() {
                     let i = idx % n_in;
                     let (lo, hi) = (z.lower[i], z.upper[i]);
-                    let (s, t) = match () {
-                        _ if hi <= 0.0 => (0.0, 0.0),
-                        _ if lo >= 0.0 => (1.0, 0.0),
-                        _ if *l >= 0.0 => (slopes[idx], 0.0),
-                        _ => relu_upper_line(lo, hi),
+                    let (s, t, sign) = match () {
+                        _ if hi <= 0.0 => (0.0, 0.0, -1.0),
+                        _ if lo >= 0.0 => (1.0, 0.0, 1.0),
+                        _ if *l >= 0.0 => (slopes[idx], 0.0, 0.0),
+                        _ => {
+                            let (s, t) = relu_upper_line(lo, hi);
+                            (s, t, 0.0)
+                        }
                     };
                     constant[idx / n_in] += *l * t;
-                    *l *= s;
+                    *l = *l * s - sign * signs[idx];
                     (chosen.slope[idx], chosen.intercept[idx]) = (s, t);
                 }
                 lines[k] = Some(chosen);
@@ -183,35 +218,101 @@ fn backward(net: &Network, nb: &NetworkBounds, top: usize, f: &Forms, alpha: &[O
     Pass { value, corner, lines }
 }
 
-/// The gradient of each form's bound in its slopes: `ν·ẑ` for every slope the pass used, with
-/// `ẑ` the ReLU's input in the pass's linear network evaluated at the form's corner.
-fn gradient(net: &Network, nb: &NetworkBounds, top: usize, rows: usize, pass: &Pass) -> Vec<Option<Vec<f64>>> {
+/// The gradient of each form's bound in its slopes and sign multipliers: `ν·ẑ` for every slope
+/// the pass used and `∓ẑ` for the multiplier of `±z ≥ 0`, with `ẑ` the ReLU's input in the
+/// pass's linear network evaluated at the form's corner.
+type Gradient = (Vec<Option<Vec<f64>>>, Vec<Option<Vec<f64>>>);
+
+fn gradient(net: &Network, nb: &NetworkBounds, top: usize, rows: usize, pass: &Pass) -> Gradient {
     let n0 = nb.input.len();
-    let mut grad: Vec<Option<Vec<f64>>> =
-        pass.lines.iter().map(|l| l.as_ref().map(|l| vec![0.0; l.slope.len()])).collect();
+    let zeros = || -> Vec<Option<Vec<f64>>> {
+        pass.lines.iter().map(|l| l.as_ref().map(|l| vec![0.0; l.slope.len()])).collect()
+    };
+    let (mut grad, mut grad_signs) = (zeros(), zeros());
     // the forward pass stops at the last ReLU below the top
     let depth = pass.lines.iter().rposition(Option::is_some).map_or(0, |k| k + 1).min(top);
     for r in 0..rows {
         let mut v = pass.corner[r * n0..(r + 1) * n0].to_vec();
         for (k, (node, lines)) in net.layers[..depth].iter().zip(&pass.lines).enumerate() {
-            match (&node.layer, lines, &mut grad[k]) {
-                (Layer::Relu, Some(lines), Some(g)) => {
+            match (&node.layer, lines, &mut grad[k], &mut grad_signs[k]) {
+                (Layer::Relu, Some(lines), Some(g), Some(gs)) => {
                     let n = v.len();
                     let z = nb.position(k);
                     for (i, vi) in v.iter_mut().enumerate() {
                         let idx = r * n + i;
-                        if z.lower[i] < 0.0 && z.upper[i] > 0.0 && lines.nu[idx] >= 0.0 {
+                        if z.upper[i] <= 0.0 {
+                            gs[idx] = *vi;
+                        } else if z.lower[i] >= 0.0 {
+                            gs[idx] = -*vi;
+                        } else if lines.nu[idx] >= 0.0 {
                             g[idx] = lines.nu[idx] * *vi;
                         }
                         *vi = lines.slope[idx] * *vi + lines.intercept[idx];
                     }
                 }
-                (Layer::Affine(a), _, _) => {
-                    v = (0..a.bias.len()).map(|i| a.weights.row_dot(i, &v) + a.bias[i]).collect()
-                }
-                (layer, _, _) => v = layer.apply(&v),
+                (Layer::Affine(a), ..) => v = (0..a.bias.len()).map(|i| a.weights.row_dot(i, &v) + a.bias[i]).collect(),
+                (layer, ..) => v = layer.apply(&v),
             }
         }
     }
-    grad
+    (grad, grad_signs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bounds::{propagate_within, Interval};
+    use crate::ir::{LayerNode, SparseMatrix};
+
+    /// x ∈ [−1, 1] → z = x → relu → out = 2·relu(z) − 0.5 (a chain: layer, relu, layer).
+    fn net() -> Network {
+        let affine = |w: f64, b: f64| LayerNode {
+            output_shape: vec![1, 1],
+            layer: Layer::Affine(Affine { weights: SparseMatrix::from_dense(1, 1, &[w]), bias: vec![b] }),
+            origin: vec![],
+        };
+        let relu = LayerNode { layer: Layer::Relu, output_shape: vec![1, 1], origin: vec![] };
+        Network {
+            name: "t".into(),
+            input_shape: vec![1, 1],
+            layers: vec![affine(1.0, 0.0), relu, affine(2.0, -0.5)],
+            notes: vec![],
+        }
+    }
+
+    fn lower(net: &Network, nb: &NetworkBounds, sign: f64) -> f64 {
+        let f = Forms { cols: 1, coeffs: vec![sign], constant: vec![0.0], error: vec![0.0] };
+        Forms::concretize_sum(&[&backsubstitute(net, nb, 3, f)], &nb.input)[0]
+    }
+
+    /// A node that fixes z ≥ 0 (its bounds clamped at 0, as the branch and bound does): with the
+    /// ReLU stable the plain pass forgets x ≥ 0 and bounds `out` by 2·(−1) − 0.5; the sign
+    /// multiplier of `z ≥ 0` brings it to the true minimum −0.5 (within Adam's last step), never
+    /// above it. The node z ≤ 0, where `out` is −0.5, and the upper side stay exact.
+    #[test]
+    fn sign_multipliers_use_a_split_and_stay_sound() {
+        let net = net();
+        let region = Interval { lower: vec![-1.0], upper: vec![1.0] };
+        let root = crate::bounds::propagate(&net, &region, crate::bounds::Method::Symbolic, None).unwrap();
+        let mut active = root.clone();
+        active.layers[0].lower[0] = 0.0;
+        let active = propagate_within(&net, &active, 1).unwrap();
+        let low = lower(&net, &active, 1.0);
+        let plain = Forms::concretize_sum(
+            &[&symbolic::backsubstitute(
+                &net,
+                &active,
+                3,
+                Forms { cols: 1, coeffs: vec![1.0], constant: vec![0.0], error: vec![0.0] },
+            )],
+            &active.input,
+        )[0];
+        assert!(plain < -2.4, "the plain pass should not see the split: {plain}");
+        assert!((-0.7..=-0.5).contains(&low), "multiplier bound {low}, true minimum −0.5");
+        assert!(-lower(&net, &active, -1.0) >= 1.5, "upper bound below the true maximum 1.5");
+        let mut inactive = root;
+        inactive.layers[0].upper[0] = 0.0;
+        let inactive = propagate_within(&net, &inactive, 1).unwrap();
+        assert!((-0.5 - 1e-12..=-0.5).contains(&lower(&net, &inactive, 1.0)));
+    }
 }

@@ -112,10 +112,25 @@ pub fn relu_lower_slope(l: f64, u: f64) -> f64 {
     }
 }
 
+/// What a back-substitution may choose at one ReLU layer, row-major (one per form and neuron):
+/// the lower slopes of its unstable neurons (each in [0, 1]) and the multipliers (≥ 0) of its
+/// stable neurons' sign constraints (`z ≥ 0` where the bounds make it active, `z ≤ 0` inactive).
+#[derive(Clone, Copy, Default)]
+pub struct ReluChoice<'a> {
+    pub slopes: Option<&'a [f64]>,
+    pub signs: Option<&'a [f64]>,
+}
+
+impl<'a> ReluChoice<'a> {
+    fn row(&self, r: usize, n: usize) -> ReluChoice<'a> {
+        let part = |v: Option<&'a [f64]>| v.map(|s| &s[r * n..(r + 1) * n]);
+        ReluChoice { slopes: part(self.slopes), signs: part(self.signs) }
+    }
+}
+
 /// Rewrites forms over the output of layer `layer` (position `layer + 1`) as forms over its
-/// input, using the bounds of that input; a ReLU layer takes its unstable neurons' lower slopes
-/// from `slopes` (row-major, one per form and neuron, each in [0, 1]) when given.
-fn step(layer: &Layer, input: &Interval, f: Forms, slopes: Option<&[f64]>) -> Forms {
+/// input, using the bounds of that input; a ReLU layer takes `choice` where given.
+fn step(layer: &Layer, input: &Interval, f: Forms, choice: ReluChoice) -> Forms {
     let n_in = input.lower.len();
     let rows = f.rows();
     let mut coeffs = vec![0.0; rows * n_in];
@@ -135,7 +150,7 @@ fn step(layer: &Layer, input: &Interval, f: Forms, slopes: Option<&[f64]>) -> Fo
         };
         match layer {
             Layer::Affine(a) => w.affine(a, input, lam, &mut mag),
-            Layer::Relu => w.relu_sloped(input, lam, &mag, slopes.map(|s| &s[r * n_in..(r + 1) * n_in])),
+            Layer::Relu => w.relu_chosen(input, lam, &mag, choice.row(r, n_in)),
             Layer::MaxPool(p) => w.max_pool(p, input, lam, &mag),
             Layer::IndexMap(m) => w.index_map(m, lam, &mag),
         }
@@ -176,21 +191,30 @@ impl Rewrite<'_> {
     /// ReLU: stable neurons pass or vanish, unstable ones take the lower slope (λ > 0) or the
     /// upper line (λ < 0).
     pub(super) fn relu(&mut self, input: &Interval, lam: &[f64], mag: &[f64]) {
-        self.relu_sloped(input, lam, mag, None)
+        self.relu_chosen(input, lam, mag, ReluChoice::default())
     }
 
-    /// `relu` with the lower slopes `slopes[i] ∈ [0, 1]` (`y ≥ α·z` holds for any such α) in
-    /// place of DeepPoly's 0 or 1; the rounding of `λ·α` is charged to the error.
-    fn relu_sloped(&mut self, input: &Interval, lam: &[f64], mag: &[f64], slopes: Option<&[f64]>) {
+    /// `relu` with the lower slopes `α ∈ [0, 1]` of `choice` (`y ≥ α·z` holds for any such α)
+    /// in place of DeepPoly's 0 or 1, and a stable neuron's sign constraint added with its
+    /// multiplier `β ≥ 0` (`f − β·z` where `z ≥ 0`, `f + β·z` where `z ≤ 0`: each is below `f`
+    /// on the bounds); the rounding of `λ·α` and `λ − β` is charged to the error.
+    fn relu_chosen(&mut self, input: &Interval, lam: &[f64], mag: &[f64], choice: ReluChoice) {
         for (i, &l) in lam.iter().enumerate() {
             let (lo, hi) = (input.lower[i], input.upper[i]);
-            if l == 0.0 || hi <= 0.0 {
+            let beta = choice.signs.map_or(0.0, |b| b[i].max(0.0));
+            if hi <= 0.0 {
+                self.out[i] = beta;
                 continue;
             }
             if lo >= 0.0 {
-                self.out[i] = l;
+                self.out[i] = l - beta;
+                if beta != 0.0 {
+                    self.err.add(UNIT * self.out[i].abs(), mag[i]);
+                }
+            } else if l == 0.0 {
+                continue;
             } else if l > 0.0 {
-                let alpha = slopes.map_or_else(|| relu_lower_slope(lo, hi), |s| s[i].clamp(0.0, 1.0));
+                let alpha = choice.slopes.map_or_else(|| relu_lower_slope(lo, hi), |s| s[i].clamp(0.0, 1.0));
                 self.out[i] = l * alpha;
                 if alpha != 0.0 && alpha != 1.0 {
                     self.err.add(UNIT * self.out[i].abs(), mag[i]);
@@ -249,24 +273,30 @@ pub fn backsubstitute(net: &Network, nb: &NetworkBounds, position: usize, f: For
 /// Rewrites forms over position `top` as forms over position `bottom ≤ top`.
 pub fn backsubstitute_to(net: &Network, nb: &NetworkBounds, top: usize, bottom: usize, mut f: Forms) -> Forms {
     for j in (bottom..top).rev() {
-        f = step(&net.layers[j].layer, nb.position(j), f, None);
+        f = step(&net.layers[j].layer, nb.position(j), f, ReluChoice::default());
     }
     f
 }
 
-/// `backsubstitute` with the lower slopes `slopes[j]` (one per form and neuron) at each ReLU
-/// layer `j` that has them.
-pub fn backsubstitute_sloped(
+/// `backsubstitute` with, at each ReLU layer `j` that has them, the lower slopes `slopes[j]`
+/// and the sign multipliers `signs[j]` (one per form and neuron).
+pub fn backsubstitute_chosen(
     net: &Network,
     nb: &NetworkBounds,
     top: usize,
     mut f: Forms,
     slopes: &[Option<Vec<f64>>],
+    signs: &[Option<Vec<f64>>],
 ) -> Forms {
     for j in (0..top).rev() {
-        f = step(&net.layers[j].layer, nb.position(j), f, slopes.get(j).and_then(|s| s.as_deref()));
+        let choice = ReluChoice { slopes: at_layer(slopes, j), signs: at_layer(signs, j) };
+        f = step(&net.layers[j].layer, nb.position(j), f, choice);
     }
     f
+}
+
+fn at_layer(v: &[Option<Vec<f64>>], j: usize) -> Option<&[f64]> {
+    v.get(j).and_then(|s| s.as_deref())
 }
 
 /// Rows `rows` of an affine layer as forms over its input (where back-substitution starts).

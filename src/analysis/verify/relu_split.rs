@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::frame::DisjunctFrame;
-use super::search::{BoxResult, Context};
+use super::search::{refutes, BoxResult, Context};
 use super::witness::Witness;
 use super::Item;
 use crate::analysis::bab::{self, BabOptions, Bounder, Evaluated, Problem, Stop, Target};
@@ -44,18 +44,30 @@ impl Bounder for Violations<'_, '_> {
         let sat = |w| {
             Ok(Evaluated::Bounded { lower: f64::NEG_INFINITY, found: Some((f64::NEG_INFINITY, w)), tag: tag.clone() })
         };
+        // optimised slopes and sign multipliers rule disjuncts out without an LP (milliseconds
+        // where the LP may take seconds); the LP sees only the rest
+        let items: Vec<&[Item]> = tag.disjuncts.iter().map(|&k| self.disjuncts[k].as_slice()).collect();
+        let lowers = self.ctx.slopes_lower(self.root, bounds, &items)?;
+        let left: Vec<usize> = tag
+            .disjuncts
+            .iter()
+            .zip(&lowers)
+            .filter(|(&k, &l)| !refutes(l, &self.disjuncts[k]))
+            .map(|(&k, _)| k)
+            .collect();
+        if left.is_empty() {
+            return Ok(Evaluated::Empty);
+        }
         let (results, basis) = match &mut self.frame {
-            Some(f) => {
-                f.solve_node(self.ctx, self.root, bounds, self.disjuncts, &tag.disjuncts, tag.basis.as_deref())?
-            }
+            Some(f) => f.solve_node(self.ctx, self.root, bounds, self.disjuncts, &left, tag.basis.as_deref())?,
             None => {
-                let items: Vec<&[Item]> = tag.disjuncts.iter().map(|&k| self.disjuncts[k].as_slice()).collect();
+                let items: Vec<&[Item]> = left.iter().map(|&k| self.disjuncts[k].as_slice()).collect();
                 (self.ctx.solve_each(self.root, bounds, &items, Mode::Relaxed)?, None)
             }
         };
         let mut open = Open { disjuncts: Vec::new(), basis: basis.map(Rc::new) };
         let mut lowest = f64::INFINITY;
-        for (&k, result) in tag.disjuncts.iter().zip(results) {
+        for (&k, result) in left.iter().zip(results) {
             match result {
                 BoxResult::Unsat => {} // nothing in the node violates the property this way
                 BoxResult::Sat(w) => return sat(w),

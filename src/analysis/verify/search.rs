@@ -167,9 +167,15 @@ impl<'a> Context<'a> {
     pub fn screen_by_slopes(&self, b: &Interval, disjuncts: &[&[Item]]) -> Result<Vec<f64>> {
         self.boxes.set(self.boxes.get() + 1);
         let nbs = self.bounds(b, Method::Alpha)?;
+        self.slopes_lower(b, &nbs, disjuncts)
+    }
+
+    /// Per disjunct, a certified lower bound on its largest violation over box `b` on bounds
+    /// `nbs` (the best of its items' optimised-slope bounds).
+    pub fn slopes_lower(&self, b: &Interval, nbs: &[NetworkBounds], disjuncts: &[&[Item]]) -> Result<Vec<f64>> {
         let best =
-            |items: &[Item]| items.iter().map(|it| self.item_lower(b, &nbs, it)).fold(f64::NEG_INFINITY, f64::max);
-        disjuncts.iter().map(|items| Ok(best(&self.to_refute(&nbs, items)?))).collect()
+            |items: &[Item]| items.iter().map(|it| self.item_lower(b, nbs, it)).fold(f64::NEG_INFINITY, f64::max);
+        disjuncts.iter().map(|items| Ok(best(&self.to_refute(nbs, items)?))).collect()
     }
 
     /// A certified lower bound of `it`'s violation (expression − rhs) over box `b`: each
