@@ -97,9 +97,11 @@ class Graph:
         tensor = numpy_helper.from_array(np.asarray(value, dtype), f"{name}_value")
         return self.op("Constant", [], name=name, value=tensor)
 
-    def weight(self, shape, fan_in: int) -> str:
-        """N(0, 0.5^2) scaled by sqrt(8 / fan_in) (He scaling: std = sqrt(2 / fan_in))."""
+    def weight(self, shape, fan_in: int, scale: float = 1.0) -> str:
+        """N(0, 0.5^2) scaled by sqrt(8 / fan_in) (He scaling: std = sqrt(2 / fan_in)), times `scale`."""
         w = self.rng.normal(0.0, 0.5, shape) * np.sqrt(8.0 / fan_in)
+        if scale != 1.0:
+            w = w * scale
         return self.init("W", w.astype(F32))
 
     def bias(self, n: int) -> str:
@@ -109,8 +111,8 @@ class Graph:
     def relu(self, x: str) -> str:
         return self.op("Relu", [x])
 
-    def gemm(self, x: str, n_in: int, n_out: int, trans_b=True, alpha=1.0, beta=1.0) -> str:
-        w = self.weight((n_out, n_in) if trans_b else (n_in, n_out), n_in)
+    def gemm(self, x: str, n_in: int, n_out: int, trans_b=True, alpha=1.0, beta=1.0, scale=1.0) -> str:
+        w = self.weight((n_out, n_in) if trans_b else (n_in, n_out), n_in, scale)
         attrs = {"transB": 1} if trans_b else {}
         if alpha != 1.0:
             attrs["alpha"] = alpha
@@ -122,8 +124,8 @@ class Graph:
         h = self.op("MatMul", [x, self.weight((n_in, n_out), n_in)])
         return self.op("Add", [h, self.bias(n_out)])
 
-    def conv(self, x: str, c_in: int, c_out: int, k: int, group: int = 1, **attrs) -> str:
-        w = self.weight((c_out, c_in // group, k, k), c_in // group * k * k)
+    def conv(self, x: str, c_in: int, c_out: int, k: int, group: int = 1, scale: float = 1.0, **attrs) -> str:
+        w = self.weight((c_out, c_in // group, k, k), c_in // group * k * k, scale)
         if group != 1:
             attrs["group"] = group
         return self.op("Conv", [x, w, self.bias(c_out)], kernel_shape=[k, k], **attrs)
@@ -318,6 +320,26 @@ def twin_pool() -> onnx.ModelProto:
     return center_logits(g.model(g.gemm(h, 8, 3), [1, 3]))
 
 
+def sigmoid_mlp() -> onnx.ModelProto:
+    """S-shaped activations: Gemm 4-10, Sigmoid, Gemm 10-10, Tanh, Gemm 10-3.  The hidden weights are
+    scaled up (x1.5, x2) so that the pre-activations span about [-4, 4] on [0,1]^4: both the curved
+    middle and the flat tails of Sigmoid and Tanh are reached."""
+    g = Graph("sigmoid_mlp", [1, 4])
+    h = g.op("Sigmoid", [g.gemm(g.x, 4, 10, scale=1.5)])
+    h = g.op("Tanh", [g.gemm(h, 10, 10, scale=2.0)])
+    return center_logits(g.model(g.gemm(h, 10, 3), [1, 3]))
+
+
+def sigmoid_conv() -> onnx.ModelProto:
+    """S-shaped activations after a conv: Conv 1->2 k3 (no pads, 6x6 -> 4x4), Sigmoid, Flatten,
+    Gemm 32-6, Tanh, Gemm 6-3; conv and hidden weights scaled x2 (as in sigmoid_mlp)."""
+    g = Graph("sigmoid_conv", [1, 1, 6, 6])
+    h = g.op("Sigmoid", [g.conv(g.x, 1, 2, 3, scale=2.0)])
+    h = g.op("Flatten", [h], axis=1)
+    h = g.op("Tanh", [g.gemm(h, 32, 6, scale=2.0)])
+    return center_logits(g.model(g.gemm(h, 6, 3), [1, 3]))
+
+
 # --- Two exports of one model (`twinverify equiv`) ---
 def equiv_params() -> list[tuple[np.ndarray, np.ndarray]]:
     """The weights (n_out, n_in) and biases of the 6-12-12-3 MLP both exports compute."""
@@ -400,7 +422,7 @@ def derive(base: onnx.ModelProto, name: str, weight_fn=None, node_prefix: str = 
 # --- Bad inputs (valid ONNX, except malformed.onnx and opset99.onnx, that the importer must reject) ---
 def bad_unsupported_op() -> onnx.ModelProto:
     g = Graph("unsupported_op", [1, 4])
-    h = g.op("Sigmoid", [g.gemm(g.x, 4, 4)], name="act_sigmoid")
+    h = g.op("Erf", [g.gemm(g.x, 4, 4)], name="act_erf")
     return g.model(g.gemm(h, 4, 2), [1, 2])
 
 
@@ -501,10 +523,16 @@ VALID = [
          "equiv_tf with the last layer's weight from its most active hidden neuron to logit 0 changed by +0.5", UNIT),
     Spec("equiv_f16.onnx", lambda: equiv_torch("equiv_f16", lambda w: w.astype(np.float16).astype(F32)), "pytorch",
          "equiv_torch with every weight matrix rounded to float16 (stored as float32; biases untouched)", UNIT),
+    Spec("sigmoid_mlp.onnx", sigmoid_mlp, "other",
+         "S-shaped activations (Sigmoid, Tanh) for the relaxation tests: Gemm 4-10-10-3, hidden weights scaled "
+         "so pre-activations span about [-4,4] on [0,1]^4 (final bias centred)", UNIT),
+    Spec("sigmoid_conv.onnx", sigmoid_conv, "other",
+         "S-shaped activations (Sigmoid, Tanh) for the relaxation tests: Conv 1-2 k3 (no pads), Sigmoid, "
+         "Flatten, Gemm 32-6, Tanh, Gemm 6-3 (final bias centred)", UNIT),
 ]
 
 BAD_MODELS = [
-    ("unsupported_op.onnx", bad_unsupported_op, "Gemm -> Sigmoid (node \"act_sigmoid\") -> Gemm: unsupported op"),
+    ("unsupported_op.onnx", bad_unsupported_op, "Gemm -> Erf (node \"act_erf\") -> Gemm: unsupported op"),
     ("branching.onnx", bad_branching, "residual Add(Relu(Gemm_a(x)), Gemm_b(x)): not a sequential chain"),
     ("softmax_middle.onnx", bad_softmax_middle, "Gemm -> Softmax -> Gemm: Softmax not at the end"),
     ("two_inputs.onnx", bad_two_inputs, "two non-initializer graph inputs"),
@@ -527,6 +555,8 @@ TWIN_DATA = [
     ("twin_pool_data.csv", twin_pool, 20, 36, True),
     ("tiny_2d_data.csv", tiny_2d, 12, 2, False),
     ("equiv_data.csv", equiv_torch, 20, 6, False),
+    ("sigmoid_mlp_data.csv", sigmoid_mlp, 20, 4, False),
+    ("sigmoid_conv_data.csv", sigmoid_conv, 20, 36, True),
 ]
 
 

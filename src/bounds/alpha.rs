@@ -198,7 +198,9 @@ fn backward(net: &Network, nb: &NetworkBounds, top: usize, f: &Forms, choice: &C
                 }
                 lam = next;
             }
-            Layer::MaxPool(_) => unreachable!("`applies` admits no max-pool below the top"),
+            Layer::MaxPool(_) | Layer::SShaped(_) => {
+                unreachable!("`applies` admits no max-pool or S-shaped layer below the top")
+            }
         }
         width = n_in;
     }

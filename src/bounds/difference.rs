@@ -11,8 +11,8 @@
 mod forms;
 
 use super::interval::add_scaled;
-use super::{Interval, NetworkBounds};
-use crate::ir::{Affine, Layer, MaxPool, Network};
+use super::{sshaped, Interval, NetworkBounds};
+use crate::ir::{Affine, Layer, MaxPool, Network, SShaped};
 use crate::round::{magnitude, two_sum, Acc};
 pub use forms::{difference_lines, Line};
 use forms::{Magnitudes, Pair};
@@ -34,6 +34,7 @@ pub fn difference(a: &Network, b: &Network, ba: &NetworkBounds, bb: &NetworkBoun
         let next = match (&la.layer, &lb.layer) {
             (Layer::Affine(wa), Layer::Affine(wb)) => affine(wa, wb, d, bb.position(k)),
             (Layer::Relu, _) => relu(d, ba.position(k), bb.position(k)),
+            (Layer::SShaped(f), _) => sshaped_difference(*f, d, ba.position(k), bb.position(k)),
             (Layer::MaxPool(p), _) => max_pool_difference(p, d),
             _ => super::interval::propagate(&la.layer, d),
         };
@@ -62,6 +63,7 @@ fn same_structure(a: &Network, b: &Network) -> bool {
                 && match (&la.layer, &lb.layer) {
                     (Layer::Affine(wa), Layer::Affine(wb)) => wa.weights.cols() == wb.weights.cols(),
                     (Layer::Relu, Layer::Relu) => true,
+                    (Layer::SShaped(f), Layer::SShaped(g)) => f == g,
                     (Layer::MaxPool(p), Layer::MaxPool(q)) => p == q,
                     (Layer::IndexMap(m), Layer::IndexMap(q)) => m == q,
                     _ => false,
@@ -165,6 +167,19 @@ fn relu(d: &Interval, za: &Interval, zb: &Interval) -> Interval {
 }
 
 /// `max(a_w) − max(b_w)` lies between the smallest and largest difference in the window.
+/// `f(z_A) − f(z_B) = f'(ξ)·Δz` for some ξ between them: the slopes over the hull of both
+/// networks' pre-activation bounds times `Δz`'s interval, rounded outward.
+fn sshaped_difference(f: SShaped, d: &Interval, za: &Interval, zb: &Interval) -> Interval {
+    let mut out = d.clone();
+    for i in 0..d.len() {
+        let (s_lo, s_hi) = sshaped::slope_range(f, za.lower[i].min(zb.lower[i]), za.upper[i].max(zb.upper[i]));
+        let ends = [s_lo * d.lower[i], s_lo * d.upper[i], s_hi * d.lower[i], s_hi * d.upper[i]];
+        out.lower[i] = ends.iter().copied().fold(f64::INFINITY, f64::min).next_down();
+        out.upper[i] = ends.iter().copied().fold(f64::NEG_INFINITY, f64::max).next_up();
+    }
+    out
+}
+
 fn max_pool_difference(p: &MaxPool, d: &Interval) -> Interval {
     let fold = |w: &[usize], v: &[f64], f: fn(f64, f64) -> f64, init: f64| w.iter().map(|&j| v[j]).fold(init, f);
     Interval {
@@ -180,6 +195,10 @@ mod tests {
     use crate::ir::{LayerNode, SparseMatrix};
 
     fn net(first: [f64; 4]) -> Network {
+        net_with(first, Layer::Relu)
+    }
+
+    fn net_with(first: [f64; 4], activation: Layer) -> Network {
         let affine = |rows: usize, cols: usize, w: &[f64], bias: Vec<f64>| LayerNode {
             output_shape: vec![1, rows],
             layer: Layer::Affine(Affine { weights: SparseMatrix::from_dense(rows, cols, w), bias }),
@@ -190,7 +209,7 @@ mod tests {
             input_shape: vec![1, 2],
             layers: vec![
                 affine(2, 2, &first, vec![0.1, -0.2]),
-                LayerNode { layer: Layer::Relu, output_shape: vec![1, 2], origin: vec![] },
+                LayerNode { layer: activation, output_shape: vec![1, 2], origin: vec![] },
                 affine(1, 2, &[1.0, -0.5], vec![0.0]),
             ],
             notes: vec![],
@@ -218,6 +237,34 @@ mod tests {
             }
         }
         assert!(d.upper[0] - d.lower[0] < 0.01, "{d:?}");
+    }
+
+    /// Through Sigmoid and Tanh: the slope range times Δz and the lines below B's outputs
+    /// enclose every sampled difference, and the bound is no wider than 2.5× the largest one.
+    #[test]
+    fn s_shaped_difference_encloses_samples() {
+        let region = Interval { lower: vec![-1.0, -1.0], upper: vec![1.0, 1.0] };
+        for f in [SShaped::Sigmoid, SShaped::Tanh] {
+            let (a, b) = (
+                net_with([1.0, -2.0, 0.5, 1.5], Layer::SShaped(f)),
+                net_with([1.001, -2.0, 0.5, 1.499], Layer::SShaped(f)),
+            );
+            let (ba, bb) = (
+                propagate(&a, &region, Method::Symbolic, None).unwrap(),
+                propagate(&b, &region, Method::Symbolic, None).unwrap(),
+            );
+            let d = difference(&a, &b, &ba, &bb).unwrap().pop().unwrap();
+            let mut seen = 0.0f64;
+            for i in 0..=40 {
+                for k in 0..=40 {
+                    let x = [-1.0 + 0.05 * i as f64, -1.0 + 0.05 * k as f64];
+                    let v = a.forward(&x).unwrap()[0] - b.forward(&x).unwrap()[0];
+                    assert!(d.lower[0] <= v && v <= d.upper[0], "{f:?}: {v} outside {d:?}");
+                    seen = seen.max(v.abs());
+                }
+            }
+            assert!(d.upper[0].max(-d.lower[0]) < 2.5 * seen, "{f:?}: {d:?} against {seen}");
+        }
     }
 
     /// A deep pair with many unstable neurons: the symbolic difference encloses every sampled

@@ -77,6 +77,14 @@ impl FloatErrors {
                 Layer::Relu => {
                     (vec![0.0; e.len()], e.iter().zip(&x.upper).map(|(&e, &u)| if e <= -u { 0.0 } else { e }).collect())
                 }
+                Layer::SShaped(f) => {
+                    return Err(Error::Input(format!(
+                        "float-sound: layer {j} of '{}' ({}) has no float32 error bound (inference engines \
+                         approximate S-shaped functions in their own ways)",
+                        net.name,
+                        f.name()
+                    )))
+                }
                 Layer::MaxPool(p) => (
                     vec![0.0; p.windows.len()],
                     p.windows.iter().map(|w| w.iter().map(|&k| e[k]).fold(0.0, f64::max)).collect(),
@@ -179,6 +187,13 @@ impl Gradient {
                         let (m, r) = self.hull_with_zero(k);
                         add(k, m, r, 1.0);
                     }
+                }
+            }
+            // slopes in [0, 1] (σ' ≤ 1/4, tanh' ≤ 1), as an open ReLU phase
+            Layer::SShaped(_) => {
+                for k in 0..n {
+                    let (m, r) = self.hull_with_zero(k);
+                    add(k, m, r, 1.0);
                 }
             }
             Layer::MaxPool(p) => {

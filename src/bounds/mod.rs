@@ -12,6 +12,7 @@ pub mod difference;
 pub mod float32;
 mod input_map;
 pub mod interval;
+pub mod sshaped;
 pub mod symbolic;
 
 pub use input_map::{InputMap, Layout, Normalisation};

@@ -5,6 +5,7 @@
 //! step also bounds its own rounding error: the exact real form differs from the computed one by
 //! at most `error`, which is subtracted when the form is concretised (see `round`).
 
+use super::sshaped::{self, Line};
 use super::{interval, Interval, NetworkBounds};
 use crate::ir::{Affine, IndexMap, Layer, MaxPool, Network};
 use crate::round::{gamma, magnitude, two_sum, Acc};
@@ -141,6 +142,11 @@ fn step(layer: &Layer, input: &Interval, f: Forms, choice: ReluChoice) -> Forms 
         Layer::Affine(a) => vec![f64::NAN; a.weights.rows()],
         _ => input.lower.iter().zip(&input.upper).map(|(&l, &u)| magnitude(l, u)).collect(),
     };
+    // an S-shaped layer's lines depend on the neuron only: computed once for every form
+    let lines: Vec<(Line, Line)> = match layer {
+        Layer::SShaped(f) => input.lower.iter().zip(&input.upper).map(|(&l, &u)| sshaped::lines(*f, l, u)).collect(),
+        _ => Vec::new(),
+    };
     for r in 0..rows {
         let lam = f.row(r);
         let mut w = Rewrite {
@@ -151,6 +157,7 @@ fn step(layer: &Layer, input: &Interval, f: Forms, choice: ReluChoice) -> Forms 
         match layer {
             Layer::Affine(a) => w.affine(a, input, lam, &mut mag),
             Layer::Relu => w.relu_chosen(input, lam, &mag, choice.row(r, n_in)),
+            Layer::SShaped(_) => w.sshaped(&lines, lam, &mag),
             Layer::MaxPool(p) => w.max_pool(p, input, lam, &mag),
             Layer::IndexMap(m) => w.index_map(m, lam, &mag),
         }
@@ -225,6 +232,27 @@ impl Rewrite<'_> {
                 self.c.add(l, t);
                 self.err.add(UNIT * self.out[i].abs(), mag[i]);
             }
+        }
+    }
+
+    /// An S-shaped activation: the lower line of each neuron where λ > 0, the upper line where
+    /// λ < 0 (`lines[i]`: lower, upper); the rounding of `λ·slope` is charged to the error.
+    pub(super) fn sshaped(&mut self, lines: &[(Line, Line)], lam: &[f64], mag: &[f64]) {
+        for (i, &l) in lam.iter().enumerate() {
+            if l == 0.0 {
+                continue;
+            }
+            let line = if l > 0.0 { lines[i].0 } else { lines[i].1 };
+            self.out[i] = l * line.slope;
+            self.c.add(l, line.intercept);
+            self.err.add(UNIT * self.out[i].abs(), mag[i]);
+        }
+    }
+
+    /// `λ·v` for `v` in the box `x`, as a constant (its lower end).
+    pub(super) fn add_box(&mut self, lam: &[f64], x: &Interval) {
+        for (i, &l) in lam.iter().enumerate().filter(|(_, &l)| l != 0.0) {
+            self.c.add(l, if l > 0.0 { x.lower[i] } else { x.upper[i] });
         }
     }
 

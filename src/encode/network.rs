@@ -4,8 +4,8 @@
 
 use super::expr::{Combiner, DenseExprs};
 use super::{LinExpr, LinearProgram, RowKind};
-use crate::bounds::{Interval, NetworkBounds};
-use crate::ir::{Layer, Network};
+use crate::bounds::{sshaped, Interval, NetworkBounds};
+use crate::ir::{Layer, Network, SShaped};
 use crate::round::Acc;
 
 /// Relaxed (LP) or exact (MILP) encoding of ReLU and max-pool.
@@ -139,6 +139,19 @@ pub fn encode_recording(
                     y
                 })
                 .collect(),
+            Layer::SShaped(f) => (0..cur.len())
+                .map(|i| {
+                    sshaped(
+                        lp,
+                        &mut mag,
+                        &mut comb,
+                        &cur[i],
+                        *f,
+                        (inb.lower[i], inb.upper[i]),
+                        (outb.lower[i], outb.upper[i]),
+                    )
+                })
+                .collect(),
             Layer::MaxPool(p) => {
                 p.windows.iter().map(|w| max_pool(lp, &mut mag, &mut comb, &cur, w, inb, opts.mode)).collect()
             }
@@ -163,6 +176,24 @@ fn new_var(lp: &mut LinearProgram, mag: &mut Vec<f64>, lower: f64, upper: f64, i
     let v = lp.add_var(lower, upper, integer);
     mag.push(lower.abs().max(upper.abs()));
     v
+}
+
+/// An S-shaped activation's output `y` of pre-activation `z ∈ [l, u]` (`pre`), in both modes:
+/// a variable within the layer's bounds `out` between the lines of `bounds::sshaped::lines`.
+fn sshaped(
+    lp: &mut LinearProgram,
+    mag: &mut Vec<f64>,
+    comb: &mut Combiner,
+    z: &LinExpr,
+    f: SShaped,
+    (l, u): (f64, f64),
+    (lo, hi): (f64, f64),
+) -> LinExpr {
+    let y = LinExpr::var(new_var(lp, mag, lo, hi, false));
+    let (below, above) = sshaped::lines(f, l, u);
+    lp.add_row(comb.combine([(1.0, &y), (-below.slope, z)], 0.0, mag), RowKind::Ge, below.intercept);
+    lp.add_row(comb.combine([(1.0, &y), (-above.slope, z)], 0.0, mag), RowKind::Le, above.intercept);
+    y
 }
 
 /// The ReLU's output; for a relaxed unstable one, also its triangle: the output variable, the

@@ -1,10 +1,13 @@
 //! The layer IR: a network is an ordered list of layers over flat f64 vectors of known shape.
-//! Affine maps (dense, conv, pooling averages, folded normalisation), ReLU, max-pool, index maps.
+//! Affine maps (dense, conv, pooling averages, folded normalisation), ReLU, S-shaped activations
+//! (Sigmoid, Tanh), max-pool, index maps.
 
 mod fold;
 mod sparse;
+mod sshaped;
 
 pub use sparse::SparseMatrix;
+pub use sshaped::SShaped;
 
 use crate::error::{Error, Result};
 
@@ -40,6 +43,8 @@ pub struct IndexMap {
 pub enum Layer {
     Affine(Affine),
     Relu,
+    /// An S-shaped function of every entry.
+    SShaped(SShaped),
     MaxPool(MaxPool),
     IndexMap(IndexMap),
 }
@@ -50,6 +55,7 @@ impl Layer {
         match self {
             Layer::Affine(_) => "affine",
             Layer::Relu => "relu",
+            Layer::SShaped(f) => f.name(),
             Layer::MaxPool(_) => "maxpool",
             Layer::IndexMap(_) => "indexmap",
         }
@@ -61,6 +67,7 @@ impl Layer {
         match self {
             Layer::Affine(a) => a.apply(x),
             Layer::Relu => x.iter().map(|&v| if v < 0.0 { 0.0 } else { v }).collect(),
+            Layer::SShaped(f) => x.iter().map(|&v| f.value(v)).collect(),
             Layer::MaxPool(p) => {
                 p.windows.iter().map(|w| w.iter().map(|&j| x[j]).fold(f64::NEG_INFINITY, nan_max)).collect()
             }
@@ -198,9 +205,9 @@ impl Network {
         Ok(outs)
     }
 
-    /// Gradient of `Σ weights[i]·output[i]` with respect to the input at `x` (the network is
-    /// piecewise linear: ReLU and max-pool take the branch active at `x`). Used to search for
-    /// counterexamples; nothing is proved with it.
+    /// Gradient of `Σ weights[i]·output[i]` with respect to the input at `x` (ReLU and max-pool
+    /// take the branch active at `x`). Used to search for counterexamples; nothing is proved
+    /// with it.
     pub fn gradient(&self, x: &[f64], weights: &[f64]) -> Result<Vec<f64>> {
         Ok(self.output_and_gradient(x, weights)?.1)
     }
@@ -214,6 +221,7 @@ impl Network {
             g = match &l.layer {
                 Layer::Affine(a) => a.weights.transpose_mul_vec(&g),
                 Layer::Relu => g.iter().zip(input).map(|(&g, &v)| if v > 0.0 { g } else { 0.0 }).collect(),
+                Layer::SShaped(f) => g.iter().zip(input).map(|(&g, &v)| g * f.slope(v)).collect(),
                 Layer::MaxPool(p) => {
                     let mut back = vec![0.0; input.len()];
                     for (w, &gk) in p.windows.iter().zip(&g) {

@@ -13,12 +13,23 @@ use twinverify::solve::SolverConfig;
 
 #[test]
 fn verdicts_agree_with_sampling_and_grow_monotonically() {
-    let model = onnx::load(fixture("twin_mlp.onnx")).unwrap();
+    verdicts_agree_with_sampling("twin_mlp.onnx", "twin_mlp_data.csv", 1.0);
+}
+
+/// The same on networks with Sigmoid and Tanh layers (relaxed by lines, never exact).
+#[test]
+fn verdicts_on_s_shaped_activations_agree_with_sampling() {
+    verdicts_agree_with_sampling("sigmoid_mlp.onnx", "sigmoid_mlp_data.csv", 1.0);
+    verdicts_agree_with_sampling("sigmoid_conv.onnx", "sigmoid_conv_data.csv", 1.0 / 255.0);
+}
+
+fn verdicts_agree_with_sampling(file: &str, data: &str, scale: f64) {
+    let model = onnx::load(fixture(file)).unwrap();
     let runner = TractRunner::new(&model).unwrap();
     let net = &model.network;
     let mut r = rng(5);
     let (mut verified, mut falsified) = (0, 0);
-    for (label, x) in csv_rows(&fixture("twin_mlp_data.csv"), 1.0, 20) {
+    for (label, x) in csv_rows(&fixture(data), scale, 20) {
         let mut previous = Robustness::Verified;
         for delta in [0.01, 0.05, 0.2] {
             let v = check(
@@ -38,7 +49,11 @@ fn verdicts_agree_with_sampling_and_grow_monotonically() {
                 assert_eq!(previous, Robustness::Verified, "a smaller region was not verified");
                 for _ in 0..500 {
                     let p: Vec<f64> = x.iter().map(|&v| (v + r.random_range(-delta..=delta)).clamp(0.0, 1.0)).collect();
-                    assert_eq!(argmax(&net.forward(&p).unwrap()), label, "verified region has a misclassified point");
+                    assert_eq!(
+                        argmax(&net.forward(&p).unwrap()),
+                        label,
+                        "{file}: verified region has a misclassified point"
+                    );
                 }
             }
             if previous == Robustness::Falsified {
@@ -48,7 +63,7 @@ fn verdicts_agree_with_sampling_and_grow_monotonically() {
             previous = v;
         }
     }
-    assert!(verified > 0 && falsified > 0, "the fixture exercises both verdicts ({verified}, {falsified})");
+    assert!(verified > 0 && falsified > 0, "{file} exercises both verdicts ({verified}, {falsified})");
 }
 
 /// `robust --json/--csv` write one row per sample and radius, with the library's verdict, and

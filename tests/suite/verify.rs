@@ -104,19 +104,30 @@ fn robustness_counterexample_is_printed_in_the_standard_format_and_holds() {
 /// and both kinds of answer occur.
 #[test]
 fn robustness_answers_agree_with_sampling() {
-    let data = csv_rows(&fixture("twin_mlp_data.csv"), 1.0, 6);
-    let dir = scratch_dir("verify-robust");
+    robustness_answers_agree_with_sampling_on("twin_mlp.onnx", "twin_mlp_data.csv");
+}
+
+/// The same on a network with Sigmoid and Tanh layers (relaxed by lines; its witnesses come from
+/// the gradient search and the LP's points).
+#[test]
+fn robustness_answers_on_s_shaped_activations_agree_with_sampling() {
+    robustness_answers_agree_with_sampling_on("sigmoid_mlp.onnx", "sigmoid_mlp_data.csv");
+}
+
+fn robustness_answers_agree_with_sampling_on(file: &str, data: &str) {
+    let data = csv_rows(&fixture(data), 1.0, 6);
+    let dir = scratch_dir(&format!("verify-robust-{file}"));
     let mut seen = (0, 0);
     let mut rng = rng(7);
     for (row, (_, x)) in data.iter().enumerate() {
-        let logits = forward("twin_mlp.onnx", x);
+        let logits = forward(file, x);
         let c = twinverify::data::argmax(&logits);
         for eps in [0.005, 0.05, 0.2] {
             let path = dir.join(format!("r{row}_{eps}.vnnlib"));
             std::fs::write(&path, robustness_query(x, c, eps)).unwrap();
             let mut answers = Vec::new();
             for split_dims in ["16", "0"] {
-                let net = net_arg("N", "twin_mlp.onnx");
+                let net = net_arg("N", file);
                 let args = [
                     "verify",
                     path.to_str().unwrap(),
@@ -142,11 +153,11 @@ fn robustness_answers_agree_with_sampling() {
                                     false => x[i] + rng.random_range(-eps..eps),
                                 })
                                 .collect();
-                            let y = forward("twin_mlp.onnx", &p);
+                            let y = forward(file, &p);
                             assert_eq!(
                                 twinverify::data::argmax(&y),
                                 c,
-                                "row {row} eps {eps}: unsat but {p:?} changes the class"
+                                "{file} row {row} eps {eps}: unsat but {p:?} changes the class"
                             );
                         }
                     }
@@ -154,18 +165,18 @@ fn robustness_answers_agree_with_sampling() {
                         seen.1 += 1;
                         let xs = &parse_assignment(&out)[0].3;
                         assert!(xs.iter().zip(x).all(|(a, b)| (a - b).abs() <= eps + 1e-6));
-                        let y = forward("twin_mlp.onnx", xs);
-                        assert!((0..3).any(|j| j != c && y[j] >= y[c]), "row {row} eps {eps}: {y:?}");
+                        let y = forward(file, xs);
+                        assert!((0..3).any(|j| j != c && y[j] >= y[c]), "{file} row {row} eps {eps}: {y:?}");
                     }
                     other => assert!(other == "unknown" || other == "timed-out", "{out}"),
                 }
                 answers.push(answer);
             }
             let decided: Vec<&String> = answers.iter().filter(|a| *a == "sat" || *a == "unsat").collect();
-            assert!(decided.windows(2).all(|w| w[0] == w[1]), "row {row} eps {eps}: {answers:?}");
+            assert!(decided.windows(2).all(|w| w[0] == w[1]), "{file} row {row} eps {eps}: {answers:?}");
         }
     }
-    assert!(seen.0 >= 6 && seen.1 >= 6, "both answers occur: {seen:?}");
+    assert!(seen.0 >= 6 && seen.1 >= 6, "{file}: both answers occur: {seen:?}");
 }
 
 fn robustness_query(x: &[f64], c: usize, eps: f64) -> String {

@@ -2,7 +2,7 @@
 //! Softmax (dropped at the end), Gemm/MatMul, Conv, pooling and BatchNormalization.
 
 use super::OpNode;
-use crate::ir::{Affine, Layer};
+use crate::ir::{Affine, Layer, SShaped};
 use crate::onnx::consts::ConstTensor;
 use crate::onnx::convert::{Act, Converter, Value, R};
 use crate::onnx::layers::{self, Elementwise, WindowAttrs};
@@ -65,6 +65,12 @@ pub fn neg(cx: &mut Converter, n: &OpNode) -> R<Value> {
 pub fn relu(cx: &mut Converter, n: &OpNode) -> R<Value> {
     let shape = cx.act(&cx.act_input(n)?, false)?;
     Ok(cx.push(Layer::Relu, shape, n.label))
+}
+
+/// Sigmoid or Tanh of every entry.
+pub fn sshaped(cx: &mut Converter, n: &OpNode, f: SShaped) -> R<Value> {
+    let shape = cx.act(&cx.act_input(n)?, false)?;
+    Ok(cx.push(Layer::SShaped(f), shape, n.label))
 }
 
 /// Softmax and LogSoftmax: dropped, and allowed only as the last operation (checked when

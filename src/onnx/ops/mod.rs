@@ -9,6 +9,7 @@ use tract_onnx::pb;
 
 use super::convert::{Converter, Value, R};
 use super::proto::Attrs;
+use crate::ir::SShaped;
 use layer::Arith;
 
 /// One node as an operator function sees it.
@@ -88,11 +89,13 @@ pub(super) const OPS: &[OpDef] = &[
     op("Relu", Every, layer::relu),
     op("Reshape", Every, movement::reshape),
     op("Shape", Constants, constant::shape),
+    op("Sigmoid", Every, |cx, n| layer::sshaped(cx, n, SShaped::Sigmoid)),
     op("Size", Every, constant::size),
     op("Slice", Every, movement::slice),
     op("Softmax", Last, layer::softmax),
     op("Squeeze", Every, movement::squeeze),
     op("Sub", Every, |cx, n| layer::arithmetic(cx, n, Arith::Sub)),
+    op("Tanh", Every, |cx, n| layer::sshaped(cx, n, SShaped::Tanh)),
     op("Transpose", Every, movement::transpose),
     op("Unsqueeze", Every, movement::unsqueeze),
     op("Where", Constants, constant::where_),
