@@ -226,6 +226,32 @@ pub fn global_average(in_shape: &[usize]) -> R<(Layer, Vec<usize>)> {
     Ok((Layer::Affine(Affine { bias: vec![0.0; in_shape[1]], weights }), out))
 }
 
+/// ReduceSum (or ReduceMean, `mean`) over `axes` of a tensor of shape `in_shape`, as an affine
+/// map; the reduced dimensions stay as 1 with `keepdims`, else they go.
+pub fn reduce(in_shape: &[usize], axes: &[usize], keepdims: bool, mean: bool) -> (Layer, Vec<usize>) {
+    let kept: Vec<usize> = in_shape.iter().enumerate().map(|(d, &s)| if axes.contains(&d) { 1 } else { s }).collect();
+    let (n_in, n_out) = (numel(in_shape), numel(&kept));
+    let w = if mean { 1.0 / (n_in / n_out.max(1)).max(1) as f64 } else { 1.0 };
+    let mut rows = vec![Vec::new(); n_out];
+    for i in 0..n_in {
+        let (mut rest, mut out, mut stride) = (i, 0, 1);
+        for d in (0..in_shape.len()).rev() {
+            if !axes.contains(&d) {
+                out += (rest % in_shape[d]) * stride;
+            }
+            rest /= in_shape[d];
+            stride *= kept[d];
+        }
+        rows[out].push((i, w));
+    }
+    let weights = SparseMatrix::from_rows(n_in, rows.into_iter());
+    let out_shape = match keepdims {
+        true => kept,
+        false => in_shape.iter().enumerate().filter(|(d, _)| !axes.contains(d)).map(|(_, &s)| s).collect(),
+    };
+    (Layer::Affine(Affine { bias: vec![0.0; n_out], weights }), out_shape)
+}
+
 /// Matrix product between the activation and a constant 2-D matrix. `act_left`: `x · W` with
 /// `x` of shape `[…, M, K]` or `[K]` and `W` `[K, N]`; otherwise `W · x` with `W` `[M, K]` and
 /// `x` `[…, K, N]` or `[K]`.

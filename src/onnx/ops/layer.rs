@@ -3,7 +3,7 @@
 
 use super::OpNode;
 use crate::ir::{Affine, Layer, SShaped};
-use crate::onnx::consts::ConstTensor;
+use crate::onnx::consts::{axis, ConstTensor};
 use crate::onnx::convert::{Act, Converter, Value, R};
 use crate::onnx::layers::{self, Elementwise, WindowAttrs};
 use crate::onnx::proto::Attrs;
@@ -65,6 +65,28 @@ pub fn neg(cx: &mut Converter, n: &OpNode) -> R<Value> {
 pub fn relu(cx: &mut Converter, n: &OpNode) -> R<Value> {
     let shape = cx.act(&cx.act_input(n)?, false)?;
     Ok(cx.push(Layer::Relu, shape, n.label))
+}
+
+/// ReduceSum and ReduceMean (`mean`): one affine map, applied at once to a constant.
+pub fn reduce(cx: &mut Converter, n: &OpNode, mean: bool) -> R<Value> {
+    let value = cx.get(n.proto, 0)?.clone();
+    let shape = match &value {
+        Value::Const(c) => c.shape.clone(),
+        Value::Act(a) => cx.act(a, false)?,
+    };
+    let axes = cx.ints_attr_or_input(n, "axes", 1)?.unwrap_or_default();
+    if axes.is_empty() && n.at.int_or("noop_with_empty_axes", 0) != 0 {
+        return Ok(value);
+    }
+    let axes: Vec<usize> = match axes.is_empty() {
+        true => (0..shape.len()).collect(),
+        false => axes.iter().map(|&a| axis(a, shape.len())).collect::<R<_>>()?,
+    };
+    let (layer, out_shape) = layers::reduce(&shape, &axes, n.at.int_or("keepdims", 1) != 0, mean);
+    match value {
+        Value::Const(c) => Ok(Value::Const(ConstTensor::new(out_shape, layer.apply(&c.data), c.is_int && !mean))),
+        Value::Act(_) => Ok(cx.push(layer, out_shape, n.label)),
+    }
 }
 
 /// Sigmoid or Tanh of every entry.

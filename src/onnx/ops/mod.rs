@@ -86,6 +86,8 @@ pub(super) const OPS: &[OpDef] = &[
     op("Mul", ConstantOperand, |cx, n| layer::arithmetic(cx, n, Arith::Mul)),
     op("Neg", Every, layer::neg),
     op("Pad", Every, movement::pad),
+    op("ReduceMean", Every, |cx, n| layer::reduce(cx, n, true)),
+    op("ReduceSum", Every, |cx, n| layer::reduce(cx, n, false)),
     op("Relu", Every, layer::relu),
     op("Reshape", Every, movement::reshape),
     op("Shape", Constants, constant::shape),
