@@ -343,13 +343,14 @@ def sigmoid_conv() -> onnx.ModelProto:
 def reduce_ops() -> onnx.ModelProto:
     """Reductions of the activation: Conv 2->3 k3 pads 1, Relu, ReduceMean over the width (axes
     attribute, keepdims), Cast to float, ReduceSum over height and width (axes input, no keepdims),
-    then Gemm 3-6-3."""
+    Concat with a constant [1, 2] in front, then Gemm 5-6-3."""
     g = Graph("reduce_ops", [1, 2, 4, 4])
     h = g.relu(g.conv(g.x, 2, 3, 3, pads=[1, 1, 1, 1]))
     h = g.op("ReduceMean", [h], axes=[3], keepdims=1)
     h = g.op("Cast", [h], to=TensorProto.FLOAT)
     h = g.op("ReduceSum", [h, g.ints("axes", [2, -1])], keepdims=0)
-    h = g.relu(g.gemm(h, 3, 6))
+    h = g.op("Concat", [g.init("front", np.array([[0.5, -0.25]], F32)), h], axis=1)
+    h = g.relu(g.gemm(h, 5, 6))
     return center_logits(g.model(g.gemm(h, 6, 3), [1, 3]))
 
 
@@ -544,7 +545,8 @@ VALID = [
          "Flatten, Gemm 32-6, Tanh, Gemm 6-3 (final bias centred)", UNIT),
     Spec("reduce_ops.onnx", reduce_ops, "other",
          "ReduceMean (axes attribute, keepdims) and ReduceSum (axes input with a negative axis, keepdims=0) of the "
-         "activation, Cast to float between them; Conv pads 1, Gemm 3-6-3 (final bias centred)", UNIT),
+         "activation, Cast to float between them, Concat with a constant; Conv pads 1, Gemm 5-6-3 (final bias centred)",
+         UNIT),
 ]
 
 BAD_MODELS = [

@@ -1,5 +1,5 @@
-//! Operators evaluated on constants: Constant, Shape, Size, ConstantOfShape, Cast, comparisons,
-//! Where and Concat (the shape and mask sub-graphs exporters emit, folded away).
+//! Operators evaluated on constants: Constant, Shape, Size, ConstantOfShape, Cast, comparisons
+//! and Where (the shape and mask sub-graphs exporters emit, folded away).
 
 use super::OpNode;
 use crate::ir::numel;
@@ -73,9 +73,4 @@ pub fn compare(cx: &mut Converter, n: &OpNode, f: fn(f64, f64) -> bool) -> R<Val
 pub fn where_(cx: &mut Converter, n: &OpNode) -> R<Value> {
     let (c, a, b) = (cx.konst(n.proto, 0)?, cx.konst(n.proto, 1)?, cx.konst(n.proto, 2)?);
     Ok(Value::Const(ConstTensor::where_(c, a, b)?))
-}
-
-pub fn concat(cx: &mut Converter, n: &OpNode) -> R<Value> {
-    let parts = (0..n.proto.input.len()).map(|i| cx.konst(n.proto, i)).collect::<R<Vec<_>>>()?;
-    Ok(Value::Const(ConstTensor::concat(&parts, n.at.int_or("axis", 0))?))
 }

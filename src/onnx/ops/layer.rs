@@ -1,8 +1,9 @@
 //! Operators that make IR layers from the activation: arithmetic with a constant, Neg, Relu,
-//! Softmax (dropped at the end), Gemm/MatMul, Conv, pooling and BatchNormalization.
+//! Sigmoid/Tanh, Softmax (dropped at the end), Gemm/MatMul, Conv, pooling, BatchNormalization,
+//! reductions and Concat with constants.
 
 use super::OpNode;
-use crate::ir::{Affine, Layer, SShaped};
+use crate::ir::{numel, Affine, Layer, SShaped, SparseMatrix};
 use crate::onnx::consts::{axis, ConstTensor};
 use crate::onnx::convert::{Act, Converter, Value, R};
 use crate::onnx::layers::{self, Elementwise, WindowAttrs};
@@ -65,6 +66,42 @@ pub fn neg(cx: &mut Converter, n: &OpNode) -> R<Value> {
 pub fn relu(cx: &mut Converter, n: &OpNode) -> R<Value> {
     let shape = cx.act(&cx.act_input(n)?, false)?;
     Ok(cx.push(Layer::Relu, shape, n.label))
+}
+
+/// Concat of constants, or of the activation with constants: an affine map that copies the
+/// activation into its place and puts the constants into the bias.
+pub fn concat(cx: &mut Converter, n: &OpNode) -> R<Value> {
+    let values = (0..n.proto.input.len()).map(|i| cx.get(n.proto, i).cloned()).collect::<R<Vec<_>>>()?;
+    let ax = n.at.int_or("axis", 0);
+    let acts: Vec<&Act> = values.iter().filter_map(|v| if let Value::Act(a) = v { Some(a) } else { None }).collect();
+    let [act] = acts.as_slice() else {
+        if acts.is_empty() {
+            let parts: Vec<&ConstTensor> =
+                values.iter().filter_map(|v| if let Value::Const(c) = v { Some(c) } else { None }).collect();
+            return Ok(Value::Const(ConstTensor::concat(&parts, ax)?));
+        }
+        return Err("Concat of the activation with itself or another activation needs a graph with branches".into());
+    };
+    let shape = cx.act(act, false)?;
+    // where each output comes from: activation entry k as k + 1, a constant as 0 (its value in `fill`)
+    let (mut marks, mut fill) = (Vec::new(), Vec::new());
+    for v in &values {
+        let (m, f) = match v {
+            Value::Act(_) => {
+                let iota = ConstTensor::iota(&shape);
+                let zeros = ConstTensor::new(shape.clone(), vec![0.0; iota.data.len()], false);
+                (ConstTensor::new(shape.clone(), iota.data.iter().map(|k| k + 1.0).collect(), false), zeros)
+            }
+            Value::Const(c) => (ConstTensor::new(c.shape.clone(), vec![0.0; c.data.len()], false), c.clone()),
+        };
+        marks.push(m);
+        fill.push(f);
+    }
+    let marks = ConstTensor::concat(&marks.iter().collect::<Vec<_>>(), ax)?;
+    let fill = ConstTensor::concat(&fill.iter().collect::<Vec<_>>(), ax)?;
+    let rows = marks.data.iter().map(|&m| if m > 0.0 { vec![(m as usize - 1, 1.0)] } else { Vec::new() });
+    let weights = SparseMatrix::from_rows(numel(&shape), rows);
+    Ok(cx.push(Layer::Affine(Affine { weights, bias: fill.data }), marks.shape, n.label))
 }
 
 /// ReduceSum and ReduceMean (`mean`): one affine map, applied at once to a constant.

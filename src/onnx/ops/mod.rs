@@ -65,7 +65,7 @@ pub(super) const OPS: &[OpDef] = &[
     op("AveragePool", Every, |cx, n| layer::pool(cx, n, true)),
     op("BatchNormalization", Every, layer::batch_norm),
     op("Cast", Constants, constant::cast),
-    op("Concat", Constants, constant::concat),
+    op("Concat", Every, layer::concat),
     op("Constant", Every, constant::constant),
     op("ConstantOfShape", Every, constant::constant_of_shape),
     op("Conv", Every, layer::conv),
