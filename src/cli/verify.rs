@@ -156,7 +156,7 @@ fn assignment(q: &Query, w: &Witness) -> String {
     s
 }
 
-/// One TensorProto file per declared tensor (float32 for float32 tensors, double for real).
+/// One TensorProto file per declared tensor (float32 and float16 as declared, double otherwise).
 fn serialise(dir: &Path, q: &Query, w: &Witness) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
     for (t, values) in tensors(q, w) {
@@ -168,6 +168,10 @@ fn serialise(dir: &Path, q: &Query, w: &Witness) -> Result<()> {
         if t.elem_type == "float32" {
             tensor.data_type = pb::tensor_proto::DataType::Float as i32;
             tensor.float_data = values.iter().map(|&v| v as f32).collect();
+        } else if t.elem_type == "float16" {
+            // float16 values travel as their bit patterns in int32_data (the ONNX convention)
+            tensor.data_type = pb::tensor_proto::DataType::Float16 as i32;
+            tensor.int32_data = values.iter().map(|&v| half::f16::from_f64(v).to_bits() as i32).collect();
         } else {
             tensor.data_type = pb::tensor_proto::DataType::Double as i32;
             tensor.double_data = values.to_vec();

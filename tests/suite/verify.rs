@@ -65,11 +65,11 @@ fn name_version_and_capabilities() {
     assert_eq!(lines("--multiple-input-output-theories"), ["SIO"]);
     assert!(!lines("--arithmetic-complexity-theories").contains(&"POLY".to_string()));
     let ops = lines("--onnx-operators");
-    for op in ["Gemm", "Relu", "Conv", "MatMul", "MaxPool", "Add"] {
+    for op in ["Gemm", "Relu", "Conv", "MatMul", "MaxPool", "Add", "Sigmoid", "Tanh", "ReduceMean", "Concat"] {
         assert!(ops.contains(&op.to_string()), "{op} missing");
     }
     // operators converted only in some uses are not claimed
-    for op in ["Mul", "Div", "Softmax", "Where", "Cast", "Concat"] {
+    for op in ["Mul", "Div", "Softmax", "Where", "Cast"] {
         assert!(!ops.contains(&op.to_string()), "{op} claimed");
     }
     assert!(ops.iter().all(|op| onnx::SUPPORTED_OPS.contains(&op.as_str())));
@@ -102,6 +102,38 @@ fn robustness_counterexample_is_printed_in_the_standard_format_and_holds() {
 /// by ReLU-phase branch and bound: unsat answers are checked against the box's corners and random
 /// points, sat answers by re-running the network; the two searches never contradict each other
 /// and both kinds of answer occur.
+/// A query declaring float16 tensors is analysed in real arithmetic and its witness checked in
+/// float16: the inputs are float16 values inside the box, the printed outputs are the network's
+/// rounded to float16 and satisfy the property; the serialised tensors are FLOAT16.
+#[test]
+fn float16_declarations_get_float16_witnesses() {
+    let dir = scratch_dir("verify-f16");
+    let query = std::fs::read_to_string(example("robust_v2.vnnlib")).unwrap().replace("float32", "float16");
+    let path = dir.join("robust_f16.vnnlib");
+    std::fs::write(&path, query).unwrap();
+    let (ok, out, err) = run(&["verify", path.to_str().unwrap(), "--network", &net_arg("N", "twin_mlp.onnx")]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().next(), Some("sat"), "{out}");
+    let tensors = parse_assignment(&out);
+    let (x, y) = (&tensors[0], &tensors[1]);
+    assert_eq!((x.1.as_str(), y.1.as_str()), ("float16", "float16"));
+    // a float16 value is a float32 value with the 13 lowest significand bits clear
+    let is_f16 = |v: f64| v as f32 as f64 == v && (v as f32).to_bits() & 0x1fff == 0;
+    let lo = [0.05, 0.15, 0.25, 0.35, 0.45, 0.55];
+    assert!(x.3.iter().zip(lo).all(|(&v, l)| v >= l && v <= l + 0.1 && is_f16(v)), "{:?}", x.3);
+    let logits = forward("twin_mlp.onnx", &x.3);
+    assert!(y.3.iter().all(|&v| is_f16(v)) && rel_diff(&y.3, &logits) < 2e-3, "{:?} vs {logits:?}", y.3);
+    assert!(y.3[1] >= y.3[0] || y.3[2] >= y.3[0], "{:?}", y.3);
+    let pb = dir.join("pb");
+    let net = net_arg("N", "twin_mlp.onnx");
+    let (ok, _, err) =
+        run(&["verify", path.to_str().unwrap(), "--network", &net, "--serialise-assignments", pb.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let tensor = tract_onnx::pb::TensorProto::decode(std::fs::read(pb.join("X.pb")).unwrap().as_slice()).unwrap();
+    assert_eq!(tensor.data_type, tract_onnx::pb::tensor_proto::DataType::Float16 as i32);
+    assert_eq!(tensor.int32_data.len(), 6);
+}
+
 #[test]
 fn robustness_answers_agree_with_sampling() {
     robustness_answers_agree_with_sampling_on("twin_mlp.onnx", "twin_mlp_data.csv");

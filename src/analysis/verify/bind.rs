@@ -1,18 +1,22 @@
 //! Binds a parsed query to ONNX files: one file per network not declared `equal-to`, checked
-//! against the supported fragment (one input and one output tensor, no hidden nodes, real or
-//! float32 elements) and the declared shapes; the property becomes items over an input space.
+//! against the supported fragment (one input and one output tensor, no hidden nodes, real,
+//! float64, float32 or float16 elements) and the declared shapes; the property becomes items over
+//! an input space.
 
 use std::path::{Path, PathBuf};
 
-use super::space::{input_space, items, InputSpace};
+use super::space::{input_space, items, Grid, InputSpace};
 use super::Item;
 use crate::error::{Error, Result};
 use crate::ir::Network;
 use crate::onnx::{self, OnnxModel, TractRunner};
 use crate::vnnlib::{to_property, NetworkDecl, Query, Relation, Version};
 
-/// Element types whose queries are answered (see `supports --onnx-element-types`).
-pub const ELEMENT_TYPES: &[&str] = &["real", "Real", "float32"];
+/// Element types whose queries are answered (see `supports --onnx-element-types`): analysed in
+/// real arithmetic, witnesses checked in the declared type (float16 inputs take float16 values,
+/// float16 outputs must satisfy the property rounded to float16; real and float64 ones run in
+/// float32 like the networks).
+pub const ELEMENT_TYPES: &[&str] = &["real", "Real", "float32", "float64", "float16"];
 
 /// A query with its networks loaded.
 pub struct Bound {
@@ -123,13 +127,20 @@ pub fn bind_as(q: &Query, files: &[(String, PathBuf)], float32: bool) -> Result<
                 .collect()
         })
         .collect();
-    let space = input_space(&property, &sizes, &names);
+    let mut space = input_space(&property, &sizes, &names);
+    let grid = |t: &crate::vnnlib::TensorDecl| if t.elem_type == "float16" { Grid::F16 } else { Grid::F32 };
+    for (k, n) in q.networks.iter().enumerate() {
+        if grid(&n.inputs[0]) == Grid::F16 {
+            space.maps[k].iter().for_each(|&g| space.grids[g] = Grid::F16);
+        }
+        space.output_grids[k] = grid(&n.outputs[0]);
+    }
     let disjuncts = property.disjuncts.iter().map(|d| items(&space, d)).collect();
     Ok(Bound { models, runners, space, disjuncts })
 }
 
 /// The supported fragment for one declared network: no hidden nodes, one input and one output
-/// tensor (SIO), real or float32 elements.
+/// tensor (SIO), real, float64, float32 or float16 elements.
 fn check_fragment(n: &NetworkDecl) -> Result<()> {
     if !n.hidden.is_empty() {
         return Err(unsupported(format!(
@@ -148,7 +159,7 @@ fn check_fragment(n: &NetworkDecl) -> Result<()> {
     for t in n.inputs.iter().chain(&n.outputs) {
         if !ELEMENT_TYPES.contains(&t.elem_type.as_str()) {
             return Err(unsupported(format!(
-                "{} is declared {}; twinverify answers queries over real or float32 elements",
+                "{} is declared {}; twinverify answers queries over real, float64, float32 or float16 elements",
                 t.name, t.elem_type
             )));
         }

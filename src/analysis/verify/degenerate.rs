@@ -10,23 +10,24 @@
 //! real point of the box, and a box neither answers is left open instead of being split.
 
 use super::search::{BoxResult, Context};
-use super::space::{Empty, InputSpace};
-use super::witness::{f32_inside, Witness};
+use super::space::{Empty, Grid, InputSpace};
+use super::witness::Witness;
 use super::Item;
 use crate::bounds::{Interval, Method};
 use crate::encode::Mode;
 use crate::error::Result;
 
-/// Does `[lo, hi]` hold at most one float32 value?
-fn at_most_one_f32(lo: f64, hi: f64) -> bool {
-    // the smallest float32 ≥ lo, if it is ≤ hi
-    f32_inside(lo, lo, hi).is_none_or(|f| (f as f32).next_up() as f64 > hi)
+/// Does `[lo, hi]` hold at most one value of `grid`?
+fn at_most_one(grid: Grid, lo: f64, hi: f64) -> bool {
+    // the smallest grid value ≥ lo, if it is ≤ hi
+    grid.inside(lo, lo, hi).is_none_or(|f| grid.step(f, true) > hi)
 }
 
 /// Decides `items` on `b` when every coordinate of `b` holds at most one float32 value (see the
 /// module documentation); `None` for any other box.
 pub fn decide(ctx: &Context, b: &Interval, items: &[Item]) -> Result<Option<BoxResult>> {
-    if !(0..b.len()).all(|g| at_most_one_f32(b.lower[g], b.upper[g])) {
+    let grids = &ctx.checker.space.grids;
+    if !(0..b.len()).all(|g| at_most_one(grids[g], b.lower[g], b.upper[g])) {
         return Ok(None);
     }
     let checker = &ctx.checker;

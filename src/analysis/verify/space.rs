@@ -14,6 +14,66 @@ pub struct InputSpace {
     pub bounds: Interval,
     /// Query name of each variable, for messages.
     pub names: Vec<String>,
+    /// The grid each variable's witness values lie on (float16 where any member is declared
+    /// float16, else float32: the networks run in float32).
+    pub grids: Vec<Grid>,
+    /// Per network, the grid its declared output is checked on.
+    pub output_grids: Vec<Grid>,
+}
+
+/// The floating-point values a declared tensor takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Grid {
+    /// float32 (also for `real` and `float64` declarations: the networks read float32).
+    #[default]
+    F32,
+    F16,
+}
+
+impl Grid {
+    /// The value of the grid nearest to `v` (ties to even).
+    pub fn nearest(self, v: f64) -> f64 {
+        match self {
+            Grid::F32 => v as f32 as f64,
+            Grid::F16 => half::f16::from_f64(v).to_f64(),
+        }
+    }
+
+    /// The grid value nearest to `v` inside `[lo, hi]`, if the interval holds one.
+    pub fn inside(self, v: f64, lo: f64, hi: f64) -> Option<f64> {
+        if lo.is_nan() || hi.is_nan() || lo > hi {
+            return None;
+        }
+        let mut r = self.nearest(v.clamp(lo, hi));
+        if r < lo {
+            r = self.step(r, true);
+        }
+        if r > hi {
+            r = self.step(r, false);
+        }
+        (r >= lo && r <= hi).then_some(r)
+    }
+
+    /// The grid value next to `r` (a grid value) upwards or downwards.
+    pub fn step(self, r: f64, up: bool) -> f64 {
+        match self {
+            Grid::F32 => {
+                let f = r as f32;
+                (if up { f.next_up() } else { f.next_down() }) as f64
+            }
+            Grid::F16 => {
+                let h = half::f16::from_f64(r);
+                let (bits, negative) = (h.to_bits(), h.is_sign_negative());
+                let next = match (negative, up, bits & 0x7fff == 0) {
+                    (false, false, true) => 0x8001, // +0 → the smallest negative
+                    (true, true, true) => 0x0001,   // −0 → the smallest positive
+                    (false, true, _) | (true, false, _) => bits + 1,
+                    _ => bits - 1,
+                };
+                half::f16::from_bits(next).to_f64()
+            }
+        }
+    }
 }
 
 impl InputSpace {
@@ -90,8 +150,9 @@ pub fn input_space(p: &Property, sizes: &[usize], names: &[Vec<String>]) -> Inpu
     }
     let maps = (0..sizes.len()).map(|k| (0..sizes[k]).map(|i| class_of[offsets[k] + i]).collect()).collect();
     let all_names: Vec<&String> = names.iter().flatten().collect();
-    let names = reps.iter().map(|&i| all_names[i].clone()).collect();
-    InputSpace { maps, bounds, names }
+    let names: Vec<String> = reps.iter().map(|&i| all_names[i].clone()).collect();
+    let grids = vec![Grid::F32; names.len()];
+    InputSpace { maps, bounds, names, grids, output_grids: vec![Grid::F32; sizes.len()] }
 }
 
 /// Turns one disjunct into items `g ≤ 0` (or `< 0`) over the space's variables; identities

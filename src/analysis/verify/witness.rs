@@ -1,12 +1,13 @@
-//! Counterexamples: a candidate point is rounded to float32 inside the box, run through the IR
-//! and through tract, and accepted only if every constraint holds for both; plus a cheap
+//! Counterexamples: a candidate point is rounded to float32 (float16 for variables declared so)
+//! inside the box, run through the IR and through tract, and accepted only if every constraint
+//! holds for both (and for the outputs rounded to float16 where declared so); plus a cheap
 //! gradient search that proposes candidates.
 //!
-//! A coordinate whose range holds no float32 value (`X_0 = 0.35`) keeps a real value `r` of its
-//! range and the networks run on `r`'s float32 rounding to nearest: a witness is the float32
-//! rounding of a point that satisfies the input constraints (input terms are judged at the point).
+//! A coordinate whose range holds no value of its grid (`X_0 = 0.35`) keeps a real value `r` of
+//! its range and the networks run on `r`'s rounding to nearest: a witness is the rounding of a
+//! point that satisfies the input constraints (input terms are judged at the point).
 
-use super::space::InputSpace;
+use super::space::{Grid, InputSpace};
 use super::Item;
 use crate::analysis::falsify;
 use crate::analysis::objective::TRACT_TOLERANCE;
@@ -15,7 +16,8 @@ use crate::ir::Network;
 use crate::onnx::TractRunner;
 use crate::round::upper_sum_minus;
 
-/// A checked assignment: every network's input (float32 values) and tract's outputs there.
+/// A checked assignment: every network's input (float32 or float16 values) and tract's outputs
+/// there (rounded to float16 where declared so).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Witness {
     pub inputs: Vec<Vec<f64>>,
@@ -54,21 +56,6 @@ impl Item {
     }
 }
 
-/// The float32 value nearest to `v` inside `[lo, hi]`, if the interval holds one.
-pub fn f32_inside(v: f64, lo: f64, hi: f64) -> Option<f64> {
-    if lo.is_nan() || hi.is_nan() || lo > hi {
-        return None;
-    }
-    let mut r = v.clamp(lo, hi) as f32;
-    if (r as f64) < lo {
-        r = r.next_up();
-    }
-    if (r as f64) > hi {
-        r = r.next_down();
-    }
-    ((r as f64) >= lo && (r as f64) <= hi).then_some(r as f64)
-}
-
 impl Checker<'_> {
     /// The IR's outputs of every network at a point over all variables.
     fn ir_outputs(&self, x: &[f64]) -> Option<Vec<Vec<f64>>> {
@@ -83,17 +70,17 @@ impl Checker<'_> {
         let mut run = Vec::with_capacity(x.len());
         let mut rounded = Vec::new();
         for (g, &v) in x.iter().enumerate() {
-            let (lo, hi) = (b.lower[g], b.upper[g]);
-            let (r, f) = match f32_inside(v, lo, hi) {
+            let (lo, hi, grid) = (b.lower[g], b.upper[g], self.space.grids[g]);
+            let (r, f) = match grid.inside(v, lo, hi) {
                 Some(f) => (f, f),
                 None if lo <= hi => {
                     let r = v.clamp(lo, hi);
-                    let f = r as f32;
+                    let f = grid.nearest(r);
                     if !f.is_finite() {
                         return None;
                     }
-                    rounded.push((g, r, f as f64));
-                    (r, f as f64)
+                    rounded.push((g, r, f));
+                    (r, f)
                 }
                 None => return None,
             };
@@ -112,7 +99,15 @@ impl Checker<'_> {
             .flatten()
             .zip(tract.iter().flatten())
             .all(|(&a, &t)| (a - t).abs() <= TRACT_TOLERANCE * (1.0 + a.abs().max(t.abs())));
-        (agree && items.iter().all(|it| it.holds(&real, &tract))).then_some(Witness { inputs, outputs: tract, rounded })
+        // outputs declared float16 must satisfy the property in that type too
+        let declared: Vec<Vec<f64>> = (tract.iter().zip(&self.space.output_grids))
+            .map(|(out, &grid)| match grid {
+                Grid::F32 => out.clone(),
+                Grid::F16 => out.iter().map(|&v| grid.nearest(v)).collect(),
+            })
+            .collect();
+        let holds = |outs: &[Vec<f64>]| items.iter().all(|it| it.holds(&real, outs));
+        (agree && holds(&tract) && holds(&declared)).then_some(Witness { inputs, outputs: declared, rounded })
     }
 
     /// The largest item value at `x` (≤ 0 everywhere means a candidate) and its item.
