@@ -100,9 +100,9 @@ fn optimise(net: &Network, nb: &NetworkBounds, top: usize, f: &Forms) -> Choice 
     let (mut adam_slopes, mut adam_signs) = (moments(&choice.slopes), moments(&choice.signs));
     for t in 1..=ITERATIONS {
         let pass = backward(net, nb, top, f, &choice);
-        for r in 0..rows {
-            if pass.value[r] > best_value[r] {
-                best_value[r] = pass.value[r];
+        for (r, (&value, best_r)) in pass.value.iter().zip(&mut best_value).enumerate() {
+            if value > *best_r {
+                *best_r = value;
                 best.copy_row(&choice, r, rows);
             }
         }

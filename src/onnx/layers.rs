@@ -244,7 +244,7 @@ pub fn reduce(in_shape: &[usize], axes: &[usize], keepdims: bool, mean: bool) ->
         }
         rows[out].push((i, w));
     }
-    let weights = SparseMatrix::from_rows(n_in, rows.into_iter());
+    let weights = SparseMatrix::from_rows(n_in, rows);
     let out_shape = match keepdims {
         true => kept,
         false => in_shape.iter().enumerate().filter(|(d, _)| !axes.contains(d)).map(|(_, &s)| s).collect(),

@@ -95,15 +95,30 @@ mod tests {
 
     #[test]
     fn ranges_with_at_most_one_float32_value() {
+        let one = |lo, hi| at_most_one(Grid::F32, lo, hi);
         let next = |v: f64| (v as f32).next_up() as f64;
-        assert!(at_most_one_f32(0.35, 0.35), "0.35 is no float32 value");
-        assert!(at_most_one_f32(0.375, 0.375), "a point");
+        assert!(one(0.35, 0.35), "0.35 is no float32 value");
+        assert!(one(0.375, 0.375), "a point");
         let below = 0.35f32 as f64; // the float32 nearest to 0.35 lies below it
-        assert!(below < 0.35 && at_most_one_f32(0.35, next(below) - 1e-12), "between two neighbours");
-        assert!(at_most_one_f32(below, next(below) - 1e-12), "one neighbour inside");
-        assert!(!at_most_one_f32(below, next(below)), "two neighbours inside");
-        assert!(!at_most_one_f32(0.0, 1.0));
+        assert!(below < 0.35 && one(0.35, next(below) - 1e-12), "between two neighbours");
+        assert!(one(below, next(below) - 1e-12), "one neighbour inside");
+        assert!(!one(below, next(below)), "two neighbours inside");
+        assert!(!one(0.0, 1.0));
         let tiny = f32::from_bits(1) as f64; // the smallest float32 subnormal
-        assert!(at_most_one_f32(0.0, 0.0) && at_most_one_f32(0.0, 0.5 * tiny) && !at_most_one_f32(0.0, tiny));
+        assert!(one(0.0, 0.0) && one(0.0, 0.5 * tiny) && !one(0.0, tiny));
+    }
+
+    /// float16's grid: spacing 2⁻¹² near 0.35 (a range two float32 steps wide holds at most one
+    /// value), the steps across zero reach the subnormals 2⁻²⁴ on either side.
+    #[test]
+    fn float16_grid_steps_and_ranges() {
+        let one = |lo, hi| at_most_one(Grid::F16, lo, hi);
+        assert!(one(0.35, 0.35 + 1e-4) && !one(0.35, 0.3505) && !at_most_one(Grid::F32, 0.35, 0.35 + 1e-4));
+        let tiny = 2f64.powi(-24);
+        assert_eq!((Grid::F16.step(0.0, true), Grid::F16.step(0.0, false)), (tiny, -tiny));
+        assert_eq!((Grid::F16.step(-tiny, true), Grid::F16.step(1.0, false)), (-0.0, 1.0 - 2f64.powi(-11)));
+        assert!(one(0.0, 0.5 * tiny) && !one(0.0, tiny));
+        assert_eq!(Grid::F16.inside(0.35, 0.3, 0.4), Some(0.35009765625));
+        assert_eq!(Grid::F16.inside(0.35, 0.35001, 0.35005), None);
     }
 }
