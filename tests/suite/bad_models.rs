@@ -175,3 +175,19 @@ fn eval_reports_nan_logits_of_tract_as_disagreement() {
     assert!(doc["max_abs_diff"].is_null(), "{out}");
     assert!(text.contains("DISAGREE") && !text.contains("max |IR − tract|"), "{text}");
 }
+
+/// Operators on the activation that no sequential relaxation covers name the node, the op and
+/// what would be needed: a product of the activation with itself, a comparison of it.
+#[test]
+fn nonlinear_uses_of_the_activation_say_what_they_would_need() {
+    for (op, needle) in [("Mul", "McCormick"), ("Equal", "step function"), ("Greater", "step function")] {
+        let path = edited_twin_mlp(&format!("act-{op}"), |m| {
+            let graph = m.graph.as_mut().unwrap();
+            let relu = graph.node.iter_mut().find(|n| n.op_type == "Relu").unwrap();
+            relu.op_type = op.into();
+            relu.input = vec![relu.input[0].clone(), relu.input[0].clone()];
+        });
+        let msg = onnx::load(&path).unwrap_err().to_string();
+        assert!(msg.contains(&format!("({op})")) && msg.contains(needle), "{op}: {msg}");
+    }
+}

@@ -57,13 +57,23 @@ pub fn cast(cx: &mut Converter, n: &OpNode) -> R<Value> {
             c.is_int = is_int;
             Ok(Value::Const(c))
         }
-        Value::Act(_) if is_int => Err("casting the activation to an integer type is not supported".into()),
+        Value::Act(_) if is_int => Err("casting the activation to an integer or boolean type rounds it (a step \
+                                         function); only casts between float types are supported on the activation"
+            .into()),
         v => Ok(v),
     }
 }
 
 /// Equal, Less or Greater of two constants (a boolean tensor, kept as 0/1 integers).
 pub fn compare(cx: &mut Converter, n: &OpNode, f: fn(f64, f64) -> bool) -> R<Value> {
+    if (0..2).any(|i| matches!(cx.get(n.proto, i), Ok(Value::Act(_)))) {
+        return Err(format!(
+            "{} of the activation is a step function (its 0/1 output jumps), which needs an encoding with \
+             binary variables that twinverify does not have; only comparisons of constants (masks, shapes) \
+             are supported",
+            n.op()
+        ));
+    }
     let (a, b) = (cx.konst(n.proto, 0)?, cx.konst(n.proto, 1)?);
     let mut t = a.binary(b, |x, y| f(x, y) as u8 as f64)?;
     t.is_int = true;

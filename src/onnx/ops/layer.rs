@@ -32,6 +32,12 @@ pub fn arithmetic(cx: &mut Converter, n: &OpNode, op: Arith) -> R<Value> {
                     Arith::Div => x.div(&y)?,
                 }))
             }
+            (Value::Act(x), Value::Act(y)) if x.at == y.at && !matches!(op, Arith::Add | Arith::Sub) => {
+                return Err("an operation of the activation with itself is not linear (a product or quotient of \
+                            two bounded tensors needs a McCormick relaxation, not implemented); only constant \
+                            operands are supported"
+                    .into())
+            }
             (Value::Act(_), Value::Act(_)) => return Err(
                 "both operands are activations (a residual or branching graph); only sequential networks are supported"
                     .into(),
