@@ -74,8 +74,8 @@ pub fn compute_with_relaxation(net: &Network, input: &Interval, method: Method, 
     Ok(tighten_from(net, nb, opts))
 }
 
-/// LP tightening of the unstable neurons of `net` starting from the bounds `nb` (symbolic or
-/// optimised-slope bounds of the same box).
+/// LP tightening of the unstable neurons of `net` (and of every neuron entering an S-shaped
+/// layer) starting from the bounds `nb` (symbolic or optimised-slope bounds of the same box).
 pub fn tighten_from(net: &Network, mut nb: NetworkBounds, opts: &LpOptions) -> Tightened {
     // layer by layer on top of those bounds (so LP ⊆ them): each LP relaxes the earlier layers
     // with their tightened bounds, which is at least as tight as back-substitution over those
@@ -84,8 +84,16 @@ pub fn tighten_from(net: &Network, mut nb: NetworkBounds, opts: &LpOptions) -> T
     for j in 1..net.layers.len() {
         let again = interval::propagate(&net.layers[j].layer, nb.position(j));
         nb.layers[j] = nb.layers[j].intersect(&again);
-        if matches!(net.layers[j].layer, Layer::Affine(_)) && bounds::feeds_relu(net, j) {
-            relaxation.tighten_layer(net, &mut nb, j, opts, Neurons::Unstable);
+        // a ReLU needs its unstable neurons tightened; an S-shaped layer's lines all narrow with
+        // their pre-activation bounds
+        let which = match net.layers.get(j + 1).map(|l| &l.layer) {
+            _ if !matches!(net.layers[j].layer, Layer::Affine(_)) => None,
+            Some(Layer::Relu) => Some(Neurons::Unstable),
+            Some(Layer::SShaped(_)) => Some(Neurons::All),
+            _ => None,
+        };
+        if let Some(which) = which {
+            relaxation.tighten_layer(net, &mut nb, j, opts, which);
         }
     }
     Tightened { bounds: nb, relaxation: Some(relaxation.prefix) }
