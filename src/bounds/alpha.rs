@@ -1,9 +1,12 @@
 //! Optimised ReLU slopes (α-CROWN style): per bounded neuron, the lower slopes of the unstable
-//! ReLUs below it are chosen by projected gradient ascent on its back-substituted bound.
+//! ReLUs below it, and multipliers of the stable ones' known signs (β-CROWN style: a branch and
+//! bound split is such a sign), are chosen by projected gradient ascent on its back-substituted
+//! bound.
 //!
-//! The search runs in plain f64 and only picks slopes; every slope in [0, 1] gives a valid lower
-//! line, and the bound that is kept is recomputed with the chosen slopes by `symbolic` (outward
-//! rounding), so the search's own arithmetic never reaches a printed bound.
+//! The search runs in plain f64 and only picks them; every slope in [0, 1] gives a valid lower
+//! line and every multiplier ≥ 0 a valid lower form, and the bound that is kept is recomputed
+//! with the choice by `symbolic` (outward rounding), so the search's own arithmetic never reaches
+//! a printed bound.
 
 use super::symbolic::{self, relu_upper_line, Forms};
 use super::NetworkBounds;

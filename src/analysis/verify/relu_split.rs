@@ -1,7 +1,9 @@
 //! Branch and bound on ReLU phases for inputs too large to split, on the common engine
 //! (`analysis::bab`), for every open disjunct over one box at once: a node is closed only when
-//! each disjunct is ruled out there by a certified LP bound on its largest violation (or by bounds
-//! that leave no input in it); a checked witness of any disjunct in any node answers `sat`.
+//! each disjunct is ruled out there, by a certified bound on one of its constraints with
+//! optimised slopes and sign multipliers (the node's splits among them) or by a certified LP
+//! bound on its largest violation (or by bounds that leave no input in it); a checked witness of
+//! any disjunct in any node answers `sat`.
 
 use std::rc::Rc;
 use std::time::Instant;
