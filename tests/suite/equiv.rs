@@ -202,3 +202,39 @@ fn bad_input_is_a_clear_error() {
     assert_eq!(code, 2, "{err}");
     assert!(!err.contains("panicked"));
 }
+
+/// Through Sigmoid and Tanh: sigmoid_mlp against its int8-quantised twin (written by
+/// `compress`): both the joint LP and the layer-by-layer difference bound every output's
+/// difference above 10⁴ sampled points and the corners, and ε is within 2× of the sampled maximum.
+#[test]
+fn s_shaped_twin_bounds_enclose_and_are_near_the_sampled_maximum() {
+    let dir = scratch_dir("equiv-sigmoid");
+    let twin = dir.join("sigmoid_mlp_int8.onnx");
+    let (ok, _, err) =
+        run_cli(&["compress", &path("sigmoid_mlp.onnx"), "--quantize", "int8", "--out", twin.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let p = pair_of(fixture("sigmoid_mlp.onnx"), twin);
+    let mut rng = rng(19);
+    for (_, x) in csv_rows(&fixture("sigmoid_mlp_data.csv"), 1.0, 5) {
+        let region = Interval::around(&x, 0.05, Some((0.0, 1.0))).unwrap();
+        let res = p.analyse(&(region.clone(), x.clone()));
+        let mut sampled = vec![0.0f64; 3];
+        for k in 0..10_016 {
+            let pt: Vec<f64> = (0..4)
+                .map(|i| match k < 16 {
+                    true if (k >> i) & 1 == 0 => region.lower[i],
+                    true => region.upper[i],
+                    false => uniform(&mut rng, 1, region.lower[i], region.upper[i])[0],
+                })
+                .collect();
+            let d = p.difference(&pt).0;
+            sampled.iter_mut().zip(&d).for_each(|(s, v)| *s = s.max(v.abs()));
+        }
+        for (o, seen) in res.outputs.iter().zip(&sampled) {
+            let layered = o.difference_bound.expect("one layer structure: a difference bound");
+            assert!(*seen <= o.joint_bound && *seen <= layered, "output {}: {seen} above {o:?}", o.output);
+        }
+        let most = sampled.iter().copied().fold(0.0, f64::max);
+        assert!(res.epsilon.certified <= 2.0 * most, "certified {} vs sampled {most}", res.epsilon.certified);
+    }
+}
