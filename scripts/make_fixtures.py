@@ -354,6 +354,20 @@ def reduce_ops() -> onnx.ModelProto:
     return center_logits(g.model(g.gemm(h, 6, 3), [1, 3]))
 
 
+def power_ops() -> onnx.ModelProto:
+    """Powers of the activation: Gemm 4-6 (weights x0.5), Relu, Add 1 (so every base is >= 1),
+    Mul by itself (x^2), Pow with per-entry exponents, Div of a constant by it (c/x), Pow of a
+    constant base (1.5^x), Pow by itself (x^x), then Gemm 6-3."""
+    g = Graph("power_ops", [1, 4])
+    h = g.op("Add", [g.relu(g.gemm(g.x, 4, 6, scale=0.5)), g.init("one", np.array([1.0], F32))])
+    h = g.op("Mul", [h, h])
+    h = g.op("Pow", [h, g.init("exponents", np.array([[0.5, 1.5, 2.0, 3.0, -1.0, 0.25]], F32))])
+    h = g.op("Div", [g.init("numerator", np.array([1.0], F32)), h])
+    h = g.op("Pow", [g.init("base", np.array([1.5], F32)), h])
+    h = g.op("Pow", [h, h])
+    return center_logits(g.model(g.gemm(h, 6, 3), [1, 3]))
+
+
 # --- Two exports of one model (`twinverify equiv`) ---
 def equiv_params() -> list[tuple[np.ndarray, np.ndarray]]:
     """The weights (n_out, n_in) and biases of the 6-12-12-3 MLP both exports compute."""
@@ -543,6 +557,10 @@ VALID = [
     Spec("sigmoid_conv.onnx", sigmoid_conv, "other",
          "S-shaped activations (Sigmoid, Tanh) for the relaxation tests: Conv 1-2 k3 (no pads), Sigmoid, "
          "Flatten, Gemm 32-6, Tanh, Gemm 6-3 (final bias centred)", UNIT),
+    Spec("power_ops.onnx", power_ops, "other",
+         "Mul of the activation by itself, Pow with per-entry exponents (0.5, 1.5, 2, 3, -1, 0.25), Div of a "
+         "constant by the activation, Pow of a constant base and of the activation by itself (final bias centred)",
+         UNIT),
     Spec("reduce_ops.onnx", reduce_ops, "other",
          "ReduceMean (axes attribute, keepdims) and ReduceSum (axes input with a negative axis, keepdims=0) of the "
          "activation, Cast to float between them, Concat with a constant; Conv pads 1, Gemm 5-6-3 (final bias centred)",

@@ -201,8 +201,8 @@ fn backward(net: &Network, nb: &NetworkBounds, top: usize, f: &Forms, choice: &C
                 }
                 lam = next;
             }
-            Layer::MaxPool(_) | Layer::SShaped(_) => {
-                unreachable!("`applies` admits no max-pool or S-shaped layer below the top")
+            Layer::MaxPool(_) | Layer::SShaped(_) | Layer::Power(_) => {
+                unreachable!("`applies` admits no max-pool or element-wise curve below the top")
             }
         }
         width = n_in;

@@ -11,8 +11,8 @@
 mod forms;
 
 use super::interval::add_scaled;
-use super::{sshaped, Interval, NetworkBounds};
-use crate::ir::{Affine, Layer, MaxPool, Network, SShaped};
+use super::{curve, Interval, NetworkBounds};
+use crate::ir::{Affine, Curve, Layer, MaxPool, Network};
 use crate::round::{magnitude, two_sum, Acc};
 pub use forms::{difference_lines, Line};
 use forms::{Magnitudes, Pair};
@@ -34,7 +34,9 @@ pub fn difference(a: &Network, b: &Network, ba: &NetworkBounds, bb: &NetworkBoun
         let next = match (&la.layer, &lb.layer) {
             (Layer::Affine(wa), Layer::Affine(wb)) => affine(wa, wb, d, bb.position(k)),
             (Layer::Relu, _) => relu(d, ba.position(k), bb.position(k)),
-            (Layer::SShaped(f), _) => sshaped_difference(*f, d, ba.position(k), bb.position(k)),
+            (Layer::SShaped(_) | Layer::Power(_), _) => {
+                curve_difference(&la.layer.curves(d.len()), d, ba.position(k), bb.position(k))
+            }
             (Layer::MaxPool(p), _) => max_pool_difference(p, d),
             _ => super::interval::propagate(&la.layer, d),
         };
@@ -64,6 +66,7 @@ fn same_structure(a: &Network, b: &Network) -> bool {
                     (Layer::Affine(wa), Layer::Affine(wb)) => wa.weights.cols() == wb.weights.cols(),
                     (Layer::Relu, Layer::Relu) => true,
                     (Layer::SShaped(f), Layer::SShaped(g)) => f == g,
+                    (Layer::Power(p), Layer::Power(q)) => p == q,
                     (Layer::MaxPool(p), Layer::MaxPool(q)) => p == q,
                     (Layer::IndexMap(m), Layer::IndexMap(q)) => m == q,
                     _ => false,
@@ -167,12 +170,12 @@ fn relu(d: &Interval, za: &Interval, zb: &Interval) -> Interval {
 }
 
 /// `max(a_w) − max(b_w)` lies between the smallest and largest difference in the window.
-/// `f(z_A) − f(z_B) = f'(ξ)·Δz` for some ξ between them: the slopes over the hull of both
-/// networks' pre-activation bounds times `Δz`'s interval, rounded outward.
-fn sshaped_difference(f: SShaped, d: &Interval, za: &Interval, zb: &Interval) -> Interval {
+/// `f(z_A) − f(z_B) = f'(ξ)·Δz` for some ξ between them (`curves[i]` on neuron `i`): the slopes
+/// over the hull of both networks' pre-activation bounds times `Δz`'s interval, rounded outward.
+fn curve_difference(curves: &[Curve], d: &Interval, za: &Interval, zb: &Interval) -> Interval {
     let mut out = d.clone();
-    for i in 0..d.len() {
-        let (s_lo, s_hi) = sshaped::slope_range(f, za.lower[i].min(zb.lower[i]), za.upper[i].max(zb.upper[i]));
+    for (i, &f) in curves.iter().enumerate() {
+        let (s_lo, s_hi) = curve::slope_range(f, za.lower[i].min(zb.lower[i]), za.upper[i].max(zb.upper[i]));
         let ends = [s_lo * d.lower[i], s_lo * d.upper[i], s_hi * d.lower[i], s_hi * d.upper[i]];
         out.lower[i] = ends.iter().copied().fold(f64::INFINITY, f64::min).next_down();
         out.upper[i] = ends.iter().copied().fold(f64::NEG_INFINITY, f64::max).next_up();
@@ -192,7 +195,7 @@ fn max_pool_difference(p: &MaxPool, d: &Interval) -> Interval {
 mod tests {
     use super::*;
     use crate::bounds::{propagate, Method};
-    use crate::ir::{LayerNode, SparseMatrix};
+    use crate::ir::{LayerNode, SShaped, SparseMatrix};
 
     fn net(first: [f64; 4]) -> Network {
         net_with(first, Layer::Relu)
@@ -239,16 +242,18 @@ mod tests {
         assert!(d.upper[0] - d.lower[0] < 0.01, "{d:?}");
     }
 
-    /// Through Sigmoid and Tanh: the slope range times Δz and the lines below B's outputs
-    /// enclose every sampled difference, and the bound is no wider than 2.5× the largest one.
+    fn power(e: f64) -> Layer {
+        Layer::Power(crate::ir::Power { curves: vec![crate::ir::Curve::Power(e); 2] })
+    }
+
+    /// Through Sigmoid, Tanh, cubes and squares: the slope range times Δz and the lines below B's
+    /// outputs enclose every sampled difference, and the bound is no wider than 2.5× the largest
+    /// one.
     #[test]
-    fn s_shaped_difference_encloses_samples() {
+    fn curve_difference_encloses_samples() {
         let region = Interval { lower: vec![-1.0, -1.0], upper: vec![1.0, 1.0] };
-        for f in [SShaped::Sigmoid, SShaped::Tanh] {
-            let (a, b) = (
-                net_with([1.0, -2.0, 0.5, 1.5], Layer::SShaped(f)),
-                net_with([1.001, -2.0, 0.5, 1.499], Layer::SShaped(f)),
-            );
+        for f in [Layer::SShaped(SShaped::Sigmoid), Layer::SShaped(SShaped::Tanh), power(3.0), power(2.0)] {
+            let (a, b) = (net_with([1.0, -2.0, 0.5, 1.5], f.clone()), net_with([1.001, -2.0, 0.5, 1.499], f.clone()));
             let (ba, bb) = (
                 propagate(&a, &region, Method::Symbolic, None).unwrap(),
                 propagate(&b, &region, Method::Symbolic, None).unwrap(),

@@ -77,12 +77,12 @@ impl FloatErrors {
                 Layer::Relu => {
                     (vec![0.0; e.len()], e.iter().zip(&x.upper).map(|(&e, &u)| if e <= -u { 0.0 } else { e }).collect())
                 }
-                Layer::SShaped(f) => {
+                Layer::SShaped(_) | Layer::Power(_) => {
                     return Err(Error::Input(format!(
                         "float-sound: layer {j} of '{}' ({}) has no float32 error bound (inference engines \
-                         approximate S-shaped functions in their own ways)",
+                         evaluate S-shaped functions and powers in their own ways)",
                         net.name,
-                        f.name()
+                        node.layer.kind()
                     )))
                 }
                 Layer::MaxPool(p) => (
@@ -189,8 +189,9 @@ impl Gradient {
                     }
                 }
             }
-            // slopes in [0, 1] (σ' ≤ 1/4, tanh' ≤ 1), as an open ReLU phase
-            Layer::SShaped(_) => {
+            // slopes in [0, 1] (σ' ≤ 1/4, tanh' ≤ 1), as an open ReLU phase; never reached by a
+            // power, which `FloatErrors::new` refuses like S-shaped layers
+            Layer::SShaped(_) | Layer::Power(_) => {
                 for k in 0..n {
                     let (m, r) = self.hull_with_zero(k);
                     add(k, m, r, 1.0);

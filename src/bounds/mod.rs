@@ -8,11 +8,11 @@
 //! the values of the IR evaluated in exact real arithmetic.
 
 pub mod alpha;
+pub mod curve;
 pub mod difference;
 pub mod float32;
 mod input_map;
 pub mod interval;
-pub mod sshaped;
 pub mod symbolic;
 
 pub use input_map::{InputMap, Layout, Normalisation};
@@ -165,6 +165,9 @@ fn propagate_from(
             nb.layers.push(p.layers[j].clone());
             continue;
         }
+        if let Layer::Power(p) = &node.layer {
+            check_defined(net, j, p, nb.position(j))?;
+        }
         let mut b = interval::propagate(&node.layer, nb.position(j));
         let symbolic = method != Method::Interval && j > 0;
         if let (Layer::Affine(a), true) = (&node.layer, symbolic) {
@@ -192,6 +195,23 @@ fn narrow(b: &mut Interval, found: Vec<(usize, f64, f64)>) {
     for (i, l, u) in found {
         b.lower[i] = b.lower[i].max(l);
         b.upper[i] = b.upper[i].min(u);
+    }
+}
+
+/// A power layer's input must stay where each of its curves is defined (a fractional exponent
+/// needs `x ≥ 0`, a negative one `x ≠ 0`): else no bound is sound there, and that is an error.
+fn check_defined(net: &Network, j: usize, p: &crate::ir::Power, x: &Interval) -> Result<()> {
+    let bad = p.curves.iter().enumerate().find(|&(i, f)| !f.defined_on(x.lower[i], x.upper[i]));
+    match bad {
+        None => Ok(()),
+        Some((i, f)) => Err(Error::Input(format!(
+            "network '{}': layer {j} (from {}) computes {f:?} of entry {i}, whose input reaches [{}, {}] on this \
+             region, where it is not defined (or its slope is not finite)",
+            net.name,
+            net.layers[j].origin.join(", "),
+            x.lower[i],
+            x.upper[i]
+        ))),
     }
 }
 

@@ -5,7 +5,7 @@
 //! step also bounds its own rounding error: the exact real form differs from the computed one by
 //! at most `error`, which is subtracted when the form is concretised (see `round`).
 
-use super::sshaped::{self, Line};
+use super::curve::{self, Line};
 use super::{interval, Interval, NetworkBounds};
 use crate::ir::{Affine, IndexMap, Layer, MaxPool, Network};
 use crate::round::{gamma, magnitude, two_sum, Acc};
@@ -143,10 +143,9 @@ fn step(layer: &Layer, input: &Interval, f: Forms, choice: ReluChoice) -> Forms 
         _ => input.lower.iter().zip(&input.upper).map(|(&l, &u)| magnitude(l, u)).collect(),
     };
     // an S-shaped layer's lines depend on the neuron only: computed once for every form
-    let lines: Vec<(Line, Line)> = match layer {
-        Layer::SShaped(f) => input.lower.iter().zip(&input.upper).map(|(&l, &u)| sshaped::lines(*f, l, u)).collect(),
-        _ => Vec::new(),
-    };
+    let lines: Vec<(Line, Line)> = (layer.curves(n_in).into_iter().zip(input.lower.iter().zip(&input.upper)))
+        .map(|(f, (&l, &u))| curve::lines(f, l, u))
+        .collect();
     for r in 0..rows {
         let lam = f.row(r);
         let mut w = Rewrite {
@@ -157,7 +156,7 @@ fn step(layer: &Layer, input: &Interval, f: Forms, choice: ReluChoice) -> Forms 
         match layer {
             Layer::Affine(a) => w.affine(a, input, lam, &mut mag),
             Layer::Relu => w.relu_chosen(input, lam, &mag, choice.row(r, n_in)),
-            Layer::SShaped(_) => w.sshaped(&lines, lam, &mag),
+            Layer::SShaped(_) | Layer::Power(_) => w.curve(&lines, lam, &mag),
             Layer::MaxPool(p) => w.max_pool(p, input, lam, &mag),
             Layer::IndexMap(m) => w.index_map(m, lam, &mag),
         }
@@ -235,9 +234,9 @@ impl Rewrite<'_> {
         }
     }
 
-    /// An S-shaped activation: the lower line of each neuron where λ > 0, the upper line where
+    /// An element-wise curve: the lower line of each neuron where λ > 0, the upper line where
     /// λ < 0 (`lines[i]`: lower, upper); the rounding of `λ·slope` is charged to the error.
-    pub(super) fn sshaped(&mut self, lines: &[(Line, Line)], lam: &[f64], mag: &[f64]) {
+    pub(super) fn curve(&mut self, lines: &[(Line, Line)], lam: &[f64], mag: &[f64]) {
         for (i, &l) in lam.iter().enumerate() {
             if l == 0.0 {
                 continue;

@@ -4,8 +4,8 @@
 
 use super::expr::{Combiner, DenseExprs};
 use super::{LinExpr, LinearProgram, RowKind};
-use crate::bounds::{sshaped, Interval, NetworkBounds};
-use crate::ir::{Layer, Network, SShaped};
+use crate::bounds::{curve, Interval, NetworkBounds};
+use crate::ir::{Curve, Layer, Network};
 use crate::round::Acc;
 
 /// Relaxed (LP) or exact (MILP) encoding of ReLU and max-pool.
@@ -139,17 +139,10 @@ pub fn encode_recording(
                     y
                 })
                 .collect(),
-            Layer::SShaped(f) => (0..cur.len())
-                .map(|i| {
-                    sshaped(
-                        lp,
-                        &mut mag,
-                        &mut comb,
-                        &cur[i],
-                        *f,
-                        (inb.lower[i], inb.upper[i]),
-                        (outb.lower[i], outb.upper[i]),
-                    )
+            layer @ (Layer::SShaped(_) | Layer::Power(_)) => (layer.curves(cur.len()).into_iter().enumerate())
+                .map(|(i, f)| {
+                    let (pre, out) = ((inb.lower[i], inb.upper[i]), (outb.lower[i], outb.upper[i]));
+                    curve(lp, &mut mag, &mut comb, &cur[i], f, pre, out)
                 })
                 .collect(),
             Layer::MaxPool(p) => {
@@ -178,19 +171,19 @@ fn new_var(lp: &mut LinearProgram, mag: &mut Vec<f64>, lower: f64, upper: f64, i
     v
 }
 
-/// An S-shaped activation's output `y` of pre-activation `z ∈ [l, u]` (`pre`), in both modes:
-/// a variable within the layer's bounds `out` between the lines of `bounds::sshaped::lines`.
-fn sshaped(
+/// An element-wise curve's output `y` of pre-activation `z ∈ [l, u]` (`pre`), in both modes: a
+/// variable within the layer's bounds `out` between the lines of `bounds::curve::lines`.
+fn curve(
     lp: &mut LinearProgram,
     mag: &mut Vec<f64>,
     comb: &mut Combiner,
     z: &LinExpr,
-    f: SShaped,
+    f: Curve,
     (l, u): (f64, f64),
     (lo, hi): (f64, f64),
 ) -> LinExpr {
     let y = LinExpr::var(new_var(lp, mag, lo, hi, false));
-    let (below, above) = sshaped::lines(f, l, u);
+    let (below, above) = curve::lines(f, l, u);
     lp.add_row(comb.combine([(1.0, &y), (-below.slope, z)], 0.0, mag), RowKind::Ge, below.intercept);
     lp.add_row(comb.combine([(1.0, &y), (-above.slope, z)], 0.0, mag), RowKind::Le, above.intercept);
     y

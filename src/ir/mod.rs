@@ -1,13 +1,13 @@
 //! The layer IR: a network is an ordered list of layers over flat f64 vectors of known shape.
 //! Affine maps (dense, conv, pooling averages, folded normalisation), ReLU, S-shaped activations
-//! (Sigmoid, Tanh), max-pool, index maps.
+//! (Sigmoid, Tanh), constant powers, max-pool, index maps.
 
+mod curve;
 mod fold;
 mod sparse;
-mod sshaped;
 
+pub use curve::{Bend, Curve, Power, SShaped};
 pub use sparse::SparseMatrix;
-pub use sshaped::SShaped;
 
 use crate::error::{Error, Result};
 
@@ -45,6 +45,8 @@ pub enum Layer {
     Relu,
     /// An S-shaped function of every entry.
     SShaped(SShaped),
+    /// Each entry to a constant power.
+    Power(Power),
     MaxPool(MaxPool),
     IndexMap(IndexMap),
 }
@@ -56,6 +58,7 @@ impl Layer {
             Layer::Affine(_) => "affine",
             Layer::Relu => "relu",
             Layer::SShaped(f) => f.name(),
+            Layer::Power(_) => "power",
             Layer::MaxPool(_) => "maxpool",
             Layer::IndexMap(_) => "indexmap",
         }
@@ -67,11 +70,23 @@ impl Layer {
         match self {
             Layer::Affine(a) => a.apply(x),
             Layer::Relu => x.iter().map(|&v| if v < 0.0 { 0.0 } else { v }).collect(),
-            Layer::SShaped(f) => x.iter().map(|&v| f.value(v)).collect(),
+            Layer::SShaped(_) | Layer::Power(_) => {
+                x.iter().zip(self.curves(x.len())).map(|(&v, f)| f.value(v)).collect()
+            }
             Layer::MaxPool(p) => {
                 p.windows.iter().map(|w| w.iter().map(|&j| x[j]).fold(f64::NEG_INFINITY, nan_max)).collect()
             }
             Layer::IndexMap(m) => m.map.iter().map(|j| j.map_or(0.0, |j| x[j])).collect(),
+        }
+    }
+
+    /// The function each of `n` neurons applies, for the element-wise nonlinear layers (S-shaped,
+    /// powers); empty for the others.
+    pub fn curves(&self, n: usize) -> Vec<Curve> {
+        match self {
+            Layer::SShaped(f) => vec![Curve::S(*f); n],
+            Layer::Power(p) => p.curves.clone(),
+            _ => Vec::new(),
         }
     }
 
@@ -221,7 +236,10 @@ impl Network {
             g = match &l.layer {
                 Layer::Affine(a) => a.weights.transpose_mul_vec(&g),
                 Layer::Relu => g.iter().zip(input).map(|(&g, &v)| if v > 0.0 { g } else { 0.0 }).collect(),
-                Layer::SShaped(f) => g.iter().zip(input).map(|(&g, &v)| g * f.slope(v)).collect(),
+                Layer::SShaped(_) | Layer::Power(_) => {
+                    let curves = l.layer.curves(input.len());
+                    g.iter().zip(input).zip(curves).map(|((&g, &v), f)| g * f.slope(v)).collect()
+                }
                 Layer::MaxPool(p) => {
                     let mut back = vec![0.0; input.len()];
                     for (w, &gk) in p.windows.iter().zip(&g) {

@@ -177,10 +177,10 @@ fn eval_reports_nan_logits_of_tract_as_disagreement() {
 }
 
 /// Operators on the activation that no sequential relaxation covers name the node, the op and
-/// what would be needed: a product of the activation with itself, a comparison of it.
+/// what would be needed: a quotient of the activation by itself, a comparison of it.
 #[test]
 fn nonlinear_uses_of_the_activation_say_what_they_would_need() {
-    for (op, needle) in [("Mul", "McCormick"), ("Equal", "step function"), ("Greater", "step function")] {
+    for (op, needle) in [("Div", "divided by itself"), ("Equal", "step function"), ("Greater", "step function")] {
         let path = edited_twin_mlp(&format!("act-{op}"), |m| {
             let graph = m.graph.as_mut().unwrap();
             let relu = graph.node.iter_mut().find(|n| n.op_type == "Relu").unwrap();

@@ -6,7 +6,7 @@
 //! stays exact: A − B is bounded as one function of the input, not as A and B apart.
 
 use crate::bounds::symbolic::{relu_upper_line, Forms, Rewrite, UNIT};
-use crate::bounds::{interval, sshaped, Interval, NetworkBounds};
+use crate::bounds::{curve, interval, Interval, NetworkBounds};
 use crate::ir::{Affine, Layer, Network};
 use crate::round::{gamma, magnitude, two_sum, Acc};
 
@@ -97,10 +97,9 @@ fn step(pair: &Pair, deltas: &[Interval], mags: &Magnitudes, k: usize, f: &Forms
     let (n, n_out) = (d.len(), f.cols / 2);
     let (mag_d, mag_b) = (&mags.delta, &mags.b);
     let rows = f.rows();
-    let lines: Vec<_> = match lb {
-        Layer::SShaped(g) => hb.lower.iter().zip(&hb.upper).map(|(&l, &u)| sshaped::lines(*g, l, u)).collect(),
-        _ => Vec::new(),
-    };
+    let lines: Vec<_> = (lb.curves(hb.len()).into_iter().zip(hb.lower.iter().zip(&hb.upper)))
+        .map(|(g, (&l, &u))| curve::lines(g, l, u))
+        .collect();
     let mut out = Forms { cols: 2 * n, coeffs: vec![0.0; rows * 2 * n], constant: Vec::new(), error: Vec::new() };
     for r in 0..rows {
         let (lam_d, lam_b) = f.row(r).split_at(n_out);
@@ -125,10 +124,10 @@ fn step(pair: &Pair, deltas: &[Interval], mags: &Magnitudes, k: usize, f: &Forms
                 w.add_box(lam_d, &deltas[k + 1]);
                 (c, err) = (w.c, w.err);
             }
-            (Layer::SShaped(g), Layer::SShaped(h), _) if g == h => {
+            (Layer::SShaped(_), Layer::SShaped(_), _) | (Layer::Power(_), Layer::Power(_), _) if la == lb => {
                 let mut w = Rewrite { out: out_b, c, err };
-                w.sshaped(&lines, lam_b, mag_b);
-                // nor is the difference of two S-shaped values: its box, as a constant
+                w.curve(&lines, lam_b, mag_b);
+                // nor is the difference of two curves' values: its box, as a constant
                 w.add_box(lam_d, &deltas[k + 1]);
                 (c, err) = (w.c, w.err);
             }

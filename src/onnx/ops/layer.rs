@@ -3,8 +3,8 @@
 //! reductions and Concat with constants.
 
 use super::OpNode;
-use crate::ir::{numel, Affine, Layer, SShaped, SparseMatrix};
-use crate::onnx::consts::{axis, ConstTensor};
+use crate::ir::{numel, Affine, Curve, Layer, Power, SShaped, SparseMatrix};
+use crate::onnx::consts::{axis, broadcast_shapes, ConstTensor};
 use crate::onnx::convert::{Act, Converter, Value, R};
 use crate::onnx::layers::{self, Elementwise, WindowAttrs};
 use crate::onnx::proto::Attrs;
@@ -18,8 +18,9 @@ pub enum Arith {
     Div,
 }
 
-/// Arithmetic on two constants (folded), or between the activation and a constant (an affine
-/// layer); two activations would need a branching graph or are not linear.
+/// Arithmetic on two constants (folded), between the activation and a constant (an affine
+/// layer, or `c / x` as `c·x^(−1)`), or of the activation with itself (`x·x` a power layer,
+/// `x + x` and `x − x` affine); two different activations would need a branching graph.
 pub fn arithmetic(cx: &mut Converter, n: &OpNode, op: Arith) -> R<Value> {
     let (a, b) = (cx.get(n.proto, 0)?.clone(), cx.get(n.proto, 1)?.clone());
     let (act, c, act_first) =
@@ -32,11 +33,18 @@ pub fn arithmetic(cx: &mut Converter, n: &OpNode, op: Arith) -> R<Value> {
                     Arith::Div => x.div(&y)?,
                 }))
             }
-            (Value::Act(x), Value::Act(y)) if x.at == y.at && !matches!(op, Arith::Add | Arith::Sub) => {
-                return Err("an operation of the activation with itself is not linear (a product or quotient of \
-                            two bounded tensors needs a McCormick relaxation, not implemented); only constant \
-                            operands are supported"
-                    .into())
+            (Value::Act(x), Value::Act(y)) if x.at == y.at => {
+                let shape = cx.act(&x, false)?;
+                let factor = match op {
+                    Arith::Mul => return Ok(push_power(cx, n, vec![Curve::Power(2.0); numel(&shape)], shape)),
+                    Arith::Add => 2.0,
+                    Arith::Sub => 0.0,
+                    Arith::Div => {
+                        return Err("the activation divided by itself (1 where it is not 0) is not supported".into())
+                    }
+                };
+                let layer = layers::elementwise(&shape, &ConstTensor::scalar(factor, false), Elementwise::Mul)?;
+                return Ok(cx.push(layer, shape, n.label));
             }
             (Value::Act(_), Value::Act(_)) => return Err(
                 "both operands are activations (a residual or branching graph); only sequential networks are supported"
@@ -45,14 +53,18 @@ pub fn arithmetic(cx: &mut Converter, n: &OpNode, op: Arith) -> R<Value> {
             (Value::Act(a), Value::Const(c)) => (a, c, true),
             (Value::Const(c), Value::Act(a)) => (a, c, false),
         };
-    let shape = cx.act(&act, false)?;
+    let shape = widened(cx, n, &act, &c)?;
     let kind = match (op, act_first) {
         (Arith::Add, _) => Elementwise::Add,
         (Arith::Mul, _) => Elementwise::Mul,
         (Arith::Sub, true) => Elementwise::Sub,
         (Arith::Sub, false) => Elementwise::SubFrom,
         (Arith::Div, true) => Elementwise::Div,
-        (Arith::Div, false) => return Err("dividing a constant by the activation is not linear".into()),
+        (Arith::Div, false) => {
+            // c / x = c · x^(−1): a power layer, then the constant factor
+            push_power(cx, n, vec![Curve::Power(-1.0); numel(&shape)], shape.clone());
+            Elementwise::Mul
+        }
     };
     let layer = layers::elementwise(&shape, &c, kind)?;
     Ok(cx.push(layer, shape, n.label))
@@ -130,6 +142,51 @@ pub fn reduce(cx: &mut Converter, n: &OpNode, mean: bool) -> R<Value> {
         Value::Const(c) => Ok(Value::Const(ConstTensor::new(out_shape, layer.apply(&c.data), c.is_int && !mean))),
         Value::Act(_) => Ok(cx.push(layer, out_shape, n.label)),
     }
+}
+
+/// Pow: of two constants (folded), of the activation to a constant exponent (`x^e`, fractional
+/// exponents need `x ≥ 0` and negative ones `x ≠ 0`, checked on the bounds), of a positive
+/// constant base to the activation (`b^x`), or of the activation to itself (`x^x`, `x > 0`);
+/// exponents and bases broadcast to the activation.
+pub fn pow(cx: &mut Converter, n: &OpNode) -> R<Value> {
+    let (a, b) = (cx.get(n.proto, 0)?.clone(), cx.get(n.proto, 1)?.clone());
+    let (act, c, curve): (Act, ConstTensor, fn(f64) -> Curve) = match (a, b) {
+        (Value::Const(x), Value::Const(y)) => return Ok(Value::Const(x.binary(&y, f64::powf)?)),
+        (Value::Act(x), Value::Act(y)) if x.at == y.at => {
+            let shape = cx.act(&x, false)?;
+            return Ok(push_power(cx, n, vec![Curve::SelfPower; numel(&shape)], shape));
+        }
+        (Value::Act(_), Value::Act(_)) => {
+            return Err(
+                "both operands are activations (a branching graph); only sequential networks are supported".into()
+            )
+        }
+        (Value::Act(a), Value::Const(e)) => (a, e, Curve::Power),
+        (Value::Const(base), Value::Act(a)) => {
+            if base.data.iter().any(|&b| !(b > 0.0 && b.is_finite())) {
+                return Err("a constant base to the power of the activation must be a positive number".into());
+            }
+            (a, base, Curve::Exp)
+        }
+    };
+    let shape = widened(cx, n, &act, &c)?;
+    let curves = c.broadcast_to(&shape)?.data.into_iter().map(curve).collect();
+    Ok(push_power(cx, n, curves, shape))
+}
+
+/// The activation's shape broadcast with the constant `c`'s: where `c` makes it larger, an index
+/// map copies the activation there first.
+fn widened(cx: &mut Converter, n: &OpNode, act: &Act, c: &ConstTensor) -> R<Vec<usize>> {
+    let shape = cx.act(act, false)?;
+    let wide = broadcast_shapes(&shape, &c.shape)?;
+    if wide != shape {
+        cx.push_moved(ConstTensor::iota(&shape).broadcast_to(&wide)?, n.label);
+    }
+    Ok(wide)
+}
+
+fn push_power(cx: &mut Converter, n: &OpNode, curves: Vec<Curve>, shape: Vec<usize>) -> Value {
+    cx.push(Layer::Power(Power { curves }), shape, n.label)
 }
 
 /// Sigmoid or Tanh of every entry.
