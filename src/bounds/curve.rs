@@ -36,10 +36,9 @@ pub fn value_range(f: Curve, l: f64, u: f64) -> (f64, f64) {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (lo, hi)| (a.min(lo), b.max(hi)))
 }
 
-/// The box of a layer's output given the box of its input, `curves[i]` on neuron `i`.
-pub fn interval(curves: &[Curve], x: &Interval) -> Interval {
-    let (lower, upper) =
-        curves.iter().zip(x.lower.iter().zip(&x.upper)).map(|(&f, (&l, &u))| value_range(f, l, u)).unzip();
+/// The box of a layer's output given the box of its input, the `i`-th of `curves` on neuron `i`.
+pub fn interval(curves: impl Iterator<Item = Curve>, x: &Interval) -> Interval {
+    let (lower, upper) = curves.zip(x.lower.iter().zip(&x.upper)).map(|(f, (&l, &u))| value_range(f, l, u)).unzip();
     Interval { lower, upper }
 }
 

@@ -35,7 +35,7 @@ pub fn difference(a: &Network, b: &Network, ba: &NetworkBounds, bb: &NetworkBoun
             (Layer::Affine(wa), Layer::Affine(wb)) => affine(wa, wb, d, bb.position(k)),
             (Layer::Relu, _) => relu(d, ba.position(k), bb.position(k)),
             (Layer::SShaped(_) | Layer::Power(_), _) => {
-                curve_difference(&la.layer.curves(d.len()), d, ba.position(k), bb.position(k))
+                curve_difference(la.layer.curves(d.len()), d, ba.position(k), bb.position(k))
             }
             (Layer::MaxPool(p), _) => max_pool_difference(p, d),
             _ => super::interval::propagate(&la.layer, d),
@@ -169,12 +169,12 @@ fn relu(d: &Interval, za: &Interval, zb: &Interval) -> Interval {
     out
 }
 
-/// `max(a_w) − max(b_w)` lies between the smallest and largest difference in the window.
-/// `f(z_A) − f(z_B) = f'(ξ)·Δz` for some ξ between them (`curves[i]` on neuron `i`): the slopes
-/// over the hull of both networks' pre-activation bounds times `Δz`'s interval, rounded outward.
-fn curve_difference(curves: &[Curve], d: &Interval, za: &Interval, zb: &Interval) -> Interval {
+/// `f(z_A) − f(z_B) = f'(ξ)·Δz` for some ξ between them (the `i`-th of `curves` on neuron
+/// `i`): the slopes over the hull of both networks' pre-activation bounds times `Δz`'s interval,
+/// rounded outward.
+fn curve_difference(curves: impl Iterator<Item = Curve>, d: &Interval, za: &Interval, zb: &Interval) -> Interval {
     let mut out = d.clone();
-    for (i, &f) in curves.iter().enumerate() {
+    for (i, f) in curves.enumerate() {
         let (s_lo, s_hi) = curve::slope_range(f, za.lower[i].min(zb.lower[i]), za.upper[i].max(zb.upper[i]));
         let ends = [s_lo * d.lower[i], s_lo * d.upper[i], s_hi * d.lower[i], s_hi * d.upper[i]];
         out.lower[i] = ends.iter().copied().fold(f64::INFINITY, f64::min).next_down();
@@ -183,6 +183,7 @@ fn curve_difference(curves: &[Curve], d: &Interval, za: &Interval, zb: &Interval
     out
 }
 
+/// `max(a_w) − max(b_w)` lies between the smallest and largest difference in the window.
 fn max_pool_difference(p: &MaxPool, d: &Interval) -> Interval {
     let fold = |w: &[usize], v: &[f64], f: fn(f64, f64) -> f64, init: f64| w.iter().map(|&j| v[j]).fold(init, f);
     Interval {

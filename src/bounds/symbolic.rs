@@ -142,8 +142,8 @@ fn step(layer: &Layer, input: &Interval, f: Forms, choice: ReluChoice) -> Forms 
         Layer::Affine(a) => vec![f64::NAN; a.weights.rows()],
         _ => input.lower.iter().zip(&input.upper).map(|(&l, &u)| magnitude(l, u)).collect(),
     };
-    // an S-shaped layer's lines depend on the neuron only: computed once for every form
-    let lines: Vec<(Line, Line)> = (layer.curves(n_in).into_iter().zip(input.lower.iter().zip(&input.upper)))
+    // an element-wise curve's lines depend on the neuron only: computed once for every form
+    let lines: Vec<(Line, Line)> = (layer.curves(n_in).zip(input.lower.iter().zip(&input.upper)))
         .map(|(f, (&l, &u))| curve::lines(f, l, u))
         .collect();
     for r in 0..rows {

@@ -81,13 +81,14 @@ impl Layer {
     }
 
     /// The function each of `n` neurons applies, for the element-wise nonlinear layers (S-shaped,
-    /// powers); empty for the others.
-    pub fn curves(&self, n: usize) -> Vec<Curve> {
-        match self {
-            Layer::SShaped(f) => vec![Curve::S(*f); n],
-            Layer::Power(p) => p.curves.clone(),
-            _ => Vec::new(),
-        }
+    /// powers); nothing for the others. Allocates nothing (the forward pass calls it).
+    pub fn curves(&self, n: usize) -> impl Iterator<Item = Curve> + '_ {
+        let (same, each): (Option<Curve>, &[Curve]) = match self {
+            Layer::SShaped(f) => (Some(Curve::S(*f)), &[]),
+            Layer::Power(p) => (None, &p.curves),
+            _ => (None, &[]),
+        };
+        same.into_iter().flat_map(move |c| std::iter::repeat_n(c, n)).chain(each.iter().copied())
     }
 
     /// Number of parameters (stored weights plus biases).

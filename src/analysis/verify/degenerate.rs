@@ -23,8 +23,9 @@ fn at_most_one(grid: Grid, lo: f64, hi: f64) -> bool {
     grid.inside(lo, lo, hi).is_none_or(|f| grid.step(f, true) > hi)
 }
 
-/// Decides `items` on `b` when every coordinate of `b` holds at most one float32 value (see the
-/// module documentation); `None` for any other box.
+/// Decides `items` on `b` when every coordinate of `b` holds at most one value of its grid
+/// (float32, or float16 where declared so; see the module documentation); `None` for any other
+/// box.
 pub fn decide(ctx: &Context, b: &Interval, items: &[Item]) -> Result<Option<BoxResult>> {
     let grids = &ctx.checker.space.grids;
     if !(0..b.len()).all(|g| at_most_one(grids[g], b.lower[g], b.upper[g])) {

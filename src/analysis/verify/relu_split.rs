@@ -60,13 +60,8 @@ impl Bounder for Violations<'_, '_> {
         if left.is_empty() {
             return Ok(Evaluated::Empty);
         }
-        let (results, basis) = match &mut self.frame {
-            Some(f) => f.solve_node(self.ctx, self.root, bounds, self.disjuncts, &left, tag.basis.as_deref())?,
-            None => {
-                let items: Vec<&[Item]> = left.iter().map(|&k| self.disjuncts[k].as_slice()).collect();
-                (self.ctx.solve_each(self.root, bounds, &items, Mode::Relaxed)?, None)
-            }
-        };
+        let (results, basis) =
+            solve(self.ctx, self.frame.as_mut(), self.root, bounds, self.disjuncts, &left, tag.basis.as_deref())?;
         let mut open = Open { disjuncts: Vec::new(), basis: basis.map(Rc::new) };
         let mut lowest = f64::INFINITY;
         for (&k, result) in left.iter().zip(results) {
@@ -93,6 +88,26 @@ impl Bounder for Violations<'_, '_> {
 
     fn focus(&self, tag: &Open) -> Option<Vec<Vec<f64>>> {
         tag.disjuncts.first().map(|&k| self.coefficients[k].clone())
+    }
+}
+
+/// The relaxed LP of each disjunct `which` over `root` on `bounds`: on the frame, from `basis`,
+/// when one applies (with the basis it ends with), else on a model of their own.
+fn solve(
+    ctx: &Context,
+    frame: Option<&mut DisjunctFrame>,
+    root: &Interval,
+    bounds: &[NetworkBounds],
+    disjuncts: &[Vec<Item>],
+    which: &[usize],
+    basis: Option<&Basis>,
+) -> Result<(Vec<BoxResult>, Option<Basis>)> {
+    match frame {
+        Some(f) => f.solve_node(ctx, root, bounds, disjuncts, which, basis),
+        None => {
+            let items: Vec<&[Item]> = which.iter().map(|&k| disjuncts[k].as_slice()).collect();
+            Ok((ctx.solve_each(root, bounds, &items, Mode::Relaxed)?, None))
+        }
     }
 }
 
@@ -124,13 +139,7 @@ pub fn solve_root(
 ) -> Result<std::result::Result<Root, Witness>> {
     let all: Vec<usize> = (0..disjuncts.len()).collect();
     let mut frame = DisjunctFrame::new(ctx, root, bounds, disjuncts);
-    let (results, basis) = match &mut frame {
-        Some(f) => f.solve_node(ctx, root, bounds, disjuncts, &all, None)?,
-        None => {
-            let items: Vec<&[Item]> = disjuncts.iter().map(Vec::as_slice).collect();
-            (ctx.solve_each(root, bounds, &items, Mode::Relaxed)?, None)
-        }
-    };
+    let (results, basis) = solve(ctx, frame.as_mut(), root, bounds, disjuncts, &all, None)?;
     let mut open: Vec<(f64, usize)> = Vec::new();
     for (k, result) in results.into_iter().enumerate() {
         match result {

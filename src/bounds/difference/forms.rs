@@ -97,9 +97,8 @@ fn step(pair: &Pair, deltas: &[Interval], mags: &Magnitudes, k: usize, f: &Forms
     let (n, n_out) = (d.len(), f.cols / 2);
     let (mag_d, mag_b) = (&mags.delta, &mags.b);
     let rows = f.rows();
-    let lines: Vec<_> = (lb.curves(hb.len()).into_iter().zip(hb.lower.iter().zip(&hb.upper)))
-        .map(|(g, (&l, &u))| curve::lines(g, l, u))
-        .collect();
+    let lines: Vec<_> =
+        (lb.curves(hb.len()).zip(hb.lower.iter().zip(&hb.upper))).map(|(g, (&l, &u))| curve::lines(g, l, u)).collect();
     let mut out = Forms { cols: 2 * n, coeffs: vec![0.0; rows * 2 * n], constant: Vec::new(), error: Vec::new() };
     for r in 0..rows {
         let (lam_d, lam_b) = f.row(r).split_at(n_out);
