@@ -134,6 +134,52 @@ fn bounds_refuse_networks_with_non_finite_parameters_or_overflowing_bounds() {
     }
 }
 
+/// A power undefined where its input's bounds reach (a square root of a possibly negative value,
+/// 1/x of a possibly zero one) is an error naming the layer and the range, by every bound method;
+/// the same layer on a region where it is defined is bounded.
+#[test]
+fn powers_undefined_on_the_bounds_are_an_error() {
+    use twinverify::ir::{Curve, Power};
+    let power = |e: f64| LayerNode {
+        layer: Layer::Power(Power { curves: vec![Curve::Power(e); 2] }),
+        output_shape: vec![2],
+        origin: vec!["pow".into()],
+    };
+    let net =
+        |e| Network { name: "t".into(), input_shape: vec![2], layers: vec![dense(1.0, 0.0), power(e)], notes: vec![] };
+    let (around_zero, positive) =
+        (Interval::around(&[0.1, 0.1], 0.2, None).unwrap(), Interval::around(&[0.5, 0.25], 0.1, None).unwrap());
+    for method in [Method::Interval, Method::Symbolic, Method::Alpha, Method::Lp] {
+        for e in [0.5, -1.0] {
+            let msg = twinverify::tighten::compute(&net(e), &around_zero, method, &Default::default())
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains("layer 1 (from pow)") && msg.contains("not defined"), "{msg}");
+            assert!(twinverify::tighten::compute(&net(e), &positive, method, &Default::default()).is_ok());
+        }
+    }
+}
+
+/// A constant base raised to the activation must be positive: Pow(−2, x) is refused naming the node.
+#[test]
+fn a_non_positive_power_base_is_refused() {
+    let path = edited_twin_mlp("pow-base", |m| {
+        let graph = m.graph.as_mut().unwrap();
+        graph.initializer.push(pb::TensorProto {
+            name: "base".into(),
+            dims: vec![1],
+            data_type: pb::tensor_proto::DataType::Float as i32,
+            float_data: vec![-2.0],
+            ..Default::default()
+        });
+        let relu = graph.node.iter_mut().find(|n| n.op_type == "Relu").unwrap();
+        relu.op_type = "Pow".into();
+        relu.input = vec!["base".into(), relu.input[0].clone()];
+    });
+    let msg = onnx::load(&path).unwrap_err().to_string();
+    assert!(msg.contains("(Pow)") && msg.contains("positive"), "{msg}");
+}
+
 /// One Gemm whose rows add 1e30·x0 and −1e30·x1: at x0 = x1 = 1e10 float32 overflows to
 /// inf − inf = NaN in tract, while the IR (f64) computes 0 exactly.
 fn overflowing_gemm(model: &mut pb::ModelProto) {
