@@ -368,6 +368,37 @@ def power_ops() -> onnx.ModelProto:
     return center_logits(g.model(g.gemm(h, 6, 3), [1, 3]))
 
 
+def step_ops() -> onnx.ModelProto:
+    """Split and step functions of the activation: Gemm 4-8, Split [2, 6] on axis 1 (only the
+    second part is used), Relu, Where(Equal(h, 0), -1, h), Mul 3, Cast to int64 and back
+    (truncation), Where(LessOrEqual(t, 1), 0.5, t), then Gemm 6-3."""
+    g = Graph("step_ops", [1, 4])
+    h = g.gemm(g.x, 4, 8)
+    split = g.fresh("Split")
+    g.nodes.append(helper.make_node("Split", [h, g.ints("sizes", [2, 6])], [f"{split}_a", f"{split}_b"],
+                                    name=split, axis=1))
+    h = g.relu(f"{split}_b")
+    h = g.op("Where", [g.op("Equal", [h, g.init("zero", np.array([0.0], F32))]),
+                       g.init("minus_one", np.array([-1.0], F32)), h])
+    h = g.op("Mul", [h, g.init("three", np.array([3.0], F32))])
+    h = g.op("Cast", [g.op("Cast", [h], to=TensorProto.INT64)], to=TensorProto.FLOAT)
+    h = g.op("Where", [g.op("LessOrEqual", [h, g.init("one", np.array([1.0], F32))]),
+                       g.init("half", np.array([0.5], F32)), h])
+    return center_logits(g.model(g.gemm(h, 6, 3), [1, 3]))
+
+
+def step_bool() -> onnx.ModelProto:
+    """Casts to bool of the activation: Gemm 3-5, Relu, Cast to bool and back to float (1 where
+    the ReLU is active), Greater than a constant on the left (Less as ONNX reads it), cast to
+    float, then Gemm 5-3."""
+    g = Graph("step_bool", [1, 3])
+    h = g.relu(g.gemm(g.x, 3, 5))
+    h = g.op("Cast", [g.op("Cast", [h], to=TensorProto.BOOL)], to=TensorProto.FLOAT)
+    h = g.op("Add", [h, g.init("noise", g.rng.uniform(-0.5, 0.5, 5).astype(F32))])
+    h = g.op("Cast", [g.op("Greater", [g.init("level", np.array([0.6], F32)), h])], to=TensorProto.FLOAT)
+    return center_logits(g.model(g.gemm(h, 5, 3), [1, 3]))
+
+
 # --- Two exports of one model (`twinverify equiv`) ---
 def equiv_params() -> list[tuple[np.ndarray, np.ndarray]]:
     """The weights (n_out, n_in) and biases of the 6-12-12-3 MLP both exports compute."""
@@ -561,6 +592,14 @@ VALID = [
          "Mul of the activation by itself, Pow with per-entry exponents (0.5, 1.5, 2, 3, -1, 0.25), Div of a "
          "constant by the activation, Pow of a constant base and of the activation by itself (final bias centred)",
          UNIT),
+    Spec("step_ops.onnx", step_ops, "other",
+         "Split of the activation (one part used), Where(Equal(h, 0), -1, h), Cast to int64 and back (truncation), "
+         "Where(LessOrEqual(t, 1), 0.5, t); Gemm 4-8 and 6-3 (final bias centred)",
+         UNIT),
+    Spec("step_bool.onnx", step_bool, "other",
+         "Cast of the activation to bool and back (the ReLU's active set as 0/1), Greater with the constant on the "
+         "left, Cast to float; Gemm 3-5 and 5-3 (final bias centred)",
+         UNIT),
     Spec("reduce_ops.onnx", reduce_ops, "other",
          "ReduceMean (axes attribute, keepdims) and ReduceSum (axes input with a negative axis, keepdims=0) of the "
          "activation, Cast to float between them, Concat with a constant; Conv pads 1, Gemm 5-6-3 (final bias centred)",
@@ -592,6 +631,8 @@ TWIN_DATA = [
     ("tiny_2d_data.csv", tiny_2d, 12, 2, False),
     ("equiv_data.csv", equiv_torch, 20, 6, False),
     ("sigmoid_mlp_data.csv", sigmoid_mlp, 20, 4, False),
+    ("step_ops_data.csv", step_ops, 20, 4, False),
+    ("step_bool_data.csv", step_bool, 20, 3, False),
     ("sigmoid_conv_data.csv", sigmoid_conv, 20, 36, True),
 ]
 

@@ -201,7 +201,7 @@ fn backward(net: &Network, nb: &NetworkBounds, top: usize, f: &Forms, choice: &C
                 }
                 lam = next;
             }
-            Layer::MaxPool(_) | Layer::SShaped(_) | Layer::Power(_) => {
+            Layer::MaxPool(_) | Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) => {
                 unreachable!("`applies` admits no max-pool or element-wise curve below the top")
             }
         }

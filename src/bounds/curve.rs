@@ -1,12 +1,12 @@
-//! Sound bounds of element-wise nonlinear layers (Sigmoid, Tanh, constant powers): rigorous
-//! enclosures of their values and, on a pre-activation interval, a lower and an upper line valid
-//! in exact arithmetic.
+//! Sound bounds of element-wise nonlinear layers (Sigmoid, Tanh, constant powers, steps):
+//! rigorous enclosures of their values and, on a pre-activation interval, a lower and an upper
+//! line valid in exact arithmetic.
 //!
 //! The functions are evaluated by the platform's `exp`, `tanh`, `cosh` and `pow` (within a few
 //! ulps); every value and line is widened by a margin far above those errors (`REL`, `margin`).
 
 use super::Interval;
-use crate::ir::{Bend, Curve};
+use crate::ir::{Bend, Curve, Piece};
 
 const U: f64 = 1.1102230246251565e-16; // 2^-53
 /// Relative error allowed for one evaluation of a value or slope (libm: ≤ 2 ulps; σ adds 3
@@ -16,6 +16,9 @@ const REL: f64 = 64.0 * U;
 /// `lower ≤ f(x) ≤ upper` for the true `f`.
 pub fn enclose(f: Curve, x: f64) -> (f64, f64) {
     let v = f.value(x);
+    if let Curve::Step(_) = f {
+        return (v, v); // no arithmetic: the entry, a constant or an integer part
+    }
     let d = REL * v.abs() + 1e-300;
     let (lo, hi) = f.range();
     ((v - d).next_down().max(lo), (v + d).next_up().min(hi))
@@ -31,6 +34,9 @@ fn critical(l: f64, u: f64) -> impl Iterator<Item = f64> {
 
 /// The range of `f` on `[l, u]`, enclosed.
 pub fn value_range(f: Curve, l: f64, u: f64) -> (f64, f64) {
+    if let Curve::Step(s) = f {
+        return s.range(l, u);
+    }
     critical(l, u)
         .map(|x| enclose(f, x))
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (lo, hi)| (a.min(lo), b.max(hi)))
@@ -42,8 +48,15 @@ pub fn interval(curves: impl Iterator<Item = Curve>, x: &Interval) -> Interval {
     Interval { lower, upper }
 }
 
-/// `lower ≤ f'(ξ) ≤ upper` for every `ξ ∈ [l, u]`.
+/// `lower ≤ f'(ξ) ≤ upper` for every `ξ ∈ [l, u]`; unbounded for a step that jumps there (no
+/// mean-value form holds across a jump).
 pub fn slope_range(f: Curve, l: f64, u: f64) -> (f64, f64) {
+    if let Curve::Step(s) = f {
+        return match s.piece(l, u) {
+            Piece::Affine { slope, .. } => (slope, slope),
+            Piece::Range { .. } => (f64::NEG_INFINITY, f64::INFINITY),
+        };
+    }
     let widen = |v: f64, down: bool| {
         let d = REL * v.abs();
         if down {
@@ -87,8 +100,18 @@ impl Line {
 /// Concave then convex (odd powers): above, the line through `(l, f(l))` with slope
 /// `max(f'(l), chord)`, below the one through `(u, f(u))` with slope `max(f'(u), chord)`, by the
 /// same argument. Each line is then moved outward by `margin`, which covers the evaluation errors
-/// of `f`, `f'` and the line's own arithmetic.
+/// of `f`, `f'` and the line's own arithmetic. A step: its piece on `[l, u]` (both lines), or the
+/// constant ends of its range where it jumps.
 pub fn lines(f: Curve, l: f64, u: f64) -> (Line, Line) {
+    if let Curve::Step(s) = f {
+        // exact: the piece itself, or the constant ends of its range
+        return match s.piece(l, u) {
+            Piece::Affine { slope, offset } => (Line { slope, intercept: offset }, Line { slope, intercept: offset }),
+            Piece::Range { lower, upper } => {
+                (Line { slope: 0.0, intercept: lower }, Line { slope: 0.0, intercept: upper })
+            }
+        };
+    }
     if l >= u {
         let (lo, hi) = value_range(f, l, u);
         return (Line { slope: 0.0, intercept: lo }, Line { slope: 0.0, intercept: hi });

@@ -13,7 +13,7 @@ pub fn propagate(layer: &Layer, x: &Interval) -> Interval {
             lower: x.lower.iter().map(|&v| v.max(0.0)).collect(),
             upper: x.upper.iter().map(|&v| v.max(0.0)).collect(),
         },
-        Layer::SShaped(_) | Layer::Power(_) => super::curve::interval(layer.curves(x.len()), x),
+        Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) => super::curve::interval(layer.curves(x.len()), x),
         Layer::MaxPool(p) => {
             let fold = |v: &[f64], w: &[usize]| w.iter().map(|&j| v[j]).fold(f64::NEG_INFINITY, f64::max);
             Interval {

@@ -156,7 +156,7 @@ fn step(layer: &Layer, input: &Interval, f: Forms, choice: ReluChoice) -> Forms 
         match layer {
             Layer::Affine(a) => w.affine(a, input, lam, &mut mag),
             Layer::Relu => w.relu_chosen(input, lam, &mag, choice.row(r, n_in)),
-            Layer::SShaped(_) | Layer::Power(_) => w.curve(&lines, lam, &mag),
+            Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) => w.curve(&lines, lam, &mag),
             Layer::MaxPool(p) => w.max_pool(p, input, lam, &mag),
             Layer::IndexMap(m) => w.index_map(m, lam, &mag),
         }

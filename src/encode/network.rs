@@ -139,7 +139,7 @@ pub fn encode_recording(
                     y
                 })
                 .collect(),
-            layer @ (Layer::SShaped(_) | Layer::Power(_)) => (layer.curves(cur.len()).enumerate())
+            layer @ (Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_)) => (layer.curves(cur.len()).enumerate())
                 .map(|(i, f)| {
                     let (pre, out) = ((inb.lower[i], inb.upper[i]), (outb.lower[i], outb.upper[i]));
                     curve(lp, &mut mag, &mut comb, &cur[i], f, pre, out)

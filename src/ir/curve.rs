@@ -1,5 +1,8 @@
 //! Element-wise nonlinear functions: S-shaped activations (Sigmoid, Tanh: increasing, convex
-//! below 0 and concave above) and constant powers; their values, slopes and bends in plain f64.
+//! below 0 and concave above), constant powers and steps; their values, slopes and bends in
+//! plain f64.
+
+use super::Step;
 
 /// Which S-shaped function a layer applies to every entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +70,8 @@ pub enum Curve {
     Exp(f64),
     /// `x^x` (for `x > 0`).
     SelfPower,
+    /// A step function (not continuous: its bounds come from its pieces, `Step::piece`).
+    Step(Step),
 }
 
 /// Where a curve bends on an interval: convex, concave, convex then concave at 0 (S) or concave
@@ -87,6 +92,7 @@ impl Curve {
             Curve::Power(e) => power(x, e),
             Curve::Exp(b) => b.powf(x),
             Curve::SelfPower => x.powf(x),
+            Curve::Step(s) => s.value(x),
         }
     }
 
@@ -97,6 +103,7 @@ impl Curve {
             Curve::Power(e) => e * power(x, e - 1.0),
             Curve::Exp(b) => b.ln() * b.powf(x),
             Curve::SelfPower => x.powf(x) * (x.ln() + 1.0),
+            Curve::Step(s) => s.slope(x),
         }
     }
 
@@ -104,7 +111,7 @@ impl Curve {
     /// exponents need `x ≥ 0`, negative ones `x ≠ 0` (and `x > 0` when not an integer).
     pub fn defined_on(self, l: f64, u: f64) -> bool {
         match self {
-            Curve::S(_) | Curve::Exp(_) => true,
+            Curve::S(_) | Curve::Exp(_) | Curve::Step(_) => true,
             Curve::SelfPower => l > 0.0,
             Curve::Power(e) if e.fract() == 0.0 && e >= 0.0 => true,
             Curve::Power(e) if e.fract() == 0.0 => l > 0.0 || u < 0.0,
@@ -117,7 +124,8 @@ impl Curve {
     pub fn bend(self, l: f64, u: f64) -> Bend {
         let e = match self {
             Curve::S(_) => return Bend::ConvexConcave,
-            Curve::Exp(1.0) => return Bend::Linear,
+            // a step is linear on each piece (its lines come from the piece)
+            Curve::Exp(1.0) | Curve::Step(_) => return Bend::Linear,
             // (x^x)'' = x^x·((ln x + 1)² + 1/x) > 0
             Curve::Exp(_) | Curve::SelfPower => return Bend::Convex,
             Curve::Power(e) => e,
@@ -139,7 +147,7 @@ impl Curve {
         match self {
             Curve::S(f) => f.range(),
             Curve::Exp(_) | Curve::SelfPower => (0.0, f64::INFINITY),
-            Curve::Power(_) => (f64::NEG_INFINITY, f64::INFINITY),
+            Curve::Power(_) | Curve::Step(_) => (f64::NEG_INFINITY, f64::INFINITY),
         }
     }
 }

@@ -1,13 +1,15 @@
 //! The layer IR: a network is an ordered list of layers over flat f64 vectors of known shape.
 //! Affine maps (dense, conv, pooling averages, folded normalisation), ReLU, S-shaped activations
-//! (Sigmoid, Tanh), constant powers, max-pool, index maps.
+//! (Sigmoid, Tanh), constant powers, step functions (comparisons, truncation), max-pool, index maps.
 
 mod curve;
 mod fold;
 mod sparse;
+mod step;
 
 pub use curve::{Bend, Curve, Power, SShaped};
 pub use sparse::SparseMatrix;
+pub use step::{Branch, Cmp, Piece, Step};
 
 use crate::error::{Error, Result};
 
@@ -47,6 +49,8 @@ pub enum Layer {
     SShaped(SShaped),
     /// Each entry to a constant power.
     Power(Power),
+    /// A step function of each entry (`steps[i]` on entry `i`).
+    Step(Vec<Step>),
     MaxPool(MaxPool),
     IndexMap(IndexMap),
 }
@@ -59,6 +63,7 @@ impl Layer {
             Layer::Relu => "relu",
             Layer::SShaped(f) => f.name(),
             Layer::Power(_) => "power",
+            Layer::Step(_) => "step",
             Layer::MaxPool(_) => "maxpool",
             Layer::IndexMap(_) => "indexmap",
         }
@@ -70,7 +75,7 @@ impl Layer {
         match self {
             Layer::Affine(a) => a.apply(x),
             Layer::Relu => x.iter().map(|&v| if v < 0.0 { 0.0 } else { v }).collect(),
-            Layer::SShaped(_) | Layer::Power(_) => {
+            Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) => {
                 x.iter().zip(self.curves(x.len())).map(|(&v, f)| f.value(v)).collect()
             }
             Layer::MaxPool(p) => {
@@ -81,14 +86,16 @@ impl Layer {
     }
 
     /// The function each of `n` neurons applies, for the element-wise nonlinear layers (S-shaped,
-    /// powers); nothing for the others. Allocates nothing (the forward pass calls it).
+    /// powers, steps); nothing for the others. Allocates nothing (the forward pass calls it).
     pub fn curves(&self, n: usize) -> impl Iterator<Item = Curve> + '_ {
-        let (same, each): (Option<Curve>, &[Curve]) = match self {
-            Layer::SShaped(f) => (Some(Curve::S(*f)), &[]),
-            Layer::Power(p) => (None, &p.curves),
-            _ => (None, &[]),
+        let (same, each, steps): (Option<Curve>, &[Curve], &[Step]) = match self {
+            Layer::SShaped(f) => (Some(Curve::S(*f)), &[], &[]),
+            Layer::Power(p) => (None, &p.curves, &[]),
+            Layer::Step(s) => (None, &[], s),
+            _ => (None, &[], &[]),
         };
-        same.into_iter().flat_map(move |c| std::iter::repeat_n(c, n)).chain(each.iter().copied())
+        let same = same.into_iter().flat_map(move |c| std::iter::repeat_n(c, n));
+        same.chain(each.iter().copied()).chain(steps.iter().map(|&s| Curve::Step(s)))
     }
 
     /// Number of parameters (stored weights plus biases).
@@ -237,7 +244,7 @@ impl Network {
             g = match &l.layer {
                 Layer::Affine(a) => a.weights.transpose_mul_vec(&g),
                 Layer::Relu => g.iter().zip(input).map(|(&g, &v)| if v > 0.0 { g } else { 0.0 }).collect(),
-                Layer::SShaped(_) | Layer::Power(_) => {
+                Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) => {
                     let curves = l.layer.curves(input.len());
                     g.iter().zip(input).zip(curves).map(|((&g, &v), f)| g * f.slope(v)).collect()
                 }

@@ -1,7 +1,7 @@
 //! Walks the ONNX graph in order and hands every node to its operator in the registry (`ops`);
 //! keeps the values flowing through the graph (constants and the one activation) and the layers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use tract_onnx::pb;
@@ -10,7 +10,7 @@ use super::consts::ConstTensor;
 use super::ops::{self, OpNode};
 use super::proto::{decode_tensor, node_label};
 use crate::error::{Error, Result};
-use crate::ir::{IndexMap, Layer, LayerNode};
+use crate::ir::{numel, Affine, Cmp, IndexMap, Layer, LayerNode, SparseMatrix};
 
 /// A value flowing through the graph: a known constant, or the network's activation.
 #[derive(Clone, Debug)]
@@ -26,6 +26,16 @@ pub(super) struct Act {
     pub at: usize,
     /// The tensor name before a trailing Softmax, once one was applied.
     pub before_softmax: Option<String>,
+    /// Set when this value is a comparison of the activation with constants: a boolean tensor, not
+    /// yet a layer, that a Cast to a number or a Where turns into a step layer.
+    pub pred: Option<Pred>,
+}
+
+/// `x[i] ∘ thresholds[i]` for every entry `i` of the activation.
+#[derive(Clone, Debug)]
+pub(super) struct Pred {
+    pub cmp: Cmp,
+    pub thresholds: Vec<f64>,
 }
 
 /// Result of converting a graph.
@@ -40,6 +50,9 @@ pub struct Converted {
 pub struct Converter<'a> {
     path: &'a Path,
     values: HashMap<String, Value>,
+    /// Every tensor some node reads or the graph outputs.
+    used: HashSet<String>,
+    input_shape: Vec<usize>,
     layers: Vec<LayerNode>,
     pub(super) notes: Vec<String>,
 }
@@ -58,9 +71,12 @@ impl<'a> Converter<'a> {
         }
         values.insert(
             input_name.to_string(),
-            Value::Act(Act { shape: input_shape.to_vec(), at: 0, before_softmax: None }),
+            Value::Act(Act { shape: input_shape.to_vec(), at: 0, before_softmax: None, pred: None }),
         );
-        Ok(Converter { path, values, layers: Vec::new(), notes: Vec::new() })
+        let reads = graph.node.iter().flat_map(|n| &n.input);
+        let used = reads.chain(graph.output.iter().map(|o| &o.name)).filter(|n| !n.is_empty()).cloned().collect();
+        let input_shape = input_shape.to_vec();
+        Ok(Converter { path, values, used, input_shape, layers: Vec::new(), notes: Vec::new() })
     }
 
     /// Converts every node, then checks the graph output is the activation.
@@ -103,7 +119,7 @@ impl<'a> Converter<'a> {
         Ok(())
     }
 
-    fn finish(self, graph: &pb::GraphProto) -> Result<Converted> {
+    fn finish(mut self, graph: &pb::GraphProto) -> Result<Converted> {
         let err = |reason: String| Error::MalformedOnnx { path: self.path.to_path_buf(), reason };
         let [output] = graph.output.as_slice() else {
             return Err(err(format!(
@@ -113,6 +129,9 @@ impl<'a> Converter<'a> {
         };
         let name = &output.name;
         match self.values.get(name) {
+            Some(Value::Act(a)) if a.pred.is_some() => Err(err(format!(
+                "graph output '{name}' is a boolean comparison of the activation; cast it to a number"
+            ))),
             Some(Value::Act(a)) if a.at == self.layers.len() => Ok(Converted {
                 logits_name: a.before_softmax.clone().unwrap_or_else(|| name.clone()),
                 output_name: name.clone(),
@@ -121,9 +140,34 @@ impl<'a> Converter<'a> {
                 notes: self.notes,
             }),
             Some(Value::Act(_)) => Err(err(format!("graph output '{name}' is not the last computed activation"))),
-            Some(Value::Const(_)) => Err(err(format!("graph output '{name}' does not depend on the input"))),
+            Some(Value::Const(c)) => {
+                // a constant network (e.g. the Shape of the input): an affine layer with no weights
+                let n_in = self.layers.last().map_or(numel(&self.input_shape), |l| numel(&l.output_shape));
+                let weights = SparseMatrix::from_rows(n_in, vec![Vec::new(); c.data.len()]);
+                let layer = Layer::Affine(Affine { weights, bias: c.data.clone() });
+                let origin = vec![format!("constant output '{name}'")];
+                self.layers.push(LayerNode { layer, output_shape: c.shape.clone(), origin });
+                self.notes.push(format!("graph output '{name}' is a constant: it does not depend on the input"));
+                Ok(Converted {
+                    logits_name: name.clone(),
+                    output_name: name.clone(),
+                    output_shape: c.shape.clone(),
+                    layers: self.layers,
+                    notes: self.notes,
+                })
+            }
             None => Err(err(format!("graph output '{name}' is never computed"))),
         }
+    }
+
+    /// Whether a node or the graph output reads the tensor `name`.
+    pub(super) fn is_used(&self, name: &str) -> bool {
+        self.used.contains(name)
+    }
+
+    /// Gives a node's further output (beyond the first, which its operator returns) a value.
+    pub(super) fn define(&mut self, name: &str, value: Value) {
+        self.values.insert(name.to_string(), value);
     }
 
     pub(super) fn get(&self, node: &pb::NodeProto, i: usize) -> R<&Value> {
@@ -172,6 +216,11 @@ impl<'a> Converter<'a> {
         if a.before_softmax.is_some() && !shape_only {
             return Err("Softmax is supported only as the last operation of the network".into());
         }
+        if a.pred.is_some() && !shape_only {
+            return Err("a comparison of the activation (a boolean tensor) is supported only as the input of a Cast \
+                        to a number or as the condition of a Where"
+                .into());
+        }
         if a.shape.contains(&0) {
             return Err(format!("the activation is empty (shape {:?})", a.shape));
         }
@@ -180,7 +229,12 @@ impl<'a> Converter<'a> {
 
     pub(super) fn push(&mut self, layer: Layer, shape: Vec<usize>, label: &str) -> Value {
         self.layers.push(LayerNode { layer, output_shape: shape.clone(), origin: vec![label.to_string()] });
-        Value::Act(Act { shape, at: self.layers.len(), before_softmax: None })
+        Value::Act(Act { shape, at: self.layers.len(), before_softmax: None, pred: None })
+    }
+
+    /// The comparison `pred` of the activation at the tip of the chain, of shape `shape`.
+    pub(super) fn predicate(&self, shape: Vec<usize>, pred: Pred) -> Value {
+        Value::Act(Act { shape, at: self.layers.len(), before_softmax: None, pred: Some(pred) })
     }
 
     /// A data-movement op applied to the activation: evaluated on an index tensor.

@@ -223,15 +223,27 @@ fn eval_reports_nan_logits_of_tract_as_disagreement() {
 }
 
 /// Operators on the activation that no sequential relaxation covers name the node, the op and
-/// what would be needed: a quotient of the activation by itself, a comparison of it.
+/// what would be needed: a quotient of the activation by itself, a comparison of two activations,
+/// a cast to a narrow integer type (which wraps or saturates).
 #[test]
 fn nonlinear_uses_of_the_activation_say_what_they_would_need() {
-    for (op, needle) in [("Div", "divided by itself"), ("Equal", "step function"), ("Greater", "step function")] {
+    let cases = [("Div", "divided by itself"), ("Equal", "two activations"), ("Greater", "two activations")];
+    for (op, needle) in cases.into_iter().chain([("Cast", "narrower integer types")]) {
         let path = edited_twin_mlp(&format!("act-{op}"), |m| {
             let graph = m.graph.as_mut().unwrap();
             let relu = graph.node.iter_mut().find(|n| n.op_type == "Relu").unwrap();
             relu.op_type = op.into();
-            relu.input = vec![relu.input[0].clone(), relu.input[0].clone()];
+            if op == "Cast" {
+                let to_uint8 = pb::AttributeProto {
+                    name: "to".into(),
+                    i: 2,
+                    r#type: AttributeType::Int as i32,
+                    ..Default::default()
+                };
+                relu.attribute = vec![to_uint8];
+            } else {
+                relu.input = vec![relu.input[0].clone(), relu.input[0].clone()];
+            }
         });
         let msg = onnx::load(&path).unwrap_err().to_string();
         assert!(msg.contains(&format!("({op})")) && msg.contains(needle), "{op}: {msg}");

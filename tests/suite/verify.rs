@@ -148,6 +148,14 @@ fn robustness_answers_on_s_shaped_activations_agree_with_sampling() {
     robustness_answers_agree_with_sampling_on("sigmoid_mlp.onnx", "sigmoid_mlp_data.csv");
 }
 
+/// The same through step functions (Split, Where of comparisons, casts to int64 and to bool):
+/// relaxed by their pieces, decided where input splitting separates the thresholds.
+#[test]
+fn robustness_answers_on_step_functions_agree_with_sampling() {
+    robustness_answers_agree_with_sampling_on("step_ops.onnx", "step_ops_data.csv");
+    robustness_answers_agree_with_sampling_on("step_bool.onnx", "step_bool_data.csv");
+}
+
 fn robustness_answers_agree_with_sampling_on(file: &str, data: &str) {
     let data = csv_rows(&fixture(data), 1.0, 6);
     let dir = scratch_dir(&format!("verify-robust-{file}"));

@@ -18,6 +18,10 @@ use crate::vnnlib::{to_property, NetworkDecl, Query, Relation, Version};
 /// float32 like the networks).
 pub const ELEMENT_TYPES: &[&str] = &["real", "Real", "float32", "float64", "float16"];
 
+/// Integer element types, answered for outputs (checked as integers; the networks compute them by
+/// casts), not for inputs (the networks read float32).
+const INTEGER_TYPES: &[&str] = &["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"];
+
 /// A query with its networks loaded.
 pub struct Bound {
     /// Per declared network, in declaration order.
@@ -128,7 +132,11 @@ pub fn bind_as(q: &Query, files: &[(String, PathBuf)], float32: bool) -> Result<
         })
         .collect();
     let mut space = input_space(&property, &sizes, &names);
-    let grid = |t: &crate::vnnlib::TensorDecl| if t.elem_type == "float16" { Grid::F16 } else { Grid::F32 };
+    let grid = |t: &crate::vnnlib::TensorDecl| match t.elem_type.as_str() {
+        "float16" => Grid::F16,
+        int if INTEGER_TYPES.contains(&int) => Grid::Int,
+        _ => Grid::F32,
+    };
     for (k, n) in q.networks.iter().enumerate() {
         if grid(&n.inputs[0]) == Grid::F16 {
             space.maps[k].iter().for_each(|&g| space.grids[g] = Grid::F16);
@@ -140,7 +148,7 @@ pub fn bind_as(q: &Query, files: &[(String, PathBuf)], float32: bool) -> Result<
 }
 
 /// The supported fragment for one declared network: no hidden nodes, one input and one output
-/// tensor (SIO), real, float64, float32 or float16 elements.
+/// tensor (SIO), real, float64, float32 or float16 elements (outputs also integers).
 fn check_fragment(n: &NetworkDecl) -> Result<()> {
     if !n.hidden.is_empty() {
         return Err(unsupported(format!(
@@ -156,11 +164,14 @@ fn check_fragment(n: &NetworkDecl) -> Result<()> {
             n.outputs.len()
         )));
     }
-    for t in n.inputs.iter().chain(&n.outputs) {
-        if !ELEMENT_TYPES.contains(&t.elem_type.as_str()) {
+    let outputs = n.outputs.iter().map(|t| (t, true));
+    for (t, output) in n.inputs.iter().map(|t| (t, false)).chain(outputs) {
+        let ty = t.elem_type.as_str();
+        if !(ELEMENT_TYPES.contains(&ty) || output && INTEGER_TYPES.contains(&ty)) {
             return Err(unsupported(format!(
-                "{} is declared {}; twinverify answers queries over real, float64, float32 or float16 elements",
-                t.name, t.elem_type
+                "{} is declared {ty}; twinverify answers queries over real, float64, float32 or float16 inputs and \
+                 outputs, and integer outputs",
+                t.name
             )));
         }
     }

@@ -28,6 +28,8 @@ pub enum Grid {
     #[default]
     F32,
     F16,
+    /// Integers (outputs declared of an integer type).
+    Int,
 }
 
 impl Grid {
@@ -36,6 +38,7 @@ impl Grid {
         match self {
             Grid::F32 => v as f32 as f64,
             Grid::F16 => half::f16::from_f64(v).to_f64(),
+            Grid::Int => v.round_ties_even(),
         }
     }
 
@@ -72,6 +75,8 @@ impl Grid {
                 };
                 half::f16::from_bits(next).to_f64()
             }
+            Grid::Int if up => r + 1.0,
+            Grid::Int => r - 1.0,
         }
     }
 }

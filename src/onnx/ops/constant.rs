@@ -1,10 +1,11 @@
-//! Operators evaluated on constants: Constant, Shape, Size, ConstantOfShape, Cast, comparisons
-//! and Where (the shape and mask sub-graphs exporters emit, folded away).
+//! Constants, shapes, casts, comparisons and Where: folded on constants (the shape and mask
+//! sub-graphs exporters emit); on the activation, casts and comparisons with constants make steps.
 
 use super::OpNode;
 use crate::ir::numel;
+use crate::ir::{Branch, Cmp, Layer, Step};
 use crate::onnx::consts::{checked_numel, ConstTensor};
-use crate::onnx::convert::{Converter, Value, R};
+use crate::onnx::convert::{Act, Converter, Pred, Value, R};
 use crate::onnx::proto::decode_tensor;
 
 fn shape_of(v: &Value) -> &[usize] {
@@ -45,42 +46,114 @@ pub fn constant_of_shape(cx: &mut Converter, n: &OpNode) -> R<Value> {
     Ok(Value::Const(ConstTensor::new(shape, vec![value; n], fill.is_int)))
 }
 
-/// Cast of a constant to any type; of the activation only to a float type (a no-op).
+/// Cast of a constant to any type. Of the activation: to a float type a no-op, to bool the
+/// comparison `x ≠ 0`, to int32/int64 truncation (a step layer); of a comparison: to a number its
+/// 0/1 indicator (a step layer), to bool itself.
 pub fn cast(cx: &mut Converter, n: &OpNode) -> R<Value> {
+    const BOOL: i64 = 9;
     let to = n.at.int_or("to", 1);
-    let is_int = !matches!(to, 1 | 10 | 11 | 16);
+    let is_float = matches!(to, 1 | 10 | 11 | 16);
     match cx.get(n.proto, 0)?.clone() {
         Value::Const(mut c) => {
-            if is_int {
-                c.data.iter_mut().for_each(|x| *x = if to == 9 { (*x != 0.0) as u8 as f64 } else { x.trunc() });
+            if !is_float {
+                c.data.iter_mut().for_each(|x| *x = if to == BOOL { (*x != 0.0) as u8 as f64 } else { x.trunc() });
             }
-            c.is_int = is_int;
+            c.is_int = !is_float;
             Ok(Value::Const(c))
         }
-        Value::Act(_) if is_int => Err("casting the activation to an integer or boolean type rounds it (a step \
-                                         function); only casts between float types are supported on the activation"
-            .into()),
-        v => Ok(v),
+        Value::Act(a) if a.pred.is_some() && to == BOOL => Ok(Value::Act(a)),
+        Value::Act(a) if a.pred.is_some() => {
+            let shape = cx.act(&a, true)?;
+            let k = numel(&shape);
+            Ok(push_select(cx, n, &a, shape, vec![Branch::Const(1.0); k], vec![Branch::Const(0.0); k]))
+        }
+        Value::Act(a) if to == BOOL => {
+            let shape = cx.act(&a, false)?;
+            let thresholds = vec![0.0; numel(&shape)];
+            Ok(cx.predicate(shape, Pred { cmp: Cmp::NotEqual, thresholds }))
+        }
+        Value::Act(a) if matches!(to, 6 | 7) => {
+            let shape = cx.act(&a, false)?;
+            Ok(cx.push(Layer::Step(vec![Step::Trunc; numel(&shape)]), shape, n.label))
+        }
+        Value::Act(a) if is_float => cx.act(&a, false).map(|_| Value::Act(a)),
+        Value::Act(_) => Err(format!(
+            "casting the activation to ONNX type {to} is not supported (float types, bool, int32 and int64 are; \
+             narrower integer types wrap or saturate outside their range)"
+        )),
     }
 }
 
-/// Equal, Less or Greater of two constants (a boolean tensor, kept as 0/1 integers).
-pub fn compare(cx: &mut Converter, n: &OpNode, f: fn(f64, f64) -> bool) -> R<Value> {
-    if (0..2).any(|i| matches!(cx.get(n.proto, i), Ok(Value::Act(_)))) {
-        return Err(format!(
-            "{} of the activation is a step function (its 0/1 output jumps), which needs an encoding with \
-             binary variables that twinverify does not have; only comparisons of constants (masks, shapes) \
-             are supported",
-            n.op()
-        ));
-    }
-    let (a, b) = (cx.konst(n.proto, 0)?, cx.konst(n.proto, 1)?);
-    let mut t = a.binary(b, |x, y| f(x, y) as u8 as f64)?;
-    t.is_int = true;
-    Ok(Value::Const(t))
+/// A step layer choosing `then` where the comparison `p` holds and `other` elsewhere.
+fn push_select(
+    cx: &mut Converter,
+    n: &OpNode,
+    p: &Act,
+    shape: Vec<usize>,
+    then: Vec<Branch>,
+    other: Vec<Branch>,
+) -> Value {
+    let pred = p.pred.as_ref().expect("a comparison");
+    let steps = pred.thresholds.iter().zip(then).zip(other);
+    let steps =
+        steps.map(|((&threshold, then), other)| Step::Select { cmp: pred.cmp, threshold, then, other }).collect();
+    cx.push(Layer::Step(steps), shape, n.label)
 }
 
+/// Equal, Less, Greater, LessOrEqual or GreaterOrEqual: of two constants a 0/1 integer tensor; of
+/// the activation and a constant (either side, broadcast to the activation) a comparison.
+pub fn compare(cx: &mut Converter, n: &OpNode, cmp: Cmp) -> R<Value> {
+    let (a, b) = (cx.get(n.proto, 0)?.clone(), cx.get(n.proto, 1)?.clone());
+    let (act, c, cmp) = match (a, b) {
+        (Value::Const(x), Value::Const(y)) => {
+            let mut t = x.binary(&y, |p, q| cmp.holds(p, q) as u8 as f64)?;
+            t.is_int = true;
+            return Ok(Value::Const(t));
+        }
+        (Value::Act(a), Value::Const(c)) => (a, c, cmp),
+        (Value::Const(c), Value::Act(a)) => (a, c, cmp.swapped()),
+        (Value::Act(_), Value::Act(_)) => {
+            return Err(format!("{} of two activations is not supported (only comparisons with constants)", n.op()))
+        }
+    };
+    let shape = cx.act(&act, false)?;
+    let c = c.broadcast_to(&shape).map_err(|_| {
+        format!("the constant of shape {:?} would broadcast the activation {shape:?} to a larger shape", c.shape)
+    })?;
+    Ok(cx.predicate(shape, Pred { cmp, thresholds: c.data }))
+}
+
+/// Where of constants (folded), or with a comparison of the activation as its condition and, as
+/// each branch, that activation itself or a constant: a step layer.
 pub fn where_(cx: &mut Converter, n: &OpNode) -> R<Value> {
-    let (c, a, b) = (cx.konst(n.proto, 0)?, cx.konst(n.proto, 1)?, cx.konst(n.proto, 2)?);
-    Ok(Value::Const(ConstTensor::where_(c, a, b)?))
+    let [c, a, b] = [0, 1, 2].map(|i| cx.get(n.proto, i).cloned());
+    let (c, a, b) = (c?, a?, b?);
+    let p = match (&c, &a, &b) {
+        (Value::Const(c), Value::Const(a), Value::Const(b)) => return Ok(Value::Const(ConstTensor::where_(c, a, b)?)),
+        (Value::Act(p), _, _) if p.pred.is_some() => p,
+        _ => {
+            return Err("Where is supported on constants, or with a comparison of the activation with constants as \
+                        its condition"
+                .into())
+        }
+    };
+    let shape = cx.act(p, true)?;
+    let branch = |v: &Value| -> R<Vec<Branch>> {
+        match v {
+            Value::Const(k) => {
+                let k = k.broadcast_to(&shape).map_err(|_| {
+                    format!("a branch of shape {:?} would broadcast the condition {shape:?} to a larger shape", k.shape)
+                })?;
+                Ok(k.data.iter().map(|&x| Branch::Const(x)).collect())
+            }
+            Value::Act(x) if x.at == p.at && x.shape == shape && x.pred.is_none() && x.before_softmax.is_none() => {
+                Ok(vec![Branch::Entry; numel(&shape)])
+            }
+            Value::Act(_) => Err("a branch of Where must be the compared activation itself or a constant (another \
+                                  activation would branch the graph)"
+                .into()),
+        }
+    };
+    let (then, other) = (branch(&a)?, branch(&b)?);
+    Ok(push_select(cx, n, p, shape, then, other))
 }

@@ -1,5 +1,5 @@
 //! Data-movement operators (Identity, Reshape, Flatten, Squeeze, Unsqueeze, Gather, Transpose,
-//! Slice, Pad, Expand): folded on constants, index maps (or only a new shape) on the activation.
+//! Slice, Split, Pad, Expand): folded on constants, index maps (or only a new shape) on the activation.
 
 use super::OpNode;
 use crate::ir::numel;
@@ -63,6 +63,7 @@ fn move_data(
     match act {
         None => Ok(Value::Const(moved)),
         Some(a) if a.before_softmax.is_some() => Err(format!("{} after a Softmax is not supported", n.op())),
+        Some(a) if a.pred.is_some() => Err(format!("{} of a comparison of the activation is not supported", n.op())),
         Some(_) => Ok(cx.push_moved(moved, n.label)),
     }
 }
@@ -112,4 +113,54 @@ pub fn pad(cx: &mut Converter, n: &OpNode) -> R<Value> {
         }
         t.pad(&pads, if is_act { -1.0 } else { value })
     })
+}
+
+/// Split along an axis (sizes from the `split` input or attribute, else equal parts). Every part
+/// of a constant is computed; of the activation, only one part may be read further (two live
+/// parts branch the graph), and that part is an index map. Output 0 takes the read part's value
+/// when it is itself unread (nothing looks at it).
+pub fn split(cx: &mut Converter, n: &OpNode) -> R<Value> {
+    let input = cx.get(n.proto, 0)?.clone();
+    let shape = match &input {
+        Value::Const(c) => c.shape.clone(),
+        Value::Act(a) => cx.act(a, false)?,
+    };
+    let outs = &n.proto.output;
+    let ax = axis(n.at.int_or("axis", 0), shape.len())?;
+    let dim = shape[ax];
+    let sizes: Vec<usize> = match cx.ints_attr_or_input(n, "split", 1)? {
+        Some(s) => {
+            s.iter().map(|&v| usize::try_from(v).map_err(|_| format!("negative split size {v}"))).collect::<R<_>>()?
+        }
+        None => {
+            let part = dim.div_ceil(outs.len().max(1));
+            (0..outs.len()).map(|i| part.min(dim.saturating_sub(i * part))).collect()
+        }
+    };
+    if sizes.len() != outs.len() || sizes.iter().sum::<usize>() != dim {
+        return Err(format!("split sizes {sizes:?} do not cut axis {ax} of length {dim} into {} outputs", outs.len()));
+    }
+    let read: Vec<&String> = outs.iter().filter(|o| cx.is_used(o)).collect();
+    if matches!(input, Value::Act(_)) && read.len() > 1 {
+        return Err(format!(
+            "{} parts of the split activation are read further: a branching graph, which needs a DAG IR that \
+             twinverify does not have; only one part may be used",
+            read.len()
+        ));
+    }
+    let mut first = None;
+    let mut start = 0;
+    for (name, &size) in outs.iter().zip(&sizes) {
+        let (from, to) = (start as i64, (start + size) as i64);
+        start += size;
+        let piece = |t: &ConstTensor| t.slice(&[from], &[to], Some(&[ax as i64]), None);
+        let value = match &input {
+            Value::Const(c) => Value::Const(piece(c)?),
+            Value::Act(_) if cx.is_used(name) => cx.push_moved(piece(&ConstTensor::iota(&shape))?, n.label),
+            Value::Act(_) => continue,
+        };
+        cx.define(name, value.clone());
+        first.get_or_insert(value);
+    }
+    first.ok_or_else(|| "no part of the split activation is used".into())
 }
