@@ -399,6 +399,15 @@ def step_bool() -> onnx.ModelProto:
     return center_logits(g.model(g.gemm(h, 5, 3), [1, 3]))
 
 
+def softmax_ops() -> onnx.ModelProto:
+    """Softmax inside the network: Gemm 4-6, Reshape [1, 2, 3], Softmax over the last axis (two
+    groups of three), Reshape [1, 6], Gemm 6-3 (weights x3, so the probabilities matter)."""
+    g = Graph("softmax_ops", [1, 4])
+    h = g.op("Reshape", [g.gemm(g.x, 4, 6, scale=2.0), g.ints("shape", [1, 2, 3])])
+    h = g.op("Reshape", [g.op("Softmax", [h], axis=-1), g.ints("flat", [1, 6])])
+    return center_logits(g.model(g.gemm(h, 6, 3, scale=3.0), [1, 3]))
+
+
 # --- Two exports of one model (`twinverify equiv`) ---
 def equiv_params() -> list[tuple[np.ndarray, np.ndarray]]:
     """The weights (n_out, n_in) and biases of the 6-12-12-3 MLP both exports compute."""
@@ -491,9 +500,9 @@ def bad_branching() -> onnx.ModelProto:
     return g.model(g.op("Add", [residual, g.gemm(g.x, 4, 4)]), [1, 4])
 
 
-def bad_softmax_middle() -> onnx.ModelProto:
-    g = Graph("softmax_middle", [1, 4])
-    h = g.op("Softmax", [g.gemm(g.x, 4, 4)], axis=1)
+def bad_log_softmax_middle() -> onnx.ModelProto:
+    g = Graph("log_softmax_middle", [1, 4])
+    h = g.op("LogSoftmax", [g.gemm(g.x, 4, 4)], axis=1)
     return g.model(g.gemm(h, 4, 2), [1, 2])
 
 
@@ -592,6 +601,10 @@ VALID = [
          "Mul of the activation by itself, Pow with per-entry exponents (0.5, 1.5, 2, 3, -1, 0.25), Div of a "
          "constant by the activation, Pow of a constant base and of the activation by itself (final bias centred)",
          UNIT),
+    Spec("softmax_ops.onnx", softmax_ops, "other",
+         "Softmax inside the network over the last axis of a [1, 2, 3] reshape (opset 13); Gemm 4-6 and 6-3 "
+         "(final bias centred)",
+         UNIT),
     Spec("step_ops.onnx", step_ops, "other",
          "Split of the activation (one part used), Where(Equal(h, 0), -1, h), Cast to int64 and back (truncation), "
          "Where(LessOrEqual(t, 1), 0.5, t); Gemm 4-8 and 6-3 (final bias centred)",
@@ -609,7 +622,7 @@ VALID = [
 BAD_MODELS = [
     ("unsupported_op.onnx", bad_unsupported_op, "Gemm -> Erf (node \"act_erf\") -> Gemm: unsupported op"),
     ("branching.onnx", bad_branching, "residual Add(Relu(Gemm_a(x)), Gemm_b(x)): not a sequential chain"),
-    ("softmax_middle.onnx", bad_softmax_middle, "Gemm -> Softmax -> Gemm: Softmax not at the end"),
+    ("log_softmax_middle.onnx", bad_log_softmax_middle, "Gemm -> LogSoftmax -> Gemm: LogSoftmax not at the end"),
     ("two_inputs.onnx", bad_two_inputs, "two non-initializer graph inputs"),
     ("nonzero_pad.onnx", bad_nonzero_pad, "Pad mode=constant with constant_value 0.5"),
     ("twin_wrong_shape.onnx", lambda: twin_mlp("twin_wrong_shape", n_in=5),
@@ -632,6 +645,7 @@ TWIN_DATA = [
     ("equiv_data.csv", equiv_torch, 20, 6, False),
     ("sigmoid_mlp_data.csv", sigmoid_mlp, 20, 4, False),
     ("step_ops_data.csv", step_ops, 20, 4, False),
+    ("softmax_ops_data.csv", softmax_ops, 20, 4, False),
     ("step_bool_data.csv", step_bool, 20, 3, False),
     ("sigmoid_conv_data.csv", sigmoid_conv, 20, 36, True),
 ]

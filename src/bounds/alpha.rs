@@ -201,8 +201,8 @@ fn backward(net: &Network, nb: &NetworkBounds, top: usize, f: &Forms, choice: &C
                 }
                 lam = next;
             }
-            Layer::MaxPool(_) | Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) => {
-                unreachable!("`applies` admits no max-pool or element-wise curve below the top")
+            Layer::MaxPool(_) | Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) | Layer::Softmax(_) => {
+                unreachable!("`applies` admits no max-pool, element-wise curve or softmax below the top")
             }
         }
         width = n_in;

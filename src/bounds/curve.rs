@@ -11,7 +11,7 @@ use crate::ir::{Bend, Curve, Piece};
 const U: f64 = 1.1102230246251565e-16; // 2^-53
 /// Relative error allowed for one evaluation of a value or slope (libm: ≤ 2 ulps; σ adds 3
 /// roundings): 64 u.
-const REL: f64 = 64.0 * U;
+pub(super) const REL: f64 = 64.0 * U;
 
 /// `lower ≤ f(x) ≤ upper` for the true `f`.
 pub fn enclose(f: Curve, x: f64) -> (f64, f64) {

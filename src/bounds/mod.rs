@@ -13,6 +13,7 @@ pub mod difference;
 pub mod float32;
 mod input_map;
 pub mod interval;
+pub mod softmax;
 pub mod symbolic;
 
 pub use input_map::{InputMap, Layout, Normalisation};
@@ -21,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::ir::{Layer, Network};
 
 /// A box: one closed interval per coordinate.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Interval {
     pub lower: Vec<f64>,
     pub upper: Vec<f64>,

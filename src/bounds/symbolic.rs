@@ -146,6 +146,10 @@ fn step(layer: &Layer, input: &Interval, f: Forms, choice: ReluChoice) -> Forms 
     let lines: Vec<(Line, Line)> = (layer.curves(n_in).zip(input.lower.iter().zip(&input.upper)))
         .map(|(f, (&l, &u))| curve::lines(f, l, u))
         .collect();
+    let out_box = match layer {
+        Layer::Softmax(s) => super::softmax::interval(s, input),
+        _ => Interval::default(),
+    };
     for r in 0..rows {
         let lam = f.row(r);
         let mut w = Rewrite {
@@ -157,6 +161,8 @@ fn step(layer: &Layer, input: &Interval, f: Forms, choice: ReluChoice) -> Forms 
             Layer::Affine(a) => w.affine(a, input, lam, &mut mag),
             Layer::Relu => w.relu_chosen(input, lam, &mag, choice.row(r, n_in)),
             Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) => w.curve(&lines, lam, &mag),
+            // the softmax's box, as a constant
+            Layer::Softmax(_) => w.add_box(lam, &out_box),
             Layer::MaxPool(p) => w.max_pool(p, input, lam, &mag),
             Layer::IndexMap(m) => w.index_map(m, lam, &mag),
         }

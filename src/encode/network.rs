@@ -145,6 +145,16 @@ pub fn encode_recording(
                     curve(lp, &mut mag, &mut comb, &cur[i], f, pre, out)
                 })
                 .collect(),
+            Layer::Softmax(s) => {
+                // each output within its box, every group summing to 1 (exact in real arithmetic)
+                let y: Vec<LinExpr> = (outb.lower.iter().zip(&outb.upper))
+                    .map(|(&lo, &hi)| LinExpr::var(new_var(lp, &mut mag, lo, hi, false)))
+                    .collect();
+                for g in &s.groups {
+                    lp.add_row(comb.combine(g.iter().map(|&i| (1.0, &y[i])), 0.0, &mag), RowKind::Eq, 1.0);
+                }
+                y
+            }
             Layer::MaxPool(p) => {
                 p.windows.iter().map(|w| max_pool(lp, &mut mag, &mut comb, &cur, w, inb, opts.mode)).collect()
             }

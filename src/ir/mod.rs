@@ -1,6 +1,7 @@
 //! The layer IR: a network is an ordered list of layers over flat f64 vectors of known shape.
 //! Affine maps (dense, conv, pooling averages, folded normalisation), ReLU, S-shaped activations
-//! (Sigmoid, Tanh), constant powers, step functions (comparisons, truncation), max-pool, index maps.
+//! (Sigmoid, Tanh), constant powers, step functions (comparisons, truncation), softmax, max-pool,
+//! index maps.
 
 mod curve;
 mod fold;
@@ -40,6 +41,37 @@ pub struct IndexMap {
     pub map: Vec<Option<usize>>,
 }
 
+/// Softmax over groups of entries (the groups partition them):
+/// `y[i] = e^(x[i]) / Σ_{j in i's group} e^(x[j])`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Softmax {
+    pub groups: Vec<Vec<usize>>,
+}
+
+impl Softmax {
+    /// Each group shifted by its maximum first (no overflow); NaN propagates to its group.
+    pub fn apply(&self, x: &[f64]) -> Vec<f64> {
+        let mut y = vec![f64::NAN; x.len()];
+        for g in &self.groups {
+            let m = g.iter().map(|&j| x[j]).fold(f64::NEG_INFINITY, nan_max);
+            let s: f64 = g.iter().map(|&j| (x[j] - m).exp()).sum();
+            g.iter().for_each(|&j| y[j] = (x[j] - m).exp() / s);
+        }
+        y
+    }
+
+    /// The gradient `g` at the output taken back to the input through the Jacobian at output `y`:
+    /// `∂y_i/∂x_j = y_i (δ_ij − y_j)`.
+    fn backward(&self, y: &[f64], g: &[f64]) -> Vec<f64> {
+        let mut back = vec![0.0; y.len()];
+        for grp in &self.groups {
+            let dot: f64 = grp.iter().map(|&i| g[i] * y[i]).sum();
+            grp.iter().for_each(|&j| back[j] = y[j] * (g[j] - dot));
+        }
+        back
+    }
+}
+
 /// One layer of the IR.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Layer {
@@ -51,6 +83,7 @@ pub enum Layer {
     Power(Power),
     /// A step function of each entry (`steps[i]` on entry `i`).
     Step(Vec<Step>),
+    Softmax(Softmax),
     MaxPool(MaxPool),
     IndexMap(IndexMap),
 }
@@ -64,6 +97,7 @@ impl Layer {
             Layer::SShaped(f) => f.name(),
             Layer::Power(_) => "power",
             Layer::Step(_) => "step",
+            Layer::Softmax(_) => "softmax",
             Layer::MaxPool(_) => "maxpool",
             Layer::IndexMap(_) => "indexmap",
         }
@@ -78,6 +112,7 @@ impl Layer {
             Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) => {
                 x.iter().zip(self.curves(x.len())).map(|(&v, f)| f.value(v)).collect()
             }
+            Layer::Softmax(s) => s.apply(x),
             Layer::MaxPool(p) => {
                 p.windows.iter().map(|w| w.iter().map(|&j| x[j]).fold(f64::NEG_INFINITY, nan_max)).collect()
             }
@@ -248,6 +283,7 @@ impl Network {
                     let curves = l.layer.curves(input.len());
                     g.iter().zip(input).zip(curves).map(|((&g, &v), f)| g * f.slope(v)).collect()
                 }
+                Layer::Softmax(s) => s.backward(&outs[i], &g),
                 Layer::MaxPool(p) => {
                     let mut back = vec![0.0; input.len()];
                     for (w, &gk) in p.windows.iter().zip(&g) {

@@ -24,7 +24,7 @@ pub(super) struct Act {
     pub shape: Vec<usize>,
     /// Number of IR layers that existed when this value was produced.
     pub at: usize,
-    /// The tensor name before a trailing Softmax, once one was applied.
+    /// The tensor name before a trailing LogSoftmax, once one was applied.
     pub before_softmax: Option<String>,
     /// Set when this value is a comparison of the activation with constants: a boolean tensor, not
     /// yet a layer, that a Cast to a number or a Where turns into a step layer.
@@ -53,14 +53,33 @@ pub struct Converter<'a> {
     /// Every tensor some node reads or the graph outputs.
     used: HashSet<String>,
     input_shape: Vec<usize>,
+    pub(super) options: Options,
+    /// The number of layers after the latest Softmax layer, and the tensor that Softmax read.
+    softmax: Option<(usize, String)>,
     layers: Vec<LayerNode>,
     pub(super) notes: Vec<String>,
 }
 
 pub(super) type R<T> = std::result::Result<T, String>;
 
+/// How to convert a graph.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// The default domain's opset version.
+    pub opset: i64,
+    /// Keep a trailing Softmax as a layer (queries on the declared output) instead of dropping it
+    /// (analyses of the logits).
+    pub keep_softmax: bool,
+}
+
 impl<'a> Converter<'a> {
-    pub fn new(path: &'a Path, graph: &pb::GraphProto, input_name: &str, input_shape: &[usize]) -> Result<Self> {
+    pub fn new(
+        path: &'a Path,
+        graph: &pb::GraphProto,
+        input_name: &str,
+        input_shape: &[usize],
+        options: Options,
+    ) -> Result<Self> {
         let mut values = HashMap::new();
         for init in &graph.initializer {
             let t = decode_tensor(init).map_err(|reason| Error::MalformedOnnx {
@@ -76,7 +95,7 @@ impl<'a> Converter<'a> {
         let reads = graph.node.iter().flat_map(|n| &n.input);
         let used = reads.chain(graph.output.iter().map(|o| &o.name)).filter(|n| !n.is_empty()).cloned().collect();
         let input_shape = input_shape.to_vec();
-        Ok(Converter { path, values, used, input_shape, layers: Vec::new(), notes: Vec::new() })
+        Ok(Converter { path, values, used, input_shape, options, softmax: None, layers: Vec::new(), notes: Vec::new() })
     }
 
     /// Converts every node, then checks the graph output is the activation.
@@ -132,13 +151,22 @@ impl<'a> Converter<'a> {
             Some(Value::Act(a)) if a.pred.is_some() => Err(err(format!(
                 "graph output '{name}' is a boolean comparison of the activation; cast it to a number"
             ))),
-            Some(Value::Act(a)) if a.at == self.layers.len() => Ok(Converted {
-                logits_name: a.before_softmax.clone().unwrap_or_else(|| name.clone()),
-                output_name: name.clone(),
-                output_shape: a.shape.clone(),
-                layers: self.layers,
-                notes: self.notes,
-            }),
+            Some(Value::Act(a)) if a.at == self.layers.len() => {
+                let mut logits_name = a.before_softmax.clone().unwrap_or_else(|| name.clone());
+                if let Some((at, input)) = self.softmax.take().filter(|s| s.0 == a.at && !self.options.keep_softmax) {
+                    // a trailing Softmax: the analyses reason on the logits
+                    self.layers.truncate(at - 1);
+                    self.notes.push(format!("trailing Softmax dropped: twinverify reasons on the logits '{input}'"));
+                    logits_name = input;
+                }
+                Ok(Converted {
+                    logits_name,
+                    output_name: name.clone(),
+                    output_shape: a.shape.clone(),
+                    layers: self.layers,
+                    notes: self.notes,
+                })
+            }
             Some(Value::Act(_)) => Err(err(format!("graph output '{name}' is not the last computed activation"))),
             Some(Value::Const(c)) => {
                 // a constant network (e.g. the Shape of the input): an affine layer with no weights
@@ -214,7 +242,7 @@ impl<'a> Converter<'a> {
             );
         }
         if a.before_softmax.is_some() && !shape_only {
-            return Err("Softmax is supported only as the last operation of the network".into());
+            return Err("LogSoftmax is supported only as the last operation of the network".into());
         }
         if a.pred.is_some() && !shape_only {
             return Err("a comparison of the activation (a boolean tensor) is supported only as the input of a Cast \
@@ -230,6 +258,13 @@ impl<'a> Converter<'a> {
     pub(super) fn push(&mut self, layer: Layer, shape: Vec<usize>, label: &str) -> Value {
         self.layers.push(LayerNode { layer, output_shape: shape.clone(), origin: vec![label.to_string()] });
         Value::Act(Act { shape, at: self.layers.len(), before_softmax: None, pred: None })
+    }
+
+    /// Pushes a Softmax layer that read the tensor `input`.
+    pub(super) fn push_softmax(&mut self, layer: Layer, shape: Vec<usize>, label: &str, input: String) -> Value {
+        let value = self.push(layer, shape, label);
+        self.softmax = Some((self.layers.len(), input));
+        value
     }
 
     /// The comparison `pred` of the activation at the tip of the chain, of shape `shape`.

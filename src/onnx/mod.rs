@@ -37,30 +37,29 @@ pub struct OnnxModel {
     pub stored_parameters: u64,
 }
 
-impl OnnxModel {
-    /// Did the front-end drop a trailing Softmax (so the IR computes the logits, not the output)?
-    pub fn drops_softmax(&self) -> bool {
-        self.logits_name != self.output_name
-    }
-}
-
 /// Reads an ONNX classifier and converts it to the (simplified) layer IR.
 pub fn load(path: impl AsRef<Path>) -> Result<OnnxModel> {
-    load_with(path.as_ref(), false)
+    load_with(path.as_ref(), false, false)
 }
 
 /// Reads an ONNX classifier for float32-sound analysis (`bounds::float32`): one IR layer per
 /// ONNX node (nothing folded), and only graphs that compute in float32 throughout.
 pub fn load_float32(path: impl AsRef<Path>) -> Result<OnnxModel> {
-    load_with(path.as_ref(), true)
+    load_with(path.as_ref(), true, false)
 }
 
 /// `load_float32` when `float32`, else `load`.
 pub fn load_as(path: impl AsRef<Path>, float32: bool) -> Result<OnnxModel> {
-    load_with(path.as_ref(), float32)
+    load_with(path.as_ref(), float32, false)
 }
 
-fn load_with(path: &Path, float32: bool) -> Result<OnnxModel> {
+/// `load_as` for queries on the graph's declared output (VNN-LIB): a trailing Softmax stays a
+/// layer.
+pub fn load_output(path: impl AsRef<Path>, float32: bool) -> Result<OnnxModel> {
+    load_with(path.as_ref(), float32, true)
+}
+
+fn load_with(path: &Path, float32: bool, keep_softmax: bool) -> Result<OnnxModel> {
     let model = proto::read_model(path)?;
     let graph = proto::graph(&model, path)?;
     let initializers: std::collections::HashSet<&str> = graph.initializer.iter().map(|i| i.name.as_str()).collect();
@@ -74,7 +73,8 @@ fn load_with(path: &Path, float32: bool) -> Result<OnnxModel> {
     if float32 {
         proto::check_float32(graph).map_err(|reason| Error::Input(format!("{}: {reason}", path.display())))?;
     }
-    let converted = convert::Converter::new(path, graph, &input.name, &input_shape)?.run(graph)?;
+    let options = convert::Options { opset: proto::opset(&model), keep_softmax };
+    let converted = convert::Converter::new(path, graph, &input.name, &input_shape, options)?.run(graph)?;
     let name = path.file_stem().map_or_else(|| "network".into(), |s| s.to_string_lossy().into_owned());
     let mut network = Network { name, input_shape, layers: converted.layers, notes: converted.notes };
     if let Some(last) = network.layers.last_mut() {

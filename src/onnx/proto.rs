@@ -30,6 +30,12 @@ pub fn no_graph(path: &Path) -> Error {
     Error::MalformedOnnx { path: path.to_path_buf(), reason: "the model has no graph".into() }
 }
 
+/// The default ONNX domain's opset version (`read_model` checked there is exactly one).
+pub fn opset(model: &pb::ModelProto) -> i64 {
+    let default = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx");
+    default.map_or(*super::OPSET_VERSIONS.end(), |o| o.version)
+}
+
 /// The default ONNX domain's opset must be one the front-end knows (`OPSET_VERSIONS`).
 fn check_opset(model: &pb::ModelProto) -> std::result::Result<(), String> {
     let known = super::OPSET_VERSIONS;

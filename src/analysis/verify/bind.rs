@@ -84,14 +84,8 @@ pub fn bind_as(q: &Query, files: &[(String, PathBuf)], float32: bool) -> Result<
         check_fragment(n)?;
         let model = match models.iter().zip(&paths).find(|(_, p)| *p == path) {
             Some((m, _)) => OnnxModel::clone(m),
-            None => onnx::load_as(path, float32)?,
+            None => onnx::load_output(path, float32)?,
         };
-        if model.drops_softmax() {
-            return Err(unsupported(format!(
-                "{}: the network ends in Softmax; verify reasons about the graph's output and does not encode Softmax",
-                path.display(),
-            )));
-        }
         let (inp, out) = (&n.inputs[0], &n.outputs[0]);
         let net = &model.network;
         if inp.numel() != net.input_size() || out.numel() != net.output_size() {

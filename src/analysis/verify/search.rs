@@ -12,7 +12,7 @@ use crate::bounds::symbolic::Forms;
 use crate::bounds::{self, alpha, Interval, Method, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
 use crate::error::Result;
-use crate::round::Acc;
+use crate::round::{upper_sum_minus, Acc};
 use crate::solve::{certify, Sense, Session, Solution, SolverConfig, Status};
 use crate::tighten::{self, LpOptions};
 
@@ -226,6 +226,12 @@ impl<'a> Context<'a> {
         mode: Mode,
     ) -> Result<Vec<BoxResult>> {
         let refuted = disjuncts.iter().map(|items| self.to_refute(nbs, items)).collect::<Result<Vec<_>>>()?;
+        // an item the boxes alone rule out (exactly: a strict one at a bound of 0, where the LP's
+        // certificate has rounding error) rules its disjunct out
+        let boxed: Vec<bool> = refuted.iter().map(|r| r.iter().any(|it| ruled_out_by_boxes(b, nbs, it))).collect();
+        if boxed.iter().all(|&x| x) {
+            return Ok(disjuncts.iter().map(|_| BoxResult::Unsat).collect());
+        }
         let mut model = self.encode(b, nbs, mode);
         let objectives: Vec<LinExpr> = refuted.iter().map(|r| violation(&mut model, b, nbs, r)).collect();
         // presolve off: on these substituted LPs it costs more than the solve (2.7× the branch and
@@ -236,7 +242,9 @@ impl<'a> Context<'a> {
         };
         let goals: Vec<Goal> =
             disjuncts.iter().zip(&refuted).zip(&objectives).map(|((i, r), o)| (*i, r.as_slice(), o)).collect();
-        Ok(self.decide_each(b, &model, &goals, mode, |o| session.solve(o, Sense::Minimise)))
+        let mut out = self.decide_each(b, &model, &goals, mode, |o| session.solve(o, Sense::Minimise));
+        out.iter_mut().zip(boxed).filter(|(_, x)| *x).for_each(|(r, _)| *r = BoxResult::Unsat);
+        Ok(out)
     }
 
     /// Decides each goal from the solve of its objective over `model` (by `solve`, in order): sat
@@ -294,6 +302,17 @@ impl<'a> Context<'a> {
         }
         out
     }
+}
+
+/// Whether item `it` cannot hold anywhere in box `b` by the output boxes `nbs` alone (its lower
+/// end over the boxes, exact where no rounding happens).
+fn ruled_out_by_boxes(b: &Interval, nbs: &[NetworkBounds], it: &Item) -> bool {
+    let end = |a: f64, lo: f64, hi: f64| (-a, if a > 0.0 { lo } else { hi });
+    let outputs = it.outputs.iter().map(|&(a, n, i)| end(a, nbs[n].output().lower[i], nbs[n].output().upper[i]));
+    let inputs = it.inputs.iter().map(|&(a, g)| end(a, b.lower[g], b.upper[g]));
+    // −(upper end of −(Σ a·v − rhs))
+    let lower = -upper_sum_minus(outputs.chain(inputs), -it.rhs);
+    lower > 0.0 || (lower >= 0.0 && it.strict)
 }
 
 /// One disjunct to decide on a model: its items, the items as refuted (`Context::to_refute`) and

@@ -1,9 +1,9 @@
 //! Operators that make IR layers from the activation: arithmetic with a constant, Neg, Relu,
-//! Sigmoid/Tanh, Softmax (dropped at the end), Gemm/MatMul, Conv, pooling, BatchNormalization,
+//! Sigmoid/Tanh, Softmax, LogSoftmax (dropped at the end), Gemm/MatMul, Conv, pooling, BatchNormalization,
 //! reductions and Concat with constants.
 
 use super::OpNode;
-use crate::ir::{numel, Affine, Curve, Layer, Power, SShaped, SparseMatrix};
+use crate::ir::{numel, Affine, Curve, Layer, Power, SShaped, Softmax, SparseMatrix};
 use crate::onnx::consts::{axis, broadcast_shapes, ConstTensor};
 use crate::onnx::convert::{Act, Converter, Value, R};
 use crate::onnx::layers::{self, Elementwise, WindowAttrs};
@@ -195,11 +195,34 @@ pub fn sshaped(cx: &mut Converter, n: &OpNode, f: SShaped) -> R<Value> {
     Ok(cx.push(Layer::SShaped(f), shape, n.label))
 }
 
-/// Softmax and LogSoftmax: dropped, and allowed only as the last operation (checked when
-/// anything uses its result).
+/// Softmax over one axis (opset 13 on; before, over the input coerced to 2-D at `axis`): a layer
+/// wherever it is (the converter drops a trailing one unless asked to keep it).
 pub fn softmax(cx: &mut Converter, n: &OpNode) -> R<Value> {
+    let shape = cx.act(&cx.act_input(n)?, false)?;
+    let rank = shape.len();
+    let groups: Vec<Vec<usize>> = if cx.options.opset >= 13 {
+        let ax = axis(n.at.int_or("axis", -1), rank)?;
+        let (outer, dim, inner) = (numel(&shape[..ax]), shape[ax], numel(&shape[ax + 1..]));
+        let group = |o: usize, r: usize| (0..dim).map(|k| (o * dim + k) * inner + r).collect();
+        (0..outer).flat_map(|o| (0..inner).map(move |r| group(o, r))).collect()
+    } else {
+        let block = numel(&shape[axis(n.at.int_or("axis", 1), rank + 1)?..]);
+        (0..numel(&shape) / block).map(|b| (b * block..(b + 1) * block).collect()).collect()
+    };
+    let input = n.proto.input.first().cloned().unwrap_or_default();
+    Ok(cx.push_softmax(Layer::Softmax(Softmax { groups }), shape, n.label, input))
+}
+
+/// LogSoftmax: dropped, and allowed only as the last operation (checked when anything uses its
+/// result); a query on its output would need a logarithm.
+pub fn log_softmax(cx: &mut Converter, n: &OpNode) -> R<Value> {
     let a = cx.act_input(n)?;
     cx.act(&a, false)?;
+    if cx.options.keep_softmax {
+        return Err("LogSoftmax is supported only as the last operation of a classifier, where analyses of the \
+                    logits drop it; a query on its output needs a logarithm twinverify does not encode"
+            .into());
+    }
     cx.notes.push(format!("trailing {} '{}' dropped: twinverify reasons on logits", n.op(), n.label));
     let name = n.proto.input.first().cloned().unwrap_or_default();
     Ok(Value::Act(Act { before_softmax: Some(name), ..a }))
