@@ -408,6 +408,22 @@ def softmax_ops() -> onnx.ModelProto:
     return center_logits(g.model(g.gemm(h, 6, 3, scale=3.0), [1, 3]))
 
 
+def mio_net() -> onnx.ModelProto:
+    """Two inputs and two outputs (VNN-LIB theories MIO and H): d = x1 - x2 (inputs [1, 2] each),
+    h = Relu(Gemm 2-6 of d) named "hidden_relu", y1 = Gemm 6-3 of h, y2 = Gemm 6-2 of h."""
+    g = Graph("mio_net", [1, 2], input_name="x1")
+    x2 = g.add_input("x2", [1, 2])
+    h = g.op("Relu", [g.gemm(g.op("Sub", [g.x, x2]), 2, 6)], name="hidden")
+    y1, y2 = g.gemm(h, 6, 3), g.gemm(h, 6, 2)
+    model = g.model(y1, [1, 3])
+    model.graph.output.append(helper.make_tensor_value_info(y2, TensorProto.FLOAT, [1, 2]))
+    for node in model.graph.node:
+        node.output[:] = ["hidden_relu" if o == h else o for o in node.output]
+        node.input[:] = ["hidden_relu" if i == h else i for i in node.input]
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
 # --- Two exports of one model (`twinverify equiv`) ---
 def equiv_params() -> list[tuple[np.ndarray, np.ndarray]]:
     """The weights (n_out, n_in) and biases of the 6-12-12-3 MLP both exports compute."""
@@ -509,7 +525,7 @@ def bad_log_softmax_middle() -> onnx.ModelProto:
 def bad_two_inputs() -> onnx.ModelProto:
     g = Graph("two_inputs", [1, 4])
     other = g.add_input("input2", [1, 4])
-    return g.model(g.gemm(g.op("Add", [g.x, other]), 4, 2), [1, 2])
+    return g.model(g.gemm(g.op("Mul", [g.x, other]), 4, 2), [1, 2])
 
 
 def bad_nonzero_pad() -> onnx.ModelProto:
@@ -619,11 +635,17 @@ VALID = [
          UNIT),
 ]
 
+# Models only VNN-LIB queries read (several inputs and outputs): not in the manifest
+QUERY_MODELS = [
+    ("mio_net.onnx", mio_net, "inputs x1, x2 [1,2]; hidden_relu = Relu(Gemm 2-6 of x1 - x2); outputs Gemm 6-3 "
+     "and Gemm 6-2 of it (theories MIO and H)"),
+]
+
 BAD_MODELS = [
     ("unsupported_op.onnx", bad_unsupported_op, "Gemm -> Erf (node \"act_erf\") -> Gemm: unsupported op"),
     ("branching.onnx", bad_branching, "residual Add(Relu(Gemm_a(x)), Gemm_b(x)): not a sequential chain"),
     ("log_softmax_middle.onnx", bad_log_softmax_middle, "Gemm -> LogSoftmax -> Gemm: LogSoftmax not at the end"),
-    ("two_inputs.onnx", bad_two_inputs, "two non-initializer graph inputs"),
+    ("two_inputs.onnx", bad_two_inputs, "the product of two graph inputs (not linear)"),
     ("nonzero_pad.onnx", bad_nonzero_pad, "Pad mode=constant with constant_value 0.5"),
     ("twin_wrong_shape.onnx", lambda: twin_mlp("twin_wrong_shape", n_in=5),
      "twin_mlp-like MLP with input size 5 instead of 6: shape mismatch with twin_mlp"),
@@ -778,6 +800,8 @@ def readme(manifest: list[dict]) -> str:
         feats = "integers 0..255 (use scale 1/255)" if pixels else "floats in [0,1], 4 decimals"
         lines.append(f"| `{csv_name}` | {rows} | `label,f1..f{n_feat}`, no header; {feats}; "
                      f"label = argmax of `{build.__name__}.onnx` logits |")
+    lines += ["", "## Models for VNN-LIB queries only (not in the manifest)", ""]
+    lines += [f"* `{file}`: {doc}" for file, _, doc in QUERY_MODELS]
     lines += ["", "## Normalised inputs (`scripts/norm_fixtures.py`, not in the manifest)", "",
               "`cifar_norm.onnx` (3x8x8 input, conv + 2 Gemm, 3 classes) and `cifar_norm_prune50.onnx` take",
               "normalised inputs (CIFAR-10 mean/std applied outside the graph); `cifar_norm_inside*.onnx` are the",
@@ -817,6 +841,11 @@ def main() -> None:
     import norm_fixtures  # normalised inputs, HWC rows (issue 17)
 
     print(f"{'cifar_norm*':26s} {norm_fixtures.write()}")
+
+    for file, build, _ in QUERY_MODELS:
+        model = build()
+        session(model)  # onnxruntime must load it
+        save(model, OUT / file)
 
     assert not parses(MALFORMED[2])
     (BAD / MALFORMED[0]).write_bytes(MALFORMED[2])

@@ -136,13 +136,25 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     Ok(())
 }
 
-/// Every declared tensor with its values, in declaration order (inputs, then outputs).
+/// Every declared tensor with its values, network by network in declaration order (inputs, then
+/// outputs; hidden tensors are not part of an assignment).
 fn tensors<'a>(q: &'a Query, w: &'a Witness) -> Vec<(&'a TensorDecl, &'a [f64])> {
-    q.networks
-        .iter()
-        .enumerate()
-        .flat_map(|(k, n)| [(&n.inputs[0], w.inputs[k].as_slice()), (&n.outputs[0], w.outputs[k].as_slice())])
-        .collect()
+    let expanded = crate::vnnlib::expand(q).ok();
+    let mut out = Vec::new();
+    for (k, n) in q.networks.iter().enumerate() {
+        let mut rest = w.inputs[k].as_slice();
+        for t in &n.inputs {
+            let (part, more) = rest.split_at(t.numel().min(rest.len()));
+            out.push((t, part));
+            rest = more;
+        }
+        for (t, decl) in n.outputs.iter().enumerate() {
+            if let Some(j) = expanded.as_ref().and_then(|e| e.output_network(k, t)) {
+                out.push((decl, w.outputs[j].as_slice()));
+            }
+        }
+    }
+    out
 }
 
 /// The standard's command-line assignment format.
@@ -244,9 +256,9 @@ pub fn supports(a: SupportsArgs) -> Result<()> {
     } else if a.vnnlib_versions {
         crate::vnnlib::VERSIONS.to_vec()
     } else if a.hidden_node_theories {
-        vec!["NH"]
+        vec!["NH", "H"]
     } else if a.multiple_input_output_theories {
-        vec!["SIO"]
+        vec!["SIO", "MIO"]
     } else if a.multiple_network_theories {
         vec!["SNET", "MNET", "MENET", "MINET"]
     } else if a.multiple_node_comparison_theories {

@@ -29,6 +29,9 @@ pub(super) struct Act {
     /// Set when this value is a comparison of the activation with constants: a boolean tensor, not
     /// yet a layer, that a Cast to a number or a Where turns into a step layer.
     pub pred: Option<Pred>,
+    /// The entries of the chain's tip this value is, not yet a layer (one graph input of several,
+    /// which all sit in the network's one input vector).
+    pub view: Option<Vec<usize>>,
 }
 
 /// `x[i] ∘ thresholds[i]` for every entry `i` of the activation.
@@ -63,21 +66,31 @@ pub struct Converter<'a> {
 pub(super) type R<T> = std::result::Result<T, String>;
 
 /// How to convert a graph.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// The default domain's opset version.
     pub opset: i64,
     /// Keep a trailing Softmax as a layer (queries on the declared output) instead of dropping it
     /// (analyses of the logits).
     pub keep_softmax: bool,
+    /// The tensor the network computes: the graph's only output by default.
+    pub cut: Option<Cut>,
+}
+
+/// A tensor to compute instead of the graph's only output: one of several graph outputs, or any
+/// tensor by name (a hidden node); only the nodes it depends on are converted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cut {
+    Output(usize),
+    Tensor(String),
 }
 
 impl<'a> Converter<'a> {
+    /// A converter of `graph` whose inputs (name and shape each) make one input vector, in order.
     pub fn new(
         path: &'a Path,
         graph: &pb::GraphProto,
-        input_name: &str,
-        input_shape: &[usize],
+        inputs: &[(String, Vec<usize>)],
         options: Options,
     ) -> Result<Self> {
         let mut values = HashMap::new();
@@ -88,20 +101,53 @@ impl<'a> Converter<'a> {
             })?;
             values.insert(init.name.clone(), Value::Const(t));
         }
-        values.insert(
-            input_name.to_string(),
-            Value::Act(Act { shape: input_shape.to_vec(), at: 0, before_softmax: None, pred: None }),
-        );
-        let reads = graph.node.iter().flat_map(|n| &n.input);
-        let used = reads.chain(graph.output.iter().map(|o| &o.name)).filter(|n| !n.is_empty()).cloned().collect();
-        let input_shape = input_shape.to_vec();
-        Ok(Converter { path, values, used, input_shape, options, softmax: None, layers: Vec::new(), notes: Vec::new() })
+        let mut offset = 0;
+        for (name, shape) in inputs {
+            let n = numel(shape);
+            let view = (inputs.len() > 1).then(|| (offset..offset + n).collect());
+            offset += n;
+            values.insert(
+                name.clone(),
+                Value::Act(Act { shape: shape.clone(), at: 0, before_softmax: None, pred: None, view }),
+            );
+        }
+        let input_shape = match inputs {
+            [(_, shape)] => shape.clone(),
+            _ => vec![offset],
+        };
+        let (used, softmax) = (HashSet::new(), None);
+        Ok(Converter { path, values, used, input_shape, options, softmax, layers: Vec::new(), notes: Vec::new() })
     }
 
-    /// Converts every node, then checks the graph output is the activation.
+    /// The tensor to compute (`Options::cut`, else the graph's only output).
+    fn target(&self, graph: &pb::GraphProto) -> Result<String> {
+        let err = |reason: String| Error::MalformedOnnx { path: self.path.to_path_buf(), reason };
+        match &self.options.cut {
+            Some(Cut::Tensor(name)) => Ok(name.clone()),
+            Some(Cut::Output(k)) => graph.output.get(*k).map(|o| o.name.clone()).ok_or_else(|| {
+                err(format!("output {k} is asked for, but the graph has {} outputs", graph.output.len()))
+            }),
+            None => match graph.output.as_slice() {
+                [output] => Ok(output.name.clone()),
+                more => Err(err(format!(
+                    "the graph has {} outputs; exactly one (the logits) is supported here (VNN-LIB queries may \
+                     declare several)",
+                    more.len()
+                ))),
+            },
+        }
+    }
+
+    /// Converts the nodes the target tensor depends on, in order, then checks it is the
+    /// activation (or a constant).
     pub fn run(mut self, graph: &pb::GraphProto) -> Result<Converted> {
         let path = self.path;
-        for (idx, node) in graph.node.iter().enumerate() {
+        let target = self.target(graph)?;
+        let needed = needed_nodes(graph, &target);
+        let nodes = || graph.node.iter().enumerate().filter(|(i, _)| needed[*i]);
+        self.used = nodes().flat_map(|(_, n)| &n.input).filter(|n| !n.is_empty()).cloned().collect();
+        self.used.insert(target.clone());
+        for (idx, node) in nodes() {
             let label = node_label(idx, node);
             let op = ops::lookup(node).ok_or_else(|| Error::UnsupportedOp {
                 path: path.to_path_buf(),
@@ -121,11 +167,35 @@ impl<'a> Converter<'a> {
                 reason,
             };
             self.check_finite_inputs(node).map_err(bad)?;
+            self.materialise_views(node).map_err(bad)?;
             let out = (op.convert)(&mut self, &OpNode::new(node, &label)).map_err(bad)?;
             let first = node.output.first().cloned().unwrap_or_default();
             self.values.insert(first, out);
         }
-        self.finish(graph)
+        self.finish(&target)
+    }
+
+    /// A graph input of several becomes a layer (an index map out of the input vector) when a
+    /// node reads it, unless the node is arithmetic on two of them (a sum or difference is an
+    /// affine map of both; a product or quotient is refused by the operator).
+    fn materialise_views(&mut self, node: &pb::NodeProto) -> R<()> {
+        let viewed = |v: Option<&Value>| matches!(v, Some(Value::Act(a)) if a.view.is_some());
+        let two = node.input.len() == 2 && node.input.iter().all(|i| viewed(self.values.get(i)));
+        if two && matches!(node.op_type.as_str(), "Add" | "Sub" | "Mul" | "Div") {
+            return Ok(());
+        }
+        for name in &node.input {
+            let Some(Value::Act(a)) = self.values.get(name).filter(|v| viewed(Some(v))) else { continue };
+            if a.at != self.layers.len() {
+                return Err("the graph branches (graph inputs are read after a layer); only sequential networks \
+                            are supported"
+                    .into());
+            }
+            let (shape, view) = (a.shape.clone(), a.view.clone().unwrap_or_default());
+            let value = self.push(Layer::IndexMap(IndexMap { map: view.into_iter().map(Some).collect() }), shape, name);
+            self.values.insert(name.clone(), value);
+        }
+        Ok(())
     }
 
     /// Every constant a node reads (weights, biases, constants) must be finite.
@@ -138,16 +208,12 @@ impl<'a> Converter<'a> {
         Ok(())
     }
 
-    fn finish(mut self, graph: &pb::GraphProto) -> Result<Converted> {
+    fn finish(mut self, name: &String) -> Result<Converted> {
         let err = |reason: String| Error::MalformedOnnx { path: self.path.to_path_buf(), reason };
-        let [output] = graph.output.as_slice() else {
-            return Err(err(format!(
-                "the graph has {} outputs; exactly one (the logits) is supported",
-                graph.output.len()
-            )));
-        };
-        let name = &output.name;
         match self.values.get(name) {
+            Some(Value::Act(a)) if a.view.is_some() => {
+                Err(err(format!("the network computes '{name}', one of its inputs; nothing to verify")))
+            }
             Some(Value::Act(a)) if a.pred.is_some() => Err(err(format!(
                 "graph output '{name}' is a boolean comparison of the activation; cast it to a number"
             ))),
@@ -170,8 +236,7 @@ impl<'a> Converter<'a> {
             Some(Value::Act(_)) => Err(err(format!("graph output '{name}' is not the last computed activation"))),
             Some(Value::Const(c)) => {
                 // a constant network (e.g. the Shape of the input): an affine layer with no weights
-                let n_in = self.layers.last().map_or(numel(&self.input_shape), |l| numel(&l.output_shape));
-                let weights = SparseMatrix::from_rows(n_in, vec![Vec::new(); c.data.len()]);
+                let weights = SparseMatrix::from_rows(self.tip_size(), vec![Vec::new(); c.data.len()]);
                 let layer = Layer::Affine(Affine { weights, bias: c.data.clone() });
                 let origin = vec![format!("constant output '{name}'")];
                 self.layers.push(LayerNode { layer, output_shape: c.shape.clone(), origin });
@@ -186,6 +251,16 @@ impl<'a> Converter<'a> {
             }
             None => Err(err(format!("graph output '{name}' is never computed"))),
         }
+    }
+
+    /// The shape of the network's input (the concatenation of several graph inputs, flat).
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// The length of the chain's tip (the input vector before any layer).
+    pub(super) fn tip_size(&self) -> usize {
+        self.layers.last().map_or(numel(&self.input_shape), |l| numel(&l.output_shape))
     }
 
     /// Whether a node or the graph output reads the tensor `name`.
@@ -257,7 +332,7 @@ impl<'a> Converter<'a> {
 
     pub(super) fn push(&mut self, layer: Layer, shape: Vec<usize>, label: &str) -> Value {
         self.layers.push(LayerNode { layer, output_shape: shape.clone(), origin: vec![label.to_string()] });
-        Value::Act(Act { shape, at: self.layers.len(), before_softmax: None, pred: None })
+        Value::Act(Act { shape, at: self.layers.len(), before_softmax: None, pred: None, view: None })
     }
 
     /// Pushes a Softmax layer that read the tensor `input`.
@@ -269,7 +344,7 @@ impl<'a> Converter<'a> {
 
     /// The comparison `pred` of the activation at the tip of the chain, of shape `shape`.
     pub(super) fn predicate(&self, shape: Vec<usize>, pred: Pred) -> Value {
-        Value::Act(Act { shape, at: self.layers.len(), before_softmax: None, pred: Some(pred) })
+        Value::Act(Act { shape, at: self.layers.len(), before_softmax: None, pred: Some(pred), view: None })
     }
 
     /// A data-movement op applied to the activation: evaluated on an index tensor.
@@ -277,4 +352,17 @@ impl<'a> Converter<'a> {
         let map = moved.data.iter().map(|&v| (v >= 0.0).then_some(v as usize)).collect();
         self.push(Layer::IndexMap(IndexMap { map }), moved.shape, label)
     }
+}
+
+/// Which nodes the tensor `target` depends on (by index; the graph is in topological order).
+fn needed_nodes(graph: &pb::GraphProto, target: &str) -> Vec<bool> {
+    let mut wanted: HashSet<&str> = HashSet::from([target]);
+    let mut needed = vec![false; graph.node.len()];
+    for (i, node) in graph.node.iter().enumerate().rev() {
+        if node.output.iter().any(|o| wanted.contains(o.as_str())) {
+            needed[i] = true;
+            wanted.extend(node.input.iter().map(String::as_str).filter(|n| !n.is_empty()));
+        }
+    }
+    needed
 }

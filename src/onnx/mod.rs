@@ -11,6 +11,7 @@ pub mod writer;
 
 use std::path::{Path, PathBuf};
 
+pub use convert::Cut;
 pub use ops::{claimed_operators, SUPPORTED_OPS};
 pub use tract_ref::{max_abs_diff, TractRunner};
 
@@ -27,7 +28,9 @@ pub const OPSET_VERSIONS: std::ops::RangeInclusive<i64> = 7..=21;
 pub struct OnnxModel {
     pub path: PathBuf,
     pub network: Network,
-    pub input_name: String,
+    /// The graph's inputs (name and shape), in order: the network's input vector is their
+    /// concatenation.
+    pub inputs: Vec<(String, Vec<usize>)>,
     /// The tensor holding the logits (before a dropped trailing Softmax).
     pub logits_name: String,
     /// The graph's declared output (differs from `logits_name` when a Softmax was dropped).
@@ -39,42 +42,46 @@ pub struct OnnxModel {
 
 /// Reads an ONNX classifier and converts it to the (simplified) layer IR.
 pub fn load(path: impl AsRef<Path>) -> Result<OnnxModel> {
-    load_with(path.as_ref(), false, false)
+    load_with(path.as_ref(), false, false, None)
 }
 
 /// Reads an ONNX classifier for float32-sound analysis (`bounds::float32`): one IR layer per
 /// ONNX node (nothing folded), and only graphs that compute in float32 throughout.
 pub fn load_float32(path: impl AsRef<Path>) -> Result<OnnxModel> {
-    load_with(path.as_ref(), true, false)
+    load_with(path.as_ref(), true, false, None)
 }
 
 /// `load_float32` when `float32`, else `load`.
 pub fn load_as(path: impl AsRef<Path>, float32: bool) -> Result<OnnxModel> {
-    load_with(path.as_ref(), float32, false)
+    load_with(path.as_ref(), float32, false, None)
 }
 
-/// `load_as` for queries on the graph's declared output (VNN-LIB): a trailing Softmax stays a
-/// layer.
-pub fn load_output(path: impl AsRef<Path>, float32: bool) -> Result<OnnxModel> {
-    load_with(path.as_ref(), float32, true)
+/// `load_as` for queries on the graph's declared outputs (VNN-LIB): a trailing Softmax stays a
+/// layer, and the network computes the tensor `cut` (one of several outputs, a hidden node) when
+/// given.
+pub fn load_output(path: impl AsRef<Path>, float32: bool, cut: Option<Cut>) -> Result<OnnxModel> {
+    load_with(path.as_ref(), float32, true, cut)
 }
 
-fn load_with(path: &Path, float32: bool, keep_softmax: bool) -> Result<OnnxModel> {
+fn load_with(path: &Path, float32: bool, keep_softmax: bool, cut: Option<Cut>) -> Result<OnnxModel> {
     let model = proto::read_model(path)?;
     let graph = proto::graph(&model, path)?;
     let initializers: std::collections::HashSet<&str> = graph.initializer.iter().map(|i| i.name.as_str()).collect();
     let inputs: Vec<_> = graph.input.iter().filter(|i| !initializers.contains(i.name.as_str())).collect();
     let malformed = |reason: String| Error::MalformedOnnx { path: path.to_path_buf(), reason };
-    let [input] = inputs[..] else {
-        let names: Vec<_> = inputs.iter().map(|i| i.name.as_str()).collect();
-        return Err(malformed(format!("the graph has {} inputs {names:?}; exactly one is supported", inputs.len())));
-    };
-    let input_shape = proto::input_shape(input).map_err(malformed)?;
+    if inputs.is_empty() {
+        return Err(malformed("the graph has no input".into()));
+    }
+    let inputs = (inputs.iter().map(|i| proto::input_shape(i).map(|s| (i.name.clone(), s))))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(malformed)?;
     if float32 {
         proto::check_float32(graph).map_err(|reason| Error::Input(format!("{}: {reason}", path.display())))?;
     }
-    let options = convert::Options { opset: proto::opset(&model), keep_softmax };
-    let converted = convert::Converter::new(path, graph, &input.name, &input_shape, options)?.run(graph)?;
+    let options = convert::Options { opset: proto::opset(&model), keep_softmax, cut };
+    let converter = convert::Converter::new(path, graph, &inputs, options)?;
+    let input_shape = converter.input_shape().to_vec();
+    let converted = converter.run(graph)?;
     let name = path.file_stem().map_or_else(|| "network".into(), |s| s.to_string_lossy().into_owned());
     let mut network = Network { name, input_shape, layers: converted.layers, notes: converted.notes };
     if let Some(last) = network.layers.last_mut() {
@@ -93,7 +100,7 @@ fn load_with(path: &Path, float32: bool, keep_softmax: bool) -> Result<OnnxModel
     Ok(OnnxModel {
         path: path.to_path_buf(),
         network,
-        input_name: input.name.clone(),
+        inputs,
         logits_name: converted.logits_name,
         output_name: converted.output_name,
         stored_parameters: proto::stored_parameters(graph),

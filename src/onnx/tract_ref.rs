@@ -10,28 +10,39 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub struct TractRunner {
     plan: Arc<TypedRunnableModel>,
-    shape: Vec<usize>,
+    /// The shape of each graph input, in order (the network's input vector is their concatenation).
+    shapes: Vec<Vec<usize>>,
 }
 
 impl TractRunner {
     pub fn new(model: &OnnxModel) -> Result<Self> {
-        let shape = model.network.input_shape.clone();
+        let shapes: Vec<Vec<usize>> = model.inputs.iter().map(|(_, s)| s.clone()).collect();
         let err = |e: TractError| Error::Tract(format!("{}: {e:#}", model.path.display()));
+        let facts = |m: InferenceModel| {
+            shapes.iter().enumerate().try_fold(m, |m, (k, s)| m.with_input_fact(k, f32::fact(s).into()))
+        };
         let plan = tract_onnx::onnx()
             .model_for_path(&model.path)
-            .and_then(|m| m.with_input_fact(0, f32::fact(&shape).into()))
+            .and_then(facts)
             .and_then(|m| m.with_outputs_by_name([model.logits_name.as_str()]))
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(err)?;
-        Ok(TractRunner { plan, shape })
+        Ok(TractRunner { plan, shapes })
     }
 
-    /// Runs the model on one input (rounded to f32) and returns the logits.
+    /// Runs the model on one input vector (rounded to f32; cut into the graph's inputs in order)
+    /// and returns the logits.
     pub fn run(&self, x: &[f64]) -> Result<Vec<f64>> {
         let data: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-        let input = Tensor::from_shape(&self.shape, &data).map_err(|e| Error::Tract(e.to_string()))?;
-        let out = self.plan.run(tvec!(input.into())).map_err(|e| Error::Tract(format!("{e:#}")))?;
+        let mut inputs = TVec::new();
+        let mut rest = data.as_slice();
+        for shape in &self.shapes {
+            let (part, more) = rest.split_at(shape.iter().product::<usize>().min(rest.len()));
+            inputs.push(Tensor::from_shape(shape, part).map_err(|e| Error::Tract(e.to_string()))?.into());
+            rest = more;
+        }
+        let out = self.plan.run(inputs).map_err(|e| Error::Tract(format!("{e:#}")))?;
         let err = |e: TractError| Error::Tract(format!("{e:#}"));
         let first = out.first().ok_or_else(|| Error::Tract("the plan computed no output".into()))?;
         let values = first.cast_to::<f64>().map_err(err)?;

@@ -4,6 +4,7 @@
 mod ast;
 mod decl;
 mod error;
+mod expand;
 mod formula;
 mod lexer;
 mod parser;
@@ -17,6 +18,7 @@ mod tests;
 pub use ast::{CmpOp, Expr, Formula, NetworkDecl, Query, Relation, TensorDecl, Var, VarKind, Version};
 pub use decl::MAX_TENSOR_ELEMENTS;
 pub use error::VnnlibError;
+pub use expand::{expand, Expanded, Tap};
 pub use lexer::Pos;
 pub use parser::{parse_query, parse_query_named, VERSIONS};
 pub use property::{to_property, LinearConstraint, Property, MAX_DISJUNCTS, MAX_DNF_CONSTRAINTS};

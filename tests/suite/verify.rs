@@ -61,8 +61,8 @@ fn name_version_and_capabilities() {
     assert_eq!(opset.len(), 2);
     assert!(opset[0].parse::<u32>().unwrap() <= opset[1].parse::<u32>().unwrap());
     assert_eq!(lines("--serialise-assignments"), ["true"]);
-    assert_eq!(lines("--hidden-node-theories"), ["NH"]);
-    assert_eq!(lines("--multiple-input-output-theories"), ["SIO"]);
+    assert_eq!(lines("--hidden-node-theories"), ["NH", "H"]);
+    assert_eq!(lines("--multiple-input-output-theories"), ["SIO", "MIO"]);
     assert!(!lines("--arithmetic-complexity-theories").contains(&"POLY".to_string()));
     let ops = lines("--onnx-operators");
     let every = ["Gemm", "Relu", "Conv", "MatMul", "MaxPool", "Add", "Sigmoid", "Tanh", "ReduceMean", "Concat", "Mul"];
@@ -153,6 +153,63 @@ fn robustness_answers_on_s_shaped_activations_agree_with_sampling() {
 fn robustness_answers_on_step_functions_agree_with_sampling() {
     robustness_answers_agree_with_sampling_on("step_ops.onnx", "step_ops_data.csv");
     robustness_answers_agree_with_sampling_on("step_bool.onnx", "step_bool_data.csv");
+}
+
+/// Theories MIO and H on a network with two inputs, two outputs and a named hidden tensor: each
+/// further output and the hidden tensor become a network cut there, reading the one input
+/// vector (both inputs in order). The cuts' IR agrees with tract; a strict negative ReLU output
+/// and an output beyond its sampled maximum are unsat (no sampled point shows them); a sat
+/// assignment prints every declared input and output, and the IR recomputes the outputs.
+#[test]
+fn several_inputs_outputs_and_hidden_tensors_are_answered() {
+    use twinverify::onnx::{Cut, TractRunner};
+    let path = fixture("mio_net.onnx");
+    let cuts = [Cut::Output(0), Cut::Output(1), Cut::Tensor("hidden_relu".into())];
+    let nets: Vec<_> = cuts.iter().map(|c| onnx::load_output(&path, false, Some(c.clone())).unwrap()).collect();
+    let mut rng = rng(3);
+    let samples: Vec<Vec<f64>> = (0..2000).map(|_| uniform(&mut rng, 4, 0.0, 1.0)).collect();
+    for m in &nets {
+        let tract = TractRunner::new(m).unwrap();
+        assert_eq!(m.network.input_size(), 4);
+        for x in samples.iter().take(50) {
+            let (ir, t) = (m.network.forward(x).unwrap(), tract.run(x).unwrap());
+            assert!(rel_diff(&ir, &t) < 1e-5, "{}: {ir:?} vs {t:?}", m.logits_name);
+        }
+    }
+    let y2_max = samples.iter().map(|x| nets[1].network.forward(x).unwrap()[0]).fold(f64::NEG_INFINITY, f64::max);
+    let head = "(vnnlib-version <2.0>)\n(declare-network N\n  (declare-input X1 float32 [1,2])\n  \
+                (declare-input X2 float32 [1,2])\n  (declare-hidden H float32 [1,6] \"hidden_relu\")\n  \
+                (declare-output Y1 float32 [1,3])\n  (declare-output Y2 float32 [1,2])\n)\n";
+    let mut boxes = String::new();
+    for t in ["X1", "X2"] {
+        for i in 0..2 {
+            boxes.push_str(&format!("(assert (>= {t}[0,{i}] 0.0))\n(assert (<= {t}[0,{i}] 1.0))\n"));
+        }
+    }
+    let dir = scratch_dir("verify-mio");
+    let ask = |name: &str, property: &str| {
+        let file = dir.join(name);
+        std::fs::write(&file, format!("{head}{boxes}{property}")).unwrap();
+        let (ok, out, err) = run(&["verify", file.to_str().unwrap(), "--network", &net_arg("N", "mio_net.onnx")]);
+        assert!(ok, "{err}");
+        out
+    };
+    assert_eq!(ask("negative.vnnlib", "(assert (< H[0,2] 0.0))\n").lines().next(), Some("unsat"));
+    let beyond = y2_max + 0.5;
+    let out = ask("beyond.vnnlib", &format!("(assert (>= Y2[0,0] {beyond:e}))\n"));
+    assert_eq!(out.lines().next(), Some("unsat"), "{out}");
+    let x = &samples[7];
+    let (y1, y2) = (nets[0].network.forward(x).unwrap(), nets[1].network.forward(x).unwrap());
+    let property = format!("(assert (>= Y1[0,1] {:e}))\n(assert (<= Y2[0,1] {:e}))\n", y1[1] - 1e-3, y2[1] + 1e-3);
+    let out = ask("reach.vnnlib", &property);
+    assert_eq!(out.lines().next(), Some("sat"), "{out}");
+    let tensors = parse_assignment(&out);
+    let names: Vec<&str> = tensors.iter().map(|t| t.0.as_str()).collect();
+    assert_eq!(names, ["X1", "X2", "Y1", "Y2"]);
+    let xs: Vec<f64> = tensors[0].3.iter().chain(&tensors[1].3).copied().collect();
+    assert!(rel_diff(&tensors[2].3, &nets[0].network.forward(&xs).unwrap()) < 1e-5);
+    assert!(rel_diff(&tensors[3].3, &nets[1].network.forward(&xs).unwrap()) < 1e-5);
+    assert!(tensors[2].3[1] >= y1[1] - 1e-3 && tensors[3].3[1] <= y2[1] + 1e-3, "{out}");
 }
 
 /// The same through a Softmax inside the network.

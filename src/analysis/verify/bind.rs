@@ -1,7 +1,7 @@
-//! Binds a parsed query to ONNX files: one file per network not declared `equal-to`, checked
-//! against the supported fragment (one input and one output tensor, no hidden nodes, real,
-//! float64, float32 or float16 elements) and the declared shapes; the property becomes items over
-//! an input space.
+//! Binds a parsed query to ONNX files: one file per network not declared `equal-to`; several
+//! inputs, outputs and hidden tensors as `vnnlib::expand` splits them; element types (real,
+//! float64, float32 or float16, integer outputs) and declared shapes checked; the property
+//! becomes items over an input space.
 
 use std::path::{Path, PathBuf};
 
@@ -9,8 +9,8 @@ use super::space::{input_space, items, Grid, InputSpace};
 use super::Item;
 use crate::error::{Error, Result};
 use crate::ir::Network;
-use crate::onnx::{self, OnnxModel, TractRunner};
-use crate::vnnlib::{to_property, NetworkDecl, Query, Relation, Version};
+use crate::onnx::{self, Cut, OnnxModel, TractRunner};
+use crate::vnnlib::{self, to_property, NetworkDecl, Query, Relation, Tap, Version};
 
 /// Element types whose queries are answered (see `supports --onnx-element-types`): analysed in
 /// real arithmetic, witnesses checked in the declared type (float16 inputs take float16 values,
@@ -76,15 +76,28 @@ pub fn bind(q: &Query, files: &[(String, PathBuf)]) -> Result<Bound> {
 }
 
 /// `bind`, the networks read by `onnx::load_float32` when `float32` (for `--float-sound`).
+/// Networks with several inputs, outputs or hidden tensors are bound as `vnnlib::expand` splits
+/// them (one network per further output or hidden tensor, cut there, reading the same inputs).
 pub fn bind_as(q: &Query, files: &[(String, PathBuf)], float32: bool) -> Result<Bound> {
-    let paths = files_for(q, files)?;
-    let mut models = Vec::new();
+    let declared = files_for(q, files)?;
+    let expanded = vnnlib::expand(q).map_err(Error::Input)?;
+    let q = &expanded.query;
+    let sources: Vec<(PathBuf, Cut)> = (expanded.origins.iter())
+        .map(|(k, tap)| {
+            let cut = match tap {
+                Tap::Output(t) => Cut::Output(*t),
+                Tap::Hidden(name) => Cut::Tensor(name.clone()),
+            };
+            (declared[*k].clone(), cut)
+        })
+        .collect();
+    let mut models: Vec<OnnxModel> = Vec::new();
     let mut runners = Vec::new();
-    for (n, path) in q.networks.iter().zip(&paths) {
+    for (k, (n, (path, cut))) in q.networks.iter().zip(&sources).enumerate() {
         check_fragment(n)?;
-        let model = match models.iter().zip(&paths).find(|(_, p)| *p == path) {
-            Some((m, _)) => OnnxModel::clone(m),
-            None => onnx::load_output(path, float32)?,
+        let model = match sources[..k].iter().position(|s| s == &sources[k]) {
+            Some(j) => OnnxModel::clone(&models[j]),
+            None => onnx::load_output(path, float32, Some(cut.clone()))?,
         };
         let (inp, out) = (&n.inputs[0], &n.outputs[0]);
         let net = &model.network;
@@ -141,23 +154,9 @@ pub fn bind_as(q: &Query, files: &[(String, PathBuf)], float32: bool) -> Result<
     Ok(Bound { models, runners, space, disjuncts })
 }
 
-/// The supported fragment for one declared network: no hidden nodes, one input and one output
-/// tensor (SIO), real, float64, float32 or float16 elements (outputs also integers).
+/// The supported element types for one network of the expanded query: real, float64, float32
+/// or float16 (outputs also integers).
 fn check_fragment(n: &NetworkDecl) -> Result<()> {
-    if !n.hidden.is_empty() {
-        return Err(unsupported(format!(
-            "network '{}' declares hidden nodes; twinverify supports the NH theory only",
-            n.name
-        )));
-    }
-    if n.inputs.len() != 1 || n.outputs.len() != 1 {
-        return Err(unsupported(format!(
-            "network '{}' declares {} inputs and {} outputs; twinverify supports one of each (SIO)",
-            n.name,
-            n.inputs.len(),
-            n.outputs.len()
-        )));
-    }
     let outputs = n.outputs.iter().map(|t| (t, true));
     for (t, output) in n.inputs.iter().map(|t| (t, false)).chain(outputs) {
         let ty = t.elem_type.as_str();

@@ -33,6 +33,9 @@ pub fn arithmetic(cx: &mut Converter, n: &OpNode, op: Arith) -> R<Value> {
                     Arith::Div => x.div(&y)?,
                 }))
             }
+            (Value::Act(x), Value::Act(y)) if x.view.is_some() && y.view.is_some() => {
+                return two_inputs(cx, n, op, &x, &y);
+            }
             (Value::Act(x), Value::Act(y)) if x.at == y.at => {
                 let shape = cx.act(&x, false)?;
                 let factor = match op {
@@ -68,6 +71,31 @@ pub fn arithmetic(cx: &mut Converter, n: &OpNode, op: Arith) -> R<Value> {
     };
     let layer = layers::elementwise(&shape, &c, kind)?;
     Ok(cx.push(layer, shape, n.label))
+}
+
+/// The sum or difference of two graph inputs (each a view of the input vector), broadcast to a
+/// common shape: one affine layer over the input vector.
+fn two_inputs(cx: &mut Converter, n: &OpNode, op: Arith, x: &Act, y: &Act) -> R<Value> {
+    let sign = match op {
+        Arith::Add => 1.0,
+        Arith::Sub => -1.0,
+        Arith::Mul | Arith::Div => {
+            return Err("a product or quotient of two graph inputs is not linear (it needs a McCormick relaxation \
+                        twinverify does not have)"
+                .into())
+        }
+    };
+    let shape = broadcast_shapes(&x.shape, &y.shape)?;
+    let spread = |a: &Act| -> R<Vec<usize>> {
+        let view = a.view.as_deref().unwrap_or_default();
+        let at = ConstTensor::iota(&a.shape).broadcast_to(&shape)?;
+        Ok(at.data.iter().map(|&k| view[k as usize]).collect())
+    };
+    let (xs, ys) = (spread(x)?, spread(y)?);
+    let rows =
+        xs.iter().zip(&ys).map(|(&i, &j)| if i == j { vec![(i, 1.0 + sign)] } else { vec![(i, 1.0), (j, sign)] });
+    let weights = SparseMatrix::from_rows(cx.tip_size(), rows);
+    Ok(cx.push(Layer::Affine(Affine { bias: vec![0.0; weights.rows()], weights }), shape, n.label))
 }
 
 pub fn neg(cx: &mut Converter, n: &OpNode) -> R<Value> {
