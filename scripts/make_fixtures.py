@@ -408,6 +408,34 @@ def softmax_ops() -> onnx.ModelProto:
     return center_logits(g.model(g.gemm(h, 6, 3, scale=3.0), [1, 3]))
 
 
+def product_ops() -> onnx.ModelProto:
+    """Products of two parts of the activation: Gemm 4-6, Split [3, 3] (both parts used), Mul of the
+    parts, Relu, Add 1 (every entry >= 1), Div of two overlapping Slices t[0:2] / t[1:3], Gemm 2-3."""
+    g = Graph("product_ops", [1, 4])
+    h = g.gemm(g.x, 4, 6)
+    split = g.fresh("Split")
+    g.nodes.append(helper.make_node("Split", [h, g.ints("sizes", [3, 3])], [f"{split}_a", f"{split}_b"],
+                                    name=split, axis=1))
+    h = g.op("Mul", [f"{split}_a", f"{split}_b"])
+    t = g.op("Add", [g.relu(h), g.init("one", np.array([1.0], F32))])
+    axes = g.ints("axes", [1])
+    lo = g.op("Slice", [t, g.ints("s0", [0]), g.ints("e0", [2]), axes])
+    hi = g.op("Slice", [t, g.ints("s1", [1]), g.ints("e1", [3]), axes])
+    return center_logits(g.model(g.gemm(g.op("Div", [lo, hi]), 2, 3), [1, 3]))
+
+
+def residual_conv() -> onnx.ModelProto:
+    """Two residual blocks: Conv 2->3 k3 pads 1 + Relu (x), then twice
+    x = Relu(x + Conv(Relu(Conv(x)))) with 3->3 k3 pads 1 convolutions (weights x0.5), then Flatten
+    and Gemm 48-3. The skip connections are carried past each block's layers."""
+    g = Graph("residual_conv", [1, 2, 4, 4])
+    x = g.relu(g.conv(g.x, 2, 3, 3, pads=[1, 1, 1, 1]))
+    for _ in range(2):
+        inner = g.conv(g.relu(g.conv(x, 3, 3, 3, scale=0.5, pads=[1, 1, 1, 1])), 3, 3, 3, scale=0.5, pads=[1, 1, 1, 1])
+        x = g.relu(g.op("Add", [x, inner]))
+    return center_logits(g.model(g.gemm(g.op("Flatten", [x], axis=1), 48, 3), [1, 3]))
+
+
 def mio_net() -> onnx.ModelProto:
     """Two inputs and two outputs (VNN-LIB theories MIO and H): d = x1 - x2 (inputs [1, 2] each),
     h = Relu(Gemm 2-6 of d) named "hidden_relu", y1 = Gemm 6-3 of h, y2 = Gemm 6-2 of h."""
@@ -512,20 +540,14 @@ def bad_unsupported_op() -> onnx.ModelProto:
 
 def bad_branching() -> onnx.ModelProto:
     g = Graph("branching", [1, 4])
-    residual = g.relu(g.gemm(g.x, 4, 4))
-    return g.model(g.op("Add", [residual, g.gemm(g.x, 4, 4)]), [1, 4])
+    branch = g.op("Softmax", [g.gemm(g.x, 4, 4)], axis=1)
+    return g.model(g.op("Add", [branch, g.gemm(g.x, 4, 4)]), [1, 4])
 
 
 def bad_log_softmax_middle() -> onnx.ModelProto:
     g = Graph("log_softmax_middle", [1, 4])
     h = g.op("LogSoftmax", [g.gemm(g.x, 4, 4)], axis=1)
     return g.model(g.gemm(h, 4, 2), [1, 2])
-
-
-def bad_two_inputs() -> onnx.ModelProto:
-    g = Graph("two_inputs", [1, 4])
-    other = g.add_input("input2", [1, 4])
-    return g.model(g.gemm(g.op("Mul", [g.x, other]), 4, 2), [1, 2])
 
 
 def bad_nonzero_pad() -> onnx.ModelProto:
@@ -621,6 +643,14 @@ VALID = [
          "Softmax inside the network over the last axis of a [1, 2, 3] reshape (opset 13); Gemm 4-6 and 6-3 "
          "(final bias centred)",
          UNIT),
+    Spec("residual_conv.onnx", residual_conv, "other",
+         "two residual blocks Relu(x + Conv(Relu(Conv(x)))) after Conv 2-3 k3 pads 1 + Relu; Flatten, Gemm 48-3 "
+         "(final bias centred); the skip connections are carried past the blocks' layers",
+         UNIT),
+    Spec("product_ops.onnx", product_ops, "other",
+         "Split with both parts used, Mul of the two parts (McCormick), Div of two overlapping Slices of the "
+         "activation (a product with a reciprocal); Gemm 4-6 and 2-3 (final bias centred)",
+         UNIT),
     Spec("step_ops.onnx", step_ops, "other",
          "Split of the activation (one part used), Where(Equal(h, 0), -1, h), Cast to int64 and back (truncation), "
          "Where(LessOrEqual(t, 1), 0.5, t); Gemm 4-8 and 6-3 (final bias centred)",
@@ -643,9 +673,8 @@ QUERY_MODELS = [
 
 BAD_MODELS = [
     ("unsupported_op.onnx", bad_unsupported_op, "Gemm -> Erf (node \"act_erf\") -> Gemm: unsupported op"),
-    ("branching.onnx", bad_branching, "residual Add(Relu(Gemm_a(x)), Gemm_b(x)): not a sequential chain"),
+    ("branching.onnx", bad_branching, "Add(Softmax(Gemm_a(x)), Gemm_b(x)): x cannot be carried past the Softmax"),
     ("log_softmax_middle.onnx", bad_log_softmax_middle, "Gemm -> LogSoftmax -> Gemm: LogSoftmax not at the end"),
-    ("two_inputs.onnx", bad_two_inputs, "the product of two graph inputs (not linear)"),
     ("nonzero_pad.onnx", bad_nonzero_pad, "Pad mode=constant with constant_value 0.5"),
     ("twin_wrong_shape.onnx", lambda: twin_mlp("twin_wrong_shape", n_in=5),
      "twin_mlp-like MLP with input size 5 instead of 6: shape mismatch with twin_mlp"),
@@ -668,6 +697,8 @@ TWIN_DATA = [
     ("sigmoid_mlp_data.csv", sigmoid_mlp, 20, 4, False),
     ("step_ops_data.csv", step_ops, 20, 4, False),
     ("softmax_ops_data.csv", softmax_ops, 20, 4, False),
+    ("product_ops_data.csv", product_ops, 20, 4, False),
+    ("residual_conv_data.csv", residual_conv, 20, 32, True),
     ("step_bool_data.csv", step_bool, 20, 3, False),
     ("sigmoid_conv_data.csv", sigmoid_conv, 20, 36, True),
 ]

@@ -89,7 +89,9 @@ pub fn tighten_from(net: &Network, mut nb: NetworkBounds, opts: &LpOptions) -> T
         let which = match net.layers.get(j + 1).map(|l| &l.layer) {
             _ if !matches!(net.layers[j].layer, Layer::Affine(_)) => None,
             Some(Layer::Relu) => Some(Neurons::Unstable),
-            Some(Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) | Layer::Softmax(_)) => Some(Neurons::All),
+            Some(Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) | Layer::Softmax(_) | Layer::Product(_)) => {
+                Some(Neurons::All)
+            }
             _ => None,
         };
         if let Some(which) = which {

@@ -201,8 +201,13 @@ fn backward(net: &Network, nb: &NetworkBounds, top: usize, f: &Forms, choice: &C
                 }
                 lam = next;
             }
-            Layer::MaxPool(_) | Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) | Layer::Softmax(_) => {
-                unreachable!("`applies` admits no max-pool, element-wise curve or softmax below the top")
+            Layer::MaxPool(_)
+            | Layer::SShaped(_)
+            | Layer::Power(_)
+            | Layer::Step(_)
+            | Layer::Softmax(_)
+            | Layer::Product(_) => {
+                unreachable!("`applies` admits no max-pool, element-wise curve, softmax or product below the top")
             }
         }
         width = n_in;

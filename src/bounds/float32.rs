@@ -77,10 +77,10 @@ impl FloatErrors {
                 Layer::Relu => {
                     (vec![0.0; e.len()], e.iter().zip(&x.upper).map(|(&e, &u)| if e <= -u { 0.0 } else { e }).collect())
                 }
-                Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) | Layer::Softmax(_) => {
+                Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) | Layer::Softmax(_) | Layer::Product(_) => {
                     return Err(Error::Input(format!(
                         "float-sound: layer {j} of '{}' ({}) has no float32 error bound (inference engines \
-                         evaluate S-shaped functions, powers and softmax in their own ways; a step jumps)",
+                         evaluate S-shaped functions, powers and softmax in their own ways; a step jumps; products are not covered)",
                         net.name,
                         node.layer.kind()
                     )))
@@ -190,8 +190,9 @@ impl Gradient {
                 }
             }
             // slopes in [0, 1] (σ' ≤ 1/4, tanh' ≤ 1), as an open ReLU phase; never reached by a
-            // power, a step or a softmax, which `FloatErrors::new` refuses like S-shaped layers
-            Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) | Layer::Softmax(_) => {
+            // power, a step, a softmax or a product, which `FloatErrors::new` refuses like S-shaped
+            // layers
+            Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) | Layer::Softmax(_) | Layer::Product(_) => {
                 for k in 0..n {
                     let (m, r) = self.hull_with_zero(k);
                     add(k, m, r, 1.0);

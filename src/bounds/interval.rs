@@ -15,6 +15,7 @@ pub fn propagate(layer: &Layer, x: &Interval) -> Interval {
         },
         Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) => super::curve::interval(layer.curves(x.len()), x),
         Layer::Softmax(s) => super::softmax::interval(s, x),
+        Layer::Product(p) => super::product::interval(p, x),
         Layer::MaxPool(p) => {
             let fold = |v: &[f64], w: &[usize]| w.iter().map(|&j| v[j]).fold(f64::NEG_INFINITY, f64::max);
             Interval {

@@ -13,6 +13,7 @@ pub mod difference;
 pub mod float32;
 mod input_map;
 pub mod interval;
+pub mod product;
 pub mod softmax;
 pub mod symbolic;
 

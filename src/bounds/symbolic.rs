@@ -6,8 +6,8 @@
 //! at most `error`, which is subtracted when the form is concretised (see `round`).
 
 use super::curve::{self, Line};
-use super::{interval, Interval, NetworkBounds};
-use crate::ir::{Affine, IndexMap, Layer, MaxPool, Network};
+use super::{interval, product, Interval, NetworkBounds};
+use crate::ir::{Affine, IndexMap, Layer, MaxPool, Network, Product};
 use crate::round::{gamma, magnitude, two_sum, Acc};
 
 pub(super) const UNIT: f64 = 2.220446049250313e-16; // 2u: one rounding of a product, doubled
@@ -163,6 +163,7 @@ fn step(layer: &Layer, input: &Interval, f: Forms, choice: ReluChoice) -> Forms 
             Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) => w.curve(&lines, lam, &mag),
             // the softmax's box, as a constant
             Layer::Softmax(_) => w.add_box(lam, &out_box),
+            Layer::Product(p) => w.product(p, input, lam, &mag),
             Layer::MaxPool(p) => w.max_pool(p, input, lam, &mag),
             Layer::IndexMap(m) => w.index_map(m, lam, &mag),
         }
@@ -251,6 +252,24 @@ impl Rewrite<'_> {
             self.out[i] = l * line.slope;
             self.c.add(l, line.intercept);
             self.err.add(UNIT * self.out[i].abs(), mag[i]);
+        }
+    }
+
+    /// Products `a·b`: McCormick's first plane below for λ > 0, above for λ < 0
+    /// (`bounds::product::planes`); every coefficient sum and the constant's product charged.
+    pub(super) fn product(&mut self, p: &Product, input: &Interval, lam: &[f64], mag: &[f64]) {
+        for (k, &l) in lam.iter().enumerate().filter(|(_, &l)| l != 0.0) {
+            let (a, b) = p.pairs[k];
+            let (below, above) = product::planes((input.lower[a], input.upper[a]), (input.lower[b], input.upper[b]));
+            let q = if l > 0.0 { below[0] } else { above[0] };
+            for (i, coef) in [(a, q.ca), (b, q.cb)] {
+                let term = l * coef;
+                self.out[i] += term;
+                self.err.add(UNIT * (term.abs() + self.out[i].abs()), mag[i]);
+            }
+            let k = q.k.0 * q.k.1;
+            self.c.add(-l, k);
+            self.err.add(UNIT * l.abs(), k.abs());
         }
     }
 

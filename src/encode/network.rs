@@ -4,7 +4,7 @@
 
 use super::expr::{Combiner, DenseExprs};
 use super::{LinExpr, LinearProgram, RowKind};
-use crate::bounds::{curve, Interval, NetworkBounds};
+use crate::bounds::{curve, product, Interval, NetworkBounds};
 use crate::ir::{Curve, Layer, Network};
 use crate::round::Acc;
 
@@ -155,6 +155,20 @@ pub fn encode_recording(
                 }
                 y
             }
+            Layer::Product(p) => (p.pairs.iter().enumerate())
+                .map(|(k, &(a, b))| {
+                    let y = LinExpr::var(new_var(lp, &mut mag, outb.lower[k], outb.upper[k], false));
+                    let (below, above) = product::planes((inb.lower[a], inb.upper[a]), (inb.lower[b], inb.upper[b]));
+                    let rows = below.iter().map(|q| (q, RowKind::Ge)).chain(above.iter().map(|q| (q, RowKind::Le)));
+                    for (q, kind) in rows {
+                        // y − ca·a − cb·b ≥ (≤) −k1·k2, the right-hand side rounded to weaken the row
+                        let rhs = -product::mul_rounded(q.k.0, q.k.1, kind == RowKind::Ge);
+                        let parts = [(1.0, &y), (-q.ca, &cur[a]), (-q.cb, &cur[b])];
+                        lp.add_row(comb.combine(parts, 0.0, &mag), kind, rhs);
+                    }
+                    y
+                })
+                .collect(),
             Layer::MaxPool(p) => {
                 p.windows.iter().map(|w| max_pool(lp, &mut mag, &mut comb, &cur, w, inb, opts.mode)).collect()
             }

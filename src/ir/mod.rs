@@ -1,13 +1,15 @@
 //! The layer IR: a network is an ordered list of layers over flat f64 vectors of known shape.
 //! Affine maps (dense, conv, pooling averages, folded normalisation), ReLU, S-shaped activations
-//! (Sigmoid, Tanh), constant powers, step functions (comparisons, truncation), softmax, max-pool,
-//! index maps.
+//! (Sigmoid, Tanh), constant powers, step functions (comparisons, truncation), softmax, products
+//! of two entries, max-pool, index maps.
 
+mod carry;
 mod curve;
 mod fold;
 mod sparse;
 mod step;
 
+pub use carry::with_pass_through;
 pub use curve::{Bend, Curve, Power, SShaped};
 pub use sparse::SparseMatrix;
 pub use step::{Branch, Cmp, Piece, Step};
@@ -72,6 +74,12 @@ impl Softmax {
     }
 }
 
+/// Products of two entries: `y[k] = x[pairs[k].0] · x[pairs[k].1]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Product {
+    pub pairs: Vec<(usize, usize)>,
+}
+
 /// One layer of the IR.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Layer {
@@ -84,6 +92,7 @@ pub enum Layer {
     /// A step function of each entry (`steps[i]` on entry `i`).
     Step(Vec<Step>),
     Softmax(Softmax),
+    Product(Product),
     MaxPool(MaxPool),
     IndexMap(IndexMap),
 }
@@ -98,6 +107,7 @@ impl Layer {
             Layer::Power(_) => "power",
             Layer::Step(_) => "step",
             Layer::Softmax(_) => "softmax",
+            Layer::Product(_) => "product",
             Layer::MaxPool(_) => "maxpool",
             Layer::IndexMap(_) => "indexmap",
         }
@@ -113,6 +123,7 @@ impl Layer {
                 x.iter().zip(self.curves(x.len())).map(|(&v, f)| f.value(v)).collect()
             }
             Layer::Softmax(s) => s.apply(x),
+            Layer::Product(p) => p.pairs.iter().map(|&(i, j)| x[i] * x[j]).collect(),
             Layer::MaxPool(p) => {
                 p.windows.iter().map(|w| w.iter().map(|&j| x[j]).fold(f64::NEG_INFINITY, nan_max)).collect()
             }
@@ -131,6 +142,19 @@ impl Layer {
         };
         let same = same.into_iter().flat_map(move |c| std::iter::repeat_n(c, n));
         same.chain(each.iter().copied()).chain(steps.iter().map(|&s| Curve::Step(s)))
+    }
+
+    /// The length of the output for an input of length `n_in`.
+    pub fn output_len(&self, n_in: usize) -> usize {
+        match self {
+            Layer::Affine(a) => a.weights.rows(),
+            Layer::Relu | Layer::SShaped(_) | Layer::Softmax(_) => n_in,
+            Layer::Power(p) => p.curves.len(),
+            Layer::Step(s) => s.len(),
+            Layer::Product(p) => p.pairs.len(),
+            Layer::MaxPool(p) => p.windows.len(),
+            Layer::IndexMap(m) => m.map.len(),
+        }
     }
 
     /// Number of parameters (stored weights plus biases).
@@ -284,6 +308,14 @@ impl Network {
                     g.iter().zip(input).zip(curves).map(|((&g, &v), f)| g * f.slope(v)).collect()
                 }
                 Layer::Softmax(s) => s.backward(&outs[i], &g),
+                Layer::Product(p) => {
+                    let mut back = vec![0.0; input.len()];
+                    for (&(a, b), &gk) in p.pairs.iter().zip(&g) {
+                        back[a] += gk * input[b];
+                        back[b] += gk * input[a];
+                    }
+                    back
+                }
                 Layer::MaxPool(p) => {
                     let mut back = vec![0.0; input.len()];
                     for (w, &gk) in p.windows.iter().zip(&g) {

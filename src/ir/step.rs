@@ -142,6 +142,7 @@ impl Step {
     /// integer part) is reached, else the hull of the branches' ranges. Exact: no arithmetic.
     pub fn piece(self, l: f64, u: f64) -> Piece {
         match self {
+            Step::Select { then, other, .. } if then == other => then.piece(),
             Step::Select { cmp, threshold, then, other } => {
                 match (cmp.part(threshold, l, u), cmp.negated().part(threshold, l, u)) {
                     (Some(_), None) => then.piece(),

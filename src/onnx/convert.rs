@@ -6,11 +6,13 @@ use std::path::Path;
 
 use tract_onnx::pb;
 
+mod layout;
+
 use super::consts::ConstTensor;
 use super::ops::{self, OpNode};
 use super::proto::{decode_tensor, node_label};
 use crate::error::{Error, Result};
-use crate::ir::{numel, Affine, Cmp, IndexMap, Layer, LayerNode, SparseMatrix};
+use crate::ir::{numel, with_pass_through, Affine, Cmp, IndexMap, Layer, LayerNode, SparseMatrix};
 
 /// A value flowing through the graph: a known constant, or the network's activation.
 #[derive(Clone, Debug)]
@@ -30,8 +32,9 @@ pub(super) struct Act {
     /// yet a layer, that a Cast to a number or a Where turns into a step layer.
     pub pred: Option<Pred>,
     /// The entries of the chain's tip this value is, not yet a layer (one graph input of several,
-    /// which all sit in the network's one input vector).
-    pub view: Option<Vec<usize>>,
+    /// which all sit in the network's one input vector; a slice or other data movement of the tip;
+    /// `None` entries are zero padding).
+    pub view: Option<Vec<Option<usize>>>,
 }
 
 /// `x[i] ∘ thresholds[i]` for every entry `i` of the activation.
@@ -53,12 +56,15 @@ pub struct Converted {
 pub struct Converter<'a> {
     path: &'a Path,
     values: HashMap<String, Value>,
-    /// Every tensor some node reads or the graph outputs.
-    used: HashSet<String>,
     input_shape: Vec<usize>,
     pub(super) options: Options,
     /// The number of layers after the latest Softmax layer, and the tensor that Softmax read.
     softmax: Option<(usize, String)>,
+    /// Activations carried behind the tip's front entries (in order) and their total length.
+    carried: Vec<(String, Act)>,
+    carry: usize,
+    /// A layer the last operator pushed could not carry the carried entries: why.
+    failed: Option<String>,
     layers: Vec<LayerNode>,
     pub(super) notes: Vec<String>,
 }
@@ -104,7 +110,7 @@ impl<'a> Converter<'a> {
         let mut offset = 0;
         for (name, shape) in inputs {
             let n = numel(shape);
-            let view = (inputs.len() > 1).then(|| (offset..offset + n).collect());
+            let view = (inputs.len() > 1).then(|| (offset..offset + n).map(Some).collect());
             offset += n;
             values.insert(
                 name.clone(),
@@ -115,8 +121,18 @@ impl<'a> Converter<'a> {
             [(_, shape)] => shape.clone(),
             _ => vec![offset],
         };
-        let (used, softmax) = (HashSet::new(), None);
-        Ok(Converter { path, values, used, input_shape, options, softmax, layers: Vec::new(), notes: Vec::new() })
+        Ok(Converter {
+            path,
+            values,
+            input_shape,
+            options,
+            softmax: None,
+            carried: Vec::new(),
+            carry: 0,
+            failed: None,
+            layers: Vec::new(),
+            notes: Vec::new(),
+        })
     }
 
     /// The tensor to compute (`Options::cut`, else the graph's only output).
@@ -144,10 +160,16 @@ impl<'a> Converter<'a> {
         let path = self.path;
         let target = self.target(graph)?;
         let needed = needed_nodes(graph, &target);
-        let nodes = || graph.node.iter().enumerate().filter(|(i, _)| needed[*i]);
-        self.used = nodes().flat_map(|(_, n)| &n.input).filter(|n| !n.is_empty()).cloned().collect();
-        self.used.insert(target.clone());
-        for (idx, node) in nodes() {
+        let order: Vec<(usize, &pb::NodeProto)> = graph.node.iter().enumerate().filter(|(i, _)| needed[*i]).collect();
+        // the position of each tensor's last reader (the target is read at the end)
+        let mut last: HashMap<String, usize> = HashMap::new();
+        for (pos, (_, node)) in order.iter().enumerate() {
+            for input in &node.input {
+                last.insert(input.clone(), pos);
+            }
+        }
+        last.insert(target.clone(), usize::MAX);
+        for (pos, &(idx, node)) in order.iter().enumerate() {
             let label = node_label(idx, node);
             let op = ops::lookup(node).ok_or_else(|| Error::UnsupportedOp {
                 path: path.to_path_buf(),
@@ -167,35 +189,15 @@ impl<'a> Converter<'a> {
                 reason,
             };
             self.check_finite_inputs(node).map_err(bad)?;
-            self.materialise_views(node).map_err(bad)?;
+            self.lay_out(node, pos, &last).map_err(bad)?;
             let out = (op.convert)(&mut self, &OpNode::new(node, &label)).map_err(bad)?;
+            if let Some(reason) = self.failed.take() {
+                return Err(bad(reason));
+            }
             let first = node.output.first().cloned().unwrap_or_default();
             self.values.insert(first, out);
         }
         self.finish(&target)
-    }
-
-    /// A graph input of several becomes a layer (an index map out of the input vector) when a
-    /// node reads it, unless the node is arithmetic on two of them (a sum or difference is an
-    /// affine map of both; a product or quotient is refused by the operator).
-    fn materialise_views(&mut self, node: &pb::NodeProto) -> R<()> {
-        let viewed = |v: Option<&Value>| matches!(v, Some(Value::Act(a)) if a.view.is_some());
-        let two = node.input.len() == 2 && node.input.iter().all(|i| viewed(self.values.get(i)));
-        if two && matches!(node.op_type.as_str(), "Add" | "Sub" | "Mul" | "Div") {
-            return Ok(());
-        }
-        for name in &node.input {
-            let Some(Value::Act(a)) = self.values.get(name).filter(|v| viewed(Some(v))) else { continue };
-            if a.at != self.layers.len() {
-                return Err("the graph branches (graph inputs are read after a layer); only sequential networks \
-                            are supported"
-                    .into());
-            }
-            let (shape, view) = (a.shape.clone(), a.view.clone().unwrap_or_default());
-            let value = self.push(Layer::IndexMap(IndexMap { map: view.into_iter().map(Some).collect() }), shape, name);
-            self.values.insert(name.clone(), value);
-        }
-        Ok(())
     }
 
     /// Every constant a node reads (weights, biases, constants) must be finite.
@@ -211,8 +213,17 @@ impl<'a> Converter<'a> {
     fn finish(mut self, name: &String) -> Result<Converted> {
         let err = |reason: String| Error::MalformedOnnx { path: self.path.to_path_buf(), reason };
         match self.values.get(name) {
-            Some(Value::Act(a)) if a.view.is_some() => {
-                Err(err(format!("the network computes '{name}', one of its inputs; nothing to verify")))
+            Some(Value::Act(a)) if a.view.is_some() && a.at == self.layers.len() => {
+                // the output is a view of the tip (a slice, one input of several): its index map
+                let (shape, map) = (a.shape.clone(), a.view.clone().unwrap_or_default());
+                self.push(Layer::IndexMap(IndexMap { map }), shape.clone(), name);
+                Ok(Converted {
+                    logits_name: name.clone(),
+                    output_name: name.clone(),
+                    output_shape: shape,
+                    layers: self.layers,
+                    notes: self.notes,
+                })
             }
             Some(Value::Act(a)) if a.pred.is_some() => Err(err(format!(
                 "graph output '{name}' is a boolean comparison of the activation; cast it to a number"
@@ -258,14 +269,14 @@ impl<'a> Converter<'a> {
         &self.input_shape
     }
 
-    /// The length of the chain's tip (the input vector before any layer).
+    /// The length of the chain's tip (the input vector before any layer), carried entries left out.
     pub(super) fn tip_size(&self) -> usize {
-        self.layers.last().map_or(numel(&self.input_shape), |l| numel(&l.output_shape))
+        self.tip_total() - self.carry
     }
 
-    /// Whether a node or the graph output reads the tensor `name`.
-    pub(super) fn is_used(&self, name: &str) -> bool {
-        self.used.contains(name)
+    /// The length of the whole tip, carried entries included.
+    fn tip_total(&self) -> usize {
+        self.layers.last().map_or(numel(&self.input_shape), |l| numel(&l.output_shape))
     }
 
     /// Gives a node's further output (beyond the first, which its operator returns) a value.
@@ -330,8 +341,26 @@ impl<'a> Converter<'a> {
         Ok(a.shape.clone())
     }
 
+    /// Pushes `layer` (on the tip's front entries) with its output shape; carried entries pass
+    /// through it (the layer widened, its output then flat).
     pub(super) fn push(&mut self, layer: Layer, shape: Vec<usize>, label: &str) -> Value {
-        self.layers.push(LayerNode { layer, output_shape: shape.clone(), origin: vec![label.to_string()] });
+        let origin = vec![label.to_string()];
+        if self.carry == 0 {
+            self.layers.push(LayerNode { layer, output_shape: shape.clone(), origin });
+        } else {
+            let (n, m, c) = (self.tip_size(), numel(&shape), self.carry);
+            match with_pass_through(layer, n, m, c) {
+                Ok(layers) => {
+                    let mut width = n + c;
+                    for layer in layers {
+                        width = layer.output_len(width);
+                        self.layers.push(LayerNode { layer, output_shape: vec![width], origin: origin.clone() });
+                    }
+                }
+                Err(reason) => self.failed = Some(reason),
+            }
+            self.refresh_carried();
+        }
         Value::Act(Act { shape, at: self.layers.len(), before_softmax: None, pred: None, view: None })
     }
 
@@ -347,10 +376,21 @@ impl<'a> Converter<'a> {
         Value::Act(Act { shape, at: self.layers.len(), before_softmax: None, pred: Some(pred), view: None })
     }
 
-    /// A data-movement op applied to the activation: evaluated on an index tensor.
+    /// A data movement inside an operator (before its own layer): an index map pushed at once.
     pub(super) fn push_moved(&mut self, moved: ConstTensor, label: &str) -> Value {
         let map = moved.data.iter().map(|&v| (v >= 0.0).then_some(v as usize)).collect();
         self.push(Layer::IndexMap(IndexMap { map }), moved.shape, label)
+    }
+
+    /// A data-movement op applied to the activation `a`, evaluated on its index tensor: a view of
+    /// the tip (an index map when something reads it).
+    pub(super) fn moved(&self, a: &Act, moved: ConstTensor) -> Value {
+        let own = |v: f64| (v >= 0.0).then_some(v as usize);
+        let view = match &a.view {
+            Some(outer) => moved.data.iter().map(|&v| own(v).and_then(|k| outer[k])).collect(),
+            None => moved.data.iter().map(|&v| own(v)).collect(),
+        };
+        Value::Act(Act { shape: moved.shape, view: Some(view), ..a.clone() })
     }
 }
 

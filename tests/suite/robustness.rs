@@ -23,6 +23,12 @@ fn verdicts_on_s_shaped_activations_agree_with_sampling() {
     verdicts_agree_with_sampling("sigmoid_conv.onnx", "sigmoid_conv_data.csv", 1.0 / 255.0);
 }
 
+/// The same on a residual network (skip connections carried past the blocks' layers).
+#[test]
+fn verdicts_on_a_residual_network_agree_with_sampling() {
+    verdicts_agree_with_sampling("residual_conv.onnx", "residual_conv_data.csv", 1.0 / 255.0);
+}
+
 fn verdicts_agree_with_sampling(file: &str, data: &str, scale: f64) {
     let model = onnx::load(fixture(file)).unwrap();
     let runner = TractRunner::new(&model).unwrap();

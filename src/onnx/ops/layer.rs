@@ -3,7 +3,7 @@
 //! reductions and Concat with constants.
 
 use super::OpNode;
-use crate::ir::{numel, Affine, Curve, Layer, Power, SShaped, Softmax, SparseMatrix};
+use crate::ir::{numel, Affine, Curve, Layer, Power, Product, SShaped, Softmax, SparseMatrix};
 use crate::onnx::consts::{axis, broadcast_shapes, ConstTensor};
 use crate::onnx::convert::{Act, Converter, Value, R};
 use crate::onnx::layers::{self, Elementwise, WindowAttrs};
@@ -33,8 +33,8 @@ pub fn arithmetic(cx: &mut Converter, n: &OpNode, op: Arith) -> R<Value> {
                     Arith::Div => x.div(&y)?,
                 }))
             }
-            (Value::Act(x), Value::Act(y)) if x.view.is_some() && y.view.is_some() => {
-                return two_inputs(cx, n, op, &x, &y);
+            (Value::Act(x), Value::Act(y)) if x.view.is_some() || y.view.is_some() => {
+                return two_views(cx, n, op, &x, &y);
             }
             (Value::Act(x), Value::Act(y)) if x.at == y.at => {
                 let shape = cx.act(&x, false)?;
@@ -73,29 +73,52 @@ pub fn arithmetic(cx: &mut Converter, n: &OpNode, op: Arith) -> R<Value> {
     Ok(cx.push(layer, shape, n.label))
 }
 
-/// The sum or difference of two graph inputs (each a view of the input vector), broadcast to a
-/// common shape: one affine layer over the input vector.
-fn two_inputs(cx: &mut Converter, n: &OpNode, op: Arith, x: &Act, y: &Act) -> R<Value> {
-    let sign = match op {
-        Arith::Add => 1.0,
-        Arith::Sub => -1.0,
-        Arith::Mul | Arith::Div => {
-            return Err("a product or quotient of two graph inputs is not linear (it needs a McCormick relaxation \
-                        twinverify does not have)"
-                .into())
-        }
-    };
+/// Arithmetic on two views of the chain's tip (graph inputs of several, slices), broadcast to a
+/// common shape: a sum or difference is one affine layer; a product a product layer (McCormick);
+/// a quotient `a / b` the product of `a` and `b⁻¹` (a power layer first: `b` must not reach 0).
+fn two_views(cx: &mut Converter, n: &OpNode, op: Arith, x: &Act, y: &Act) -> R<Value> {
+    if x.at != y.at || [x, y].iter().any(|a| a.pred.is_some() || a.before_softmax.is_some()) {
+        return Err("both operands are activations (a residual or branching graph); only sequential networks are \
+                    supported"
+            .into());
+    }
     let shape = broadcast_shapes(&x.shape, &y.shape)?;
     let spread = |a: &Act| -> R<Vec<usize>> {
-        let view = a.view.as_deref().unwrap_or_default();
+        let own: Vec<Option<usize>> = match &a.view {
+            Some(v) => v.clone(),
+            None => (0..numel(&a.shape)).map(Some).collect(),
+        };
         let at = ConstTensor::iota(&a.shape).broadcast_to(&shape)?;
-        Ok(at.data.iter().map(|&k| view[k as usize]).collect())
+        at.data
+            .iter()
+            .map(|&k| own[k as usize].ok_or_else(|| "arithmetic on a zero-padded activation".into()))
+            .collect()
     };
     let (xs, ys) = (spread(x)?, spread(y)?);
-    let rows =
-        xs.iter().zip(&ys).map(|(&i, &j)| if i == j { vec![(i, 1.0 + sign)] } else { vec![(i, 1.0), (j, sign)] });
-    let weights = SparseMatrix::from_rows(cx.tip_size(), rows);
-    Ok(cx.push(Layer::Affine(Affine { bias: vec![0.0; weights.rows()], weights }), shape, n.label))
+    let m = xs.len();
+    match op {
+        Arith::Add | Arith::Sub => {
+            let sign = if op == Arith::Add { 1.0 } else { -1.0 };
+            let rows = xs
+                .iter()
+                .zip(&ys)
+                .map(|(&i, &j)| if i == j { vec![(i, 1.0 + sign)] } else { vec![(i, 1.0), (j, sign)] });
+            let weights = SparseMatrix::from_rows(cx.tip_size(), rows);
+            Ok(cx.push(Layer::Affine(Affine { bias: vec![0.0; weights.rows()], weights }), shape, n.label))
+        }
+        Arith::Mul => {
+            let pairs = xs.into_iter().zip(ys).collect();
+            Ok(cx.push(Layer::Product(Product { pairs }), shape, n.label))
+        }
+        Arith::Div if xs == ys => Err("the activation divided by itself (1 where it is not 0) is not supported".into()),
+        Arith::Div => {
+            let both = ConstTensor::new(vec![2 * m], xs.iter().chain(&ys).map(|&k| k as f64).collect(), false);
+            cx.push_moved(both, n.label);
+            let curves = (0..2 * m).map(|k| Curve::Power(if k < m { 1.0 } else { -1.0 })).collect();
+            push_power(cx, n, curves, vec![2 * m]);
+            Ok(cx.push(Layer::Product(Product { pairs: (0..m).map(|k| (k, m + k)).collect() }), shape, n.label))
+        }
+    }
 }
 
 pub fn neg(cx: &mut Converter, n: &OpNode) -> R<Value> {

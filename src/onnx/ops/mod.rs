@@ -38,8 +38,6 @@ pub(super) type Convert = fn(&mut Converter<'_>, &OpNode<'_>) -> R<Value>;
 pub enum Scope {
     /// Converted in every use a sequential network allows.
     Every,
-    /// On the activation only with a constant other operand (no product of activations).
-    ConstantOperand,
     /// Only as the network's last operation, where it is dropped (twinverify reasons on logits).
     Last,
 }
@@ -55,7 +53,7 @@ const fn op(name: &'static str, scope: Scope, convert: Convert) -> OpDef {
     OpDef { name, scope, convert }
 }
 
-use Scope::{ConstantOperand, Every, Last};
+use Scope::{Every, Last};
 
 /// Every operator of the default ONNX domain the front-end converts, in alphabetical order.
 pub(super) const OPS: &[OpDef] = &[
@@ -67,7 +65,7 @@ pub(super) const OPS: &[OpDef] = &[
     op("Constant", Every, constant::constant),
     op("ConstantOfShape", Every, constant::constant_of_shape),
     op("Conv", Every, layer::conv),
-    op("Div", ConstantOperand, |cx, n| layer::arithmetic(cx, n, Arith::Div)),
+    op("Div", Every, |cx, n| layer::arithmetic(cx, n, Arith::Div)),
     op("Dropout", Every, movement::identity),
     op("Equal", Every, |cx, n| constant::compare(cx, n, Cmp::Equal)),
     op("Expand", Every, movement::expand),
@@ -140,14 +138,13 @@ mod tests {
         assert!(OPS.windows(2).all(|w| w[0].name < w[1].name), "sorted, no duplicates");
         assert_eq!(SUPPORTED_OPS.len(), OPS.len());
         let claimed = claimed_operators();
-        for partial in ["Div", "LogSoftmax"] {
-            assert!(SUPPORTED_OPS.contains(&partial) && !claimed.contains(&partial), "{partial}");
-        }
-        let every = ["Cast", "Concat", "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Mul", "Pow"];
+        assert!(SUPPORTED_OPS.contains(&"LogSoftmax") && !claimed.contains(&"LogSoftmax"), "only last, dropped");
+        let every =
+            ["Cast", "Concat", "Div", "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Mul", "Pow"];
         for every in every.into_iter().chain(["ReduceMean", "ReduceSum", "Shape", "Sigmoid", "Split", "Tanh", "Where"])
         {
             assert!(claimed.contains(&every), "{every}");
         }
-        assert_eq!(claimed.len(), OPS.len() - 2);
+        assert_eq!(claimed.len(), OPS.len() - 1);
     }
 }

@@ -64,7 +64,7 @@ fn move_data(
         None => Ok(Value::Const(moved)),
         Some(a) if a.before_softmax.is_some() => Err(format!("{} after a Softmax is not supported", n.op())),
         Some(a) if a.pred.is_some() => Err(format!("{} of a comparison of the activation is not supported", n.op())),
-        Some(_) => Ok(cx.push_moved(moved, n.label)),
+        Some(a) => Ok(cx.moved(&a, moved)),
     }
 }
 
@@ -115,10 +115,8 @@ pub fn pad(cx: &mut Converter, n: &OpNode) -> R<Value> {
     })
 }
 
-/// Split along an axis (sizes from the `split` input or attribute, else equal parts). Every part
-/// of a constant is computed; of the activation, only one part may be read further (two live
-/// parts branch the graph), and that part is an index map. Output 0 takes the read part's value
-/// when it is itself unread (nothing looks at it).
+/// Split along an axis (sizes from the `split` input or attribute, else equal parts): every part
+/// of a constant is computed; every part of the activation is a view of it (an index map when read).
 pub fn split(cx: &mut Converter, n: &OpNode) -> R<Value> {
     let input = cx.get(n.proto, 0)?.clone();
     let shape = match &input {
@@ -140,14 +138,6 @@ pub fn split(cx: &mut Converter, n: &OpNode) -> R<Value> {
     if sizes.len() != outs.len() || sizes.iter().sum::<usize>() != dim {
         return Err(format!("split sizes {sizes:?} do not cut axis {ax} of length {dim} into {} outputs", outs.len()));
     }
-    let read: Vec<&String> = outs.iter().filter(|o| cx.is_used(o)).collect();
-    if matches!(input, Value::Act(_)) && read.len() > 1 {
-        return Err(format!(
-            "{} parts of the split activation are read further: a branching graph, which needs a DAG IR that \
-             twinverify does not have; only one part may be used",
-            read.len()
-        ));
-    }
     let mut first = None;
     let mut start = 0;
     for (name, &size) in outs.iter().zip(&sizes) {
@@ -156,11 +146,10 @@ pub fn split(cx: &mut Converter, n: &OpNode) -> R<Value> {
         let piece = |t: &ConstTensor| t.slice(&[from], &[to], Some(&[ax as i64]), None);
         let value = match &input {
             Value::Const(c) => Value::Const(piece(c)?),
-            Value::Act(_) if cx.is_used(name) => cx.push_moved(piece(&ConstTensor::iota(&shape))?, n.label),
-            Value::Act(_) => continue,
+            Value::Act(a) => cx.moved(a, piece(&ConstTensor::iota(&shape))?),
         };
         cx.define(name, value.clone());
         first.get_or_insert(value);
     }
-    first.ok_or_else(|| "no part of the split activation is used".into())
+    first.ok_or_else(|| "Split has no output".into())
 }
