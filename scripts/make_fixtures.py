@@ -410,7 +410,8 @@ def softmax_ops() -> onnx.ModelProto:
 
 def product_ops() -> onnx.ModelProto:
     """Products of two parts of the activation: Gemm 4-6, Split [3, 3] (both parts used), Mul of the
-    parts, Relu, Add 1 (every entry >= 1), Div of two overlapping Slices t[0:2] / t[1:3], Gemm 2-3."""
+    parts, Relu, Add 1 (every entry >= 1), Div of two overlapping Slices q = t[0:2] / t[1:3], Concat
+    of q[1:2], a constant and q[0:1], Gemm 3-3."""
     g = Graph("product_ops", [1, 4])
     h = g.gemm(g.x, 4, 6)
     split = g.fresh("Split")
@@ -421,7 +422,11 @@ def product_ops() -> onnx.ModelProto:
     axes = g.ints("axes", [1])
     lo = g.op("Slice", [t, g.ints("s0", [0]), g.ints("e0", [2]), axes])
     hi = g.op("Slice", [t, g.ints("s1", [1]), g.ints("e1", [3]), axes])
-    return center_logits(g.model(g.gemm(g.op("Div", [lo, hi]), 2, 3), [1, 3]))
+    q = g.op("Div", [lo, hi])
+    q1 = g.op("Slice", [q, g.ints("s2", [1]), g.ints("e2", [2]), axes])
+    q0 = g.op("Slice", [q, g.ints("s3", [0]), g.ints("e3", [1]), axes])
+    c = g.op("Concat", [q1, g.init("half", np.array([[0.5]], F32)), q0], axis=1)
+    return center_logits(g.model(g.gemm(c, 3, 3), [1, 3]))
 
 
 def residual_conv() -> onnx.ModelProto:
@@ -649,7 +654,8 @@ VALID = [
          UNIT),
     Spec("product_ops.onnx", product_ops, "other",
          "Split with both parts used, Mul of the two parts (McCormick), Div of two overlapping Slices of the "
-         "activation (a product with a reciprocal); Gemm 4-6 and 2-3 (final bias centred)",
+         "activation (a product with a reciprocal), Concat of two Slices and a constant; Gemm 4-6 and 3-3 "
+         "(final bias centred)",
          UNIT),
     Spec("step_ops.onnx", step_ops, "other",
          "Split of the activation (one part used), Where(Equal(h, 0), -1, h), Cast to int64 and back (truncation), "

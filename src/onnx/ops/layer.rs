@@ -137,29 +137,30 @@ pub fn relu(cx: &mut Converter, n: &OpNode) -> R<Value> {
     Ok(cx.push(Layer::Relu, shape, n.label))
 }
 
-/// Concat of constants, or of the activation with constants: an affine map that copies the
-/// activation into its place and puts the constants into the bias.
+/// Concat of constants, or of activations (views of the tip, or the tip itself) with constants:
+/// an affine map that copies each activation entry into its place and puts the constants into the
+/// bias.
 pub fn concat(cx: &mut Converter, n: &OpNode) -> R<Value> {
     let values = (0..n.proto.input.len()).map(|i| cx.get(n.proto, i).cloned()).collect::<R<Vec<_>>>()?;
     let ax = n.at.int_or("axis", 0);
     let acts: Vec<&Act> = values.iter().filter_map(|v| if let Value::Act(a) = v { Some(a) } else { None }).collect();
-    let [act] = acts.as_slice() else {
-        if acts.is_empty() {
-            let parts: Vec<&ConstTensor> =
-                values.iter().filter_map(|v| if let Value::Const(c) = v { Some(c) } else { None }).collect();
-            return Ok(Value::Const(ConstTensor::concat(&parts, ax)?));
-        }
-        return Err("Concat of the activation with itself or another activation needs a graph with branches".into());
-    };
-    let shape = cx.act(act, false)?;
-    // where each output comes from: activation entry k as k + 1, a constant as 0 (its value in `fill`)
+    if acts.is_empty() {
+        let parts: Vec<&ConstTensor> =
+            values.iter().filter_map(|v| if let Value::Const(c) = v { Some(c) } else { None }).collect();
+        return Ok(Value::Const(ConstTensor::concat(&parts, ax)?));
+    }
+    if acts.len() > 1 && acts.iter().any(|a| a.view.is_none() || a.at != acts[0].at) {
+        return Err("Concat of the activation with itself or with an activation the chain did not carry".into());
+    }
+    // where each output comes from: tip entry k as k + 1, a constant as 0 (its value in `fill`)
     let (mut marks, mut fill) = (Vec::new(), Vec::new());
     for v in &values {
         let (m, f) = match v {
-            Value::Act(_) => {
-                let iota = ConstTensor::iota(&shape);
-                let zeros = ConstTensor::new(shape.clone(), vec![0.0; iota.data.len()], false);
-                (ConstTensor::new(shape.clone(), iota.data.iter().map(|k| k + 1.0).collect(), false), zeros)
+            Value::Act(a) => {
+                let shape = cx.act(&Act { view: None, ..a.clone() }, false)?;
+                let entries = a.view.clone().unwrap_or_else(|| (0..numel(&shape)).map(Some).collect());
+                let at = entries.iter().map(|e| e.map_or(0.0, |k| k as f64 + 1.0)).collect();
+                (ConstTensor::new(shape.clone(), at, false), ConstTensor::new(shape, vec![0.0; entries.len()], false))
             }
             Value::Const(c) => (ConstTensor::new(c.shape.clone(), vec![0.0; c.data.len()], false), c.clone()),
         };
@@ -169,7 +170,7 @@ pub fn concat(cx: &mut Converter, n: &OpNode) -> R<Value> {
     let marks = ConstTensor::concat(&marks.iter().collect::<Vec<_>>(), ax)?;
     let fill = ConstTensor::concat(&fill.iter().collect::<Vec<_>>(), ax)?;
     let rows = marks.data.iter().map(|&m| if m > 0.0 { vec![(m as usize - 1, 1.0)] } else { Vec::new() });
-    let weights = SparseMatrix::from_rows(numel(&shape), rows);
+    let weights = SparseMatrix::from_rows(cx.tip_size(), rows);
     Ok(cx.push(Layer::Affine(Affine { weights, bias: fill.data }), marks.shape, n.label))
 }
 
