@@ -441,6 +441,14 @@ def residual_conv() -> onnx.ModelProto:
     return center_logits(g.model(g.gemm(g.op("Flatten", [x], axis=1), 48, 3), [1, 3]))
 
 
+def softmax_skip() -> onnx.ModelProto:
+    """A value carried past a Softmax: Gemm 4-3 (weights x2) of Softmax(Gemm_a(x)) + Gemm_b(x), with
+    Gemm_a, Gemm_b 4-5; x is carried past Gemm_a and the Softmax."""
+    g = Graph("softmax_skip", [1, 4])
+    probs = g.op("Softmax", [g.gemm(g.x, 4, 5, scale=2.0)], axis=1)
+    return center_logits(g.model(g.gemm(g.op("Add", [probs, g.gemm(g.x, 4, 5)]), 5, 3, scale=2.0), [1, 3]))
+
+
 def mio_net() -> onnx.ModelProto:
     """Two inputs and two outputs (VNN-LIB theories MIO and H): d = x1 - x2 (inputs [1, 2] each),
     h = Relu(Gemm 2-6 of d) named "hidden_relu", y1 = Gemm 6-3 of h, y2 = Gemm 6-2 of h."""
@@ -545,7 +553,10 @@ def bad_unsupported_op() -> onnx.ModelProto:
 
 def bad_branching() -> onnx.ModelProto:
     g = Graph("branching", [1, 4])
-    branch = g.op("Softmax", [g.gemm(g.x, 4, 4)], axis=1)
+    split = g.fresh("Split")
+    g.nodes.append(helper.make_node("Split", [g.gemm(g.x, 4, 8), g.ints("sizes", [4, 4])],
+                                    [f"{split}_a", f"{split}_b"], name=split, axis=1))
+    branch = g.op("Mul", [f"{split}_a", f"{split}_b"])
     return g.model(g.op("Add", [branch, g.gemm(g.x, 4, 4)]), [1, 4])
 
 
@@ -652,6 +663,9 @@ VALID = [
          "two residual blocks Relu(x + Conv(Relu(Conv(x)))) after Conv 2-3 k3 pads 1 + Relu; Flatten, Gemm 48-3 "
          "(final bias centred); the skip connections are carried past the blocks' layers",
          UNIT),
+    Spec("softmax_skip.onnx", softmax_skip, "other",
+         "Softmax(Gemm_a(x)) + Gemm_b(x): the input carried past a Softmax; Gemm 5-3 (final bias centred)",
+         UNIT),
     Spec("product_ops.onnx", product_ops, "other",
          "Split with both parts used, Mul of the two parts (McCormick), Div of two overlapping Slices of the "
          "activation (a product with a reciprocal), Concat of two Slices and a constant; Gemm 4-6 and 3-3 "
@@ -679,7 +693,8 @@ QUERY_MODELS = [
 
 BAD_MODELS = [
     ("unsupported_op.onnx", bad_unsupported_op, "Gemm -> Erf (node \"act_erf\") -> Gemm: unsupported op"),
-    ("branching.onnx", bad_branching, "Add(Softmax(Gemm_a(x)), Gemm_b(x)): x cannot be carried past the Softmax"),
+    ("branching.onnx", bad_branching, "Add(a * b, Gemm_b(x)) for a, b the halves of Gemm_a(x): x cannot be carried "
+     "past the product"),
     ("log_softmax_middle.onnx", bad_log_softmax_middle, "Gemm -> LogSoftmax -> Gemm: LogSoftmax not at the end"),
     ("nonzero_pad.onnx", bad_nonzero_pad, "Pad mode=constant with constant_value 0.5"),
     ("twin_wrong_shape.onnx", lambda: twin_mlp("twin_wrong_shape", n_in=5),

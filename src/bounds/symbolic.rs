@@ -146,9 +146,9 @@ fn step(layer: &Layer, input: &Interval, f: Forms, choice: ReluChoice) -> Forms 
     let lines: Vec<(Line, Line)> = (layer.curves(n_in).zip(input.lower.iter().zip(&input.upper)))
         .map(|(f, (&l, &u))| curve::lines(f, l, u))
         .collect();
-    let out_box = match layer {
-        Layer::Softmax(s) => super::softmax::interval(s, input),
-        _ => Interval::default(),
+    let (out_box, grouped) = match layer {
+        Layer::Softmax(s) => (super::softmax::interval(s, input), s.grouped(n_in)),
+        _ => (Interval::default(), Vec::new()),
     };
     for r in 0..rows {
         let lam = f.row(r);
@@ -161,8 +161,7 @@ fn step(layer: &Layer, input: &Interval, f: Forms, choice: ReluChoice) -> Forms 
             Layer::Affine(a) => w.affine(a, input, lam, &mut mag),
             Layer::Relu => w.relu_chosen(input, lam, &mag, choice.row(r, n_in)),
             Layer::SShaped(_) | Layer::Power(_) | Layer::Step(_) => w.curve(&lines, lam, &mag),
-            // the softmax's box, as a constant
-            Layer::Softmax(_) => w.add_box(lam, &out_box),
+            Layer::Softmax(_) => w.softmax(&grouped, lam, &out_box),
             Layer::Product(p) => w.product(p, input, lam, &mag),
             Layer::MaxPool(p) => w.max_pool(p, input, lam, &mag),
             Layer::IndexMap(m) => w.index_map(m, lam, &mag),
@@ -270,6 +269,18 @@ impl Rewrite<'_> {
             let k = q.k.0 * q.k.1;
             self.c.add(-l, k);
             self.err.add(UNIT * l.abs(), k.abs());
+        }
+    }
+
+    /// Softmax: a grouped output by its box `out` as a constant, an entry in no group passed
+    /// through.
+    pub(super) fn softmax(&mut self, grouped: &[bool], lam: &[f64], out: &Interval) {
+        for (i, &l) in lam.iter().enumerate().filter(|(_, &l)| l != 0.0) {
+            if grouped[i] {
+                self.c.add(l, if l > 0.0 { out.lower[i] } else { out.upper[i] });
+            } else {
+                self.out[i] = l;
+            }
         }
     }
 

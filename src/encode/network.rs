@@ -146,9 +146,14 @@ pub fn encode_recording(
                 })
                 .collect(),
             Layer::Softmax(s) => {
-                // each output within its box, every group summing to 1 (exact in real arithmetic)
-                let y: Vec<LinExpr> = (outb.lower.iter().zip(&outb.upper))
-                    .map(|(&lo, &hi)| LinExpr::var(new_var(lp, &mut mag, lo, hi, false)))
+                // each output within its box, every group summing to 1 (exact in real arithmetic);
+                // an entry in no group passes through
+                let grouped = s.grouped(cur.len());
+                let y: Vec<LinExpr> = (0..cur.len())
+                    .map(|i| match grouped[i] {
+                        true => LinExpr::var(new_var(lp, &mut mag, outb.lower[i], outb.upper[i], false)),
+                        false => cur[i].clone(),
+                    })
                     .collect();
                 for g in &s.groups {
                     lp.add_row(comb.combine(g.iter().map(|&i| (1.0, &y[i])), 0.0, &mag), RowKind::Eq, 1.0);

@@ -5,8 +5,8 @@ use super::{Affine, Branch, Cmp, Curve, IndexMap, Layer, MaxPool, Power, SparseM
 
 /// The layers computing `[layer(x) | z]` from `[x | z]` for `x` of `n` entries (where `layer`
 /// outputs `m`) and `z` of `c`: the layer itself widened, or for a ReLU the split `[x | z | −z]`,
-/// the ReLU of all, and `[y | z⁺ − z⁻]` (exact: `z = relu(z) − relu(−z)`). A softmax or a product
-/// cannot pass values through: an error.
+/// the ReLU of all, and `[y | z⁺ − z⁻]` (exact: `z = relu(z) − relu(−z)`); a softmax leaves them
+/// out of its groups. A product cannot pass values through: an error.
 pub fn with_pass_through(layer: Layer, n: usize, m: usize, c: usize) -> Result<Vec<Layer>, String> {
     if c == 0 {
         return Ok(vec![layer]);
@@ -52,11 +52,11 @@ pub fn with_pass_through(layer: Layer, n: usize, m: usize, c: usize) -> Result<V
             map.map.extend((n..n + c).map(Some));
             vec![Layer::IndexMap(IndexMap { map: map.map })]
         }
-        Layer::Softmax(_) | Layer::Product(_) => {
-            return Err(format!(
-                "a tensor read again later (a residual connection) cannot be carried past a {} layer",
-                layer.kind()
-            ))
+        layer @ Layer::Softmax(_) => vec![layer],
+        Layer::Product(_) => {
+            return Err(
+                "a tensor read again later (a residual connection) cannot be carried past a product layer".into()
+            )
         }
     })
 }
@@ -82,6 +82,7 @@ mod tests {
             (Layer::Step(vec![Step::Trunc; 3]), 3),
             (Layer::MaxPool(MaxPool { windows: vec![vec![0, 2], vec![1]] }), 2),
             (Layer::IndexMap(IndexMap { map: vec![Some(2), None] }), 2),
+            (Layer::Softmax(super::super::Softmax { groups: vec![vec![0, 2], vec![1]] }), 3),
         ];
         for (layer, m) in layers {
             let want: Vec<f64> = layer.apply(&x).into_iter().chain(z).collect();

@@ -43,17 +43,24 @@ pub struct IndexMap {
     pub map: Vec<Option<usize>>,
 }
 
-/// Softmax over groups of entries (the groups partition them):
-/// `y[i] = e^(x[i]) / Σ_{j in i's group} e^(x[j])`.
+/// Softmax over groups of entries (disjoint): `y[i] = e^(x[i]) / Σ_{j in i's group} e^(x[j])`;
+/// an entry in no group passes through unchanged (a value carried past the softmax).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Softmax {
     pub groups: Vec<Vec<usize>>,
 }
 
 impl Softmax {
+    /// Whether each of `n` entries lies in a group (the others pass through).
+    pub fn grouped(&self, n: usize) -> Vec<bool> {
+        let mut inside = vec![false; n];
+        self.groups.iter().flatten().for_each(|&i| inside[i] = true);
+        inside
+    }
+
     /// Each group shifted by its maximum first (no overflow); NaN propagates to its group.
     pub fn apply(&self, x: &[f64]) -> Vec<f64> {
-        let mut y = vec![f64::NAN; x.len()];
+        let mut y = x.to_vec();
         for g in &self.groups {
             let m = g.iter().map(|&j| x[j]).fold(f64::NEG_INFINITY, nan_max);
             let s: f64 = g.iter().map(|&j| (x[j] - m).exp()).sum();
@@ -65,7 +72,7 @@ impl Softmax {
     /// The gradient `g` at the output taken back to the input through the Jacobian at output `y`:
     /// `∂y_i/∂x_j = y_i (δ_ij − y_j)`.
     fn backward(&self, y: &[f64], g: &[f64]) -> Vec<f64> {
-        let mut back = vec![0.0; y.len()];
+        let mut back = g.to_vec();
         for grp in &self.groups {
             let dot: f64 = grp.iter().map(|&i| g[i] * y[i]).sum();
             grp.iter().for_each(|&j| back[j] = y[j] * (g[j] - dot));

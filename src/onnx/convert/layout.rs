@@ -35,7 +35,7 @@ impl Converter<'_> {
             return self.materialise_views(node);
         }
         let op = node.op_type.as_str();
-        if op == "Softmax" || (matches!(op, "Mul" | "Div") && inputs.len() == 2) {
+        if matches!(op, "Mul" | "Div") && inputs.len() == 2 {
             return Err(format!(
                 "a tensor read again later (a residual connection) cannot be carried past a {op} of activations"
             ));

@@ -146,7 +146,13 @@ pub fn where_(cx: &mut Converter, n: &OpNode) -> R<Value> {
                 })?;
                 Ok(k.data.iter().map(|&x| Branch::Const(x)).collect())
             }
-            Value::Act(x) if x.at == p.at && x.shape == shape && x.pred.is_none() && x.before_softmax.is_none() => {
+            Value::Act(x)
+                if x.at == p.at
+                    && x.shape == shape
+                    && x.view == p.view
+                    && x.pred.is_none()
+                    && x.before_softmax.is_none() =>
+            {
                 Ok(vec![Branch::Entry; numel(&shape)])
             }
             Value::Act(_) => Err("a branch of Where must be the compared activation itself or a constant (another \
