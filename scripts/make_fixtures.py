@@ -449,6 +449,20 @@ def softmax_skip() -> onnx.ModelProto:
     return center_logits(g.model(g.gemm(g.op("Add", [probs, g.gemm(g.x, 4, 5)]), 5, 3, scale=2.0), [1, 3]))
 
 
+def mask_ops() -> onnx.ModelProto:
+    """Where with constant masks on live tensors: Gemm 4-6, Split [3, 3], Where(mask, a, b) taking
+    entries from either part, Relu, Where(mask, constants, h), Gemm 3-3."""
+    g = Graph("mask_ops", [1, 4])
+    split = g.fresh("Split")
+    g.nodes.append(helper.make_node("Split", [g.gemm(g.x, 4, 6), g.ints("sizes", [3, 3])],
+                                    [f"{split}_a", f"{split}_b"], name=split, axis=1))
+    mask = g.init("mask", np.array([[True, False, True]]))
+    h = g.relu(g.op("Where", [mask, f"{split}_a", f"{split}_b"]))
+    keep = g.init("keep", np.array([False, True, True]))
+    h = g.op("Where", [keep, h, g.init("fill", np.array([0.25, -1.0, 2.0], F32))])
+    return center_logits(g.model(g.gemm(h, 3, 3), [1, 3]))
+
+
 def mio_net() -> onnx.ModelProto:
     """Two inputs and two outputs (VNN-LIB theories MIO and H): d = x1 - x2 (inputs [1, 2] each),
     h = Relu(Gemm 2-6 of d) named "hidden_relu", y1 = Gemm 6-3 of h, y2 = Gemm 6-2 of h."""
@@ -665,6 +679,10 @@ VALID = [
          UNIT),
     Spec("softmax_skip.onnx", softmax_skip, "other",
          "Softmax(Gemm_a(x)) + Gemm_b(x): the input carried past a Softmax; Gemm 5-3 (final bias centred)",
+         UNIT),
+    Spec("mask_ops.onnx", mask_ops, "other",
+         "Where with constant masks on live tensors: entries from two Split parts, then from the activation or "
+         "constants; Gemm 4-6 and 3-3 (final bias centred)",
          UNIT),
     Spec("product_ops.onnx", product_ops, "other",
          "Split with both parts used, Mul of the two parts (McCormick), Div of two overlapping Slices of the "

@@ -85,14 +85,14 @@ impl Converter<'_> {
     }
 
     /// A view of the tip (a graph input of several, a slice) becomes a layer (an index map) when a
-    /// node reads it, unless the node is arithmetic on two activations or a Concat of several
-    /// (`layer::arithmetic`, `layer::concat` combine the views in one layer).
+    /// node reads it, unless the node is arithmetic on two activations, a Concat or a Where of
+    /// several (`layer::arithmetic`, `layer::concat`, `constant::where_` combine the views).
     fn materialise_views(&mut self, node: &pb::NodeProto) -> R<()> {
         let viewed = |v: Option<&Value>| matches!(v, Some(Value::Act(a)) if a.view.is_some());
         let acts = node.input.iter().filter(|i| matches!(self.values.get(*i), Some(Value::Act(_)))).count();
         let any = node.input.iter().any(|i| viewed(self.values.get(i)));
         let combines = matches!(node.op_type.as_str(), "Add" | "Sub" | "Mul" | "Div") && acts == 2;
-        if any && (combines || (node.op_type == "Concat" && acts >= 2)) {
+        if any && (combines || (matches!(node.op_type.as_str(), "Concat" | "Where") && acts >= 2)) {
             return Ok(());
         }
         for name in &node.input {

@@ -3,8 +3,8 @@
 
 use super::OpNode;
 use crate::ir::numel;
-use crate::ir::{Branch, Cmp, Layer, Step};
-use crate::onnx::consts::{checked_numel, ConstTensor};
+use crate::ir::{Affine, Branch, Cmp, Layer, SparseMatrix, Step};
+use crate::onnx::consts::{broadcast_shapes, checked_numel, ConstTensor};
 use crate::onnx::convert::{Act, Converter, Pred, Value, R};
 use crate::onnx::proto::decode_tensor;
 
@@ -84,6 +84,34 @@ pub fn cast(cx: &mut Converter, n: &OpNode) -> R<Value> {
     }
 }
 
+/// Where with a constant mask: each entry from the activation (an entry of the chain's tip) or a
+/// constant, as one affine map.
+fn masked(cx: &mut Converter, n: &OpNode, mask: &ConstTensor, a: &Value, b: &Value) -> R<Value> {
+    let shape = broadcast_shapes(&broadcast_shapes(&mask.shape, shape_of(a))?, shape_of(b))?;
+    // per output entry: Ok(tip entry) or Err(constant)
+    let source = |v: &Value| -> R<Vec<Result<usize, f64>>> {
+        match v {
+            Value::Const(k) => Ok(k.broadcast_to(&shape)?.data.into_iter().map(Err).collect()),
+            Value::Act(x) => {
+                cx.act(&Act { view: None, ..x.clone() }, false)?;
+                let own = x.view.clone().unwrap_or_else(|| (0..numel(&x.shape)).map(Some).collect());
+                let at = ConstTensor::iota(&x.shape).broadcast_to(&shape)?;
+                at.data.iter().map(|&k| own[k as usize].map(Ok).ok_or_else(|| "Where of zero padding".into())).collect()
+            }
+        }
+    };
+    let (then, other, mask) = (source(a)?, source(b)?, mask.broadcast_to(&shape)?);
+    let picked = mask.data.iter().zip(then.into_iter().zip(other)).map(|(&m, (t, o))| if m != 0.0 { t } else { o });
+    let (rows, bias): (Vec<Vec<(usize, f64)>>, Vec<f64>) = picked
+        .map(|s| match s {
+            Ok(k) => (vec![(k, 1.0)], 0.0),
+            Err(c) => (Vec::new(), c),
+        })
+        .unzip();
+    let weights = SparseMatrix::from_rows(cx.tip_size(), rows);
+    Ok(cx.push(Layer::Affine(Affine { weights, bias }), shape, n.label))
+}
+
 /// A step layer choosing `then` where the comparison `p` holds and `other` elsewhere.
 fn push_select(
     cx: &mut Converter,
@@ -123,17 +151,19 @@ pub fn compare(cx: &mut Converter, n: &OpNode, cmp: Cmp) -> R<Value> {
     Ok(cx.predicate(shape, Pred { cmp, thresholds: c.data }))
 }
 
-/// Where of constants (folded), or with a comparison of the activation as its condition and, as
-/// each branch, that activation itself or a constant: a step layer.
+/// Where of constants (folded); with a constant mask, an affine map taking each entry from one
+/// branch (activations or constants); with a comparison of the activation as its condition and,
+/// as each branch, that activation itself or a constant: a step layer.
 pub fn where_(cx: &mut Converter, n: &OpNode) -> R<Value> {
     let [c, a, b] = [0, 1, 2].map(|i| cx.get(n.proto, i).cloned());
     let (c, a, b) = (c?, a?, b?);
     let p = match (&c, &a, &b) {
         (Value::Const(c), Value::Const(a), Value::Const(b)) => return Ok(Value::Const(ConstTensor::where_(c, a, b)?)),
+        (Value::Const(mask), _, _) => return masked(cx, n, mask, &a, &b),
         (Value::Act(p), _, _) if p.pred.is_some() => p,
         _ => {
-            return Err("Where is supported on constants, or with a comparison of the activation with constants as \
-                        its condition"
+            return Err("Where is supported with a constant mask or with a comparison of the activation with \
+                        constants as its condition"
                 .into())
         }
     };
