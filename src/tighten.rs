@@ -74,8 +74,9 @@ pub fn compute_with_relaxation(net: &Network, input: &Interval, method: Method, 
     Ok(tighten_from(net, nb, opts))
 }
 
-/// LP tightening of the unstable neurons of `net` (and of every neuron entering an S-shaped
-/// layer) starting from the bounds `nb` (symbolic or optimised-slope bounds of the same box).
+/// LP tightening of the unstable neurons of `net` (and of every neuron entering an element-wise
+/// curve, step, softmax or product layer) starting from the bounds `nb` (symbolic or
+/// optimised-slope bounds of the same box).
 pub fn tighten_from(net: &Network, mut nb: NetworkBounds, opts: &LpOptions) -> Tightened {
     // layer by layer on top of those bounds (so LP ⊆ them): each LP relaxes the earlier layers
     // with their tightened bounds, which is at least as tight as back-substitution over those
@@ -84,8 +85,8 @@ pub fn tighten_from(net: &Network, mut nb: NetworkBounds, opts: &LpOptions) -> T
     for j in 1..net.layers.len() {
         let again = interval::propagate(&net.layers[j].layer, nb.position(j));
         nb.layers[j] = nb.layers[j].intersect(&again);
-        // a ReLU needs its unstable neurons tightened; an S-shaped layer's lines all narrow with
-        // their pre-activation bounds
+        // a ReLU needs its unstable neurons tightened; the relaxations of the other nonlinear
+        // layers all narrow with their inputs' bounds
         let which = match net.layers.get(j + 1).map(|l| &l.layer) {
             _ if !matches!(net.layers[j].layer, Layer::Affine(_)) => None,
             Some(Layer::Relu) => Some(Neurons::Unstable),

@@ -37,6 +37,26 @@ pub(super) struct Act {
     pub view: Option<Vec<Option<usize>>>,
 }
 
+impl Act {
+    /// The tip entry each of this value's entries is (`None`: zero padding): its view, or the
+    /// tip's leading entries.
+    pub fn entries(&self) -> Vec<Option<usize>> {
+        self.view.clone().unwrap_or_else(|| (0..numel(&self.shape)).map(Some).collect())
+    }
+
+    /// The tip entry behind each entry of this value broadcast to `shape` (padding refused).
+    pub fn entries_over(&self, shape: &[usize]) -> R<Vec<usize>> {
+        let own = self.entries();
+        let at = ConstTensor::iota(&self.shape).broadcast_to(shape)?;
+        at.data
+            .iter()
+            .map(|&k| {
+                own[k as usize].ok_or_else(|| "a zero-padded entry cannot be combined with another tensor".into())
+            })
+            .collect()
+    }
+}
+
 /// `x[i] ∘ thresholds[i]` for every entry `i` of the activation.
 #[derive(Clone, Debug)]
 pub(super) struct Pred {
@@ -217,13 +237,7 @@ impl<'a> Converter<'a> {
                 // the output is a view of the tip (a slice, one input of several): its index map
                 let (shape, map) = (a.shape.clone(), a.view.clone().unwrap_or_default());
                 self.push(Layer::IndexMap(IndexMap { map }), shape.clone(), name);
-                Ok(Converted {
-                    logits_name: name.clone(),
-                    output_name: name.clone(),
-                    output_shape: shape,
-                    layers: self.layers,
-                    notes: self.notes,
-                })
+                Ok(self.converted(name.clone(), name, shape))
             }
             Some(Value::Act(a)) if a.pred.is_some() => Err(err(format!(
                 "graph output '{name}' is a boolean comparison of the activation; cast it to a number"
@@ -236,13 +250,8 @@ impl<'a> Converter<'a> {
                     self.notes.push(format!("trailing Softmax dropped: twinverify reasons on the logits '{input}'"));
                     logits_name = input;
                 }
-                Ok(Converted {
-                    logits_name,
-                    output_name: name.clone(),
-                    output_shape: a.shape.clone(),
-                    layers: self.layers,
-                    notes: self.notes,
-                })
+                let shape = a.shape.clone();
+                Ok(self.converted(logits_name, name, shape))
             }
             Some(Value::Act(_)) => Err(err(format!("graph output '{name}' is not the last computed activation"))),
             Some(Value::Const(c)) => {
@@ -252,16 +261,17 @@ impl<'a> Converter<'a> {
                 let origin = vec![format!("constant output '{name}'")];
                 self.layers.push(LayerNode { layer, output_shape: c.shape.clone(), origin });
                 self.notes.push(format!("graph output '{name}' is a constant: it does not depend on the input"));
-                Ok(Converted {
-                    logits_name: name.clone(),
-                    output_name: name.clone(),
-                    output_shape: c.shape.clone(),
-                    layers: self.layers,
-                    notes: self.notes,
-                })
+                let shape = c.shape.clone();
+                Ok(self.converted(name.clone(), name, shape))
             }
             None => Err(err(format!("graph output '{name}' is never computed"))),
         }
+    }
+
+    /// The converted network computing `output_name` (its logits `logits_name`).
+    fn converted(self, logits_name: String, output_name: &str, output_shape: Vec<usize>) -> Converted {
+        let output_name = output_name.to_string();
+        Converted { logits_name, output_name, output_shape, layers: self.layers, notes: self.notes }
     }
 
     /// The shape of the network's input (the concatenation of several graph inputs, flat).

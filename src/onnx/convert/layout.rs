@@ -34,12 +34,6 @@ impl Converter<'_> {
         if carried.is_empty() {
             return self.materialise_views(node);
         }
-        let op = node.op_type.as_str();
-        if matches!(op, "Mul" | "Div") && inputs.len() == 2 {
-            return Err(format!(
-                "a tensor read again later (a residual connection) cannot be carried past a {op} of activations"
-            ));
-        }
         let mut map: Vec<Option<usize>> = Vec::new();
         let mut placed = Vec::new();
         for name in &inputs {
@@ -49,13 +43,13 @@ impl Converter<'_> {
                             after layers that did not carry it, or a comparison is carried)"
                     .into());
             }
-            let entries = a.view.clone().unwrap_or_else(|| (0..numel(&a.shape)).map(Some).collect());
+            let entries = a.entries();
             placed.push((name.clone(), a.clone(), map.len(), entries.len()));
             map.extend(entries);
         }
         let front = map.len();
         for (_, a) in &carried {
-            map.extend(a.view.clone().unwrap_or_else(|| (0..numel(&a.shape)).map(Some).collect()));
+            map.extend(a.entries());
         }
         let total = map.len();
         let identity = total == self.tip_total() && map.iter().enumerate().all(|(k, &j)| j == Some(k));

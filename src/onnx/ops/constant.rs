@@ -62,10 +62,10 @@ pub fn cast(cx: &mut Converter, n: &OpNode) -> R<Value> {
             Ok(Value::Const(c))
         }
         Value::Act(a) if a.pred.is_some() && to == BOOL => Ok(Value::Act(a)),
-        Value::Act(a) if a.pred.is_some() => {
-            let shape = cx.act(&a, true)?;
+        Value::Act(ref a @ Act { pred: Some(ref pred), .. }) => {
+            let shape = cx.act(a, true)?;
             let k = numel(&shape);
-            Ok(push_select(cx, n, &a, shape, vec![Branch::Const(1.0); k], vec![Branch::Const(0.0); k]))
+            Ok(push_select(cx, n, pred, shape, vec![Branch::Const(1.0); k], vec![Branch::Const(0.0); k]))
         }
         Value::Act(a) if to == BOOL => {
             let shape = cx.act(&a, false)?;
@@ -94,9 +94,7 @@ fn masked(cx: &mut Converter, n: &OpNode, mask: &ConstTensor, a: &Value, b: &Val
             Value::Const(k) => Ok(k.broadcast_to(&shape)?.data.into_iter().map(Err).collect()),
             Value::Act(x) => {
                 cx.act(&Act { view: None, ..x.clone() }, false)?;
-                let own = x.view.clone().unwrap_or_else(|| (0..numel(&x.shape)).map(Some).collect());
-                let at = ConstTensor::iota(&x.shape).broadcast_to(&shape)?;
-                at.data.iter().map(|&k| own[k as usize].map(Ok).ok_or_else(|| "Where of zero padding".into())).collect()
+                Ok(x.entries_over(&shape)?.into_iter().map(Ok).collect())
             }
         }
     };
@@ -112,16 +110,15 @@ fn masked(cx: &mut Converter, n: &OpNode, mask: &ConstTensor, a: &Value, b: &Val
     Ok(cx.push(Layer::Affine(Affine { weights, bias }), shape, n.label))
 }
 
-/// A step layer choosing `then` where the comparison `p` holds and `other` elsewhere.
+/// A step layer choosing `then` where the comparison `pred` holds and `other` elsewhere.
 fn push_select(
     cx: &mut Converter,
     n: &OpNode,
-    p: &Act,
+    pred: &Pred,
     shape: Vec<usize>,
     then: Vec<Branch>,
     other: Vec<Branch>,
 ) -> Value {
-    let pred = p.pred.as_ref().expect("a comparison");
     let steps = pred.thresholds.iter().zip(then).zip(other);
     let steps =
         steps.map(|((&threshold, then), other)| Step::Select { cmp: pred.cmp, threshold, then, other }).collect();
@@ -157,10 +154,10 @@ pub fn compare(cx: &mut Converter, n: &OpNode, cmp: Cmp) -> R<Value> {
 pub fn where_(cx: &mut Converter, n: &OpNode) -> R<Value> {
     let [c, a, b] = [0, 1, 2].map(|i| cx.get(n.proto, i).cloned());
     let (c, a, b) = (c?, a?, b?);
-    let p = match (&c, &a, &b) {
+    let (p, pred) = match (&c, &a, &b) {
         (Value::Const(c), Value::Const(a), Value::Const(b)) => return Ok(Value::Const(ConstTensor::where_(c, a, b)?)),
         (Value::Const(mask), _, _) => return masked(cx, n, mask, &a, &b),
-        (Value::Act(p), _, _) if p.pred.is_some() => p,
+        (Value::Act(p @ Act { pred: Some(pred), .. }), _, _) => (p, pred),
         _ => {
             return Err("Where is supported with a constant mask or with a comparison of the activation with \
                         constants as its condition"
@@ -191,5 +188,5 @@ pub fn where_(cx: &mut Converter, n: &OpNode) -> R<Value> {
         }
     };
     let (then, other) = (branch(&a)?, branch(&b)?);
-    Ok(push_select(cx, n, p, shape, then, other))
+    Ok(push_select(cx, n, pred, shape, then, other))
 }

@@ -83,18 +83,7 @@ fn two_views(cx: &mut Converter, n: &OpNode, op: Arith, x: &Act, y: &Act) -> R<V
             .into());
     }
     let shape = broadcast_shapes(&x.shape, &y.shape)?;
-    let spread = |a: &Act| -> R<Vec<usize>> {
-        let own: Vec<Option<usize>> = match &a.view {
-            Some(v) => v.clone(),
-            None => (0..numel(&a.shape)).map(Some).collect(),
-        };
-        let at = ConstTensor::iota(&a.shape).broadcast_to(&shape)?;
-        at.data
-            .iter()
-            .map(|&k| own[k as usize].ok_or_else(|| "arithmetic on a zero-padded activation".into()))
-            .collect()
-    };
-    let (xs, ys) = (spread(x)?, spread(y)?);
+    let (xs, ys) = (x.entries_over(&shape)?, y.entries_over(&shape)?);
     let m = xs.len();
     match op {
         Arith::Add | Arith::Sub => {
@@ -158,7 +147,7 @@ pub fn concat(cx: &mut Converter, n: &OpNode) -> R<Value> {
         let (m, f) = match v {
             Value::Act(a) => {
                 let shape = cx.act(&Act { view: None, ..a.clone() }, false)?;
-                let entries = a.view.clone().unwrap_or_else(|| (0..numel(&shape)).map(Some).collect());
+                let entries = a.entries();
                 let at = entries.iter().map(|e| e.map_or(0.0, |k| k as f64 + 1.0)).collect();
                 (ConstTensor::new(shape.clone(), at, false), ConstTensor::new(shape, vec![0.0; entries.len()], false))
             }
