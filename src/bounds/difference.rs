@@ -11,6 +11,7 @@
 mod forms;
 
 use super::interval::add_scaled;
+use super::symbolic::Forms;
 use super::{curve, Interval, NetworkBounds};
 use crate::ir::{Affine, Curve, Layer, MaxPool, Network};
 use crate::round::{magnitude, two_sum, Acc};
@@ -21,39 +22,76 @@ use forms::{Magnitudes, Pair};
 /// computed on; `None` when the two networks do not have the same layer structure (number,
 /// kinds and shapes of layers, identical max-pool windows and index maps).
 pub fn difference(a: &Network, b: &Network, ba: &NetworkBounds, bb: &NetworkBounds) -> Option<Vec<Interval>> {
-    if !same_structure(a, b) {
-        return None;
-    }
-    let pair = Pair { a, b, ba, bb };
-    let n = a.input_size();
-    let mut deltas = vec![Interval { lower: vec![0.0; n], upper: vec![0.0; n] }];
-    let mut mags = Vec::with_capacity(a.layers.len());
-    for (k, (la, lb)) in a.layers.iter().zip(&b.layers).enumerate() {
-        let d = &deltas[k];
-        mags.push(Magnitudes::new(&pair, d, k));
-        let next = match (&la.layer, &lb.layer) {
-            (Layer::Affine(wa), Layer::Affine(wb)) => affine(wa, wb, d, bb.position(k)),
-            (Layer::Relu, _) => relu(d, ba.position(k), bb.position(k)),
-            (Layer::SShaped(_) | Layer::Power(_), _) => {
-                curve_difference(la.layer.curves(d.len()), d, ba.position(k), bb.position(k))
-            }
-            (Layer::MaxPool(p), _) => max_pool_difference(p, d),
-            _ => super::interval::propagate(&la.layer, d),
-        };
-        deltas.push(next.intersect(&box_difference(ba.position(k + 1), bb.position(k + 1))));
-        // the first layer's box is already exact up to rounding: Δh = 0 there
-        if matches!(la.layer, Layer::Affine(_)) && k > 0 {
-            let rows = rows_to_refine(&pair, k);
-            let d = forms::rows_at(&pair, &deltas, &mags, k + 1, &rows);
-            let next = &mut deltas[k + 1];
-            for (i, l, u) in d {
-                next.lower[i] = next.lower[i].max(l);
-                next.upper[i] = next.upper[i].min(u);
+    Difference::new(a, b, ba, bb).map(|d| d.deltas[1..].to_vec())
+}
+
+/// The difference bounds of two networks at every position (the input's, exactly 0, first) and
+/// what back-substituting a form over the pair needs: bounds any form `λA·A(x) + λB·B(x)`.
+pub struct Difference<'a> {
+    pair: Pair<'a>,
+    deltas: Vec<Interval>,
+    mags: Vec<Magnitudes>,
+}
+
+impl<'a> Difference<'a> {
+    /// As `difference`, kept for bounding forms (`lower`).
+    pub fn new(a: &'a Network, b: &'a Network, ba: &'a NetworkBounds, bb: &'a NetworkBounds) -> Option<Self> {
+        if !same_structure(a, b) {
+            return None;
+        }
+        let pair = Pair { a, b, ba, bb };
+        let n = a.input_size();
+        let mut deltas = vec![Interval { lower: vec![0.0; n], upper: vec![0.0; n] }];
+        let mut mags = Vec::with_capacity(a.layers.len());
+        for (k, (la, lb)) in a.layers.iter().zip(&b.layers).enumerate() {
+            let d = &deltas[k];
+            mags.push(Magnitudes::new(&pair, d, k));
+            let next = match (&la.layer, &lb.layer) {
+                (Layer::Affine(wa), Layer::Affine(wb)) => affine(wa, wb, d, bb.position(k)),
+                (Layer::Relu, _) => relu(d, ba.position(k), bb.position(k)),
+                (Layer::SShaped(_) | Layer::Power(_), _) => {
+                    curve_difference(la.layer.curves(d.len()), d, ba.position(k), bb.position(k))
+                }
+                (Layer::MaxPool(p), _) => max_pool_difference(p, d),
+                _ => super::interval::propagate(&la.layer, d),
+            };
+            deltas.push(next.intersect(&box_difference(ba.position(k + 1), bb.position(k + 1))));
+            // the first layer's box is already exact up to rounding: Δh = 0 there
+            if matches!(la.layer, Layer::Affine(_)) && k > 0 {
+                let rows = rows_to_refine(&pair, k);
+                let d = forms::rows_at(&pair, &deltas, &mags, k + 1, &rows);
+                let next = &mut deltas[k + 1];
+                for (i, l, u) in d {
+                    next.lower[i] = next.lower[i].max(l);
+                    next.upper[i] = next.upper[i].min(u);
+                }
             }
         }
+        Some(Difference { pair, deltas, mags })
     }
-    deltas.remove(0);
-    Some(deltas)
+
+    /// The bounds of `A − B` at the output.
+    pub fn output(&self) -> &Interval {
+        &self.deltas[self.deltas.len() - 1]
+    }
+
+    /// A certified lower bound of `λA·A(x) + λB·B(x)` over the box, back-substituted as one form
+    /// `λA·(A − B) + (λA + λB)·B` (where `λB = −λA`, a bound on `λA·(A − B)` alone).
+    pub fn lower(&self, lam_a: &[f64], lam_b: &[f64]) -> f64 {
+        let n = lam_a.len();
+        let mut coeffs = lam_a.to_vec();
+        let mut error = Acc::new(0.0);
+        let out_b = self.pair.bb.output();
+        for (i, (&x, &y)) in lam_a.iter().zip(lam_b).enumerate() {
+            let (sum, e) = two_sum(x, y);
+            coeffs.push(sum);
+            if e != 0.0 {
+                error.add(e.abs(), magnitude(out_b.lower[i], out_b.upper[i]));
+            }
+        }
+        let f = Forms { cols: 2 * n, coeffs, constant: vec![0.0], error: vec![error.upper()] };
+        forms::lower_bounds(&self.pair, &self.deltas, &self.mags, self.deltas.len() - 1, f)[0]
+    }
 }
 
 /// Same number, kinds and shapes of layers, with identical max-pool windows and index maps.
@@ -304,12 +342,24 @@ mod tests {
         let bb = propagate(&b, &region, Method::Symbolic, None).unwrap();
         let unstable: usize = crate::bounds::relu_stats(&a, &ba).iter().map(|s| s.unstable).sum();
         assert!(unstable >= 5, "{unstable} unstable neurons: the test needs relaxations");
-        let d = difference(&a, &b, &ba, &bb).unwrap().pop().unwrap();
+        let pair = Difference::new(&a, &b, &ba, &bb).unwrap();
+        let d = pair.output().clone();
         let own = box_difference(ba.output(), bb.output());
+        // forms λA·A + λB·B: the difference (λB = −λA) and others, each below every sample
+        let forms: Vec<([f64; 3], [f64; 3])> = (0..6)
+            .map(|k| ([next(), next(), next()], if k < 3 { [0.0; 3] } else { [next(), next(), next()] }))
+            .collect();
+        let forms: Vec<([f64; 3], [f64; 3])> =
+            forms.into_iter().map(|(la, lb)| (la, [0, 1, 2].map(|i| lb[i] - la[i]))).collect();
+        let lowers: Vec<f64> = forms.iter().map(|(la, lb)| pair.lower(la, lb)).collect();
         let mut seen = [0.0f64; 3];
         for _ in 0..20_000 {
             let x: Vec<f64> = (0..4).map(|_| 0.5 * next()).collect();
             let (ya, yb) = (a.forward(&x).unwrap(), b.forward(&x).unwrap());
+            for ((la, lb), lower) in forms.iter().zip(&lowers) {
+                let v: f64 = (0..3).map(|i| la[i] * ya[i] + lb[i] * yb[i]).sum();
+                assert!(*lower <= v, "{la:?}·A + {lb:?}·B = {v} below its bound {lower}");
+            }
             for i in 0..3 {
                 let v = ya[i] - yb[i];
                 assert!(d.lower[i] <= v && v <= d.upper[i], "output {i}: {v} outside [{}, {}]", d.lower[i], d.upper[i]);

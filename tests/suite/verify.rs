@@ -617,3 +617,28 @@ fn equivalence_queries_are_proved_for_a_faithful_re_export_and_refuted_for_a_cha
     ]);
     assert!(matches!(out.lines().next(), Some("unknown" | "timed-out")), "{out}{err}");
 }
+
+#[test]
+fn epsilon_queries_on_a_float16_copy_are_decided_by_the_difference_bound() {
+    // torch vs its float16 copy share no layer, so the joint LP bounds A and B apart (and timed
+    // out on "some |Aᵢ − Bᵢ| > 0.005"); the layer-by-layer difference bound (certified ≤ 0.0027
+    // by `equiv`) refutes it at once, through the input splitting and the large-box path alike,
+    // and never refutes a threshold below a difference that is attained (7.5e-4)
+    let fx = fixtures();
+    let text = std::fs::read_to_string(example("equiv_epsilon_v2.vnnlib")).unwrap();
+    let dir = scratch_dir("verify-f16-epsilon");
+    let a = format!("A={}", fx.join("equiv_torch.onnx").display());
+    let b = format!("B={}", fx.join("equiv_f16.onnx").display());
+    for (epsilon, want) in [("0.005", "unsat"), ("0.0007", "sat")] {
+        let query = dir.join(format!("epsilon_{epsilon}.vnnlib"));
+        std::fs::write(&query, text.replace("0.0001)", &format!("{epsilon})"))).unwrap();
+        for split_dims in ["16", "0"] {
+            let start = std::time::Instant::now();
+            let args = ["verify", query.to_str().unwrap(), "--network", &a, "--network", &b, "--timeout", "20"];
+            let (ok, out, err) = run(&[&args[..], &["--split-dims", split_dims]].concat());
+            assert!(ok, "{err}");
+            assert_eq!(out.lines().next(), Some(want), "ε = {epsilon}, split dims {split_dims}: {out}{err}");
+            assert!(start.elapsed().as_secs_f64() < 5.0, "ε = {epsilon}: {:?}", start.elapsed());
+        }
+    }
+}

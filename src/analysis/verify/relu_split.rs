@@ -50,13 +50,13 @@ impl Bounder for Violations<'_, '_> {
         // where the LP may take seconds); the LP sees only the rest
         let items: Vec<&[Item]> = tag.disjuncts.iter().map(|&k| self.disjuncts[k].as_slice()).collect();
         let lowers = self.ctx.slopes_lower(self.root, bounds, &items)?;
-        let left: Vec<usize> = tag
+        let (left, bounded): (Vec<usize>, Vec<f64>) = tag
             .disjuncts
             .iter()
-            .zip(&lowers)
-            .filter(|(&k, &l)| !refutes(l, &self.disjuncts[k]))
-            .map(|(&k, _)| k)
-            .collect();
+            .zip(lowers)
+            .filter(|&(&k, l)| !refutes(l, &self.disjuncts[k]))
+            .map(|(&k, l)| (k, l))
+            .unzip();
         if left.is_empty() {
             return Ok(Evaluated::Empty);
         }
@@ -64,11 +64,13 @@ impl Bounder for Violations<'_, '_> {
             solve(self.ctx, self.frame.as_mut(), self.root, bounds, self.disjuncts, &left, tag.basis.as_deref())?;
         let mut open = Open { disjuncts: Vec::new(), basis: basis.map(Rc::new) };
         let mut lowest = f64::INFINITY;
-        for (&k, result) in left.iter().zip(results) {
+        for ((&k, result), bounded) in left.iter().zip(results).zip(bounded) {
             match result {
                 BoxResult::Unsat => {} // nothing in the node violates the property this way
                 BoxResult::Sat(w) => return sat(w),
                 BoxResult::Open { lower, point, .. } => {
+                    // both bounds are certified: the node's is the better one
+                    let lower = lower.max(bounded);
                     if let Some(w) = self.ctx.checker.attack(&point, self.root, &self.disjuncts[k], 4) {
                         return sat(w);
                     }

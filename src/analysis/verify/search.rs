@@ -7,11 +7,13 @@ use std::time::Instant;
 use super::witness::{Checker, Witness};
 use super::Item;
 use crate::analysis::objective::OutputObjective;
+use crate::bounds::difference::Difference;
 use crate::bounds::float32::{self, FloatErrors};
 use crate::bounds::symbolic::Forms;
 use crate::bounds::{self, alpha, Interval, Method, NetworkBounds};
 use crate::encode::{EncodeOptions, JointModel, LinExpr, Mode, RowKind};
 use crate::error::Result;
+use crate::ir::Network;
 use crate::round::{upper_sum_minus, Acc};
 use crate::solve::{certify, Sense, Session, Solution, SolverConfig, Status};
 use crate::tighten::{self, LpOptions};
@@ -171,10 +173,13 @@ impl<'a> Context<'a> {
     }
 
     /// Per disjunct, a certified lower bound on its largest violation over box `b` on bounds
-    /// `nbs` (the best of its items' optimised-slope bounds).
+    /// `nbs` (the best of its items' optimised-slope and difference bounds).
     pub fn slopes_lower(&self, b: &Interval, nbs: &[NetworkBounds], disjuncts: &[&[Item]]) -> Result<Vec<f64>> {
-        let best =
-            |items: &[Item]| items.iter().map(|it| self.item_lower(b, nbs, it)).fold(f64::NEG_INFINITY, f64::max);
+        let differences = Differences::new(self.checker, nbs, disjuncts);
+        let best = |items: &[Item]| {
+            let bound = |it: &Item| self.item_lower(b, nbs, it).max(differences.item_lower(b, it));
+            items.iter().map(bound).fold(f64::NEG_INFINITY, f64::max)
+        };
         disjuncts.iter().map(|items| Ok(best(&self.to_refute(nbs, items)?))).collect()
     }
 
@@ -182,32 +187,16 @@ impl<'a> Context<'a> {
     /// network's terms back-substituted with optimised slopes over its own input box, the input
     /// terms over `b`.
     fn item_lower(&self, b: &Interval, nbs: &[NetworkBounds], it: &Item) -> f64 {
+        let Some(coeffs) = output_coefficients(self.checker.nets, it) else { return f64::NEG_INFINITY };
         let mut sum = Acc::new(0.0);
-        for (n, (net, nb)) in self.checker.nets.iter().zip(nbs).enumerate() {
-            let width = nb.output().len();
-            let mut coeffs = vec![0.0; width];
-            for &(a, _, i) in it.outputs.iter().filter(|t| t.1 == n) {
-                if coeffs[i] != 0.0 {
-                    return f64::NEG_INFINITY; // an output named twice: not summed here
-                }
-                coeffs[i] = a;
-            }
+        for ((net, nb), coeffs) in self.checker.nets.iter().zip(nbs).zip(coeffs) {
             if coeffs.iter().any(|&c| c != 0.0) {
-                let f = Forms { cols: width, coeffs, constant: vec![0.0], error: vec![0.0] };
+                let f = Forms { cols: coeffs.len(), coeffs, constant: vec![0.0], error: vec![0.0] };
                 let over_input = alpha::backsubstitute(net, nb, net.layers.len(), f);
                 sum.add(Forms::concretize_sum(&[&over_input], &nb.input)[0], 1.0);
             }
         }
-        let mut coeffs = vec![0.0; b.len()];
-        for &(a, g) in &it.inputs {
-            if coeffs[g] != 0.0 {
-                return f64::NEG_INFINITY;
-            }
-            coeffs[g] = a;
-        }
-        let inputs = Forms { cols: b.len(), coeffs, constant: vec![-it.rhs], error: vec![0.0] };
-        sum.add(Forms::concretize_sum(&[&inputs], b)[0], 1.0);
-        sum.lower()
+        plus_inputs(sum.lower(), b, it)
     }
 
     /// As `solve_box`, with the networks' bounds given.
@@ -228,7 +217,13 @@ impl<'a> Context<'a> {
         let refuted = disjuncts.iter().map(|items| self.to_refute(nbs, items)).collect::<Result<Vec<_>>>()?;
         // an item the boxes alone rule out (exactly: a strict one at a bound of 0, where the LP's
         // certificate has rounding error) rules its disjunct out
-        let boxed: Vec<bool> = refuted.iter().map(|r| r.iter().any(|it| ruled_out_by_boxes(b, nbs, it))).collect();
+        // (or the difference bounds of two exports of one model)
+        let refs: Vec<&[Item]> = refuted.iter().map(Vec::as_slice).collect();
+        let differences = Differences::new(self.checker, nbs, &refs);
+        let ruled_out = |it: &Item| {
+            ruled_out_by_boxes(b, nbs, it) || refutes(differences.item_lower(b, it), std::slice::from_ref(it))
+        };
+        let boxed: Vec<bool> = refuted.iter().map(|r| r.iter().any(&ruled_out)).collect();
         if boxed.iter().all(|&x| x) {
             return Ok(disjuncts.iter().map(|_| BoxResult::Unsat).collect());
         }
@@ -301,6 +296,83 @@ impl<'a> Context<'a> {
             });
         }
         out
+    }
+}
+
+/// Item `it`'s output coefficients per network (`None` when it names an output twice).
+fn output_coefficients(nets: &[&Network], it: &Item) -> Option<Vec<Vec<f64>>> {
+    let mut coeffs: Vec<Vec<f64>> = nets.iter().map(|n| vec![0.0; n.output_size()]).collect();
+    for &(a, n, i) in &it.outputs {
+        if coeffs[n][i] != 0.0 {
+            return None;
+        }
+        coeffs[n][i] = a;
+    }
+    Some(coeffs)
+}
+
+/// A certified lower bound of `outputs + Σ a·x[g] − rhs` over box `b`, given a certified lower
+/// bound `outputs` of `it`'s output terms (−∞ when an input is named twice).
+fn plus_inputs(outputs: f64, b: &Interval, it: &Item) -> f64 {
+    let mut coeffs = vec![0.0; b.len()];
+    for &(a, g) in &it.inputs {
+        if coeffs[g] != 0.0 {
+            return f64::NEG_INFINITY;
+        }
+        coeffs[g] = a;
+    }
+    let inputs = Forms { cols: b.len(), coeffs, constant: vec![-it.rhs], error: vec![0.0] };
+    let mut sum = Acc::new(outputs);
+    sum.add(Forms::concretize_sum(&[&inputs], b)[0], 1.0);
+    sum.lower()
+}
+
+/// The difference bounds (`bounds::difference`) of the pairs of networks that items name
+/// together, where the two have one layer structure and read the same inputs: two exports of
+/// one model, whose outputs' difference is bounded as one function of the input.
+struct Differences<'a> {
+    nets: &'a [&'a Network],
+    pairs: Vec<([usize; 2], Difference<'a>)>,
+}
+
+impl<'a> Differences<'a> {
+    fn new(checker: Checker<'a>, nbs: &'a [NetworkBounds], disjuncts: &[&[Item]]) -> Self {
+        let nets = checker.nets;
+        let maps = &checker.space.maps;
+        let mut pairs: Vec<([usize; 2], Difference<'a>)> = Vec::new();
+        let mut tried = Vec::new();
+        for it in disjuncts.iter().flat_map(|items| items.iter()) {
+            let Some(pair) = two_networks(it) else { continue };
+            if tried.contains(&pair) || maps[pair[0]] != maps[pair[1]] {
+                continue;
+            }
+            tried.push(pair);
+            let [n, m] = pair;
+            if let Some(d) = Difference::new(nets[n], nets[m], &nbs[n], &nbs[m]) {
+                pairs.push((pair, d));
+            }
+        }
+        Differences { nets, pairs }
+    }
+
+    /// A certified lower bound of `it`'s violation over box `b` by the difference bounds of the
+    /// two networks it names (−∞ when they have none).
+    fn item_lower(&self, b: &Interval, it: &Item) -> f64 {
+        let Some(pair) = two_networks(it) else { return f64::NEG_INFINITY };
+        let Some((_, d)) = self.pairs.iter().find(|(p, _)| *p == pair) else { return f64::NEG_INFINITY };
+        let Some(coeffs) = output_coefficients(self.nets, it) else { return f64::NEG_INFINITY };
+        plus_inputs(d.lower(&coeffs[pair[0]], &coeffs[pair[1]]), b, it)
+    }
+}
+
+/// The two networks (in order) whose outputs `it` names, when it names exactly two.
+fn two_networks(it: &Item) -> Option<[usize; 2]> {
+    let mut named: Vec<usize> = it.outputs.iter().map(|t| t.1).collect();
+    named.sort_unstable();
+    named.dedup();
+    match named[..] {
+        [n, m] => Some([n, m]),
+        _ => None,
     }
 }
 

@@ -72,7 +72,13 @@ pub(super) fn rows_at(
 
 /// Sound lower bounds of forms over position `top`, row by row (−∞ when a layer pair has no
 /// joint rule).
-fn lower_bounds(pair: &Pair, deltas: &[Interval], mags: &[Magnitudes], top: usize, mut f: Forms) -> Vec<f64> {
+pub(super) fn lower_bounds(
+    pair: &Pair,
+    deltas: &[Interval],
+    mags: &[Magnitudes],
+    top: usize,
+    mut f: Forms,
+) -> Vec<f64> {
     for k in (0..top).rev() {
         match step(pair, deltas, &mags[k], k, &f) {
             Some(next) => f = next,
