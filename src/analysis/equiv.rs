@@ -43,6 +43,9 @@ pub struct EquivConfig {
     /// ε-equivalence holds when the certified max |Aᵢ − Bᵢ| is ≤ this.
     pub epsilon: f64,
     pub criterion: Criterion,
+    /// Solve the LP for every output and sign, not only where it can lower the overall bound
+    /// (tighter bounds per output; the overall one is the same).
+    pub every_output: bool,
 }
 
 /// The verdict on a region or a run.
@@ -161,8 +164,11 @@ pub fn analyse(nets: [&Network; 2], runners: &[TractRunner], area: &Area, cfg: &
     let diff_obj = |i: usize| OutputObjective { terms: vec![(1.0, 0, i), (-1.0, 1, i)], constant: 0.0 };
     let items: Vec<(OutputObjective, Sense)> =
         (0..m).flat_map(|i| [Sense::Maximise, Sense::Minimise].map(|s| (diff_obj(i), s))).collect();
-    let extrema = optimise_all(&joint, &items, &lrom);
     let layered = deltas.and_then(|mut d| d.pop());
+    let extrema = match cfg.every_output {
+        true => optimise_all(&joint, &items, &lrom),
+        false => optimise_where_it_counts(&joint, &items, layered.as_ref(), &lrom),
+    };
     let layered_at = |i: usize| layered.as_ref().map(|d| (d.lower[i], d.upper[i]));
     // the falsifier (the bulk of the time) runs, in parallel, for the outputs and signs whose
     // certified bound is above every value the LP's points attained: elsewhere it cannot raise ε
@@ -246,6 +252,46 @@ pub fn optimise_all(joint: &Region, items: &[(OutputObjective, Sense)], cfg: &Lr
     crate::par::map_with(items, cfg.parallel, session, |session, (obj, sense)| {
         joint.optimise_in(obj, *sense, session, solver)
     })
+}
+
+/// How many LPs `optimise_where_it_counts` solves at once (fixed, so that which objectives are
+/// solved does not depend on the machine).
+const LP_BATCH: usize = 2;
+
+/// `optimise_all` for the max and min of each output's `Aᵢ − Bᵢ` (`items`, in that order), with
+/// an LP only where it can lower the overall bound: in decreasing order of the layer-by-layer
+/// bound on `|Aᵢ − Bᵢ|` (`layered`), `LP_BATCH` at a time, until the next one is no larger than
+/// the largest certified so far. The overall bound is what solving every LP would give; the
+/// objectives not solved keep the joint model's symbolic bound (and the layer-by-layer one).
+fn optimise_where_it_counts(
+    joint: &Region,
+    items: &[(OutputObjective, Sense)],
+    layered: Option<&Interval>,
+    cfg: &LromConfig,
+) -> Vec<Extremum> {
+    let Some(d) = layered.filter(|_| cfg.solve) else { return optimise_all(joint, items, cfg) };
+    let layered_abs = |k: usize| if k % 2 == 0 { d.upper[k / 2] } else { -d.lower[k / 2] };
+    let tight_abs = |k: usize, e: &Extremum| match k % 2 {
+        0 => e.certified().min(layered_abs(k)),
+        _ => (-e.certified()).min(layered_abs(k)),
+    };
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&p, &q| layered_abs(q).total_cmp(&layered_abs(p)));
+    let mut solved: Vec<Option<Extremum>> = items.iter().map(|_| None).collect();
+    let mut largest = f64::NEG_INFINITY;
+    let mut next = 0;
+    while next < order.len() && layered_abs(order[next]) > largest {
+        let batch: Vec<usize> =
+            order[next..].iter().copied().take(LP_BATCH).take_while(|&k| layered_abs(k) > largest).collect();
+        let chosen: Vec<(OutputObjective, Sense)> = batch.iter().map(|&k| items[k].clone()).collect();
+        for (&k, e) in batch.iter().zip(optimise_all(joint, &chosen, cfg)) {
+            largest = largest.max(tight_abs(k, &e));
+            solved[k] = Some(e);
+        }
+        next += batch.len();
+    }
+    let symbolic = |(obj, sense): &(OutputObjective, Sense)| joint.optimise(obj, *sense, None);
+    solved.into_iter().zip(items).map(|(e, item)| e.unwrap_or_else(|| symbolic(item))).collect()
 }
 
 /// The tighter of the joint bounds (`hi`, `lo`) and the layer-by-layer ones on `Aᵢ − Bᵢ`.

@@ -58,6 +58,11 @@ pub struct EquivArgs {
     /// Symbolic bounds only: no LP solve.
     #[arg(long)]
     pub no_solve: bool,
+    /// Solve the LP for the max and min of every output's difference. By default it runs only
+    /// where it can lower the overall bound (largest layer-by-layer bound first), which gives the
+    /// same overall ε; the other outputs keep their layer-by-layer bounds.
+    #[arg(long)]
+    pub every_output: bool,
     /// Also print, over the data rows, the largest |A − B| at each IR layer (matched by position
     /// and shape), to locate where the exports diverge.
     #[arg(long, requires = "data")]
@@ -138,6 +143,7 @@ pub fn run(args: EquivArgs) -> Result<u8> {
         },
         epsilon: args.epsilon,
         criterion: args.check.into(),
+        every_output: args.every_output,
     };
     let map = args.data.file.map(nets[0], args.region.clip.domain)?;
     let regions = regions(&args, nets, &map)?;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::optimise_all;
 use crate::analysis::falsify;
 use crate::analysis::lrom::LromConfig;
-use crate::analysis::objective::{OutputObjective, Region};
+use crate::analysis::objective::{Extremum, OutputObjective, Region};
 use crate::data::argmax;
 use crate::error::Result;
 use crate::solve::Sense;
@@ -58,7 +58,13 @@ pub fn decide(joint: &Region, identical: bool, cfg: &LromConfig) -> Result<Top1>
     let margin = |k: usize, j: usize| OutputObjective { terms: vec![(1.0, k, class), (-1.0, k, j)], constant: 0.0 };
     let items: Vec<(OutputObjective, Sense)> =
         (0..2).flat_map(|k| others.iter().map(move |&j| (margin(k, j), Sense::Minimise))).collect();
-    let extrema = optimise_all(joint, &items, cfg);
+    // the LP only for the margins that their symbolic bound does not prove positive
+    let mut extrema: Vec<Extremum> = items.iter().map(|(obj, sense)| joint.optimise(obj, *sense, None)).collect();
+    let open: Vec<usize> = (0..items.len()).filter(|&k| extrema[k].certified() <= 0.0).collect();
+    let chosen: Vec<(OutputObjective, Sense)> = open.iter().map(|&k| items[k].clone()).collect();
+    for (&k, e) in open.iter().zip(optimise_all(joint, &chosen, cfg)) {
+        extrema[k] = e;
+    }
     let mins = [0, 1].map(|k| {
         extrema[k * others.len()..][..others.len()].iter().map(|e| e.certified()).fold(f64::INFINITY, f64::min)
     });
