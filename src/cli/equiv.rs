@@ -52,8 +52,10 @@ pub struct EquivArgs {
     /// What the verdict is about.
     #[arg(long, value_enum, default_value = "both")]
     pub check: values::Criterion,
-    /// Neuron bounds feeding the encoding and the layer-by-layer difference bounds.
-    #[arg(long, value_enum, default_value = "lp")]
+    /// Neuron bounds feeding the encoding and the layer-by-layer difference bounds. Optimised
+    /// slopes (alpha) give the overall bound of LP tightening to 5 digits on fcnn7's twins, in
+    /// half the time.
+    #[arg(long, value_enum, default_value = "alpha")]
     pub bounds: values::Method,
     /// Symbolic bounds only: no LP solve.
     #[arg(long)]
