@@ -132,7 +132,7 @@ impl Relaxation {
         let mut lp = LinearProgram::default();
         let exprs = (0..input.len()).map(|i| LinExpr::var(lp.add_var(input.lower[i], input.upper[i], false))).collect();
         let encode =
-            EncodeOptions { mode: Mode::Relaxed, materialize_affine: opts.materialize_affine, phase_rows: false };
+            EncodeOptions { mode: Mode::Relaxed, materialize_affine: opts.materialize_affine, ..Default::default() };
         Relaxation { prefix: Prefix { lp, exprs, position: 0 }, encode }
     }
 

@@ -20,7 +20,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bounds::{self, NetworkBounds};
+use crate::bounds::difference::twin_of;
+use crate::bounds::{self, Interval, NetworkBounds};
 use crate::error::Result;
 use crate::ir::Network;
 
@@ -130,6 +131,9 @@ pub struct Problem<'a> {
     /// The networks read the same inputs and their model encodes the layers they share with the
     /// first network once (`JointModel::build`): those are split in the first network only.
     pub shared_layers: bool,
+    /// Bounds of `N0 − N1` after every layer, on the root, when the two networks are twins coupled
+    /// by them (`JointModel::coupling`): a split of one twin then also bounds the other.
+    pub twins: Option<&'a [Interval]>,
 }
 
 /// A ReLU pre-activation: network, position of the vector entering the ReLU layer, neuron.
@@ -174,8 +178,8 @@ impl Problem<'_> {
     }
 
     /// The parent's bounds with `neuron` fixed active or inactive (in every network that shares
-    /// its layer), re-bounded symbolically inside them from that layer on; `None` when no input
-    /// reaches that phase.
+    /// its layer, and through the difference bounds in its twin), re-bounded symbolically inside
+    /// them from that layer on; `None` when no input reaches that phase.
     fn child(&self, parent: &[NetworkBounds], (k, p, i): Neuron, active: bool) -> Result<Option<Vec<NetworkBounds>>> {
         let mut out = Vec::with_capacity(parent.len());
         for (m, nb) in parent.iter().enumerate() {
@@ -190,13 +194,20 @@ impl Problem<'_> {
             } else {
                 pre.upper[i] = pre.upper[i].min(0.0);
             }
-            let nb = bounds::propagate_within(self.nets[m], &prior, p)?;
-            if nb.layers.iter().any(|l| l.lower.iter().zip(&l.upper).any(|(lo, hi)| lo > hi)) {
-                return Ok(None);
-            }
-            out.push(nb);
+            out.push(bounds::propagate_within(self.nets[m], &prior, p)?);
         }
-        Ok(Some(out))
+        if let (Some(deltas), [_, _]) = (self.twins, &out[..]) {
+            // the twin lies within the difference bounds of the split network from that layer on
+            let o = 1 - k;
+            let mut prior = out[o].clone();
+            let transfer = prior.layers.iter_mut().zip(&out[k].layers).zip(deltas).skip(p - 1);
+            for ((own, split), delta) in transfer {
+                *own = own.intersect(&twin_of(split, delta, k == 0));
+            }
+            out[o] = bounds::propagate_within(self.nets[o], &prior, p)?;
+        }
+        let empty = |nb: &NetworkBounds| nb.layers.iter().any(|l| l.lower.iter().zip(&l.upper).any(|(lo, hi)| lo > hi));
+        Ok((!out.iter().any(empty)).then_some(out))
     }
 }
 

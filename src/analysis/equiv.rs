@@ -12,6 +12,7 @@ use serde::Serialize;
 
 pub use top1::{Disagreement, Top1, Top1Status};
 
+use super::bab::{self, BabSettings, Target};
 use super::falsify;
 use super::lrom::{joint_bounds, models_on, LromConfig};
 use super::objective::{clip, Extremum, OutputObjective, Region};
@@ -46,6 +47,9 @@ pub struct EquivConfig {
     /// Solve the LP for every output and sign, not only where it can lower the overall bound
     /// (tighter bounds per output; the overall one is the same).
     pub every_output: bool,
+    /// Seconds per region for a ReLU branch and bound on the objectives that set the overall
+    /// bound (largest first); 0: none.
+    pub branch_seconds: f64,
 }
 
 /// The verdict on a region or a run.
@@ -165,10 +169,13 @@ pub fn analyse(nets: [&Network; 2], runners: &[TractRunner], area: &Area, cfg: &
     let items: Vec<(OutputObjective, Sense)> =
         (0..m).flat_map(|i| [Sense::Maximise, Sense::Minimise].map(|s| (diff_obj(i), s))).collect();
     let layered = deltas.and_then(|mut d| d.pop());
-    let extrema = match cfg.every_output {
+    let mut extrema = match cfg.every_output {
         true => optimise_all(&joint, &items, &lrom),
         false => optimise_where_it_counts(&joint, &items, layered.as_ref(), &lrom),
     };
+    if cfg.branch_seconds > 0.0 && lrom.solve {
+        branch(&joint, &items, &mut extrema, layered.as_ref(), cfg)?;
+    }
     let layered_at = |i: usize| layered.as_ref().map(|d| (d.lower[i], d.upper[i]));
     // the falsifier (the bulk of the time) runs, in parallel, for the outputs and signs whose
     // certified bound is above every value the LP's points attained: elsewhere it cannot raise ε
@@ -270,7 +277,7 @@ fn optimise_where_it_counts(
     cfg: &LromConfig,
 ) -> Vec<Extremum> {
     let Some(d) = layered.filter(|_| cfg.solve) else { return optimise_all(joint, items, cfg) };
-    let layered_abs = |k: usize| if k % 2 == 0 { d.upper[k / 2] } else { -d.lower[k / 2] };
+    let layered_abs = |k: usize| if k.is_multiple_of(2) { d.upper[k / 2] } else { -d.lower[k / 2] };
     let tight_abs = |k: usize, e: &Extremum| match k % 2 {
         0 => e.certified().min(layered_abs(k)),
         _ => (-e.certified()).min(layered_abs(k)),
@@ -294,6 +301,50 @@ fn optimise_where_it_counts(
     solved.into_iter().zip(items).map(|(e, item)| e.unwrap_or_else(|| symbolic(item))).collect()
 }
 
+/// `|Aᵢ − Bᵢ|`'s certified bound from objective `k` of `items` (output `k / 2`, its max for an
+/// even `k`, its min for an odd one) and the layer-by-layer bounds.
+fn certified_abs(k: usize, e: &Extremum, layered: Option<&Interval>) -> f64 {
+    let (dl, du) = layered.map_or((f64::NEG_INFINITY, f64::INFINITY), |d| (d.lower[k / 2], d.upper[k / 2]));
+    match k % 2 {
+        0 => e.certified().min(du),
+        _ => (-e.certified()).min(-dl),
+    }
+}
+
+/// Branch and bound (`bab::refine`, within `cfg.branch_seconds` in all) on the objective with the
+/// largest certified `|Aᵢ − Bᵢ|`, until it is no longer the largest, then on the next: the
+/// overall bound falls as far as the time allows and stays certified at every step.
+fn branch(
+    joint: &Region,
+    items: &[(OutputObjective, Sense)],
+    extrema: &mut [Extremum],
+    layered: Option<&Interval>,
+    cfg: &EquivConfig,
+) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(cfg.branch_seconds);
+    loop {
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by(|&p, &q| {
+            certified_abs(q, &extrema[q], layered).total_cmp(&certified_abs(p, &extrema[p], layered))
+        });
+        let (k, next) = (order[0], order.get(1).map_or(0.0, |&q| certified_abs(q, &extrema[q], layered)));
+        let left = deadline.saturating_duration_since(std::time::Instant::now()).as_secs_f64();
+        let before = certified_abs(k, &extrema[k], layered);
+        if left <= 0.0 || extrema[k].bracket.status == crate::analysis::outcome::Status::Proved {
+            return Ok(());
+        }
+        // stop once it is proved no larger than the next one (in the objective's own sense)
+        let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+        let target = Target { threshold: sign * next, inclusive: true, stop_below: false };
+        let settings = BabSettings { seconds: Some(left), ..cfg.lrom.bab.clone() };
+        let (obj, sense) = &items[k];
+        extrema[k] = bab::refine(joint, obj, *sense, extrema[k].clone(), Some(target), &cfg.lrom.solver, &settings)?;
+        if certified_abs(k, &extrema[k], layered) >= before {
+            return Ok(()); // no progress: the time is up or the search is closed
+        }
+    }
+}
+
 /// The tighter of the joint bounds (`hi`, `lo`) and the layer-by-layer ones on `Aᵢ − Bᵢ`.
 fn tightest(hi: &Extremum, lo: &Extremum, layered: Option<(f64, f64)>) -> (f64, f64) {
     let (dl, du) = layered.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
@@ -312,7 +363,9 @@ fn output_diff<'p>(
     let [hi, lo] = extrema;
     let (lower, upper) = tightest(hi, lo, layered);
     let joint_worst = hi.certified().max(-lo.certified());
-    let source = if upper.max(-lower) < joint_worst { Source::Difference } else { Source::Joint };
+    // the side that gives the larger |Aᵢ − Bᵢ|, and whether the joint bound is that side's bound
+    let joint_side = if upper >= -lower { hi.certified() <= upper } else { lo.certified() >= lower };
+    let source = if joint_side { Source::Joint } else { Source::Difference };
     let obj = OutputObjective { terms: vec![(1.0, 0, i), (-1.0, 1, i)], constant: 0.0 };
     let mut best: Option<(f64, Vec<f64>)> = None;
     let mut consider = |v: Option<f64>, x: &[f64]| {

@@ -263,9 +263,14 @@ pub fn models_on(
 ) -> (JointModel, Option<JointModel>) {
     let nbr: Vec<&NetworkBounds> = nb.iter().collect();
     let relaxed = EncodeOptions { mode: Mode::Relaxed, ..cfg.encode };
-    let build_relaxed = |prefixes: Vec<Option<Prefix>>| match prefixes.into_iter().collect::<Option<Vec<_>>>() {
-        Some(r) if nets[0].shared_prefix(nets[1]) == 0 => JointModel::from_prefixes(r, &nets, &nbr, &relaxed),
-        _ => JointModel::build(&nets, &nbr, &[], &relaxed),
+    // twins of one layer structure are coupled at their ReLU pairs; other networks that share
+    // no layer reuse the relaxations LP tightening built
+    let build_relaxed = |prefixes: Vec<Option<Prefix>>| match JointModel::coupling(&nets, &nbr, &relaxed) {
+        Some(d) => JointModel::build_coupled(nets, [nbr[0], nbr[1]], &d, &relaxed),
+        None => match prefixes.into_iter().collect::<Option<Vec<_>>>() {
+            Some(r) if nets[0].shared_prefix(nets[1]) == 0 => JointModel::from_prefixes(r, &nets, &nbr, &relaxed),
+            _ => JointModel::build(&nets, &nbr, &[], &relaxed),
+        },
     };
     match cfg.encode.mode {
         Mode::Exact => {

@@ -265,6 +265,11 @@ impl<'a> Region<'a> {
         node.float_sound_if(self.float_error.is_some())
     }
 
+    /// The relaxed model of the region: its LP relaxation, or the model itself when relaxed.
+    pub fn relaxed_model(&self) -> &JointModel {
+        self.relaxation.unwrap_or(self.model)
+    }
+
     fn input_box(&self) -> &Interval {
         &self.bounds[0].input
     }

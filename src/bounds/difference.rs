@@ -127,6 +127,19 @@ pub fn phases_differ(z: [&Interval; 2], i: usize) -> bool {
     !((za.lower[i] >= 0.0 && zb.lower[i] >= 0.0) || (za.upper[i] <= 0.0 && zb.upper[i] <= 0.0))
 }
 
+/// Where one twin's values lie, given the other's (`known`) and bounds `delta` of `A − B`:
+/// `B = A − Δ` when `known` is A's, else `A = B + Δ`; rounded outward.
+pub fn twin_of(known: &Interval, delta: &Interval, known_is_a: bool) -> Interval {
+    match known_is_a {
+        true => box_difference(known, delta),
+        false => {
+            let lower = known.lower.iter().zip(&delta.lower).map(|(x, y)| outward(x + y, -1.0)).collect();
+            let upper = known.upper.iter().zip(&delta.upper).map(|(x, y)| outward(x + y, 1.0)).collect();
+            Interval { lower, upper }
+        }
+    }
+}
+
 /// `[a − b]` for `a`, `b` in two boxes, rounded outward.
 fn box_difference(a: &Interval, b: &Interval) -> Interval {
     let lower = a.lower.iter().zip(&b.upper).map(|(x, y)| outward(x - y, -1.0)).collect();
@@ -134,8 +147,8 @@ fn box_difference(a: &Interval, b: &Interval) -> Interval {
     Interval { lower, upper }
 }
 
-/// A rounded result moved one ulp in direction `sign` (past the exact value), unless it is exact
-/// zero of a zero difference.
+/// A rounded result moved one ulp in direction `sign` (past the exact value), unless it is zero
+/// (a sum or difference that rounds to zero is exact).
 fn outward(v: f64, sign: f64) -> f64 {
     match (v == 0.0, sign > 0.0) {
         (true, _) => v,

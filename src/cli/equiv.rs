@@ -65,6 +65,11 @@ pub struct EquivArgs {
     /// same overall ε; the other outputs keep their layer-by-layer bounds.
     #[arg(long)]
     pub every_output: bool,
+    /// Seconds per region for a ReLU branch and bound on the outputs that set the certified ε
+    /// (the largest first, each until it is no longer the largest); 0: none. The bound reached
+    /// is certified whenever the time runs out.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_nonnegative)]
+    pub branch_seconds: f64,
     /// Also print, over the data rows, the largest |A − B| at each IR layer (matched by position
     /// and shape), to locate where the exports diverge.
     #[arg(long, requires = "data")]
@@ -146,6 +151,7 @@ pub fn run(args: EquivArgs) -> Result<u8> {
         epsilon: args.epsilon,
         criterion: args.check.into(),
         every_output: args.every_output,
+        branch_seconds: args.branch_seconds,
     };
     let map = args.data.file.map(nets[0], args.region.clip.domain)?;
     let regions = regions(&args, nets, &map)?;

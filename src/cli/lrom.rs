@@ -61,6 +61,11 @@ pub struct LromArgs {
     /// Paper-faithful encoding: every affine output gets a variable and an equality row.
     #[arg(long)]
     pub materialize: bool,
+    /// The paper's joint LP: the two networks meet only at their shared input. By default, twins
+    /// of one layer structure that share no layer are also coupled at every ReLU pair by their
+    /// layer-by-layer difference bounds (tighter LROM bounds).
+    #[arg(long)]
+    pub uncoupled: bool,
     /// Certified bounds also hold for float32 inference (onnxruntime, tract, PyTorch).
     #[arg(long)]
     pub float_sound: bool,
@@ -191,7 +196,12 @@ pub fn run(args: LromArgs) -> Result<()> {
     let lrom = spec.analysis == AnalysisKind::Lrom;
     let (exact_engine, bab) = args.exact.settings();
     let config = LromConfig {
-        encode: EncodeOptions { mode: spec.mode, materialize_affine: args.materialize, phase_rows: false },
+        encode: EncodeOptions {
+            mode: spec.mode,
+            materialize_affine: args.materialize,
+            phase_rows: false,
+            uncoupled: args.uncoupled,
+        },
         bounds: spec.bounds,
         solver: spec.solver.clone(),
         solve: spec.solve,

@@ -2,8 +2,8 @@
 //! plus optional linear input constraints) is encoded once, then every network on top of it.
 
 use super::expr::Combiner;
-use super::{encode_network, encode_recording, EncodeOptions, LinExpr, LinearProgram, Prefix, ReluRow, RowKind};
-use crate::bounds::difference::{difference_lines, phases_differ};
+use super::{encode_network, encode_recording, EncodeOptions, LinExpr, LinearProgram, Mode, Prefix, ReluRow, RowKind};
+use crate::bounds::difference::{difference, difference_lines, phases_differ};
 use crate::bounds::{Interval, NetworkBounds};
 use crate::ir::Network;
 
@@ -25,9 +25,12 @@ pub struct JointModel {
     /// Per network: which entries of `inputs` are its input, in order.
     pub network_inputs: Vec<Vec<usize>>,
     pub outputs: Vec<Vec<LinExpr>>,
-    /// The triangle relaxations of unstable ReLUs, listed by `JointModel::build` in relaxed mode
-    /// (empty from the other builders).
+    /// The triangle relaxations of unstable ReLUs, listed by `JointModel::build` and
+    /// `JointModel::build_coupled` in relaxed mode (empty from the other builders).
     pub relus: Vec<ReluRow>,
+    /// The bounds of `N0 − N1` after every layer that `JointModel::build_coupled` coupled the
+    /// two networks on (none from the other builders).
+    pub coupling: Option<Vec<Interval>>,
 }
 
 impl JointModel {
@@ -64,7 +67,28 @@ impl JointModel {
             relus[from..].iter_mut().for_each(|r| r.net = k);
         }
         let network_inputs = vec![(0..inputs.len()).collect(); nets.len()];
-        JointModel { lp, inputs, network_inputs, outputs, relus }
+        JointModel { lp, inputs, network_inputs, outputs, relus, coupling: None }
+    }
+
+    /// The joint model of `nets` on `bounds` (`build`, without input constraints), coupled at
+    /// the ReLU pairs (`build_coupled`) where `coupling` applies: twins whose difference is then
+    /// bounded as one function of the input.
+    pub fn build_joint(nets: &[&Network], bounds: &[&NetworkBounds], opts: &EncodeOptions) -> Self {
+        match Self::coupling(nets, bounds, opts) {
+            Some(d) => Self::build_coupled([nets[0], nets[1]], [bounds[0], bounds[1]], &d, opts),
+            None => Self::build(nets, bounds, &[], opts),
+        }
+    }
+
+    /// The difference bounds (`bounds::difference`) that couple a relaxed model of two networks
+    /// with one layer structure and no shared layer (shared layers are encoded once instead).
+    pub fn coupling(nets: &[&Network], bounds: &[&NetworkBounds], opts: &EncodeOptions) -> Option<Vec<Interval>> {
+        match (nets, bounds) {
+            ([a, b], [ba, bb]) if opts.mode == Mode::Relaxed && !opts.uncoupled && a.shared_prefix(b) == 0 => {
+                difference(a, b, ba, bb)
+            }
+            _ => None,
+        }
     }
 
     /// Encodes two networks of the same layer structure on shared inputs, layer by layer, and
@@ -81,11 +105,15 @@ impl JointModel {
         let mut lp = LinearProgram::default();
         let (inputs, x) = input_vars(&mut lp, &bounds[0].input);
         let mut cur = [x.clone(), x];
+        let mut relus = Vec::new();
         for j in 0..nets[0].layers.len() {
             // the ReLU pairs' inputs, kept for their coupling rows (at j = 0 Δz is exactly 0)
             let pre = (matches!(nets[0].layers[j].layer, crate::ir::Layer::Relu) && j > 0).then(|| cur.clone());
             for k in 0..2 {
-                cur[k] = encode_network(&mut lp, nets[k], bounds[k], std::mem::take(&mut cur[k]), opts, j..j + 1);
+                let from = relus.len();
+                let start = std::mem::take(&mut cur[k]);
+                cur[k] = encode_recording(&mut lp, nets[k], bounds[k], start, opts, j..j + 1, &mut relus);
+                relus[from..].iter_mut().for_each(|r| r.net = k);
             }
             if let Some(pre) = pre {
                 couple(&mut lp, &pre, &cur, [bounds[0].position(j), bounds[1].position(j)], &deltas[j - 1]);
@@ -93,7 +121,7 @@ impl JointModel {
         }
         let network_inputs = vec![(0..inputs.len()).collect(); 2];
         let [a, b] = cur;
-        JointModel { lp, inputs, network_inputs, outputs: vec![a, b], relus: Vec::new() }
+        JointModel { lp, inputs, network_inputs, outputs: vec![a, b], relus, coupling: Some(deltas.to_vec()) }
     }
 
     /// Encodes every network on its own input variables (boxes from its bounds), for properties
@@ -138,7 +166,7 @@ impl JointModel {
                 encode_network(&mut lp, net, nb, x, opts, 0..net.layers.len())
             })
             .collect();
-        JointModel { lp, inputs, network_inputs: maps.to_vec(), outputs, relus: Vec::new() }
+        JointModel { lp, inputs, network_inputs: maps.to_vec(), outputs, relus: Vec::new(), coupling: None }
     }
 
     /// Joins relaxations that each start with their own copy of the same input variables (the
@@ -176,6 +204,7 @@ impl JointModel {
             network_inputs: vec![(0..n).collect(); nets.len()],
             outputs,
             relus: Vec::new(),
+            coupling: None,
         }
     }
 

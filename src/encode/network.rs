@@ -26,6 +26,9 @@ pub struct EncodeOptions {
     /// For a ReLU whose pre-activation bound is exactly 0 on one side (a branch-and-bound split),
     /// add the row `pre ≥ 0` (or `pre ≤ 0`): valid for any valid bound, exact for the split.
     pub phase_rows: bool,
+    /// The paper's joint model, where two networks meet only at their shared input: twins of one
+    /// layer structure are then not coupled at their ReLU pairs (`JointModel::coupling`).
+    pub uncoupled: bool,
 }
 
 /// The triangle relaxation of one unstable ReLU in a relaxed model: its output variable `y` and

@@ -141,8 +141,12 @@ fn a_node_that_fails_to_certify_stays_open_and_the_bound_stays_sound() {
     let nb = bounds::propagate(net, &b, Method::Symbolic, None).unwrap();
     let obj = OutputObjective::margin(0, 1);
     let root = obj.symbolic_bound(&nets, &[&nb], Sense::Minimise);
-    let problem =
-        Problem { nets: &nets, coefficients: vec![obj.coefficients(0, net.output_size(), 1.0)], shared_layers: true };
+    let problem = Problem {
+        nets: &nets,
+        coefficients: vec![obj.coefficients(0, net.output_size(), 1.0)],
+        shared_layers: true,
+        twins: None,
+    };
     let opts = BabOptions { max_nodes: 200, gap: 0.0, ..Default::default() };
     let mut flaky = Flaky { net, obj: &obj, calls: 0 };
     let r = bab::minimise(&problem, &mut flaky, (vec![nb.clone()], ()), root, None, &opts).unwrap();
@@ -166,7 +170,7 @@ fn a_root_model_rebounded_for_a_node_relaxes_the_node_at_least_as_tightly_as_a_f
     let models: Vec<_> =
         ["twin_mlp.onnx", "twin_mlp_quant8.onnx"].iter().map(|f| onnx::load(fixture(f)).unwrap()).collect();
     let data = csv_rows(&fixture("twin_mlp_data.csv"), 1.0, 4);
-    let opts = EncodeOptions { mode: Mode::Relaxed, materialize_affine: false, phase_rows: true };
+    let opts = EncodeOptions { mode: Mode::Relaxed, materialize_affine: false, phase_rows: true, uncoupled: false };
     let cfg = SolverConfig::default();
     // the certified minimum, or +∞ when the model is proved infeasible
     let certified =

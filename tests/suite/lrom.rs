@@ -200,3 +200,42 @@ fn violated_and_margin_negative_regions_show_their_inputs() {
     }
     assert!(seen[0] > 0 && seen[1] > 0, "the fixture has both kinds (violated, margin-negative): {seen:?}");
 }
+
+/// Twins of one layer structure are coupled at their ReLU pairs by default: never looser than
+/// the paper's joint LP (`--uncoupled`), 8× narrower on the 8-bit twin (0.077 against 0.62), and sound
+/// (each bound encloses the LROM at 2 000 sampled inputs of the region).
+#[test]
+fn coupled_twins_are_never_looser_than_the_papers_joint_lp_and_enclose_samples() {
+    for (pair, data, scale, gain) in [
+        (["twin_mlp.onnx", "twin_mlp_quant8.onnx"], "twin_mlp_data.csv", 1.0, 0.8),
+        (["twin_mlp.onnx", "twin_mlp_prune50.onnx"], "twin_mlp_data.csv", 1.0, 0.0),
+        (["twin_conv.onnx", "twin_conv_prune50.onnx"], "twin_conv_data.csv", 1.0 / 255.0, 0.0),
+    ] {
+        let (models, runners) = load(pair);
+        let nets = [&models[0].network, &models[1].network];
+        let mut r = rng(5);
+        let (mut coupled_width, mut paper_width) = (0.0, 0.0);
+        for (label, x) in csv_rows(&fixture(data), scale, 4) {
+            let map = InputMap::plain(Some((0.0, 1.0)));
+            let cfg = LromConfig { independent: false, ..LromConfig::default() };
+            let mut paper_cfg = cfg.clone();
+            paper_cfg.encode.uncoupled = true;
+            let coupled = analyse(nets, &runners, &x, label, 0.05, &map, &cfg).unwrap();
+            let paper = analyse(nets, &runners, &x, label, 0.05, &map, &paper_cfg).unwrap();
+            for (c, p) in coupled.pairs.iter().zip(&paper.pairs) {
+                let (cmax, pmax) = (c.max.as_ref().unwrap().certified(), p.max.as_ref().unwrap().certified());
+                let what = format!("{pair:?} pair ({}, {})", c.c, c.j);
+                assert!(c.min.certified() >= p.min.certified() - 1e-7, "{what}: min {c:?} vs {p:?}");
+                assert!(cmax <= pmax + 1e-7, "{what}: max {cmax} vs {pmax}");
+                coupled_width += cmax - c.min.certified();
+                paper_width += pmax - p.min.certified();
+                for _ in 0..2000 / coupled.pairs.len() {
+                    let y: Vec<f64> = x.iter().map(|&v| (v + r.random_range(-0.05..=0.05)).clamp(0.0, 1.0)).collect();
+                    let v = lrom_at(&models, &y, c.c, c.j);
+                    assert!(c.min.certified() <= v && v <= cmax, "{what}: {v} outside [{}, {cmax}]", c.min.certified());
+                }
+            }
+        }
+        assert!(coupled_width <= (1.0 - gain) * paper_width, "{pair:?}: width {coupled_width} vs {paper_width}");
+    }
+}

@@ -74,7 +74,7 @@ impl Bounder for RegionBounder<'_, '_> {
                 (best, empty, basis)
             }
             None => {
-                let model = JointModel::build(self.region.nets, &refs, &[], &self.encode);
+                let model = JointModel::build_joint(self.region.nets, &refs, &self.encode);
                 let node = self.region.on_bounds(&refs, &model)?;
                 // presolve off: on a node's substituted LP it costs more than it saves
                 let best = node.optimise_in_new(self.objective, Sense::Minimise, Some(self.solver), true);
@@ -91,8 +91,9 @@ impl Bounder for RegionBounder<'_, '_> {
 }
 
 /// Improves `root` (the relaxed LP's extremum of `obj` over `region`) by branch and bound on
-/// the ReLU phases of every network. With a `target` (minima only), a minimum whose question it
-/// already answers is left as it is, and the search stops once it answers it.
+/// the ReLU phases of every network. With a `target`, an extremum whose question it already
+/// answers is left as it is, and the search stops once it answers it (for a maximum, the
+/// threshold is on the maximised objective: the search stops once the maximum is proved ≤ it).
 pub fn refine(
     region: &Region,
     obj: &OutputObjective,
@@ -103,7 +104,7 @@ pub fn refine(
     settings: &BabSettings,
 ) -> Result<Extremum> {
     let sign = if sense == Sense::Minimise { 1.0 } else { -1.0 };
-    let target = target.filter(|_| sense == Sense::Minimise);
+    let target = target.map(|t| Target { threshold: sign * t.threshold, ..t });
     let lower = sign * root.certified();
     let attained = root.attained().map(|a| sign * a);
     let answered = target.is_some_and(|t| t.proved(lower) || attained.is_some_and(|a| t.refuted(a)));
@@ -123,11 +124,14 @@ pub fn refine(
             .map(|(n, net)| minimised.coefficients(n, net.output_size(), 1.0))
             .collect(),
         shared_layers: true,
+        twins: region.relaxed_model().coupling.as_deref(),
     };
-    let encode = EncodeOptions { mode: Mode::Relaxed, materialize_affine: false, phase_rows: true };
+    // the nodes' models are of the root's kind (coupled twins stay coupled)
+    let uncoupled = region.relaxed_model().coupling.is_none();
+    let encode = EncodeOptions { mode: Mode::Relaxed, materialize_affine: false, phase_rows: true, uncoupled };
     let refs: Vec<&NetworkBounds> = region.bounds.to_vec();
     let frame =
-        Frame::applies(region.nets, solver).then(|| Frame::new(JointModel::build(region.nets, &refs, &[], &encode)));
+        Frame::applies(region.nets, solver).then(|| Frame::new(JointModel::build_joint(region.nets, &refs, &encode)));
     let mut bounder = RegionBounder { region, objective: &minimised, solver, encode, frame };
     let opts = BabOptions {
         deadline: settings.seconds.map(|s| Instant::now() + Duration::from_secs_f64(s)),

@@ -27,6 +27,11 @@ impl DisjunctFrame {
         Some(DisjunctFrame { frame: Frame::new(model), objectives })
     }
 
+    /// The difference bounds its model couples two twins on (`JointModel::coupling`).
+    pub fn coupling(&self) -> Option<&[Interval]> {
+        self.frame.model.coupling.as_deref()
+    }
+
     /// Decides the disjuncts `open` (indices into `disjuncts`, in the order solved) on a node's
     /// `bounds`, the first solve starting from `basis`; also returns the basis after the first.
     pub fn solve_node(

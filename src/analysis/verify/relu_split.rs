@@ -185,7 +185,13 @@ pub fn relu_bab(
         .collect();
     let Root { open: at_root, lower, frame, basis } = start;
     let first = at_root.first().copied().unwrap_or(0);
-    let problem = Problem { nets, coefficients: coefficients[first].clone(), shared_layers: ctx.shares_layers(root) };
+    let twins = frame.as_ref().and_then(|f| f.coupling().map(<[_]>::to_vec));
+    let problem = Problem {
+        nets,
+        coefficients: coefficients[first].clone(),
+        shared_layers: ctx.shares_layers(root),
+        twins: twins.as_deref(),
+    };
     // a disjunct whose bound reaches 0 and is ruled out by it leaves the node's open set, so a
     // node's bound answers "yes" only when it is above 0
     let opts = BabOptions {

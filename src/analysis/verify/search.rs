@@ -140,9 +140,9 @@ impl<'a> Context<'a> {
     pub(super) fn encode(&self, b: &Interval, nbs: &[NetworkBounds], mode: Mode) -> JointModel {
         let nets = self.checker.nets;
         let refs: Vec<&NetworkBounds> = nbs.iter().collect();
-        let opts = EncodeOptions { mode, materialize_affine: false, phase_rows: true };
+        let opts = EncodeOptions { mode, phase_rows: true, ..Default::default() };
         if self.shares_layers(b) {
-            JointModel::build(nets, &refs, &[], &opts)
+            JointModel::build_joint(nets, &refs, &opts)
         } else {
             JointModel::build_on(nets, &refs, b, &self.checker.space.maps, &[], &opts)
         }
