@@ -312,7 +312,7 @@ fn certified_abs(k: usize, e: &Extremum, layered: Option<&Interval>) -> f64 {
 }
 
 /// Branch and bound (`bab::refine`, within `cfg.branch_seconds` in all) on the objective with the
-/// largest certified `|Aᵢ − Bᵢ|`, until it is no longer the largest, then on the next: the
+/// largest certified `|Aᵢ − Bᵢ|`, until it is proved below the next one, then on that one: the
 /// overall bound falls as far as the time allows and stays certified at every step.
 fn branch(
     joint: &Region,
@@ -333,9 +333,10 @@ fn branch(
         if left <= 0.0 || extrema[k].bracket.status == crate::analysis::outcome::Status::Proved {
             return Ok(());
         }
-        // stop once it is proved no larger than the next one (in the objective's own sense)
+        // stop once it is proved below the next one (in the objective's own sense; strictly, so
+        // that of two tied at the top this one still moves)
         let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
-        let target = Target { threshold: sign * next, inclusive: true, stop_below: false };
+        let target = Target { threshold: sign * next, inclusive: false, stop_below: false };
         let settings = BabSettings { seconds: Some(left), ..cfg.lrom.bab.clone() };
         let (obj, sense) = &items[k];
         extrema[k] = bab::refine(joint, obj, *sense, extrema[k].clone(), Some(target), &cfg.lrom.solver, &settings)?;
