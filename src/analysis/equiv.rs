@@ -278,10 +278,6 @@ fn optimise_where_it_counts(
 ) -> Vec<Extremum> {
     let Some(d) = layered.filter(|_| cfg.solve) else { return optimise_all(joint, items, cfg) };
     let layered_abs = |k: usize| if k.is_multiple_of(2) { d.upper[k / 2] } else { -d.lower[k / 2] };
-    let tight_abs = |k: usize, e: &Extremum| match k % 2 {
-        0 => e.certified().min(layered_abs(k)),
-        _ => (-e.certified()).min(layered_abs(k)),
-    };
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by(|&p, &q| layered_abs(q).total_cmp(&layered_abs(p)));
     let mut solved: Vec<Option<Extremum>> = items.iter().map(|_| None).collect();
@@ -292,7 +288,7 @@ fn optimise_where_it_counts(
             order[next..].iter().copied().take(LP_BATCH).take_while(|&k| layered_abs(k) > largest).collect();
         let chosen: Vec<(OutputObjective, Sense)> = batch.iter().map(|&k| items[k].clone()).collect();
         for (&k, e) in batch.iter().zip(optimise_all(joint, &chosen, cfg)) {
-            largest = largest.max(tight_abs(k, &e));
+            largest = largest.max(certified_abs(k, &e, layered));
             solved[k] = Some(e);
         }
         next += batch.len();

@@ -132,6 +132,13 @@ pub struct RegionResult {
     pub seconds: f64,
 }
 
+impl RegionResult {
+    /// The certified LROM range width (max − min) of each class pair whose maximum was bounded.
+    pub fn widths(&self) -> impl Iterator<Item = f64> + '_ {
+        self.pairs.iter().filter_map(|p| Some(p.max.as_ref()?.certified() - p.min.certified()))
+    }
+}
+
 /// Analyses one region: `x` (a network input) with label `label`, the pixel-space L∞ ball of
 /// radius `delta` ∩ the domain, as `map` puts it in network input space. The
 /// networks must be compatible (`Network::check_compatible`, checked once where they are loaded).

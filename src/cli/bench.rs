@@ -84,8 +84,7 @@ fn fast() -> LromConfig {
 
 /// The mean certified LROM width over a region's class pairs.
 fn mean_width(r: &RegionResult) -> f64 {
-    let widths: Vec<f64> =
-        r.pairs.iter().filter_map(|p| Some(p.max.as_ref()?.certified() - p.min.certified())).collect();
+    let widths: Vec<f64> = r.widths().collect();
     widths.iter().sum::<f64>() / widths.len().max(1) as f64
 }
 

@@ -80,6 +80,16 @@ impl JointModel {
         }
     }
 
+    /// A relaxed model of this one's kind on other `bounds` of the same region (a branch and
+    /// bound's frame): coupled on this model's difference bounds when it is coupled (they hold
+    /// on the whole region, whatever the neuron bounds), else `build`.
+    pub fn rebuilt_on(&self, nets: &[&Network], bounds: &[&NetworkBounds], opts: &EncodeOptions) -> Self {
+        match &self.coupling {
+            Some(d) => Self::build_coupled([nets[0], nets[1]], [bounds[0], bounds[1]], d, opts),
+            None => Self::build(nets, bounds, &[], opts),
+        }
+    }
+
     /// The difference bounds (`bounds::difference`) that couple a relaxed model of two networks
     /// with one layer structure and no shared layer (shared layers are encoded once instead).
     pub fn coupling(nets: &[&Network], bounds: &[&NetworkBounds], opts: &EncodeOptions) -> Option<Vec<Interval>> {

@@ -262,14 +262,8 @@ pub fn summarise(outcomes: &[Outcome]) -> Vec<Summary> {
         s.margin_negative += (r.verdict == Verdict::MarginNegative) as usize;
         s.violated += (r.verdict == Verdict::Violated) as usize;
         secs.push(r.seconds);
-        for p in &r.pairs {
-            if let Some(m) = &p.max {
-                joint.push(m.certified() - p.min.certified());
-            }
-            if let Some((lo, hi)) = p.independent {
-                indep.push(hi - lo);
-            }
-        }
+        joint.extend(r.widths());
+        indep.extend(r.pairs.iter().filter_map(|p| p.independent.map(|(lo, hi)| hi - lo)));
     }
     let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
     groups

@@ -115,6 +115,7 @@ pub fn refine(
         terms: obj.terms.iter().map(|&(w, n, i)| (sign * w, n, i)).collect(),
         constant: sign * obj.constant,
     };
+    let root_model = region.relaxed_model();
     let problem = Problem {
         nets: region.nets,
         coefficients: region
@@ -124,14 +125,14 @@ pub fn refine(
             .map(|(n, net)| minimised.coefficients(n, net.output_size(), 1.0))
             .collect(),
         shared_layers: true,
-        twins: region.relaxed_model().coupling.as_deref(),
+        twins: root_model.coupling.as_deref(),
     };
     // the nodes' models are of the root's kind (coupled twins stay coupled)
-    let uncoupled = region.relaxed_model().coupling.is_none();
+    let uncoupled = root_model.coupling.is_none();
     let encode = EncodeOptions { mode: Mode::Relaxed, materialize_affine: false, phase_rows: true, uncoupled };
     let refs: Vec<&NetworkBounds> = region.bounds.to_vec();
     let frame =
-        Frame::applies(region.nets, solver).then(|| Frame::new(JointModel::build_joint(region.nets, &refs, &encode)));
+        Frame::applies(region.nets, solver).then(|| Frame::new(root_model.rebuilt_on(region.nets, &refs, &encode)));
     let mut bounder = RegionBounder { region, objective: &minimised, solver, encode, frame };
     let opts = BabOptions {
         deadline: settings.seconds.map(|s| Instant::now() + Duration::from_secs_f64(s)),
